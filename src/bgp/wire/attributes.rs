@@ -1,0 +1,1003 @@
+//! UPDATE path attributes (RFC 4271 section 4.3 and 5, RFC 1997, RFC 4760,
+//! RFC 6793, RFC 8092).
+//!
+//! ```text
+//!  0                   1
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |  Attr. Flags  |Attr. Type Code|  then 1 or 2 octets of length
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  (2 with the Extended Length bit)
+//! ```
+
+use super::nlri::{decode_prefixes, encode_prefix};
+use super::reader::Reader;
+use super::{DecodeContext, DecodeError, Family, AFI_IPV4, AFI_IPV6, AS_TRANS};
+use ipnet::IpNet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::str::FromStr;
+
+/// Attribute flag: optional.
+pub const FLAG_OPTIONAL: u8 = 0x80;
+/// Attribute flag: transitive.
+pub const FLAG_TRANSITIVE: u8 = 0x40;
+/// Attribute flag: partial.
+pub const FLAG_PARTIAL: u8 = 0x20;
+/// Attribute flag: extended (2-octet) length.
+pub const FLAG_EXTENDED: u8 = 0x10;
+
+/// Attribute type codes.
+pub mod attr_type {
+    /// ORIGIN.
+    pub const ORIGIN: u8 = 1;
+    /// AS_PATH.
+    pub const AS_PATH: u8 = 2;
+    /// NEXT_HOP.
+    pub const NEXT_HOP: u8 = 3;
+    /// MULTI_EXIT_DISC.
+    pub const MED: u8 = 4;
+    /// LOCAL_PREF.
+    pub const LOCAL_PREF: u8 = 5;
+    /// ATOMIC_AGGREGATE.
+    pub const ATOMIC_AGGREGATE: u8 = 6;
+    /// AGGREGATOR.
+    pub const AGGREGATOR: u8 = 7;
+    /// COMMUNITIES (RFC 1997).
+    pub const COMMUNITIES: u8 = 8;
+    /// MP_REACH_NLRI (RFC 4760).
+    pub const MP_REACH_NLRI: u8 = 14;
+    /// MP_UNREACH_NLRI (RFC 4760).
+    pub const MP_UNREACH_NLRI: u8 = 15;
+    /// AS4_PATH (RFC 6793).
+    pub const AS4_PATH: u8 = 17;
+    /// AS4_AGGREGATOR (RFC 6793).
+    pub const AS4_AGGREGATOR: u8 = 18;
+    /// LARGE_COMMUNITY (RFC 8092).
+    pub const LARGE_COMMUNITY: u8 = 32;
+}
+use attr_type::*;
+
+/// ORIGIN values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Origin {
+    /// Learned by an interior gateway protocol.
+    #[serde(rename = "igp")]
+    Igp,
+    /// Learned by EGP.
+    #[serde(rename = "egp")]
+    Egp,
+    /// Learned some other way.
+    #[serde(rename = "incomplete")]
+    Incomplete,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Origin::Igp => "IGP",
+            Origin::Egp => "EGP",
+            Origin::Incomplete => "incomplete",
+        })
+    }
+}
+
+/// AS_PATH segment types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AsSegmentKind {
+    /// AS_SET (1).
+    Set,
+    /// AS_SEQUENCE (2).
+    Sequence,
+    /// AS_CONFED_SEQUENCE (3, RFC 5065).
+    ConfedSequence,
+    /// AS_CONFED_SET (4, RFC 5065).
+    ConfedSet,
+}
+
+/// One AS_PATH segment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AsSegment {
+    /// Segment type.
+    pub kind: AsSegmentKind,
+    /// AS numbers in the segment.
+    pub asns: Vec<u32>,
+}
+
+/// An AS_PATH (or AS4_PATH): a list of segments.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct AsPath {
+    /// The segments, in order.
+    pub segments: Vec<AsSegment>,
+}
+
+impl AsPath {
+    /// A path of one AS_SEQUENCE holding `asns` (empty for none).
+    pub fn sequence(asns: &[u32]) -> AsPath {
+        if asns.is_empty() {
+            return AsPath::default();
+        }
+        AsPath {
+            segments: vec![AsSegment {
+                kind: AsSegmentKind::Sequence,
+                asns: asns.to_vec(),
+            }],
+        }
+    }
+
+    /// Whether any AS number does not fit in two octets.
+    pub fn has_large_as(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| s.asns.iter().any(|&a| a > u16::MAX as u32))
+    }
+
+    fn decode(value: &[u8], four_octet: bool) -> Option<AsPath> {
+        let width = if four_octet { 4 } else { 2 };
+        let mut r = Reader::new(value);
+        let mut segments = Vec::new();
+        while !r.is_empty() {
+            let kind = match r.u8()? {
+                1 => AsSegmentKind::Set,
+                2 => AsSegmentKind::Sequence,
+                3 => AsSegmentKind::ConfedSequence,
+                4 => AsSegmentKind::ConfedSet,
+                _ => return None,
+            };
+            let count = r.u8()? as usize;
+            if count == 0 {
+                return None;
+            }
+            let raw = r.take(count * width)?;
+            let asns = raw
+                .chunks_exact(width)
+                .map(|c| {
+                    if four_octet {
+                        u32::from_be_bytes([c[0], c[1], c[2], c[3]])
+                    } else {
+                        u16::from_be_bytes([c[0], c[1]]) as u32
+                    }
+                })
+                .collect();
+            segments.push(AsSegment { kind, asns });
+        }
+        Some(AsPath { segments })
+    }
+
+    /// Encodes the segments; in 2-octet form, large ASes become AS_TRANS.
+    fn encode_value(&self, out: &mut Vec<u8>, four_octet: bool) {
+        for seg in &self.segments {
+            for chunk in seg.asns.chunks(255) {
+                out.push(match seg.kind {
+                    AsSegmentKind::Set => 1,
+                    AsSegmentKind::Sequence => 2,
+                    AsSegmentKind::ConfedSequence => 3,
+                    AsSegmentKind::ConfedSet => 4,
+                });
+                out.push(chunk.len() as u8);
+                for &asn in chunk {
+                    if four_octet {
+                        out.extend_from_slice(&asn.to_be_bytes());
+                    } else {
+                        let a = u16::try_from(asn).unwrap_or(AS_TRANS);
+                        out.extend_from_slice(&a.to_be_bytes());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Merges an AS4_PATH received from a 2-octet speaker (RFC 6793 section
+    /// 4.2.3): the leading ASes of AS_PATH that AS4_PATH does not cover, then
+    /// AS4_PATH.
+    pub fn merge_as4(&self, as4: &AsPath) -> AsPath {
+        let count = |p: &AsPath| -> usize {
+            p.segments
+                .iter()
+                .map(|s| match s.kind {
+                    AsSegmentKind::Sequence => s.asns.len(),
+                    AsSegmentKind::Set => 1,
+                    _ => 0,
+                })
+                .sum()
+        };
+        let (n, n4) = (count(self), count(as4));
+        if n4 > n {
+            return self.clone();
+        }
+        let mut keep = n - n4;
+        let mut segments = Vec::new();
+        for s in &self.segments {
+            if keep == 0 {
+                break;
+            }
+            match s.kind {
+                AsSegmentKind::Sequence => {
+                    let take = keep.min(s.asns.len());
+                    segments.push(AsSegment {
+                        kind: s.kind,
+                        asns: s.asns[..take].to_vec(),
+                    });
+                    keep -= take;
+                }
+                AsSegmentKind::Set => {
+                    segments.push(s.clone());
+                    keep -= 1;
+                }
+                _ => segments.push(s.clone()),
+            }
+        }
+        segments.extend(as4.segments.iter().cloned());
+        AsPath { segments }
+    }
+}
+
+impl fmt::Display for AsPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for seg in &self.segments {
+            if !first {
+                f.write_str(" ")?;
+            }
+            first = false;
+            let list = seg
+                .asns
+                .iter()
+                .map(|a| a.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            match seg.kind {
+                AsSegmentKind::Sequence => f.write_str(&list)?,
+                AsSegmentKind::Set => write!(f, "{{{list}}}")?,
+                AsSegmentKind::ConfedSequence => write!(f, "({list})")?,
+                AsSegmentKind::ConfedSet => write!(f, "[{list}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for AsPath {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A standard community (RFC 1997), shown as `ASN:VALUE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Community(pub u32);
+
+impl Community {
+    /// NO_EXPORT.
+    pub const NO_EXPORT: Community = Community(0xFFFF_FF01);
+    /// NO_ADVERTISE.
+    pub const NO_ADVERTISE: Community = Community(0xFFFF_FF02);
+    /// NO_EXPORT_SUBCONFED.
+    pub const NO_EXPORT_SUBCONFED: Community = Community(0xFFFF_FF03);
+    /// BLACKHOLE (RFC 7999).
+    pub const BLACKHOLE: Community = Community(0xFFFF_029A);
+
+    const NAMES: [(&'static str, Community); 4] = [
+        ("no-export", Community::NO_EXPORT),
+        ("no-advertise", Community::NO_ADVERTISE),
+        ("no-export-subconfed", Community::NO_EXPORT_SUBCONFED),
+        ("blackhole", Community::BLACKHOLE),
+    ];
+}
+
+impl fmt::Display for Community {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((name, _)) = Community::NAMES.iter().find(|(_, c)| c == self) {
+            return f.write_str(name);
+        }
+        write!(f, "{}:{}", self.0 >> 16, self.0 & 0xffff)
+    }
+}
+
+impl FromStr for Community {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        if let Some((_, c)) = Community::NAMES.iter().find(|(n, _)| *n == lower) {
+            return Ok(*c);
+        }
+        let (a, b) = s
+            .split_once(':')
+            .ok_or_else(|| format!("community {s:?} is not ASN:VALUE or a well-known name"))?;
+        let a: u16 = a
+            .parse()
+            .map_err(|_| format!("community {s:?}: ASN {a:?} is not 0-65535"))?;
+        let b: u16 = b
+            .parse()
+            .map_err(|_| format!("community {s:?}: value {b:?} is not 0-65535"))?;
+        Ok(Community(((a as u32) << 16) | b as u32))
+    }
+}
+
+impl serde::Serialize for Community {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A large community (RFC 8092), shown as `GLOBAL:LOCAL1:LOCAL2`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LargeCommunity {
+    /// Global administrator (an AS number).
+    pub global: u32,
+    /// First local data part.
+    pub local1: u32,
+    /// Second local data part.
+    pub local2: u32,
+}
+
+impl fmt::Display for LargeCommunity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.global, self.local1, self.local2)
+    }
+}
+
+impl FromStr for LargeCommunity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split(':').collect();
+        let [g, l1, l2] = parts[..] else {
+            return Err(format!("large community {s:?} is not A:B:C"));
+        };
+        let num = |p: &str| {
+            p.parse::<u32>()
+                .map_err(|_| format!("large community {s:?}: {p:?} is not a number 0-4294967295"))
+        };
+        Ok(LargeCommunity {
+            global: num(g)?,
+            local1: num(l1)?,
+            local2: num(l2)?,
+        })
+    }
+}
+
+impl serde::Serialize for LargeCommunity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// MP_REACH_NLRI (RFC 4760).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpReach {
+    /// Address family identifier.
+    pub afi: u16,
+    /// Subsequent address family identifier.
+    pub safi: u8,
+    /// Next hops: one address, or an IPv6 global and link-local pair.
+    pub next_hops: Vec<IpAddr>,
+    /// Announced prefixes (empty for families we do not handle).
+    pub nlri: Vec<IpNet>,
+}
+
+/// MP_UNREACH_NLRI (RFC 4760).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MpUnreach {
+    /// Address family identifier.
+    pub afi: u16,
+    /// Subsequent address family identifier.
+    pub safi: u8,
+    /// Withdrawn prefixes (empty for families we do not handle).
+    pub withdrawn: Vec<IpNet>,
+}
+
+/// An attribute kept as it came (optional attributes we do not interpret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAttribute {
+    /// Flags.
+    pub flags: u8,
+    /// Type code.
+    pub type_code: u8,
+    /// Value.
+    pub value: Vec<u8>,
+}
+
+/// The path attributes of an UPDATE.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PathAttributes {
+    /// ORIGIN.
+    pub origin: Option<Origin>,
+    /// AS_PATH, as the peer encoded it (see [`PathAttributes::full_as_path`]).
+    pub as_path: Option<AsPath>,
+    /// NEXT_HOP for classic IPv4 NLRI.
+    pub next_hop: Option<Ipv4Addr>,
+    /// MULTI_EXIT_DISC.
+    pub med: Option<u32>,
+    /// LOCAL_PREF.
+    pub local_pref: Option<u32>,
+    /// ATOMIC_AGGREGATE present.
+    pub atomic_aggregate: bool,
+    /// AGGREGATOR: AS and address.
+    pub aggregator: Option<(u32, Ipv4Addr)>,
+    /// COMMUNITIES.
+    pub communities: Vec<Community>,
+    /// MP_REACH_NLRI.
+    pub mp_reach: Option<MpReach>,
+    /// MP_UNREACH_NLRI.
+    pub mp_unreach: Option<MpUnreach>,
+    /// AS4_PATH.
+    pub as4_path: Option<AsPath>,
+    /// AS4_AGGREGATOR.
+    pub as4_aggregator: Option<(u32, Ipv4Addr)>,
+    /// LARGE_COMMUNITY.
+    pub large_communities: Vec<LargeCommunity>,
+    /// Other optional attributes, kept as they came.
+    pub other: Vec<RawAttribute>,
+}
+
+/// The flags (optional, transitive) a recognised attribute must carry.
+fn expected_flags(type_code: u8) -> Option<u8> {
+    match type_code {
+        ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(FLAG_TRANSITIVE),
+        MED | MP_REACH_NLRI | MP_UNREACH_NLRI => Some(FLAG_OPTIONAL),
+        AGGREGATOR | COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITY => {
+            Some(FLAG_OPTIONAL | FLAG_TRANSITIVE)
+        }
+        _ => None,
+    }
+}
+
+fn u32_of(v: &[u8]) -> u32 {
+    u32::from_be_bytes([v[0], v[1], v[2], v[3]])
+}
+
+impl PathAttributes {
+    /// The AS path with any AS4_PATH merged in (RFC 6793).
+    pub fn full_as_path(&self) -> Option<AsPath> {
+        match (&self.as_path, &self.as4_path) {
+            (Some(p), Some(p4)) => Some(p.merge_as4(p4)),
+            (p, _) => p.clone(),
+        }
+    }
+
+    /// Decodes a path attribute list.
+    pub fn decode(buf: &[u8], ctx: DecodeContext) -> Result<PathAttributes, DecodeError> {
+        let mut attrs = PathAttributes::default();
+        let mut seen = [0u64; 4];
+        let mut r = Reader::new(buf);
+        while !r.is_empty() {
+            let at = buf.len() - r.remaining();
+            let (Some(flags), Some(type_code)) = (r.u8(), r.u8()) else {
+                return Err(DecodeError::MalformedAttributeList(
+                    "truncated attribute header",
+                ));
+            };
+            let len = if flags & FLAG_EXTENDED != 0 {
+                r.u16().map(|l| l as usize)
+            } else {
+                r.u8().map(|l| l as usize)
+            };
+            let Some(value) = len.and_then(|l| r.take(l)) else {
+                return Err(DecodeError::MalformedAttributeList(
+                    "attribute length runs past the attribute list",
+                ));
+            };
+            let whole = &buf[at..buf.len() - r.remaining()];
+            let bit = 1u64 << (type_code % 64);
+            if seen[(type_code / 64) as usize] & bit != 0 {
+                return Err(DecodeError::MalformedAttributeList("duplicate attribute"));
+            }
+            seen[(type_code / 64) as usize] |= bit;
+            attrs.decode_one(flags, type_code, value, whole, ctx)?;
+        }
+        Ok(attrs)
+    }
+
+    fn decode_one(
+        &mut self,
+        flags: u8,
+        type_code: u8,
+        value: &[u8],
+        whole: &[u8],
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        let length_error = || DecodeError::AttributeLength {
+            type_code,
+            data: whole.to_vec(),
+        };
+        let optional_error = |reason| DecodeError::OptionalAttribute {
+            type_code,
+            reason,
+            data: whole.to_vec(),
+        };
+        match expected_flags(type_code) {
+            Some(expected) => {
+                if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) != expected
+                    || (expected & FLAG_OPTIONAL == 0 && flags & FLAG_PARTIAL != 0)
+                {
+                    return Err(DecodeError::AttributeFlags {
+                        type_code,
+                        data: whole.to_vec(),
+                    });
+                }
+            }
+            None => {
+                if flags & FLAG_OPTIONAL == 0 {
+                    return Err(DecodeError::UnrecognizedWellKnown {
+                        type_code,
+                        data: whole.to_vec(),
+                    });
+                }
+                self.other.push(RawAttribute {
+                    flags,
+                    type_code,
+                    value: value.to_vec(),
+                });
+                return Ok(());
+            }
+        }
+        match type_code {
+            ORIGIN => {
+                if value.len() != 1 {
+                    return Err(length_error());
+                }
+                self.origin = Some(match value[0] {
+                    0 => Origin::Igp,
+                    1 => Origin::Egp,
+                    2 => Origin::Incomplete,
+                    _ => {
+                        return Err(DecodeError::InvalidOrigin {
+                            data: whole.to_vec(),
+                        })
+                    }
+                });
+            }
+            AS_PATH => {
+                self.as_path = Some(
+                    AsPath::decode(value, ctx.four_octet_as).ok_or(DecodeError::MalformedAsPath)?,
+                );
+            }
+            NEXT_HOP => {
+                if value.len() != 4 {
+                    return Err(length_error());
+                }
+                let nh = Ipv4Addr::from(u32_of(value));
+                if nh.is_unspecified() || nh.is_multicast() || nh.is_broadcast() {
+                    return Err(DecodeError::InvalidNextHop {
+                        data: whole.to_vec(),
+                    });
+                }
+                self.next_hop = Some(nh);
+            }
+            MED | LOCAL_PREF => {
+                if value.len() != 4 {
+                    return Err(length_error());
+                }
+                if type_code == MED {
+                    self.med = Some(u32_of(value));
+                } else {
+                    self.local_pref = Some(u32_of(value));
+                }
+            }
+            ATOMIC_AGGREGATE => {
+                if !value.is_empty() {
+                    return Err(length_error());
+                }
+                self.atomic_aggregate = true;
+            }
+            AGGREGATOR => {
+                let agg = match (value.len(), ctx.four_octet_as) {
+                    (6, false) => (
+                        u16::from_be_bytes([value[0], value[1]]) as u32,
+                        Ipv4Addr::from(u32_of(&value[2..])),
+                    ),
+                    (8, true) => (u32_of(value), Ipv4Addr::from(u32_of(&value[4..]))),
+                    _ => return Err(length_error()),
+                };
+                self.aggregator = Some(agg);
+            }
+            AS4_AGGREGATOR => {
+                if value.len() != 8 {
+                    return Err(length_error());
+                }
+                self.as4_aggregator = Some((u32_of(value), Ipv4Addr::from(u32_of(&value[4..]))));
+            }
+            COMMUNITIES => {
+                if value.is_empty() || value.len() % 4 != 0 {
+                    return Err(optional_error("length is not a positive multiple of 4"));
+                }
+                self.communities = value
+                    .chunks_exact(4)
+                    .map(|c| Community(u32_of(c)))
+                    .collect();
+            }
+            LARGE_COMMUNITY => {
+                if value.is_empty() || value.len() % 12 != 0 {
+                    return Err(optional_error("length is not a positive multiple of 12"));
+                }
+                self.large_communities = value
+                    .chunks_exact(12)
+                    .map(|c| LargeCommunity {
+                        global: u32_of(c),
+                        local1: u32_of(&c[4..]),
+                        local2: u32_of(&c[8..]),
+                    })
+                    .collect();
+            }
+            AS4_PATH => {
+                // RFC 6793 section 6: a malformed AS4_PATH is discarded.
+                self.as4_path = AsPath::decode(value, true);
+            }
+            MP_REACH_NLRI => {
+                let mut r = Reader::new(value);
+                let (Some(afi), Some(safi), Some(nh_len)) = (r.u16(), r.u8(), r.u8()) else {
+                    return Err(optional_error("truncated MP_REACH_NLRI"));
+                };
+                let nh = r
+                    .take(nh_len as usize)
+                    .ok_or_else(|| optional_error("next hop runs past the attribute"))?;
+                r.u8()
+                    .ok_or_else(|| optional_error("truncated MP_REACH_NLRI"))?;
+                let family = Family::from_afi_safi(afi, safi);
+                let mut next_hops = Vec::new();
+                let mut nlri = Vec::new();
+                if let Some(family) = family {
+                    next_hops = match nh.len() {
+                        4 if afi == AFI_IPV4 => vec![IpAddr::V4(Ipv4Addr::from(u32_of(nh)))],
+                        16 | 32 => nh
+                            .chunks_exact(16)
+                            .map(|c| {
+                                let mut o = [0u8; 16];
+                                o.copy_from_slice(c);
+                                IpAddr::V6(Ipv6Addr::from(o))
+                            })
+                            .collect(),
+                        _ => return Err(optional_error("bad next hop length")),
+                    };
+                    nlri = decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
+                        .map_err(optional_error)?;
+                }
+                self.mp_reach = Some(MpReach {
+                    afi,
+                    safi,
+                    next_hops,
+                    nlri,
+                });
+            }
+            MP_UNREACH_NLRI => {
+                let mut r = Reader::new(value);
+                let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
+                    return Err(optional_error("truncated MP_UNREACH_NLRI"));
+                };
+                let withdrawn = match Family::from_afi_safi(afi, safi) {
+                    Some(family) => decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
+                        .map_err(optional_error)?,
+                    None => Vec::new(),
+                };
+                self.mp_unreach = Some(MpUnreach {
+                    afi,
+                    safi,
+                    withdrawn,
+                });
+            }
+            _ => unreachable!("expected_flags covers exactly the types matched here"),
+        }
+        Ok(())
+    }
+
+    /// Encodes the attributes in ascending type order.
+    pub fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
+        self.encode_range(out, ctx, 0, 13);
+        if let Some(mp) = &self.mp_reach {
+            let at = begin_attr(out, FLAG_OPTIONAL, MP_REACH_NLRI);
+            out.extend_from_slice(&mp.afi.to_be_bytes());
+            out.push(mp.safi);
+            let nh_at = out.len();
+            out.push(0);
+            for nh in &mp.next_hops {
+                match nh {
+                    IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                    IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+                }
+            }
+            out[nh_at] = (out.len() - nh_at - 1) as u8;
+            out.push(0);
+            for p in &mp.nlri {
+                encode_prefix(out, p);
+            }
+            end_attr(out, at);
+        }
+        if let Some(mp) = &self.mp_unreach {
+            let at = begin_attr(out, FLAG_OPTIONAL, MP_UNREACH_NLRI);
+            out.extend_from_slice(&mp.afi.to_be_bytes());
+            out.push(mp.safi);
+            for p in &mp.withdrawn {
+                encode_prefix(out, p);
+            }
+            end_attr(out, at);
+        }
+        self.encode_range(out, ctx, 16, 255);
+    }
+
+    /// Encodes the attributes whose type code is within `lo..=hi`, except
+    /// the multiprotocol ones.
+    pub(crate) fn encode_range(&self, out: &mut Vec<u8>, ctx: DecodeContext, lo: u8, hi: u8) {
+        let within = |t: u8| (lo..=hi).contains(&t);
+        let mut others: Vec<&RawAttribute> =
+            self.other.iter().filter(|a| within(a.type_code)).collect();
+        others.sort_by_key(|a| a.type_code);
+        let mut others = others.into_iter().peekable();
+        let mut flush_others = |out: &mut Vec<u8>, below: u8| {
+            while let Some(a) = others.next_if(|a| a.type_code < below) {
+                let at = begin_attr(out, a.flags & !FLAG_EXTENDED, a.type_code);
+                out.extend_from_slice(&a.value);
+                end_attr(out, at);
+            }
+        };
+        let wk = FLAG_TRANSITIVE;
+        let ot = FLAG_OPTIONAL | FLAG_TRANSITIVE;
+        if within(ORIGIN) {
+            if let Some(o) = self.origin {
+                flush_others(out, ORIGIN);
+                let at = begin_attr(out, wk, ORIGIN);
+                out.push(match o {
+                    Origin::Igp => 0,
+                    Origin::Egp => 1,
+                    Origin::Incomplete => 2,
+                });
+                end_attr(out, at);
+            }
+        }
+        if within(AS_PATH) {
+            if let Some(p) = &self.as_path {
+                flush_others(out, AS_PATH);
+                let at = begin_attr(out, wk, AS_PATH);
+                p.encode_value(out, ctx.four_octet_as);
+                end_attr(out, at);
+            }
+        }
+        if within(NEXT_HOP) {
+            if let Some(nh) = self.next_hop {
+                flush_others(out, NEXT_HOP);
+                let at = begin_attr(out, wk, NEXT_HOP);
+                out.extend_from_slice(&nh.octets());
+                end_attr(out, at);
+            }
+        }
+        if within(MED) {
+            if let Some(v) = self.med {
+                flush_others(out, MED);
+                let at = begin_attr(out, FLAG_OPTIONAL, MED);
+                out.extend_from_slice(&v.to_be_bytes());
+                end_attr(out, at);
+            }
+        }
+        if within(LOCAL_PREF) {
+            if let Some(v) = self.local_pref {
+                flush_others(out, LOCAL_PREF);
+                let at = begin_attr(out, wk, LOCAL_PREF);
+                out.extend_from_slice(&v.to_be_bytes());
+                end_attr(out, at);
+            }
+        }
+        if within(ATOMIC_AGGREGATE) && self.atomic_aggregate {
+            flush_others(out, ATOMIC_AGGREGATE);
+            let at = begin_attr(out, wk, ATOMIC_AGGREGATE);
+            end_attr(out, at);
+        }
+        if within(AGGREGATOR) {
+            if let Some((asn, addr)) = self.aggregator {
+                flush_others(out, AGGREGATOR);
+                let at = begin_attr(out, ot, AGGREGATOR);
+                if ctx.four_octet_as {
+                    out.extend_from_slice(&asn.to_be_bytes());
+                } else {
+                    out.extend_from_slice(&u16::try_from(asn).unwrap_or(AS_TRANS).to_be_bytes());
+                }
+                out.extend_from_slice(&addr.octets());
+                end_attr(out, at);
+            }
+        }
+        if within(COMMUNITIES) && !self.communities.is_empty() {
+            flush_others(out, COMMUNITIES);
+            let at = begin_attr(out, ot, COMMUNITIES);
+            for c in &self.communities {
+                out.extend_from_slice(&c.0.to_be_bytes());
+            }
+            end_attr(out, at);
+        }
+        if within(AS4_PATH) {
+            if let Some(p) = &self.as4_path {
+                flush_others(out, AS4_PATH);
+                let at = begin_attr(out, ot, AS4_PATH);
+                p.encode_value(out, true);
+                end_attr(out, at);
+            }
+        }
+        if within(AS4_AGGREGATOR) {
+            if let Some((asn, addr)) = self.as4_aggregator {
+                flush_others(out, AS4_AGGREGATOR);
+                let at = begin_attr(out, ot, AS4_AGGREGATOR);
+                out.extend_from_slice(&asn.to_be_bytes());
+                out.extend_from_slice(&addr.octets());
+                end_attr(out, at);
+            }
+        }
+        if within(LARGE_COMMUNITY) && !self.large_communities.is_empty() {
+            flush_others(out, LARGE_COMMUNITY);
+            let at = begin_attr(out, ot, LARGE_COMMUNITY);
+            for c in &self.large_communities {
+                out.extend_from_slice(&c.global.to_be_bytes());
+                out.extend_from_slice(&c.local1.to_be_bytes());
+                out.extend_from_slice(&c.local2.to_be_bytes());
+            }
+            end_attr(out, at);
+        }
+        flush_others(out, u8::MAX);
+        if let Some(a) = others.next() {
+            // type code 255 itself
+            let at = begin_attr(out, a.flags & !FLAG_EXTENDED, a.type_code);
+            out.extend_from_slice(&a.value);
+            end_attr(out, at);
+        }
+    }
+}
+
+/// Starts an attribute with a one-octet length placeholder; [`end_attr`]
+/// widens it to two octets (setting the Extended Length flag) when needed.
+pub(crate) fn begin_attr(out: &mut Vec<u8>, flags: u8, type_code: u8) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[flags, type_code, 0]);
+    at
+}
+
+/// Finishes an attribute begun with [`begin_attr`].
+pub(crate) fn end_attr(out: &mut Vec<u8>, at: usize) {
+    let len = out.len() - at - 3;
+    if len > 255 {
+        out[at] |= FLAG_EXTENDED;
+        out.insert(at + 3, 0);
+        out[at + 2..at + 4].copy_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out[at + 2] = len as u8;
+    }
+}
+
+/// Starts an attribute with the Extended Length flag set and a two-octet
+/// length placeholder, for values whose size is not known in advance.
+pub(crate) fn begin_ext_attr(out: &mut Vec<u8>, flags: u8, type_code: u8) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[flags | FLAG_EXTENDED, type_code, 0, 0]);
+    at
+}
+
+/// Finishes an attribute begun with [`begin_ext_attr`].
+pub(crate) fn end_ext_attr(out: &mut [u8], at: usize) {
+    let len = (out.len() - at - 4) as u16;
+    out[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+}
+
+/// The AFI for an address family.
+pub(crate) fn afi_of(ipv6: bool) -> u16 {
+    if ipv6 {
+        AFI_IPV6
+    } else {
+        AFI_IPV4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx4() -> DecodeContext {
+        DecodeContext {
+            four_octet_as: true,
+        }
+    }
+
+    #[test]
+    fn communities_parse_and_show() {
+        assert_eq!("65000:100".parse::<Community>(), Ok(Community(0xFDE8_0064)));
+        assert_eq!(Community(0xFDE8_0064).to_string(), "65000:100");
+        assert_eq!("no-export".parse::<Community>(), Ok(Community::NO_EXPORT));
+        assert_eq!(Community::BLACKHOLE.to_string(), "blackhole");
+        assert!("65536:1".parse::<Community>().is_err());
+        assert!("1:65536".parse::<Community>().is_err());
+        assert!("nonsense".parse::<Community>().is_err());
+        let lc: LargeCommunity = "4200000000:1:2".parse().unwrap();
+        assert_eq!(lc.to_string(), "4200000000:1:2");
+        assert!("1:2".parse::<LargeCommunity>().is_err());
+        assert!("1:2:4294967296".parse::<LargeCommunity>().is_err());
+    }
+
+    #[test]
+    fn extended_length_when_long() {
+        let attrs = PathAttributes {
+            communities: (0..100).map(Community).collect(),
+            ..Default::default()
+        };
+        let mut out = Vec::new();
+        attrs.encode(&mut out, ctx4());
+        assert_eq!(out[0], FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_EXTENDED);
+        assert_eq!(u16::from_be_bytes([out[2], out[3]]), 400);
+        assert_eq!(PathAttributes::decode(&out, ctx4()).unwrap(), attrs);
+    }
+
+    #[test]
+    fn as_path_two_and_four_octets() {
+        let attrs = PathAttributes {
+            as_path: Some(AsPath::sequence(&[65001, 4_200_000_000])),
+            ..Default::default()
+        };
+        let mut four = Vec::new();
+        attrs.encode(&mut four, ctx4());
+        assert_eq!(
+            four,
+            [0x40, 2, 10, 2, 2, 0, 0, 0xfd, 0xe9, 0xfa, 0x56, 0xea, 0x00]
+        );
+        let mut two = Vec::new();
+        attrs.encode(&mut two, DecodeContext::default());
+        assert_eq!(two, [0x40, 2, 6, 2, 2, 0xfd, 0xe9, 0x5b, 0xa0]);
+        let decoded = PathAttributes::decode(&two, DecodeContext::default()).unwrap();
+        assert_eq!(decoded.as_path, Some(AsPath::sequence(&[65001, 23456])));
+    }
+
+    #[test]
+    fn as4_path_merge() {
+        let p = AsPath::sequence(&[65001, 23456, 23456]);
+        let p4 = AsPath::sequence(&[4_200_000_000, 4_200_000_001]);
+        assert_eq!(
+            p.merge_as4(&p4),
+            AsPath::sequence_segments(&[&[65001], &[4_200_000_000, 4_200_000_001]])
+        );
+    }
+
+    impl AsPath {
+        fn sequence_segments(parts: &[&[u32]]) -> AsPath {
+            AsPath {
+                segments: parts
+                    .iter()
+                    .map(|p| AsSegment {
+                        kind: AsSegmentKind::Sequence,
+                        asns: p.to_vec(),
+                    })
+                    .collect(),
+            }
+        }
+    }
+
+    #[test]
+    fn attribute_errors() {
+        let ctx = DecodeContext::default();
+        // ORIGIN marked optional: flags error, data is the whole attribute.
+        let e = PathAttributes::decode(&[0xc0, 1, 1, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 4);
+        assert_eq!(e.notification().data, vec![0xc0, 1, 1, 0]);
+        // ORIGIN of length 2.
+        let e = PathAttributes::decode(&[0x40, 1, 2, 0, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 5);
+        // ORIGIN value 3.
+        let e = PathAttributes::decode(&[0x40, 1, 1, 3], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 6);
+        // NEXT_HOP 0.0.0.0.
+        let e = PathAttributes::decode(&[0x40, 3, 4, 0, 0, 0, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 8);
+        // Unknown well-known attribute.
+        let e = PathAttributes::decode(&[0x40, 99, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 2);
+        // Unknown optional attribute is kept.
+        let a = PathAttributes::decode(&[0xc0, 99, 1, 7], ctx).unwrap();
+        assert_eq!(a.other[0].value, vec![7]);
+        // Duplicate.
+        let e = PathAttributes::decode(&[0x40, 1, 1, 0, 0x40, 1, 1, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 1);
+        // Truncated.
+        let e = PathAttributes::decode(&[0x40, 1, 5, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 1);
+        // Bad AS_PATH segment type.
+        let e = PathAttributes::decode(&[0x40, 2, 4, 9, 1, 0, 1], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 11);
+        // Communities of 3 bytes.
+        let e = PathAttributes::decode(&[0xc0, 8, 3, 0, 0, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 9);
+        // MP_REACH with a 5-byte IPv6 next hop.
+        let e =
+            PathAttributes::decode(&[0x80, 14, 10, 0, 2, 1, 5, 0, 0, 0, 0, 0, 0], ctx).unwrap_err();
+        assert_eq!(e.notification().subcode, 9);
+    }
+}

@@ -1,0 +1,149 @@
+//! Decode errors, each mapped to the NOTIFICATION that RFC 4271 section 6
+//! (and RFC 5492, RFC 7313) prescribe for it.
+
+use super::Notification;
+use std::net::Ipv4Addr;
+
+/// NOTIFICATION error codes (RFC 4271 section 4.5, RFC 7313).
+pub mod code {
+    /// Message Header Error.
+    pub const HEADER: u8 = 1;
+    /// OPEN Message Error.
+    pub const OPEN: u8 = 2;
+    /// UPDATE Message Error.
+    pub const UPDATE: u8 = 3;
+    /// Hold Timer Expired.
+    pub const HOLD_TIMER: u8 = 4;
+    /// Finite State Machine Error.
+    pub const FSM: u8 = 5;
+    /// Cease.
+    pub const CEASE: u8 = 6;
+    /// ROUTE-REFRESH Message Error (RFC 7313).
+    pub const ROUTE_REFRESH: u8 = 7;
+}
+
+/// A received message that is malformed or unacceptable.
+///
+/// [`DecodeError::notification`] gives the NOTIFICATION to answer it with.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The marker is not all ones (1/1).
+    #[error("connection not synchronized: the marker is not all ones")]
+    BadMarker,
+    /// The length field is out of range for the message type (1/2).
+    #[error("bad message length {0}")]
+    BadLength(u16),
+    /// Unknown message type (1/3).
+    #[error("bad message type {0}")]
+    BadType(u8),
+    /// OPEN version other than 4 (2/1).
+    #[error("unsupported BGP version {0}")]
+    UnsupportedVersion(u8),
+    /// The peer's AS is not the one expected (2/2).
+    #[error("bad peer AS {0}")]
+    BadPeerAs(u32),
+    /// The BGP identifier is zero or equal to ours (2/3).
+    #[error("bad BGP identifier {0}")]
+    BadBgpIdentifier(Ipv4Addr),
+    /// OPEN optional parameter other than capabilities (2/4).
+    #[error("unsupported optional parameter {0}")]
+    UnsupportedOptionalParameter(u8),
+    /// Hold time 1 or 2 seconds (2/6).
+    #[error("unacceptable hold time {0}")]
+    UnacceptableHoldTime(u16),
+    /// OPEN whose parameters do not add up (2/0).
+    #[error("malformed OPEN: {0}")]
+    MalformedOpen(&'static str),
+    /// UPDATE whose lengths do not add up, or a duplicate attribute (3/1).
+    #[error("malformed attribute list: {0}")]
+    MalformedAttributeList(&'static str),
+    /// A well-known attribute we do not know (3/2).
+    #[error("unrecognized well-known attribute {type_code}")]
+    UnrecognizedWellKnown {
+        /// The attribute type code.
+        type_code: u8,
+        /// The whole attribute (type, length and value).
+        data: Vec<u8>,
+    },
+    /// A mandatory well-known attribute is missing (3/3).
+    #[error("missing well-known attribute {0}")]
+    MissingWellKnown(u8),
+    /// Attribute flags conflict with the type code (3/4).
+    #[error("attribute flags error in attribute {type_code}")]
+    AttributeFlags {
+        /// The attribute type code.
+        type_code: u8,
+        /// The whole attribute.
+        data: Vec<u8>,
+    },
+    /// Attribute length wrong for its type (3/5).
+    #[error("attribute length error in attribute {type_code}")]
+    AttributeLength {
+        /// The attribute type code.
+        type_code: u8,
+        /// The whole attribute.
+        data: Vec<u8>,
+    },
+    /// ORIGIN value undefined (3/6).
+    #[error("invalid ORIGIN attribute")]
+    InvalidOrigin {
+        /// The whole attribute.
+        data: Vec<u8>,
+    },
+    /// NEXT_HOP syntactically invalid (3/8).
+    #[error("invalid NEXT_HOP attribute")]
+    InvalidNextHop {
+        /// The whole attribute.
+        data: Vec<u8>,
+    },
+    /// A recognised optional attribute is malformed (3/9).
+    #[error("optional attribute error in attribute {type_code}: {reason}")]
+    OptionalAttribute {
+        /// The attribute type code.
+        type_code: u8,
+        /// What is wrong.
+        reason: &'static str,
+        /// The whole attribute.
+        data: Vec<u8>,
+    },
+    /// NLRI or withdrawn routes field is malformed (3/10).
+    #[error("invalid network field: {0}")]
+    InvalidNetworkField(&'static str),
+    /// AS_PATH is malformed (3/11).
+    #[error("malformed AS_PATH")]
+    MalformedAsPath,
+    /// ROUTE-REFRESH of the wrong length (7/1).
+    #[error("invalid ROUTE-REFRESH message length {0}")]
+    BadRouteRefreshLength(u16),
+}
+
+impl DecodeError {
+    /// The NOTIFICATION that answers this error: code, subcode and data.
+    pub fn notification(&self) -> Notification {
+        use DecodeError::*;
+        let (c, s, data): (u8, u8, Vec<u8>) = match self {
+            BadMarker => (code::HEADER, 1, vec![]),
+            BadLength(len) => (code::HEADER, 2, len.to_be_bytes().to_vec()),
+            BadType(t) => (code::HEADER, 3, vec![*t]),
+            UnsupportedVersion(_) => (code::OPEN, 1, 4u16.to_be_bytes().to_vec()),
+            BadPeerAs(_) => (code::OPEN, 2, vec![]),
+            BadBgpIdentifier(_) => (code::OPEN, 3, vec![]),
+            UnsupportedOptionalParameter(_) => (code::OPEN, 4, vec![]),
+            UnacceptableHoldTime(_) => (code::OPEN, 6, vec![]),
+            MalformedOpen(_) => (code::OPEN, 0, vec![]),
+            MalformedAttributeList(_) => (code::UPDATE, 1, vec![]),
+            UnrecognizedWellKnown { data, .. } => (code::UPDATE, 2, data.clone()),
+            MissingWellKnown(t) => (code::UPDATE, 3, vec![*t]),
+            AttributeFlags { data, .. } => (code::UPDATE, 4, data.clone()),
+            AttributeLength { data, .. } => (code::UPDATE, 5, data.clone()),
+            InvalidOrigin { data } => (code::UPDATE, 6, data.clone()),
+            InvalidNextHop { data } => (code::UPDATE, 8, data.clone()),
+            OptionalAttribute { data, .. } => (code::UPDATE, 9, data.clone()),
+            InvalidNetworkField(_) => (code::UPDATE, 10, vec![]),
+            MalformedAsPath => (code::UPDATE, 11, vec![]),
+            BadRouteRefreshLength(len) => (code::ROUTE_REFRESH, 1, len.to_be_bytes().to_vec()),
+        };
+        Notification::new(c, s, data)
+    }
+}

@@ -1,0 +1,297 @@
+//! Pure BGP-4 wire codec (RFC 4271 and extensions): no sockets, no clocks.
+//!
+//! Every message is decoded by [`Message::decode`] after [`frame`] has found
+//! its boundaries in a byte stream. Every decode error is a [`DecodeError`]
+//! that maps to the NOTIFICATION code and subcode RFC 4271 section 6
+//! prescribes, so a caller can answer malformed input precisely.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                                                               |
+//! +                           Marker                              +
+//! |                    (16 octets, all ones)                      |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |          Length               |      Type     |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+
+mod attributes;
+mod error;
+mod nlri;
+mod notification;
+mod open;
+mod reader;
+mod route_refresh;
+mod update;
+
+pub use attributes::{
+    AsPath, AsSegment, AsSegmentKind, Community, LargeCommunity, MpReach, MpUnreach, Origin,
+    PathAttributes, RawAttribute,
+};
+pub use error::DecodeError;
+pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
+pub use notification::{describe, Notification};
+pub use open::{Capability, Open};
+pub use route_refresh::RouteRefresh;
+pub use update::{Update, UpdateBuilder};
+
+/// Length of the BGP message header.
+pub const HEADER_LEN: usize = 19;
+/// Largest BGP message (RFC 4271; extended messages are not negotiated).
+pub const MAX_MESSAGE_LEN: usize = 4096;
+/// AS_TRANS (RFC 6793), sent in 2-octet fields for ASes above 65535.
+pub const AS_TRANS: u16 = 23456;
+
+/// Address family identifier for IPv4.
+pub const AFI_IPV4: u16 = 1;
+/// Address family identifier for IPv6.
+pub const AFI_IPV6: u16 = 2;
+/// Subsequent address family identifier for unicast.
+pub const SAFI_UNICAST: u8 = 1;
+
+/// Message type codes.
+pub mod msg_type {
+    /// OPEN.
+    pub const OPEN: u8 = 1;
+    /// UPDATE.
+    pub const UPDATE: u8 = 2;
+    /// NOTIFICATION.
+    pub const NOTIFICATION: u8 = 3;
+    /// KEEPALIVE.
+    pub const KEEPALIVE: u8 = 4;
+    /// ROUTE-REFRESH (RFC 2918).
+    pub const ROUTE_REFRESH: u8 = 5;
+}
+
+/// An address family this speaker handles (unicast only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum Family {
+    /// IPv4 unicast (AFI 1, SAFI 1).
+    #[serde(rename = "ipv4-unicast")]
+    Ipv4Unicast,
+    /// IPv6 unicast (AFI 2, SAFI 1).
+    #[serde(rename = "ipv6-unicast")]
+    Ipv6Unicast,
+}
+
+impl Family {
+    /// The family from an AFI/SAFI pair, if it is one we handle.
+    pub fn from_afi_safi(afi: u16, safi: u8) -> Option<Family> {
+        match (afi, safi) {
+            (AFI_IPV4, SAFI_UNICAST) => Some(Family::Ipv4Unicast),
+            (AFI_IPV6, SAFI_UNICAST) => Some(Family::Ipv6Unicast),
+            _ => None,
+        }
+    }
+
+    /// The AFI/SAFI pair of this family.
+    pub fn afi_safi(self) -> (u16, u8) {
+        match self {
+            Family::Ipv4Unicast => (AFI_IPV4, SAFI_UNICAST),
+            Family::Ipv6Unicast => (AFI_IPV6, SAFI_UNICAST),
+        }
+    }
+
+    /// The family of an address.
+    pub fn of(addr: std::net::IpAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::Ipv4Unicast
+        } else {
+            Family::Ipv6Unicast
+        }
+    }
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Family::Ipv4Unicast => "ipv4-unicast",
+            Family::Ipv6Unicast => "ipv6-unicast",
+        })
+    }
+}
+
+/// What the decoder needs to know about the session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DecodeContext {
+    /// Both sides advertised the 4-octet AS capability: AS_PATH carries
+    /// 4-octet AS numbers.
+    pub four_octet_as: bool,
+}
+
+/// A decoded BGP message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// OPEN.
+    Open(Open),
+    /// UPDATE.
+    Update(Update),
+    /// NOTIFICATION.
+    Notification(Notification),
+    /// KEEPALIVE.
+    Keepalive,
+    /// ROUTE-REFRESH.
+    RouteRefresh(RouteRefresh),
+}
+
+impl Message {
+    /// Decodes one whole message, header included. `buf` must hold exactly
+    /// one message (use [`frame`] to find its length in a stream).
+    pub fn decode(buf: &[u8], ctx: DecodeContext) -> Result<Message, DecodeError> {
+        let (len, kind) = check_header(buf)?;
+        if buf.len() != len {
+            return Err(DecodeError::BadLength(len as u16));
+        }
+        let body = &buf[HEADER_LEN..];
+        match kind {
+            msg_type::OPEN => Open::decode_body(body).map(Message::Open),
+            msg_type::UPDATE => Update::decode_body(body, ctx).map(Message::Update),
+            msg_type::NOTIFICATION => Ok(Message::Notification(Notification::decode_body(body))),
+            msg_type::KEEPALIVE => Ok(Message::Keepalive),
+            msg_type::ROUTE_REFRESH => RouteRefresh::decode_body(body).map(Message::RouteRefresh),
+            other => Err(DecodeError::BadType(other)),
+        }
+    }
+
+    /// Encodes the message, header included, appending to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
+        match self {
+            Message::Open(open) => open.encode(out),
+            Message::Update(update) => update.encode(out, ctx),
+            Message::Notification(n) => n.encode(out),
+            Message::Keepalive => {
+                let start = begin_message(out, msg_type::KEEPALIVE);
+                finish_message(out, start);
+            }
+            Message::RouteRefresh(rr) => rr.encode(out),
+        }
+    }
+
+    /// Encodes the message into a new buffer.
+    pub fn to_bytes(&self, ctx: DecodeContext) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.encode(&mut out, ctx);
+        out
+    }
+
+    /// The message type name, as RFC 4271 spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Open(_) => "OPEN",
+            Message::Update(_) => "UPDATE",
+            Message::Notification(_) => "NOTIFICATION",
+            Message::Keepalive => "KEEPALIVE",
+            Message::RouteRefresh(_) => "ROUTE-REFRESH",
+        }
+    }
+}
+
+/// Checks a message header: marker, length and type. Returns the message
+/// length and type once at least [`HEADER_LEN`] bytes are available.
+fn check_header(buf: &[u8]) -> Result<(usize, u8), DecodeError> {
+    if buf.len() < HEADER_LEN {
+        return Err(DecodeError::BadLength(buf.len() as u16));
+    }
+    if buf[..16].iter().any(|&b| b != 0xff) {
+        return Err(DecodeError::BadMarker);
+    }
+    let len = u16::from_be_bytes([buf[16], buf[17]]);
+    let kind = buf[18];
+    let ok = match kind {
+        msg_type::OPEN => len >= 29,
+        msg_type::UPDATE => len >= 23,
+        msg_type::NOTIFICATION => len >= 21,
+        msg_type::KEEPALIVE => len == 19,
+        msg_type::ROUTE_REFRESH => len == 23,
+        other => {
+            if (HEADER_LEN as u16..=MAX_MESSAGE_LEN as u16).contains(&len) {
+                return Err(DecodeError::BadType(other));
+            }
+            false
+        }
+    };
+    if !ok || len as usize > MAX_MESSAGE_LEN {
+        return Err(DecodeError::BadLength(len));
+    }
+    Ok((len as usize, kind))
+}
+
+/// Finds the next message in a byte stream. Returns `Ok(None)` when more
+/// bytes are needed, `Ok(Some(len))` when `buf[..len]` is a whole message, and
+/// an error as soon as the header is malformed (without waiting for the body).
+pub fn frame(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    if buf.len() < HEADER_LEN {
+        // A wrong marker can be seen early, but RFC 4271 judges the header as a
+        // whole: wait for all of it.
+        return Ok(None);
+    }
+    let (len, _) = check_header(buf)?;
+    if buf.len() < len {
+        Ok(None)
+    } else {
+        Ok(Some(len))
+    }
+}
+
+/// Writes a header with a placeholder length; returns the message start.
+pub(crate) fn begin_message(out: &mut Vec<u8>, kind: u8) -> usize {
+    let start = out.len();
+    out.extend_from_slice(&[0xff; 16]);
+    out.extend_from_slice(&[0, 0, kind]);
+    start
+}
+
+/// Fills in the length of the message that starts at `start`.
+pub(crate) fn finish_message(out: &mut [u8], start: usize) {
+    let len = (out.len() - start) as u16;
+    out[start + 16..start + 18].copy_from_slice(&len.to_be_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keepalive_round_trip() {
+        let bytes = Message::Keepalive.to_bytes(DecodeContext::default());
+        let mut expected = vec![0xff; 16];
+        expected.extend_from_slice(&[0, 19, 4]);
+        assert_eq!(bytes, expected);
+        assert_eq!(
+            Message::decode(&bytes, DecodeContext::default()),
+            Ok(Message::Keepalive)
+        );
+    }
+
+    #[test]
+    fn header_errors() {
+        let mut bad = vec![0xff; 16];
+        bad.extend_from_slice(&[0, 19, 4]);
+        bad[3] = 0;
+        assert_eq!(frame(&bad), Err(DecodeError::BadMarker));
+        let mut long = vec![0xff; 16];
+        long.extend_from_slice(&[0x10, 0x01, 2]);
+        assert_eq!(frame(&long), Err(DecodeError::BadLength(4097)));
+        let mut short = vec![0xff; 16];
+        short.extend_from_slice(&[0, 18, 4]);
+        assert_eq!(frame(&short), Err(DecodeError::BadLength(18)));
+        let mut ka = vec![0xff; 16];
+        ka.extend_from_slice(&[0, 20, 4, 0]);
+        assert_eq!(frame(&ka), Err(DecodeError::BadLength(20)));
+        let mut kind = vec![0xff; 16];
+        kind.extend_from_slice(&[0, 19, 9]);
+        assert_eq!(frame(&kind), Err(DecodeError::BadType(9)));
+        assert_eq!(frame(&kind[..10]), Ok(None));
+    }
+
+    #[test]
+    fn frame_waits_for_body() {
+        let bytes = Message::Keepalive.to_bytes(DecodeContext::default());
+        let mut two = bytes.clone();
+        two.extend_from_slice(&bytes[..5]);
+        assert_eq!(frame(&two), Ok(Some(19)));
+        assert_eq!(frame(&two[19..]), Ok(None));
+    }
+}

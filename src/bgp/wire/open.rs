@@ -1,0 +1,392 @@
+//! OPEN message (RFC 4271 section 4.2) and capabilities (RFC 5492).
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+
+//! |    Version    |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |     My Autonomous System      |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |           Hold Time           |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                         BGP Identifier                        |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! | Opt Parm Len  |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |             Optional Parameters (variable)                    |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+
+use super::reader::Reader;
+use super::{begin_message, finish_message, msg_type, DecodeError, Family, AS_TRANS};
+use std::net::Ipv4Addr;
+
+const PARAM_CAPABILITIES: u8 = 2;
+const CAP_MULTIPROTOCOL: u8 = 1;
+const CAP_ROUTE_REFRESH: u8 = 2;
+const CAP_FOUR_OCTET_AS: u8 = 65;
+
+/// A BGP capability (RFC 5492).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Capability {
+    /// Multiprotocol extensions (RFC 4760).
+    Multiprotocol {
+        /// Address family identifier.
+        afi: u16,
+        /// Subsequent address family identifier.
+        safi: u8,
+    },
+    /// Route refresh (RFC 2918).
+    RouteRefresh,
+    /// 4-octet AS numbers (RFC 6793), with the speaker's AS.
+    FourOctetAs(u32),
+    /// Any other capability, kept as it came.
+    Unknown {
+        /// Capability code.
+        code: u8,
+        /// Capability value.
+        data: Vec<u8>,
+    },
+}
+
+impl Capability {
+    fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Capability::Multiprotocol { afi, safi } => {
+                out.extend_from_slice(&[CAP_MULTIPROTOCOL, 4]);
+                out.extend_from_slice(&afi.to_be_bytes());
+                out.extend_from_slice(&[0, *safi]);
+            }
+            Capability::RouteRefresh => out.extend_from_slice(&[CAP_ROUTE_REFRESH, 0]),
+            Capability::FourOctetAs(asn) => {
+                out.extend_from_slice(&[CAP_FOUR_OCTET_AS, 4]);
+                out.extend_from_slice(&asn.to_be_bytes());
+            }
+            Capability::Unknown { code, data } => {
+                out.push(*code);
+                out.push(data.len().min(255) as u8);
+                out.extend_from_slice(&data[..data.len().min(255)]);
+            }
+        }
+    }
+
+    fn decode(code: u8, value: &[u8]) -> Result<Capability, DecodeError> {
+        Ok(match code {
+            CAP_MULTIPROTOCOL => {
+                if value.len() != 4 {
+                    return Err(DecodeError::MalformedOpen(
+                        "multiprotocol capability length is not 4",
+                    ));
+                }
+                Capability::Multiprotocol {
+                    afi: u16::from_be_bytes([value[0], value[1]]),
+                    safi: value[3],
+                }
+            }
+            CAP_ROUTE_REFRESH => {
+                if !value.is_empty() {
+                    return Err(DecodeError::MalformedOpen(
+                        "route refresh capability length is not 0",
+                    ));
+                }
+                Capability::RouteRefresh
+            }
+            CAP_FOUR_OCTET_AS => {
+                if value.len() != 4 {
+                    return Err(DecodeError::MalformedOpen(
+                        "4-octet AS capability length is not 4",
+                    ));
+                }
+                Capability::FourOctetAs(u32::from_be_bytes([
+                    value[0], value[1], value[2], value[3],
+                ]))
+            }
+            code => Capability::Unknown {
+                code,
+                data: value.to_vec(),
+            },
+        })
+    }
+}
+
+impl std::fmt::Display for Capability {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Capability::Multiprotocol { afi, safi } => match Family::from_afi_safi(*afi, *safi) {
+                Some(family) => write!(f, "multiprotocol {family}"),
+                None => write!(f, "multiprotocol afi {afi} safi {safi}"),
+            },
+            Capability::RouteRefresh => f.write_str("route-refresh"),
+            Capability::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
+            Capability::Unknown { code, data } => {
+                write!(f, "capability {code} ({} bytes)", data.len())
+            }
+        }
+    }
+}
+
+/// An OPEN message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open {
+    /// BGP version; always 4 once decoded.
+    pub version: u8,
+    /// The 2-octet "My Autonomous System" field (AS_TRANS for large ASes).
+    pub my_as: u16,
+    /// Proposed hold time in seconds.
+    pub hold_time: u16,
+    /// BGP identifier.
+    pub bgp_id: Ipv4Addr,
+    /// Capabilities, in the order they came.
+    pub capabilities: Vec<Capability>,
+}
+
+impl Open {
+    /// An OPEN for `asn` (AS_TRANS in the 2-octet field above 65535; the
+    /// 4-octet AS capability is always added) with the given families.
+    pub fn new(asn: u32, hold_time: u16, bgp_id: Ipv4Addr, families: &[Family]) -> Open {
+        let mut capabilities: Vec<Capability> = families
+            .iter()
+            .map(|f| {
+                let (afi, safi) = f.afi_safi();
+                Capability::Multiprotocol { afi, safi }
+            })
+            .collect();
+        capabilities.push(Capability::RouteRefresh);
+        capabilities.push(Capability::FourOctetAs(asn));
+        Open {
+            version: 4,
+            my_as: u16::try_from(asn).unwrap_or(AS_TRANS),
+            hold_time,
+            bgp_id,
+            capabilities,
+        }
+    }
+
+    /// The speaker's AS: from the 4-octet AS capability when present.
+    pub fn asn(&self) -> u32 {
+        self.capabilities
+            .iter()
+            .find_map(|c| match c {
+                Capability::FourOctetAs(asn) => Some(*asn),
+                _ => None,
+            })
+            .unwrap_or(self.my_as as u32)
+    }
+
+    /// Whether the 4-octet AS capability is present.
+    pub fn four_octet_as(&self) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::FourOctetAs(_)))
+    }
+
+    /// Whether the route refresh capability is present.
+    pub fn route_refresh(&self) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::RouteRefresh))
+    }
+
+    /// The multiprotocol families advertised, or `None` when no
+    /// multiprotocol capability was sent at all (then IPv4 unicast is
+    /// implied, RFC 4760 section 8).
+    pub fn mp_families(&self) -> Option<Vec<Family>> {
+        let mut any = false;
+        let mut families = Vec::new();
+        for c in &self.capabilities {
+            if let Capability::Multiprotocol { afi, safi } = c {
+                any = true;
+                if let Some(f) = Family::from_afi_safi(*afi, *safi) {
+                    families.push(f);
+                }
+            }
+        }
+        any.then_some(families)
+    }
+
+    pub(crate) fn decode_body(body: &[u8]) -> Result<Open, DecodeError> {
+        let mut r = Reader::new(body);
+        let short = DecodeError::BadLength((body.len() + super::HEADER_LEN) as u16);
+        let version = r.u8().ok_or(short.clone())?;
+        if version != 4 {
+            return Err(DecodeError::UnsupportedVersion(version));
+        }
+        let my_as = r.u16().ok_or(short.clone())?;
+        let hold_time = r.u16().ok_or(short.clone())?;
+        let id = r.u32().ok_or(short.clone())?;
+        let opt_len = r.u8().ok_or(short)? as usize;
+        if opt_len != r.remaining() {
+            return Err(DecodeError::MalformedOpen(
+                "optional parameters length does not match the message length",
+            ));
+        }
+        if hold_time == 1 || hold_time == 2 {
+            return Err(DecodeError::UnacceptableHoldTime(hold_time));
+        }
+        let mut capabilities = Vec::new();
+        while !r.is_empty() {
+            let (Some(kind), Some(len)) = (r.u8(), r.u8()) else {
+                return Err(DecodeError::MalformedOpen("truncated optional parameter"));
+            };
+            let value = r
+                .take(len as usize)
+                .ok_or(DecodeError::MalformedOpen("truncated optional parameter"))?;
+            if kind != PARAM_CAPABILITIES {
+                return Err(DecodeError::UnsupportedOptionalParameter(kind));
+            }
+            let mut caps = Reader::new(value);
+            while !caps.is_empty() {
+                let (Some(code), Some(len)) = (caps.u8(), caps.u8()) else {
+                    return Err(DecodeError::MalformedOpen("truncated capability"));
+                };
+                let value = caps
+                    .take(len as usize)
+                    .ok_or(DecodeError::MalformedOpen("truncated capability"))?;
+                capabilities.push(Capability::decode(code, value)?);
+            }
+        }
+        Ok(Open {
+            version,
+            my_as,
+            hold_time,
+            bgp_id: Ipv4Addr::from(id),
+            capabilities,
+        })
+    }
+
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        let start = begin_message(out, msg_type::OPEN);
+        out.push(self.version);
+        out.extend_from_slice(&self.my_as.to_be_bytes());
+        out.extend_from_slice(&self.hold_time.to_be_bytes());
+        out.extend_from_slice(&self.bgp_id.octets());
+        let opt_len_at = out.len();
+        out.push(0);
+        if !self.capabilities.is_empty() {
+            out.extend_from_slice(&[PARAM_CAPABILITIES, 0]);
+            let param_start = out.len();
+            for c in &self.capabilities {
+                c.encode(out);
+            }
+            let param_len = (out.len() - param_start).min(255) as u8;
+            out[param_start - 1] = param_len;
+            out[opt_len_at] = param_len + 2;
+        }
+        finish_message(out, start);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DecodeContext, Message};
+    use super::*;
+
+    /// OPEN for AS 65001, hold time 10, id 127.0.0.1, IPv6 and IPv4 unicast.
+    const OPEN_BYTES: &[u8] = &[
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x00, 0x33, 0x01, // header: length 51, OPEN
+        0x04, 0xfd, 0xe9, 0x00, 0x0a, 0x7f, 0x00, 0x00, 0x01, // v4, AS, hold, id
+        0x16, 0x02, 0x14, // opt len 22, capabilities param len 20
+        0x01, 0x04, 0x00, 0x02, 0x00, 0x01, // MP IPv6 unicast
+        0x01, 0x04, 0x00, 0x01, 0x00, 0x01, // MP IPv4 unicast
+        0x02, 0x00, // route refresh
+        0x41, 0x04, 0x00, 0x00, 0xfd, 0xe9, // 4-octet AS 65001
+    ];
+
+    #[test]
+    fn golden_open() {
+        let open = Open::new(
+            65001,
+            10,
+            Ipv4Addr::LOCALHOST,
+            &[Family::Ipv6Unicast, Family::Ipv4Unicast],
+        );
+        let ctx = DecodeContext::default();
+        assert_eq!(Message::Open(open.clone()).to_bytes(ctx), OPEN_BYTES);
+        assert_eq!(
+            Message::decode(OPEN_BYTES, ctx),
+            Ok(Message::Open(open.clone()))
+        );
+        assert_eq!(open.asn(), 65001);
+        assert_eq!(
+            open.mp_families(),
+            Some(vec![Family::Ipv6Unicast, Family::Ipv4Unicast])
+        );
+    }
+
+    #[test]
+    fn large_as_uses_as_trans() {
+        let open = Open::new(4_200_000_000, 90, Ipv4Addr::new(1, 2, 3, 4), &[]);
+        assert_eq!(open.my_as, AS_TRANS);
+        assert_eq!(open.asn(), 4_200_000_000);
+        let bytes = Message::Open(open.clone()).to_bytes(DecodeContext::default());
+        assert_eq!(
+            Message::decode(&bytes, DecodeContext::default()),
+            Ok(Message::Open(open))
+        );
+    }
+
+    fn body_with(f: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
+        let mut b = OPEN_BYTES.to_vec();
+        f(&mut b);
+        let len = b.len() as u16;
+        b[16..18].copy_from_slice(&len.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn open_errors() {
+        let ctx = DecodeContext::default();
+        let v3 = body_with(|b| b[19] = 3);
+        let err = Message::decode(&v3, ctx).unwrap_err();
+        assert_eq!(err, DecodeError::UnsupportedVersion(3));
+        let n = err.notification();
+        assert_eq!((n.code, n.subcode, n.data), (2, 1, vec![0, 4]));
+
+        let hold = body_with(|b| b[23] = 2);
+        assert_eq!(
+            Message::decode(&hold, ctx)
+                .unwrap_err()
+                .notification()
+                .subcode,
+            6
+        );
+
+        let param = body_with(|b| b[29] = 1);
+        assert_eq!(
+            Message::decode(&param, ctx).unwrap_err(),
+            DecodeError::UnsupportedOptionalParameter(1)
+        );
+
+        let optlen = body_with(|b| b[28] = 30);
+        assert!(matches!(
+            Message::decode(&optlen, ctx),
+            Err(DecodeError::MalformedOpen(_))
+        ));
+
+        let caplen = body_with(|b| b[32] = 9);
+        assert!(matches!(
+            Message::decode(&caplen, ctx),
+            Err(DecodeError::MalformedOpen(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_capability_is_kept() {
+        let b = body_with(|b| {
+            b.extend_from_slice(&[0x02, 0x04, 0x40, 0x02, 0x00, 0x78]);
+            b[28] += 6;
+        });
+        let Message::Open(open) = Message::decode(&b, DecodeContext::default()).unwrap() else {
+            panic!("not an OPEN");
+        };
+        assert_eq!(
+            open.capabilities.last(),
+            Some(&Capability::Unknown {
+                code: 64,
+                data: vec![0x00, 0x78]
+            })
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! UPDATE message (RFC 4271 section 4.3) and a packer that fills UPDATEs
+//! as tightly as the 4096-octet limit allows.
+//!
+//! ```text
+//! +-----------------------------------------------------+
+//! |   Withdrawn Routes Length (2 octets)                |
+//! +-----------------------------------------------------+
+//! |   Withdrawn Routes (variable)                       |
+//! +-----------------------------------------------------+
+//! |   Total Path Attribute Length (2 octets)            |
+//! +-----------------------------------------------------+
+//! |   Path Attributes (variable)                        |
+//! +-----------------------------------------------------+
+//! |   Network Layer Reachability Information (variable) |
+//! +-----------------------------------------------------+
+//! ```
+
+use super::attributes::{afi_of, attr_type, begin_ext_attr, end_ext_attr, FLAG_OPTIONAL};
+use super::nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
+use super::reader::Reader;
+use super::{
+    begin_message, finish_message, msg_type, DecodeContext, DecodeError, Family, PathAttributes,
+    MAX_MESSAGE_LEN, SAFI_UNICAST,
+};
+use ipnet::IpNet;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// An UPDATE message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Update {
+    /// Withdrawn IPv4 prefixes (classic field).
+    pub withdrawn: Vec<IpNet>,
+    /// Path attributes, MP_REACH_NLRI and MP_UNREACH_NLRI included.
+    pub attributes: PathAttributes,
+    /// Announced IPv4 prefixes (classic field).
+    pub nlri: Vec<IpNet>,
+}
+
+impl Update {
+    pub(crate) fn decode_body(body: &[u8], ctx: DecodeContext) -> Result<Update, DecodeError> {
+        let mut r = Reader::new(body);
+        let wlen = r.u16().ok_or(DecodeError::MalformedAttributeList(
+            "truncated withdrawn routes length",
+        ))? as usize;
+        let withdrawn = r.take(wlen).ok_or(DecodeError::MalformedAttributeList(
+            "withdrawn routes length exceeds the message",
+        ))?;
+        let alen = r.u16().ok_or(DecodeError::MalformedAttributeList(
+            "truncated total path attribute length",
+        ))? as usize;
+        let attrs = r.take(alen).ok_or(DecodeError::MalformedAttributeList(
+            "total path attribute length exceeds the message",
+        ))?;
+        let withdrawn =
+            decode_prefixes(withdrawn, false).map_err(DecodeError::InvalidNetworkField)?;
+        let attributes = PathAttributes::decode(attrs, ctx)?;
+        let nlri = decode_prefixes(r.rest(), false).map_err(DecodeError::InvalidNetworkField)?;
+        let mp_nlri = attributes
+            .mp_reach
+            .as_ref()
+            .is_some_and(|m| !m.nlri.is_empty());
+        if !nlri.is_empty() || mp_nlri {
+            if attributes.origin.is_none() {
+                return Err(DecodeError::MissingWellKnown(attr_type::ORIGIN));
+            }
+            if attributes.as_path.is_none() {
+                return Err(DecodeError::MissingWellKnown(attr_type::AS_PATH));
+            }
+        }
+        if !nlri.is_empty() && attributes.next_hop.is_none() {
+            return Err(DecodeError::MissingWellKnown(attr_type::NEXT_HOP));
+        }
+        Ok(Update {
+            withdrawn,
+            attributes,
+            nlri,
+        })
+    }
+
+    pub(crate) fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
+        let start = begin_message(out, msg_type::UPDATE);
+        let wl_at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        for p in &self.withdrawn {
+            encode_prefix(out, p);
+        }
+        let wl = (out.len() - wl_at - 2) as u16;
+        out[wl_at..wl_at + 2].copy_from_slice(&wl.to_be_bytes());
+        let al_at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        self.attributes.encode(out, ctx);
+        let al = (out.len() - al_at - 2) as u16;
+        out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+        for p in &self.nlri {
+            encode_prefix(out, p);
+        }
+        finish_message(out, start);
+    }
+
+    /// Every prefix announced, classic and multiprotocol.
+    pub fn announced(&self) -> impl Iterator<Item = &IpNet> {
+        self.nlri
+            .iter()
+            .chain(self.attributes.mp_reach.iter().flat_map(|m| m.nlri.iter()))
+    }
+
+    /// Every prefix withdrawn, classic and multiprotocol.
+    pub fn withdrawn_all(&self) -> impl Iterator<Item = &IpNet> {
+        self.withdrawn.iter().chain(
+            self.attributes
+                .mp_unreach
+                .iter()
+                .flat_map(|m| m.withdrawn.iter()),
+        )
+    }
+
+    /// Whether this is an End-of-RIB marker (RFC 4724): an empty UPDATE for
+    /// IPv4, or one holding only an empty MP_UNREACH_NLRI.
+    pub fn end_of_rib(&self) -> Option<(u16, u8)> {
+        let a = &self.attributes;
+        if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
+            return None;
+        }
+        if *a == PathAttributes::default() {
+            return Some((super::AFI_IPV4, SAFI_UNICAST));
+        }
+        match &a.mp_unreach {
+            Some(m)
+                if m.withdrawn.is_empty()
+                    && *a
+                        == (PathAttributes {
+                            mp_unreach: a.mp_unreach.clone(),
+                            ..Default::default()
+                        }) =>
+            {
+                Some((m.afi, m.safi))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Packs announcements and withdrawals into as few UPDATEs as the
+/// 4096-octet limit allows, with the path attributes encoded once.
+#[derive(Debug, Clone)]
+pub struct UpdateBuilder {
+    /// All attributes for classic IPv4 NLRI, NEXT_HOP included.
+    v4_attrs: Vec<u8>,
+    /// Attributes with type codes below MP_REACH_NLRI, without NEXT_HOP.
+    mp_head: Vec<u8>,
+    /// Attributes with type codes above MP_UNREACH_NLRI.
+    mp_tail: Vec<u8>,
+    /// The IPv6 next hop field: a global address, or global plus link-local.
+    v6_next_hop: Vec<u8>,
+}
+
+/// Header, withdrawn length and total attribute length.
+const UPDATE_FIXED: usize = super::HEADER_LEN + 4;
+
+impl UpdateBuilder {
+    /// A packer for routes carrying `attrs` (its NEXT_HOP and multiprotocol
+    /// fields are ignored), with the given next hops. `next_hop6` holds one
+    /// global address, optionally followed by a link-local one.
+    pub fn new(
+        attrs: &PathAttributes,
+        next_hop4: Ipv4Addr,
+        next_hop6: &[Ipv6Addr],
+        ctx: DecodeContext,
+    ) -> UpdateBuilder {
+        let mut a = attrs.clone();
+        a.mp_reach = None;
+        a.mp_unreach = None;
+        a.next_hop = Some(next_hop4);
+        let mut v4_attrs = Vec::new();
+        a.encode(&mut v4_attrs, ctx);
+        a.next_hop = None;
+        let mut mp_head = Vec::new();
+        a.encode_range(&mut mp_head, ctx, 0, attr_type::MP_REACH_NLRI - 1);
+        let mut mp_tail = Vec::new();
+        a.encode_range(&mut mp_tail, ctx, attr_type::MP_UNREACH_NLRI + 1, 255);
+        let v6_next_hop = next_hop6.iter().take(2).flat_map(|a| a.octets()).collect();
+        UpdateBuilder {
+            v4_attrs,
+            mp_head,
+            mp_tail,
+            v6_next_hop,
+        }
+    }
+
+    /// Appends UPDATEs announcing `prefixes` of `family` (others are
+    /// skipped) to `out`. Returns how many messages were written.
+    pub fn announce<'a>(
+        &self,
+        family: Family,
+        prefixes: impl IntoIterator<Item = &'a IpNet>,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let ipv6 = family == Family::Ipv6Unicast;
+        let mut it = prefixes
+            .into_iter()
+            .filter(|p| p.addr().is_ipv6() == ipv6)
+            .peekable();
+        let mut messages = 0;
+        while it.peek().is_some() {
+            let start = begin_message(out, msg_type::UPDATE);
+            out.extend_from_slice(&[0, 0]); // no withdrawn routes
+            let al_at = out.len();
+            out.extend_from_slice(&[0, 0]);
+            if ipv6 {
+                out.extend_from_slice(&self.mp_head);
+                let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_REACH_NLRI);
+                out.extend_from_slice(&afi_of(true).to_be_bytes());
+                out.push(SAFI_UNICAST);
+                out.push(self.v6_next_hop.len() as u8);
+                out.extend_from_slice(&self.v6_next_hop);
+                out.push(0);
+                let limit = MAX_MESSAGE_LEN - self.mp_tail.len();
+                while let Some(p) = it.next_if(|p| out.len() - start + prefix_wire_len(p) <= limit)
+                {
+                    encode_prefix(out, p);
+                }
+                end_ext_attr(out, at);
+                out.extend_from_slice(&self.mp_tail);
+                let al = (out.len() - al_at - 2) as u16;
+                out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+            } else {
+                out.extend_from_slice(&self.v4_attrs);
+                let al = (out.len() - al_at - 2) as u16;
+                out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+                while let Some(p) =
+                    it.next_if(|p| out.len() - start + prefix_wire_len(p) <= MAX_MESSAGE_LEN)
+                {
+                    encode_prefix(out, p);
+                }
+            }
+            finish_message(out, start);
+            messages += 1;
+        }
+        messages
+    }
+
+    /// Appends UPDATEs withdrawing `prefixes` of `family` (others are
+    /// skipped) to `out`. Returns how many messages were written.
+    pub fn withdraw<'a>(
+        family: Family,
+        prefixes: impl IntoIterator<Item = &'a IpNet>,
+        out: &mut Vec<u8>,
+    ) -> usize {
+        let ipv6 = family == Family::Ipv6Unicast;
+        let mut it = prefixes
+            .into_iter()
+            .filter(|p| p.addr().is_ipv6() == ipv6)
+            .peekable();
+        let mut messages = 0;
+        while it.peek().is_some() {
+            let start = begin_message(out, msg_type::UPDATE);
+            if ipv6 {
+                out.extend_from_slice(&[0, 0]);
+                let al_at = out.len();
+                out.extend_from_slice(&[0, 0]);
+                let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_UNREACH_NLRI);
+                out.extend_from_slice(&afi_of(true).to_be_bytes());
+                out.push(SAFI_UNICAST);
+                while let Some(p) =
+                    it.next_if(|p| out.len() - start + prefix_wire_len(p) <= MAX_MESSAGE_LEN)
+                {
+                    encode_prefix(out, p);
+                }
+                end_ext_attr(out, at);
+                let al = (out.len() - al_at - 2) as u16;
+                out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+            } else {
+                let wl_at = out.len();
+                out.extend_from_slice(&[0, 0]);
+                // Leave room for the two-octet total attribute length.
+                while let Some(p) =
+                    it.next_if(|p| out.len() - start + prefix_wire_len(p) + 2 <= MAX_MESSAGE_LEN)
+                {
+                    encode_prefix(out, p);
+                }
+                let wl = (out.len() - wl_at - 2) as u16;
+                out[wl_at..wl_at + 2].copy_from_slice(&wl.to_be_bytes());
+                out.extend_from_slice(&[0, 0]);
+            }
+            finish_message(out, start);
+            messages += 1;
+        }
+        messages
+    }
+
+    /// Size of the fixed part of an UPDATE, for capacity estimates.
+    pub const FIXED_LEN: usize = UPDATE_FIXED;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{AsPath, Community, Message, MpReach, Origin};
+    use super::*;
+
+    fn ctx() -> DecodeContext {
+        DecodeContext {
+            four_octet_as: true,
+        }
+    }
+
+    fn attrs() -> PathAttributes {
+        PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::default()),
+            local_pref: Some(100),
+            med: Some(123),
+            communities: vec![Community(0xFDE8_0064)],
+            ..Default::default()
+        }
+    }
+
+    /// An IPv4 UPDATE as BIRD receives it from cue-bgp: iBGP, MED 123,
+    /// LOCAL_PREF 100, community 65000:100, next hop 127.0.0.1,
+    /// NLRI 192.168.101.1/32.
+    const V4_UPDATE: &[u8] = &[
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x00, 0x3f, 0x02, // length 63, UPDATE
+        0x00, 0x00, // withdrawn length
+        0x00, 0x23, // attribute length 35
+        0x40, 0x01, 0x01, 0x00, // ORIGIN IGP
+        0x40, 0x02, 0x00, // AS_PATH empty
+        0x40, 0x03, 0x04, 0x7f, 0x00, 0x00, 0x01, // NEXT_HOP
+        0x80, 0x04, 0x04, 0x00, 0x00, 0x00, 0x7b, // MED 123
+        0x40, 0x05, 0x04, 0x00, 0x00, 0x00, 0x64, // LOCAL_PREF 100
+        0xc0, 0x08, 0x04, 0xfd, 0xe8, 0x00, 0x64, // COMMUNITIES
+        0x20, 0xc0, 0xa8, 0x65, 0x01, // 192.168.101.1/32
+    ];
+
+    #[test]
+    fn golden_ipv4_update() {
+        let b = UpdateBuilder::new(&attrs(), Ipv4Addr::LOCALHOST, &[], ctx());
+        let mut out = Vec::new();
+        let net: IpNet = "192.168.101.1/32".parse().unwrap();
+        assert_eq!(b.announce(Family::Ipv4Unicast, [&net], &mut out), 1);
+        assert_eq!(out, V4_UPDATE);
+        let mut expected = attrs();
+        expected.next_hop = Some(Ipv4Addr::LOCALHOST);
+        let update = Update {
+            withdrawn: vec![],
+            attributes: expected,
+            nlri: vec![net],
+        };
+        assert_eq!(
+            Message::decode(V4_UPDATE, ctx()),
+            Ok(Message::Update(update.clone()))
+        );
+        assert_eq!(Message::Update(update).to_bytes(ctx()), V4_UPDATE);
+    }
+
+    #[test]
+    fn ipv6_update_round_trip() {
+        let b = UpdateBuilder::new(&attrs(), Ipv4Addr::LOCALHOST, &[Ipv6Addr::LOCALHOST], ctx());
+        let net: IpNet = "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6500/128".parse().unwrap();
+        let mut out = Vec::new();
+        b.announce(Family::Ipv6Unicast, [&net], &mut out);
+        let Ok(Message::Update(u)) = Message::decode(&out, ctx()) else {
+            panic!("did not decode");
+        };
+        assert_eq!(
+            u.attributes.mp_reach,
+            Some(MpReach {
+                afi: 2,
+                safi: 1,
+                next_hops: vec![Ipv6Addr::LOCALHOST.into()],
+                nlri: vec![net],
+            })
+        );
+        assert_eq!(u.attributes.next_hop, None);
+        assert_eq!(u.attributes.med, Some(123));
+        assert_eq!(u.announced().count(), 1);
+    }
+
+    fn split_and_check(family: Family, nets: &[IpNet], withdraw: bool) {
+        let b = UpdateBuilder::new(&attrs(), Ipv4Addr::LOCALHOST, &[Ipv6Addr::LOCALHOST], ctx());
+        let mut out = Vec::new();
+        let n = if withdraw {
+            UpdateBuilder::withdraw(family, nets, &mut out)
+        } else {
+            b.announce(family, nets, &mut out)
+        };
+        let mut seen = Vec::new();
+        let mut rest = &out[..];
+        let mut count = 0;
+        while !rest.is_empty() {
+            let len = super::super::frame(rest).unwrap().unwrap();
+            assert!(len <= MAX_MESSAGE_LEN);
+            let Ok(Message::Update(u)) = Message::decode(&rest[..len], ctx()) else {
+                panic!("bad message")
+            };
+            if withdraw {
+                seen.extend(u.withdrawn_all().copied());
+            } else {
+                seen.extend(u.announced().copied());
+            }
+            rest = &rest[len..];
+            count += 1;
+            // Every message but the last is full: no room for one more prefix.
+            if !rest.is_empty() {
+                assert!(len + prefix_wire_len(&nets[0]) > MAX_MESSAGE_LEN, "{len}");
+            }
+        }
+        assert_eq!(count, n);
+        assert_eq!(seen, nets);
+    }
+
+    #[test]
+    fn splits_tightly() {
+        let v4: Vec<IpNet> = (0..5000u32)
+            .map(|i| IpNet::new(Ipv4Addr::from(0x0a00_0000 + i).into(), 32).unwrap())
+            .collect();
+        let v6: Vec<IpNet> = (0..5000u128)
+            .map(|i| IpNet::new(Ipv6Addr::from(0xfd00_u128 << 112 | i).into(), 128).unwrap())
+            .collect();
+        split_and_check(Family::Ipv4Unicast, &v4, false);
+        split_and_check(Family::Ipv4Unicast, &v4, true);
+        split_and_check(Family::Ipv6Unicast, &v6, false);
+        split_and_check(Family::Ipv6Unicast, &v6, true);
+    }
+
+    #[test]
+    fn update_errors() {
+        let ctx = DecodeContext::default();
+        let mk = |body: &[u8]| {
+            let mut m = vec![0xff; 16];
+            m.extend_from_slice(&((body.len() + 19) as u16).to_be_bytes());
+            m.push(2);
+            m.extend_from_slice(body);
+            Message::decode(&m, ctx)
+        };
+        // Withdrawn length past the end.
+        assert_eq!(mk(&[0, 9, 0, 0]).unwrap_err().notification().subcode, 1);
+        // Attribute length past the end.
+        assert_eq!(mk(&[0, 0, 0, 9]).unwrap_err().notification().subcode, 1);
+        // NLRI without attributes: missing ORIGIN.
+        let e = mk(&[0, 0, 0, 0, 8, 10]).unwrap_err();
+        assert_eq!(e, DecodeError::MissingWellKnown(1));
+        assert_eq!(e.notification().data, vec![1]);
+        // NLRI with a /33.
+        let e = mk(&[0, 0, 0, 0, 33, 1, 2, 3, 4, 5]).unwrap_err();
+        assert_eq!(e.notification().subcode, 10);
+        // Missing NEXT_HOP.
+        let e = mk(&[0, 0, 0, 7, 0x40, 1, 1, 0, 0x40, 2, 0, 8, 10]).unwrap_err();
+        assert_eq!(e, DecodeError::MissingWellKnown(3));
+        // Empty UPDATE is End-of-RIB for IPv4.
+        let Ok(Message::Update(u)) = mk(&[0, 0, 0, 0]) else {
+            panic!()
+        };
+        assert_eq!(u.end_of_rib(), Some((1, 1)));
+    }
+}
