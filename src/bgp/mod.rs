@@ -1,4 +1,15 @@
 //! The BGP speaker: wire codec, session state machine, tokio driver, RIBs
 //! and the pool of peers.
 
+pub mod event;
+pub mod fsm;
+pub mod pool;
+pub mod rib;
+pub mod session;
 pub mod wire;
+
+pub use event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
+pub use fsm::State;
+pub use pool::Pool;
+pub use rib::{ExportFilter, LocRib, RouteAttributes};
+pub use session::{Parameters, PeerConfig, Session};

@@ -1,0 +1,256 @@
+//! Events a session reports to the embedder, and the per-peer status.
+
+use super::fsm::State;
+use super::rib::{LocRib, RouteAttributes};
+use super::wire::{Family, Notification};
+use ipnet::IpNet;
+use serde::{Serialize, Serializer};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Who sent a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// We sent it.
+    Sent,
+    /// The peer sent it.
+    Received,
+}
+
+/// A list of prefixes: either a shared RIB (no copy) or a plain list.
+#[derive(Debug, Clone)]
+pub enum PrefixList {
+    /// Every prefix of a RIB.
+    Rib(LocRib),
+    /// These prefixes.
+    List(Vec<IpNet>),
+}
+
+impl PrefixList {
+    /// How many prefixes.
+    pub fn len(&self) -> usize {
+        match self {
+            PrefixList::Rib(r) => r.len(),
+            PrefixList::List(l) => l.len(),
+        }
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The prefixes in order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = &IpNet> + Send + '_> {
+        match self {
+            PrefixList::Rib(r) => Box::new(r.iter()),
+            PrefixList::List(l) => Box::new(l.iter()),
+        }
+    }
+}
+
+impl Serialize for PrefixList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+/// A route received from a peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReceivedRoute {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// Its attributes.
+    #[serde(flatten)]
+    pub attributes: Arc<RouteAttributes>,
+}
+
+/// Something that happened to a peer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+pub enum Event {
+    /// A peer was added to the pool.
+    Added {
+        /// The peer.
+        peer: String,
+    },
+    /// A peer was removed from the pool.
+    Removed {
+        /// The peer.
+        peer: String,
+    },
+    /// The session changed state.
+    State {
+        /// The peer.
+        peer: String,
+        /// The new state.
+        state: State,
+    },
+    /// A NOTIFICATION was sent or received.
+    Notification {
+        /// The peer.
+        peer: String,
+        /// Sent or received.
+        direction: Direction,
+        /// Error code.
+        code: u8,
+        /// Error subcode.
+        subcode: u8,
+        /// Readable meaning.
+        reason: String,
+    },
+    /// Routes were announced or withdrawn by us.
+    #[serde(rename = "update")]
+    Sent {
+        /// The peer.
+        peer: String,
+        /// Always "sent".
+        direction: Direction,
+        /// Prefixes announced.
+        announce: PrefixList,
+        /// Prefixes withdrawn.
+        withdraw: Vec<IpNet>,
+    },
+    /// Routes were announced or withdrawn by the peer.
+    #[serde(rename = "update")]
+    Received {
+        /// The peer.
+        peer: String,
+        /// Always "received".
+        direction: Direction,
+        /// Routes announced, with their attributes.
+        announce: Vec<ReceivedRoute>,
+        /// Prefixes withdrawn.
+        withdraw: Vec<IpNet>,
+    },
+    /// The session went down.
+    Down {
+        /// The peer.
+        peer: String,
+        /// Whether the embedder asked for it.
+        requested: bool,
+        /// Why.
+        reason: String,
+    },
+    /// A local failure (connection refused, socket error).
+    Error {
+        /// The peer.
+        peer: String,
+        /// What failed.
+        error: String,
+    },
+}
+
+impl Event {
+    /// The peer this event is about.
+    pub fn peer(&self) -> &str {
+        match self {
+            Event::Added { peer }
+            | Event::Removed { peer }
+            | Event::State { peer, .. }
+            | Event::Notification { peer, .. }
+            | Event::Sent { peer, .. }
+            | Event::Received { peer, .. }
+            | Event::Down { peer, .. }
+            | Event::Error { peer, .. } => peer,
+        }
+    }
+
+    pub(crate) fn notification(peer: &str, direction: Direction, n: &Notification) -> Event {
+        Event::Notification {
+            peer: peer.to_string(),
+            direction,
+            code: n.code,
+            subcode: n.subcode,
+            reason: n.reason(),
+        }
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&humantime::format_rfc3339_millis(*t))
+}
+
+fn micros<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+/// Counters of one peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    /// Prefixes announced, over the peer's life.
+    pub advertised: u64,
+    /// Prefixes withdrawn, over the peer's life.
+    pub withdrawn: u64,
+    /// Prefixes currently advertised.
+    pub current: u64,
+    /// Connection attempts.
+    pub attempts: u64,
+    /// Successful TCP connections.
+    pub connections: u64,
+    /// Sessions that reached Established.
+    pub established: u64,
+    /// UPDATE messages sent.
+    pub updates_sent: u64,
+    /// UPDATE messages received.
+    pub updates_received: u64,
+}
+
+/// The status of one peer.
+#[derive(Debug, Clone, Serialize)]
+pub struct PeerStatus {
+    /// The peer's address.
+    pub peer: String,
+    /// Session state.
+    pub state: State,
+    /// When the state last changed.
+    #[serde(serialize_with = "rfc3339")]
+    pub since: SystemTime,
+    /// Counters.
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// The last error: NOTIFICATION sent or received, or local failure.
+    pub last_error: String,
+    /// Negotiated hold time (seconds).
+    pub hold_time: u16,
+    /// Local AS.
+    pub local_as: u32,
+    /// The peer's AS, once known.
+    pub remote_as: u32,
+    /// The peer's BGP identifier, once known.
+    pub remote_id: Option<Ipv4Addr>,
+    /// Local address of the connection.
+    pub local_ip: Option<IpAddr>,
+    /// Families negotiated.
+    pub families: Vec<Family>,
+    /// Routes received from the peer (Adj-RIB-In size).
+    pub received: u64,
+    /// How long the last update computation and send took (microseconds).
+    #[serde(serialize_with = "micros", rename = "update_micros")]
+    pub update_duration: Duration,
+    /// What is currently advertised to the peer.
+    pub adj_rib_out: PrefixList,
+}
+
+impl PeerStatus {
+    pub(crate) fn new(peer: String, local_as: u32) -> PeerStatus {
+        PeerStatus {
+            peer,
+            state: State::Idle,
+            since: SystemTime::now(),
+            counters: Counters::default(),
+            last_error: String::new(),
+            hold_time: 0,
+            local_as,
+            remote_as: 0,
+            remote_id: None,
+            local_ip: None,
+            families: vec![],
+            received: 0,
+            update_duration: Duration::ZERO,
+            adj_rib_out: PrefixList::List(vec![]),
+        }
+    }
+}

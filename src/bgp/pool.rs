@@ -1,0 +1,228 @@
+//! Several peers sharing one Loc-RIB; reconfigurable while running, and a
+//! listener that hands incoming connections to passive sessions.
+
+use super::event::{Event, PeerStatus};
+use super::rib::LocRib;
+use super::session::{EventSender, PeerConfig, Session};
+use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+
+/// A pool of BGP sessions advertising one shared Loc-RIB.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use cue::bgp::{Pool, PeerConfig};
+/// use std::net::Ipv4Addr;
+///
+/// let (pool, mut events) = Pool::new();
+/// let mut peer = PeerConfig::new("127.0.0.1".parse().unwrap(), 65001, Ipv4Addr::new(10, 0, 0, 1));
+/// peer.address.set_port(1790);
+/// pool.configure(vec![peer]).await;
+/// pool.set_rib(["192.168.101.1/32".parse().unwrap()]);
+/// while let Some(event) = events.recv().await {
+///     println!("{event:?}");
+/// }
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    loc_rib: watch::Sender<LocRib>,
+    sessions: Mutex<BTreeMap<IpAddr, Session>>,
+    accept_any: Mutex<Option<PeerConfig>>,
+    events: EventSender,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The key of a peer: its address, with IPv4-mapped IPv6 seen as IPv4.
+fn key(addr: IpAddr) -> IpAddr {
+    addr.to_canonical()
+}
+
+impl Pool {
+    /// An empty pool and the receiving end of its events.
+    pub fn new() -> (Pool, mpsc::UnboundedReceiver<Event>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let (loc_rib, _) = watch::channel(LocRib::default());
+        (
+            Pool {
+                inner: Arc::new(Inner {
+                    loc_rib,
+                    sessions: Mutex::new(BTreeMap::new()),
+                    accept_any: Mutex::new(None),
+                    events,
+                }),
+            },
+            rx,
+        )
+    }
+
+    /// Replaces the Loc-RIB; every established session sends the difference.
+    /// An empty RIB withdraws everything.
+    pub fn set_rib(&self, prefixes: impl IntoIterator<Item = IpNet>) {
+        let rib: BTreeSet<IpNet> = prefixes.into_iter().map(|p| p.trunc()).collect();
+        self.set_loc_rib(Arc::new(rib));
+    }
+
+    /// Replaces the Loc-RIB with a shared set.
+    pub fn set_loc_rib(&self, rib: LocRib) {
+        self.inner.loc_rib.send_replace(rib);
+    }
+
+    /// The current Loc-RIB.
+    pub fn loc_rib(&self) -> LocRib {
+        self.inner.loc_rib.borrow().clone()
+    }
+
+    /// Sets the peers: new ones are started, existing ones are updated in
+    /// place (attributes and filters) or restarted (anything else), and
+    /// peers no longer listed are stopped with Cease / Administrative
+    /// Shutdown.
+    pub async fn configure(&self, peers: Vec<PeerConfig>) {
+        let wanted: BTreeMap<IpAddr, PeerConfig> = peers
+            .into_iter()
+            .map(|p| (key(p.address.ip()), p))
+            .collect();
+        let mut to_stop = Vec::new();
+        {
+            let mut sessions = lock(&self.inner.sessions);
+            let gone: Vec<IpAddr> = sessions
+                .keys()
+                .filter(|k| !wanted.contains_key(k))
+                .copied()
+                .collect();
+            for k in gone {
+                if let Some(s) = sessions.remove(&k) {
+                    to_stop.push((s, true));
+                }
+            }
+            for (k, config) in wanted {
+                match sessions.get_mut(&k) {
+                    Some(s) if !s.config().needs_restart(&config) => {
+                        s.set_parameters(config.parameters.clone());
+                    }
+                    Some(_) => {
+                        if let Some(old) = sessions.remove(&k) {
+                            to_stop.push((old, false));
+                        }
+                        sessions.insert(k, self.start(config));
+                    }
+                    None => {
+                        sessions.insert(k, self.start(config));
+                    }
+                }
+            }
+        }
+        for (s, removed) in to_stop {
+            let name = s.config().name();
+            s.stop().await;
+            if removed {
+                let _ = self.inner.events.send(Event::Removed { peer: name });
+            }
+        }
+    }
+
+    fn start(&self, config: PeerConfig) -> Session {
+        let _ = self.inner.events.send(Event::Added {
+            peer: config.name(),
+        });
+        Session::spawn(
+            config,
+            self.inner.loc_rib.subscribe(),
+            self.inner.events.clone(),
+        )
+    }
+
+    /// Status of every peer, in address order.
+    pub fn status(&self) -> Vec<PeerStatus> {
+        lock(&self.inner.sessions)
+            .values()
+            .map(|s| s.status())
+            .collect()
+    }
+
+    /// The routes each peer advertised to us.
+    pub fn adj_rib_in(&self) -> Vec<(String, IpNet, Arc<super::rib::RouteAttributes>)> {
+        lock(&self.inner.sessions)
+            .values()
+            .flat_map(|s| {
+                let name = s.config().name();
+                s.adj_rib_in()
+                    .into_iter()
+                    .map(move |(p, a)| (name.clone(), p, a))
+            })
+            .collect()
+    }
+
+    /// Accept connections from any peer, with `template` as their
+    /// configuration (its address is replaced by the peer's).
+    pub fn accept_any(&self, template: Option<PeerConfig>) {
+        *lock(&self.inner.accept_any) = template;
+    }
+
+    /// Listens on `addr` and hands each incoming connection to the passive
+    /// session of its peer (or a new one, with [`Pool::accept_any`]).
+    /// Connections from other addresses are closed. Returns the address
+    /// bound.
+    pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let pool = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, remote)) = listener.accept().await else {
+                    continue;
+                };
+                let Some(inner) = pool.upgrade() else { return };
+                let pool = Pool { inner };
+                pool.dispatch(stream, remote);
+            }
+        });
+        Ok(bound)
+    }
+
+    fn dispatch(&self, stream: tokio::net::TcpStream, remote: SocketAddr) {
+        let k = key(remote.ip());
+        let mut sessions = lock(&self.inner.sessions);
+        if let Some(s) = sessions.get(&k) {
+            if s.config().passive {
+                // A second connection while one runs is refused (closed).
+                let _ = s.offer(stream);
+            }
+            return;
+        }
+        let Some(mut config) = lock(&self.inner.accept_any).clone() else {
+            let _ = self.inner.events.send(Event::Error {
+                peer: k.to_string(),
+                error: format!("connection from {remote} refused: not a configured peer"),
+            });
+            return;
+        };
+        config.address = SocketAddr::new(k, remote.port());
+        config.passive = true;
+        let session = self.start(config);
+        let _ = session.offer(stream);
+        sessions.insert(k, session);
+    }
+
+    /// Stops every session (Cease / Administrative Shutdown) and waits for
+    /// them to end.
+    pub async fn shutdown(&self) {
+        let sessions = std::mem::take(&mut *lock(&self.inner.sessions));
+        for (_, s) in sessions {
+            let name = s.config().name();
+            s.stop().await;
+            let _ = self.inner.events.send(Event::Removed { peer: name });
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Loc-RIB to Adj-RIB-Out: family rules, accept/reject filters and deltas;
+//! and the Adj-RIB-In of routes a peer sends.
+
+use super::wire::{AsPath, Community, Family, LargeCommunity, Origin, Update};
+use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// The addresses the embedder wants advertised, shared by every peer.
+pub type LocRib = Arc<BTreeSet<IpNet>>;
+
+/// Which Loc-RIB entries go to a peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportFilter {
+    /// Prefixes whose addresses are always exported.
+    pub accept: Vec<IpNet>,
+    /// Prefixes whose addresses are not exported (unless accepted).
+    pub reject: Vec<IpNet>,
+}
+
+impl ExportFilter {
+    /// Whether `net` passes: accepted if any accept prefix contains it,
+    /// otherwise rejected if any reject prefix contains it, otherwise
+    /// exported.
+    pub fn allows(&self, net: &IpNet) -> bool {
+        if self.accept.iter().any(|p| p.contains(net)) {
+            return true;
+        }
+        !self.reject.iter().any(|p| p.contains(net))
+    }
+
+    /// Whether the filter lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.reject.is_empty()
+    }
+}
+
+/// Computes the Adj-RIB-Out for a peer: the Loc-RIB entries of the
+/// `families` that pass `filter`. When nothing is dropped the Loc-RIB itself
+/// is shared, not copied.
+pub fn adj_rib_out(loc: &LocRib, families: &[Family], filter: &ExportFilter) -> LocRib {
+    let v4 = families.contains(&Family::Ipv4Unicast);
+    let v6 = families.contains(&Family::Ipv6Unicast);
+    let family_ok = |n: &IpNet| if n.addr().is_ipv4() { v4 } else { v6 };
+    let every_family = loc.iter().all(family_ok);
+    if filter.is_empty() && every_family {
+        return loc.clone();
+    }
+    Arc::new(
+        loc.iter()
+            .filter(|n| family_ok(n) && filter.allows(n))
+            .copied()
+            .collect(),
+    )
+}
+
+/// What changed between two Adj-RIB-Outs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delta {
+    /// New prefixes to announce.
+    pub announce: Vec<IpNet>,
+    /// Prefixes to withdraw.
+    pub withdraw: Vec<IpNet>,
+}
+
+impl Delta {
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.withdraw.is_empty()
+    }
+}
+
+/// The difference from `old` to `new`, in one merge pass over the sorted sets.
+pub fn delta(old: &BTreeSet<IpNet>, new: &BTreeSet<IpNet>) -> Delta {
+    let mut d = Delta::default();
+    let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
+    loop {
+        match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => match x.cmp(y) {
+                std::cmp::Ordering::Less => {
+                    d.withdraw.push(**x);
+                    a.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    d.announce.push(**y);
+                    b.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    a.next();
+                    b.next();
+                }
+            },
+            (Some(x), None) => {
+                d.withdraw.push(**x);
+                a.next();
+            }
+            (None, Some(y)) => {
+                d.announce.push(**y);
+                b.next();
+            }
+            (None, None) => return d,
+        }
+    }
+}
+
+/// The attributes of a route received from a peer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RouteAttributes {
+    /// Next hop (NEXT_HOP, or the first MP_REACH_NLRI next hop).
+    pub next_hop: Option<IpAddr>,
+    /// IPv6 link-local next hop, when the peer sent one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_local: Option<IpAddr>,
+    /// AS path (AS4_PATH merged in).
+    pub as_path: AsPath,
+    /// ORIGIN.
+    pub origin: Option<Origin>,
+    /// MULTI_EXIT_DISC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    /// LOCAL_PREF.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_pref: Option<u32>,
+    /// COMMUNITIES.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<Community>,
+    /// LARGE_COMMUNITY.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<LargeCommunity>,
+}
+
+/// Routes received from one peer, by prefix.
+#[derive(Debug, Clone, Default)]
+pub struct AdjRibIn {
+    routes: BTreeMap<IpNet, Arc<RouteAttributes>>,
+}
+
+/// What one received UPDATE changed.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    /// Announced prefixes with their attributes.
+    pub announce: Vec<(IpNet, Arc<RouteAttributes>)>,
+    /// Withdrawn prefixes.
+    pub withdraw: Vec<IpNet>,
+}
+
+impl AdjRibIn {
+    /// Applies an UPDATE; returns what it announced and withdrew.
+    pub fn apply(&mut self, u: &Update) -> Received {
+        let mut r = Received::default();
+        for p in u.withdrawn_all() {
+            self.routes.remove(p);
+            r.withdraw.push(*p);
+        }
+        let a = &u.attributes;
+        let make = |next_hop: Option<IpAddr>, link_local: Option<IpAddr>| {
+            Arc::new(RouteAttributes {
+                next_hop,
+                link_local,
+                as_path: a.full_as_path().unwrap_or_default(),
+                origin: a.origin,
+                med: a.med,
+                local_pref: a.local_pref,
+                communities: a.communities.clone(),
+                large_communities: a.large_communities.clone(),
+            })
+        };
+        if !u.nlri.is_empty() {
+            let attrs = make(a.next_hop.map(IpAddr::V4), None);
+            for p in &u.nlri {
+                self.routes.insert(*p, attrs.clone());
+                r.announce.push((*p, attrs.clone()));
+            }
+        }
+        if let Some(mp) = a.mp_reach.as_ref().filter(|m| !m.nlri.is_empty()) {
+            let attrs = make(mp.next_hops.first().copied(), mp.next_hops.get(1).copied());
+            for p in &mp.nlri {
+                self.routes.insert(*p, attrs.clone());
+                r.announce.push((*p, attrs.clone()));
+            }
+        }
+        r
+    }
+
+    /// Routes in prefix order.
+    pub fn routes(&self) -> impl Iterator<Item = (&IpNet, &Arc<RouteAttributes>)> {
+        self.routes.iter()
+    }
+
+    /// How many routes are held.
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether no route is held.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// Forget every route (the session went down).
+    pub fn clear(&mut self) {
+        self.routes.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[&str]) -> BTreeSet<IpNet> {
+        v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn nets(v: &[&str]) -> Vec<IpNet> {
+        v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn filter_semantics() {
+        let f = ExportFilter {
+            accept: nets(&["192.168.101.1/32"]),
+            reject: nets(&["192.168.101.0/24", "::/0"]),
+        };
+        assert!(f.allows(&"192.168.101.1/32".parse().unwrap()));
+        assert!(!f.allows(&"192.168.101.2/32".parse().unwrap()));
+        assert!(f.allows(&"10.0.0.1/32".parse().unwrap()));
+        assert!(!f.allows(&"fd00::1/128".parse().unwrap()));
+    }
+
+    #[test]
+    fn family_rule_and_sharing() {
+        let loc: LocRib = Arc::new(set(&["10.0.0.1/32", "fd00::1/128"]));
+        let both = adj_rib_out(
+            &loc,
+            &[Family::Ipv4Unicast, Family::Ipv6Unicast],
+            &ExportFilter::default(),
+        );
+        assert!(Arc::ptr_eq(&both, &loc));
+        let v4 = adj_rib_out(&loc, &[Family::Ipv4Unicast], &ExportFilter::default());
+        assert_eq!(*v4, set(&["10.0.0.1/32"]));
+    }
+
+    #[test]
+    fn deltas() {
+        let old = set(&["10.0.0.1/32", "10.0.0.2/32", "fd00::1/128"]);
+        let new = set(&["10.0.0.2/32", "10.0.0.3/32", "fd00::2/128"]);
+        let d = delta(&old, &new);
+        assert_eq!(d.announce, nets(&["10.0.0.3/32", "fd00::2/128"]));
+        assert_eq!(d.withdraw, nets(&["10.0.0.1/32", "fd00::1/128"]));
+        assert!(delta(&new, &new).is_empty());
+    }
+}
