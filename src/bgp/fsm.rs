@@ -186,7 +186,14 @@ impl Fsm {
     /// (Active).
     pub fn connecting(&mut self, active: bool) -> Vec<Action> {
         let mut out = Vec::new();
-        self.set_state(if active { State::Connect } else { State::Active }, &mut out);
+        self.set_state(
+            if active {
+                State::Connect
+            } else {
+                State::Active
+            },
+            &mut out,
+        );
         out
     }
 
@@ -389,7 +396,12 @@ mod tests {
     }
 
     fn peer_open(asn: u32, hold: u16, id: [u8; 4]) -> Message {
-        Message::Open(Open::new(asn, hold, Ipv4Addr::from(id), &[Family::Ipv4Unicast]))
+        Message::Open(Open::new(
+            asn,
+            hold,
+            Ipv4Addr::from(id),
+            &[Family::Ipv4Unicast],
+        ))
     }
 
     fn sent(actions: &[Action]) -> Vec<&Message> {
@@ -487,7 +499,10 @@ mod tests {
             panic!()
         };
         assert_eq!((n.code, n.subcode), (3, 11));
-        assert!(matches!(a[1], Action::Close(CloseReason::NotificationSent(_))));
+        assert!(matches!(
+            a[1],
+            Action::Close(CloseReason::NotificationSent(_))
+        ));
     }
 
     #[test]

@@ -215,14 +215,38 @@ impl Pool {
         sessions.insert(k, session);
     }
 
-    /// Stops every session (Cease / Administrative Shutdown) and waits for
-    /// them to end.
-    pub async fn shutdown(&self) {
+    /// Stops every session (pending changes sent, then Cease /
+    /// Administrative Shutdown), waits for them to end, and returns their
+    /// final status.
+    pub async fn shutdown(&self) -> Vec<PeerStatus> {
+        *lock(&self.inner.accept_any) = None;
         let sessions = std::mem::take(&mut *lock(&self.inner.sessions));
-        for (_, s) in sessions {
+        let stops = sessions.into_values().map(|s| async move {
             let name = s.config().name();
-            s.stop().await;
+            (name, s.stop().await)
+        });
+        let mut out = Vec::new();
+        for (name, status) in futures_join_all(stops).await {
             let _ = self.inner.events.send(Event::Removed { peer: name });
+            out.push(status);
+        }
+        out
+    }
+}
+
+/// Runs futures concurrently and collects their outputs in order.
+async fn futures_join_all<F: std::future::Future + Send + 'static>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output>
+where
+    F::Output: Send,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
         }
     }
+    out
 }

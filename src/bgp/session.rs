@@ -5,8 +5,8 @@ use super::event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
 use super::fsm::{Action, CloseReason, Fsm, FsmConfig, Negotiated};
 use super::rib::{adj_rib_out, delta, AdjRibIn, ExportFilter, LocRib, RouteAttributes};
 use super::wire::{
-    self, AsPath, Community, DecodeError, Family, LargeCommunity, Message, Origin,
-    PathAttributes, UpdateBuilder,
+    self, AsPath, Community, DecodeError, Family, LargeCommunity, Message, Origin, PathAttributes,
+    UpdateBuilder,
 };
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -222,11 +222,13 @@ impl Session {
         self.task.is_finished()
     }
 
-    /// Withdraws nothing by itself: sends Cease / Administrative Shutdown
-    /// when connected, closes, and waits for the task to end.
-    pub async fn stop(self) {
+    /// Sends any Loc-RIB change still pending, then Cease / Administrative
+    /// Shutdown when connected; closes, waits for the task to end and
+    /// returns the final status.
+    pub async fn stop(self) -> PeerStatus {
         self.stop.send_replace(true);
         let _ = self.task.await;
+        lock(&self.status).clone()
     }
 }
 
@@ -411,6 +413,9 @@ impl Driver {
                 },
                 _ = self.stop.changed() => {
                     requested = true;
+                    // Send what changed just before the stop (an emptied
+                    // Loc-RIB is withdrawn), then Cease.
+                    self.sync(&mut wr, adv.as_mut(), None).await?;
                     self.fsm.stop()
                 }
                 _ = loc.changed(), if established => {
@@ -636,7 +641,9 @@ async fn connect(config: &PeerConfig) -> std::io::Result<TcpStream> {
     if let Some(src) = config.source {
         socket.bind(SocketAddr::new(src, 0))?;
     }
-    let timeout = config.connect_retry.clamp(Duration::from_secs(1), Duration::from_secs(30));
+    let timeout = config
+        .connect_retry
+        .clamp(Duration::from_secs(1), Duration::from_secs(30));
     match tokio::time::timeout(timeout, socket.connect(config.address)).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
@@ -648,10 +655,7 @@ async fn connect(config: &PeerConfig) -> std::io::Result<TcpStream> {
 
 /// Reads the stream and forwards whole messages (or the first framing
 /// error). Ends on end of stream or a read error.
-async fn read_frames(
-    mut rd: OwnedReadHalf,
-    tx: mpsc::Sender<Result<Vec<u8>, DecodeError>>,
-) {
+async fn read_frames(mut rd: OwnedReadHalf, tx: mpsc::Sender<Result<Vec<u8>, DecodeError>>) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut start = 0;
     loop {

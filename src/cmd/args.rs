@@ -1,0 +1,328 @@
+//! Argument groups and value parsers shared by the subcommands. Every parser
+//! checks what the user typed before anything is built or sent.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use cue::bgp::wire::{Community, LargeCommunity};
+use cue::bgp::{ExportFilter, Parameters};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The addresses of the original tool's demonstration (SPEC section 3),
+/// advertised when nothing else is asked for.
+pub const SAMPLE_ADDRESSES: [&str; 6] = [
+    "192.168.101.0",
+    "192.168.101.1",
+    "192.168.101.2",
+    "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6500",
+    "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6501",
+    "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6502",
+];
+
+/// An AS number, 1 to 4294967295.
+pub fn parse_asn(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(0) => Err("AS 0 is reserved; use 1-4294967295".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not an AS number (1-4294967295)")),
+    }
+}
+
+/// A router ID: a non-zero IPv4 address.
+pub fn parse_router_id(s: &str) -> Result<Ipv4Addr, String> {
+    let a: Ipv4Addr = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 address"))?;
+    if a.is_unspecified() {
+        return Err("0.0.0.0 is not a valid BGP identifier".into());
+    }
+    Ok(a)
+}
+
+/// A peer: an IP address, with `%zone` for a link-local IPv6 one. Returns
+/// the socket address with port 0 (the port comes from `--port`).
+pub fn parse_peer(s: &str) -> Result<SocketAddr, String> {
+    let (addr, zone) = match s.split_once('%') {
+        Some((a, z)) => (a, Some(z)),
+        None => (s, None),
+    };
+    let ip: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{s:?} is not an IPv4 or IPv6 address"))?;
+    match ip {
+        IpAddr::V4(_) if zone.is_some() => Err(format!("{s:?}: an IPv4 address takes no zone")),
+        IpAddr::V4(a) => {
+            if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
+                return Err(format!("{s:?} cannot be a peer address"));
+            }
+            Ok(SocketAddr::new(ip, 0))
+        }
+        IpAddr::V6(a) => {
+            let link_local = (a.segments()[0] & 0xffc0) == 0xfe80;
+            if a.is_unspecified() || a.is_multicast() {
+                return Err(format!("{s:?} cannot be a peer address"));
+            }
+            let scope = match (link_local, zone) {
+                (true, None) => {
+                    return Err(format!(
+                        "{s:?} is link-local: give its interface, e.g. {a}%eth0"
+                    ))
+                }
+                (true, Some(z)) => zone_index(z)?,
+                (false, Some(_)) => {
+                    return Err(format!("{s:?}: only a link-local address takes a zone"))
+                }
+                (false, None) => 0,
+            };
+            Ok(SocketAddr::V6(SocketAddrV6::new(a, 0, 0, scope)))
+        }
+    }
+}
+
+/// The interface index of a zone: a number, or an interface name.
+fn zone_index(zone: &str) -> Result<u32, String> {
+    if let Ok(n) = zone.parse::<u32>() {
+        return Ok(n);
+    }
+    let path = format!("/sys/class/net/{zone}/ifindex");
+    if zone.is_empty() || zone.contains('/') {
+        return Err(format!("{zone:?} is not an interface name"));
+    }
+    std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| format!("no interface named {zone:?}"))
+}
+
+/// A prefix, or a bare address meaning /32 or /128.
+pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<IpNet>() {
+        return Ok(n.trunc());
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{s:?} is not an address or prefix"))
+}
+
+/// A hold time: 0, or 3 to 65535 seconds.
+pub fn parse_hold_time(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(1 | 2) => Err("a hold time must be 0 or at least 3 seconds".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a number of seconds (0, 3-65535)")),
+    }
+}
+
+/// A TCP port, 1 to 65535.
+pub fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("{s:?} is not a TCP port (1-65535)")),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// A duration such as `5s`, `1m30s` or `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s: {e}"))
+}
+
+/// Path attributes and next hops.
+#[derive(Debug, Clone, Args)]
+pub struct AttributeArgs {
+    /// Next hop for IPv4 routes (default: the local address of an IPv4
+    /// session, else the router ID)
+    #[arg(short = '4', long = "next-hop-4", value_name = "ADDR")]
+    pub next_hop_4: Option<Ipv4Addr>,
+    /// Next hop for IPv6 routes (default: the local address of an IPv6
+    /// session)
+    #[arg(short = '6', long = "next-hop-6", value_name = "ADDR")]
+    pub next_hop_6: Option<Ipv6Addr>,
+    /// MULTI_EXIT_DISC (sent when not 0)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub med: u32,
+    /// LOCAL_PREF, sent to internal peers only [default: 100]
+    #[arg(long = "local-pref", value_name = "N")]
+    pub local_pref: Option<u32>,
+    /// Community ASN:VALUE or no-export, no-advertise, no-export-subconfed,
+    /// blackhole (repeatable)
+    #[arg(short = 'c', long = "community", value_name = "C", value_parser = Community::from_str_arg)]
+    pub communities: Vec<Community>,
+    /// Large community GLOBAL:LOCAL1:LOCAL2 (repeatable)
+    #[arg(long = "large-community", value_name = "A:B:C", value_parser = LargeCommunity::from_str_arg)]
+    pub large_communities: Vec<LargeCommunity>,
+}
+
+/// What to advertise and which addresses to export.
+#[derive(Debug, Clone, Args)]
+pub struct AdvertiseArgs {
+    /// Address or prefix to advertise; a bare address means /32 or /128
+    /// (repeatable, or comma-separated)
+    #[arg(short = 'a', long = "advertise", value_name = "PREFIX", value_delimiter = ',', value_parser = parse_prefix)]
+    pub advertise: Vec<IpNet>,
+    /// File of addresses or prefixes, one per line, # comments; - for
+    /// standard input
+    #[arg(long = "advertise-file", value_name = "PATH")]
+    pub advertise_file: Option<PathBuf>,
+    /// Export addresses within PREFIX even when a --reject prefix holds them
+    /// (repeatable)
+    #[arg(long, value_name = "PREFIX", value_parser = parse_prefix)]
+    pub accept: Vec<IpNet>,
+    /// Do not export addresses within PREFIX (repeatable)
+    #[arg(long, value_name = "PREFIX", value_parser = parse_prefix)]
+    pub reject: Vec<IpNet>,
+}
+
+trait FromStrArg: Sized {
+    fn from_str_arg(s: &str) -> Result<Self, String>;
+}
+
+impl FromStrArg for Community {
+    fn from_str_arg(s: &str) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl FromStrArg for LargeCommunity {
+    fn from_str_arg(s: &str) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl AttributeArgs {
+    /// The session parameters these arguments and `filter` describe.
+    pub fn parameters(&self, filter: ExportFilter) -> Parameters {
+        Parameters {
+            med: self.med,
+            local_pref: self.local_pref,
+            communities: self.communities.clone(),
+            large_communities: self.large_communities.clone(),
+            next_hop4: self.next_hop_4,
+            next_hop6: self.next_hop_6,
+            filter,
+        }
+    }
+}
+
+impl AdvertiseArgs {
+    /// The export filter.
+    pub fn filter(&self) -> ExportFilter {
+        ExportFilter {
+            accept: self.accept.clone(),
+            reject: self.reject.clone(),
+        }
+    }
+
+    /// The prefixes to advertise: `--advertise` and `--advertise-file`
+    /// together, or the sample addresses when `samples` and neither is
+    /// given.
+    pub fn prefixes(&self, samples: bool) -> anyhow::Result<BTreeSet<IpNet>> {
+        let mut v: Vec<IpNet> = self.advertise.clone();
+        if let Some(path) = &self.advertise_file {
+            let text = if path.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut s)
+                    .context("--advertise-file -: reading standard input")?;
+                s
+            } else {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("--advertise-file {}", path.display()))?
+            };
+            parse_prefix_lines(&text, &mut v)
+                .with_context(|| format!("--advertise-file {}", path.display()))?;
+        } else if samples && v.is_empty() {
+            v.extend(
+                SAMPLE_ADDRESSES
+                    .iter()
+                    .map(|s| parse_prefix(s).expect("sample")),
+            );
+        }
+        v.sort_unstable();
+        v.dedup();
+        Ok(v.into_iter().collect())
+    }
+}
+
+/// Parses one prefix per line, with `#` comments and blank lines.
+pub fn parse_prefix_lines(text: &str, out: &mut Vec<IpNet>) -> anyhow::Result<()> {
+    out.reserve(text.len() / 12);
+    for (i, line) in text.lines().enumerate() {
+        let line = match line.find('#') {
+            Some(at) => &line[..at],
+            None => line,
+        }
+        .trim();
+        if line.is_empty() {
+            continue;
+        }
+        match parse_prefix(line) {
+            Ok(p) => out.push(p),
+            Err(e) => bail!("line {}: {e}", i + 1),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_numbers() {
+        assert_eq!(parse_asn("65001"), Ok(65001));
+        assert_eq!(parse_asn("4294967295"), Ok(u32::MAX));
+        assert!(parse_asn("0").is_err());
+        assert!(parse_asn("4294967296").is_err());
+        assert!(parse_asn("-1").is_err());
+    }
+
+    #[test]
+    fn peers() {
+        assert_eq!(parse_peer("127.0.0.1"), Ok("127.0.0.1:0".parse().unwrap()));
+        assert!(parse_peer("::1").is_ok());
+        let e = parse_peer("fe80::1").unwrap_err();
+        assert!(e.contains("link-local"), "{e}");
+        assert!(parse_peer("fe80::1%lo").is_ok());
+        assert_eq!(
+            parse_peer("fe80::1%7"),
+            Ok(SocketAddr::V6(SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                0,
+                0,
+                7
+            )))
+        );
+        assert!(parse_peer("fe80::1%nosuchif0").is_err());
+        assert!(parse_peer("127.0.0.1%lo").is_err());
+        assert!(parse_peer("256.0.0.1").is_err());
+        assert!(parse_peer("0.0.0.0").is_err());
+    }
+
+    #[test]
+    fn prefixes_and_lines() {
+        assert_eq!(parse_prefix("10.0.0.1"), Ok("10.0.0.1/32".parse().unwrap()));
+        assert_eq!(parse_prefix("fd00::1"), Ok("fd00::1/128".parse().unwrap()));
+        assert_eq!(
+            parse_prefix("10.1.2.3/8"),
+            Ok("10.0.0.0/8".parse().unwrap())
+        );
+        assert!(parse_prefix("10.0.0.0/33").is_err());
+        let mut v = Vec::new();
+        parse_prefix_lines("# header\n10.0.0.1\n\n  fd00::/64  # comment\n", &mut v).unwrap();
+        assert_eq!(v.len(), 2);
+        let e = parse_prefix_lines("10.0.0.1\nbogus\n", &mut v).unwrap_err();
+        assert!(e.to_string().contains("line 2"));
+    }
+
+    #[test]
+    fn hold_times() {
+        assert_eq!(parse_hold_time("0"), Ok(0));
+        assert!(parse_hold_time("2").is_err());
+        assert_eq!(parse_hold_time("3"), Ok(3));
+    }
+}

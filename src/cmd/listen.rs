@@ -1,0 +1,128 @@
+//! `cue-bgp listen`: the passive side, for seeing what a router sends.
+
+use super::args::{parse_asn, parse_duration, parse_hold_time, parse_port, parse_router_id};
+use super::args::{AdvertiseArgs, AttributeArgs};
+use super::output::Printer;
+use super::run::{exit_code, shutdown, until_stopped, StopRules};
+use super::UsageError;
+use clap::Args;
+use cue::bgp::{PeerConfig, Pool};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// `listen` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// Local AS number (1-4294967295)
+    #[arg(value_name = "AS_NUMBER", value_parser = parse_asn)]
+    pub as_number: u32,
+    /// Router ID: an IPv4 address
+    #[arg(value_name = "ROUTER_ID", value_parser = parse_router_id)]
+    pub router_id: Ipv4Addr,
+    /// Address to listen on [default: all addresses]
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<IpAddr>,
+    /// TCP port to listen on
+    #[arg(long, value_name = "N", default_value = "179", value_parser = parse_port)]
+    pub port: u16,
+    /// Accept only this peer (repeatable) [default: any peer]
+    #[arg(long = "peer", value_name = "ADDR")]
+    pub peers: Vec<IpAddr>,
+    /// The peers' AS: a different one is refused (OPEN error Bad Peer AS)
+    #[arg(long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
+    pub peer_as: Option<u32>,
+    /// Multiprotocol: IPv4 and IPv6 unicast on every session
+    #[arg(short = 'm', long)]
+    pub multiprotocol: bool,
+    #[command(flatten)]
+    pub attributes: AttributeArgs,
+    #[command(flatten)]
+    pub advertise: AdvertiseArgs,
+    /// Proposed hold time in seconds (0, or 3 and above)
+    #[arg(long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
+    pub hold_time: u16,
+    /// Stop after this long
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+    /// Exit with status 3 if no peer reaches ESTABLISHED within this long
+    #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_established: Option<Duration>,
+    /// One JSON object per line instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs the listener.
+pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
+    // Only what the user asked for is advertised: no sample addresses here.
+    let prefixes = args
+        .advertise
+        .prefixes(false)
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let printer = Printer { json: args.json };
+    let template = |peer: IpAddr| PeerConfig {
+        address: SocketAddr::new(peer, 0),
+        local_as: args.as_number,
+        router_id: args.router_id,
+        hold_time: args.hold_time,
+        peer_as: args.peer_as,
+        source: None,
+        multiprotocol: args.multiprotocol,
+        connect_retry: Duration::from_secs(30),
+        passive: true,
+        parameters: args.attributes.parameters(args.advertise.filter()),
+    };
+    let (pool, mut events) = Pool::new();
+    pool.set_rib(prefixes);
+    if args.peers.is_empty() {
+        pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+    } else {
+        pool.configure(args.peers.iter().map(|p| template(*p)).collect())
+            .await;
+    }
+    let bound = match args.bind {
+        Some(ip) => pool.listen(SocketAddr::new(ip, args.port)).await,
+        // All addresses: dual-stack IPv6 where the system has it.
+        None => match pool
+            .listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), args.port))
+            .await
+        {
+            Ok(a) => Ok(a),
+            Err(_) => {
+                pool.listen(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), args.port))
+                    .await
+            }
+        },
+    };
+    let bound = bound.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on port {}: {e}{}",
+            args.port,
+            if args.port < 1024 {
+                " (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 1179)"
+            } else {
+                ""
+            }
+        )
+    })?;
+    if !args.json {
+        println!("listening on {bound}");
+    }
+    let ended = until_stopped(
+        &mut events,
+        printer,
+        StopRules {
+            run_for: args.run_for,
+            wait_established: args.wait_established,
+        },
+    )
+    .await;
+    let routes = pool.adj_rib_in();
+    let status = shutdown(&pool, &mut events, printer).await;
+    printer.routes(&routes);
+    if !args.json {
+        printer.status(&status);
+    }
+    Ok(exit_code(ended, &status, args.wait_established))
+}

@@ -1,0 +1,295 @@
+//! What the commands print: event lines (text or JSON) and tables.
+
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, ContentArrangement, Table};
+use cue::bgp::{Direction, Event, PeerStatus, RouteAttributes};
+use ipnet::IpNet;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// How many prefixes a text line lists before it abbreviates.
+const SHOWN_PREFIXES: usize = 8;
+
+/// Prints events and tables as text or as one JSON object per line.
+#[derive(Debug, Clone, Copy)]
+pub struct Printer {
+    /// JSON lines instead of text.
+    pub json: bool,
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
+/// Writes a line to standard output; a closed pipe is not an error worth
+/// dying noisily for, so write errors are ignored.
+fn out(line: &str) {
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    let _ = writeln!(lock, "{line}");
+}
+
+fn json_line(event: &str, peer: &str, value: serde_json::Value) -> String {
+    let mut obj = serde_json::Map::new();
+    obj.insert("time".into(), now().into());
+    obj.insert("event".into(), event.into());
+    obj.insert("peer".into(), peer.into());
+    if let serde_json::Value::Object(m) = value {
+        for (k, v) in m {
+            if k != "event" && k != "peer" {
+                obj.insert(k, v);
+            }
+        }
+    }
+    serde_json::Value::Object(obj).to_string()
+}
+
+fn list(prefixes: &mut dyn Iterator<Item = String>, total: usize) -> String {
+    let mut s: Vec<String> = prefixes.take(SHOWN_PREFIXES).collect();
+    if total > SHOWN_PREFIXES {
+        s.push(format!("... {} more", total - SHOWN_PREFIXES));
+    }
+    s.join(" ")
+}
+
+/// A route's attributes in one line.
+pub fn describe_route(a: &RouteAttributes) -> String {
+    let mut s = Vec::new();
+    if let Some(nh) = a.next_hop {
+        s.push(format!("next-hop {nh}"));
+    }
+    if let Some(ll) = a.link_local {
+        s.push(format!("link-local {ll}"));
+    }
+    s.push(format!("as-path [{}]", a.as_path));
+    if let Some(o) = a.origin {
+        s.push(format!("origin {o}"));
+    }
+    if let Some(m) = a.med {
+        s.push(format!("med {m}"));
+    }
+    if let Some(l) = a.local_pref {
+        s.push(format!("local-pref {l}"));
+    }
+    if !a.communities.is_empty() {
+        let c: Vec<String> = a.communities.iter().map(|c| c.to_string()).collect();
+        s.push(format!("communities {}", c.join(",")));
+    }
+    if !a.large_communities.is_empty() {
+        let c: Vec<String> = a.large_communities.iter().map(|c| c.to_string()).collect();
+        s.push(format!("large-communities {}", c.join(",")));
+    }
+    s.join(" ")
+}
+
+impl Printer {
+    /// Prints one event.
+    pub fn event(&self, e: &Event) {
+        if self.json {
+            let event = match e {
+                Event::Sent { .. } | Event::Received { .. } => "update",
+                Event::Added { .. } => "added",
+                Event::Removed { .. } => "removed",
+                Event::State { .. } => "state",
+                Event::Notification { .. } => "notification",
+                Event::Down { .. } => "down",
+                Event::Error { .. } => "error",
+            };
+            match serde_json::to_value(e) {
+                Ok(v) => out(&json_line(event, e.peer(), v)),
+                Err(err) => eprintln!("cue-bgp: cannot encode event: {err}"),
+            }
+            return;
+        }
+        let text = match e {
+            Event::Added { .. } | Event::Removed { .. } => return,
+            Event::State { state, .. } => format!("state {state}"),
+            Event::Notification {
+                direction,
+                code,
+                subcode,
+                reason,
+                ..
+            } => {
+                let dir = match direction {
+                    Direction::Sent => "sent",
+                    Direction::Received => "received",
+                };
+                format!("notification {dir} {code}/{subcode}: {reason}")
+            }
+            Event::Sent {
+                announce, withdraw, ..
+            } => {
+                let mut parts = Vec::new();
+                if !announce.is_empty() {
+                    parts.push(format!(
+                        "announced {}: {}",
+                        announce.len(),
+                        list(&mut announce.iter().map(|p| p.to_string()), announce.len())
+                    ));
+                }
+                if !withdraw.is_empty() {
+                    parts.push(format!(
+                        "withdrew {}: {}",
+                        withdraw.len(),
+                        list(&mut withdraw.iter().map(|p| p.to_string()), withdraw.len())
+                    ));
+                }
+                parts.join("; ")
+            }
+            Event::Received {
+                announce, withdraw, ..
+            } => {
+                let mut lines = Vec::new();
+                for r in announce.iter().take(SHOWN_PREFIXES) {
+                    lines.push(format!(
+                        "received {} {}",
+                        r.prefix,
+                        describe_route(&r.attributes)
+                    ));
+                }
+                if announce.len() > SHOWN_PREFIXES {
+                    lines.push(format!(
+                        "received ... {} more",
+                        announce.len() - SHOWN_PREFIXES
+                    ));
+                }
+                if !withdraw.is_empty() {
+                    lines.push(format!(
+                        "withdrawn by peer {}: {}",
+                        withdraw.len(),
+                        list(&mut withdraw.iter().map(|p| p.to_string()), withdraw.len())
+                    ));
+                }
+                let peer = e.peer();
+                let t = now();
+                for l in lines {
+                    out(&format!("{t} {peer} {l}"));
+                }
+                return;
+            }
+            Event::Down {
+                requested, reason, ..
+            } => {
+                if *requested {
+                    "session closed".to_string()
+                } else {
+                    format!("session down: {reason}")
+                }
+            }
+            Event::Error { error, .. } => format!("error: {error}"),
+        };
+        out(&format!("{} {} {}", now(), e.peer(), text));
+    }
+
+    /// Prints the status of every peer: a table, or one `status` JSON line
+    /// per peer.
+    pub fn status(&self, status: &[PeerStatus]) {
+        if self.json {
+            for s in status {
+                match serde_json::to_value(s) {
+                    Ok(v) => out(&json_line("status", &s.peer, v)),
+                    Err(err) => eprintln!("cue-bgp: cannot encode status: {err}"),
+                }
+            }
+            return;
+        }
+        out(&status_table(status).to_string());
+    }
+
+    /// Prints routes received from peers: a table, or one `route` JSON line
+    /// per route.
+    pub fn routes(&self, routes: &[(String, IpNet, Arc<RouteAttributes>)]) {
+        if self.json {
+            for (peer, prefix, attrs) in routes {
+                let mut v = serde_json::to_value(attrs.as_ref()).unwrap_or_default();
+                if let serde_json::Value::Object(m) = &mut v {
+                    m.insert("prefix".into(), prefix.to_string().into());
+                }
+                out(&json_line("route", peer, v));
+            }
+            return;
+        }
+        out(&routes_table(routes).to_string());
+    }
+}
+
+fn table(header: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(header.iter().map(Cell::new));
+    t
+}
+
+/// The status of the peers as a table.
+pub fn status_table(status: &[PeerStatus]) -> Table {
+    let mut t = table(&[
+        "Peer",
+        "State",
+        "Since",
+        "AS local/remote",
+        "Hold",
+        "Families",
+        "Routes out",
+        "Adv/Wdr",
+        "Received",
+        "Attempts/Conn/Est",
+        "Last error",
+    ]);
+    for s in status {
+        let since = humantime::format_rfc3339_seconds(s.since).to_string();
+        let families: Vec<String> = s.families.iter().map(|f| f.to_string()).collect();
+        let c = &s.counters;
+        t.add_row(vec![
+            s.peer.clone(),
+            s.state.to_string(),
+            since,
+            format!("{}/{}", s.local_as, s.remote_as),
+            s.hold_time.to_string(),
+            families.join(" "),
+            c.current.to_string(),
+            format!("{}/{}", c.advertised, c.withdrawn),
+            s.received.to_string(),
+            format!("{}/{}/{}", c.attempts, c.connections, c.established),
+            s.last_error.clone(),
+        ]);
+    }
+    t
+}
+
+/// Received routes as a table.
+pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)]) -> Table {
+    let mut t = table(&[
+        "Peer",
+        "Prefix",
+        "Next hop",
+        "AS path",
+        "Origin",
+        "MED",
+        "Local pref",
+        "Communities",
+        "Large communities",
+    ]);
+    for (peer, prefix, a) in routes {
+        let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
+        let communities: Vec<String> = a.communities.iter().map(|c| c.to_string()).collect();
+        let large: Vec<String> = a.large_communities.iter().map(|c| c.to_string()).collect();
+        let mut nh = a.next_hop.map(|n| n.to_string()).unwrap_or_default();
+        if let Some(ll) = a.link_local {
+            nh.push_str(&format!(" {ll}"));
+        }
+        t.add_row(vec![
+            peer.clone(),
+            prefix.to_string(),
+            nh,
+            a.as_path.to_string(),
+            a.origin.map(|o| o.to_string()).unwrap_or_default(),
+            opt(a.med),
+            opt(a.local_pref),
+            communities.join(" "),
+            large.join(" "),
+        ]);
+    }
+    t
+}

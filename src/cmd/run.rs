@@ -1,0 +1,126 @@
+//! The run loop shared by the speaker and `listen`: print events, stop on a
+//! signal or after --for, enforce --wait-established, and shut down cleanly.
+
+use super::output::Printer;
+use super::EXIT_NOT_ESTABLISHED;
+use cue::bgp::{Event, PeerStatus, Pool, State};
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// When to stop.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StopRules {
+    /// Stop after this long.
+    pub run_for: Option<Duration>,
+    /// Exit with status 3 when no peer is Established within this long.
+    pub wait_established: Option<Duration>,
+}
+
+/// Why the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// A signal or --for.
+    Done,
+    /// --wait-established ran out.
+    NotEstablished,
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Prints events until a stop rule fires.
+pub async fn until_stopped(
+    events: &mut UnboundedReceiver<Event>,
+    printer: Printer,
+    rules: StopRules,
+) -> Ended {
+    let sleep_or_never = |d: Option<Duration>| async move {
+        match d {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let run_for = sleep_or_never(rules.run_for);
+    let wait = sleep_or_never(rules.wait_established);
+    tokio::pin!(run_for, wait);
+    let sig = signal();
+    tokio::pin!(sig);
+    let mut established = false;
+    loop {
+        tokio::select! {
+            e = events.recv() => match e {
+                Some(e) => {
+                    if matches!(e, Event::State { state: State::Established, .. }) {
+                        established = true;
+                    }
+                    printer.event(&e);
+                }
+                None => return Ended::Done,
+            },
+            _ = &mut sig => return Ended::Done,
+            _ = &mut run_for => return Ended::Done,
+            _ = &mut wait, if !established => return Ended::NotEstablished,
+        }
+    }
+}
+
+/// Withdraws everything, stops every session with Cease, prints the
+/// remaining events, and returns the final status.
+pub async fn shutdown(
+    pool: &Pool,
+    events: &mut UnboundedReceiver<Event>,
+    printer: Printer,
+) -> Vec<PeerStatus> {
+    pool.set_rib([]);
+    let status = pool.shutdown().await;
+    while let Ok(e) = events.try_recv() {
+        printer.event(&e);
+    }
+    status
+}
+
+/// The exit code for how the run ended, saying why on standard error.
+pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) -> ExitCode {
+    match ended {
+        Ended::Done => ExitCode::SUCCESS,
+        Ended::NotEstablished => {
+            let errors: Vec<String> = status
+                .iter()
+                .map(|s| {
+                    let e = if s.last_error.is_empty() {
+                        "no error recorded"
+                    } else {
+                        &s.last_error
+                    };
+                    format!("{}: {e}", s.peer)
+                })
+                .collect();
+            eprintln!(
+                "cue-bgp: no peer reached ESTABLISHED within {}: {}",
+                humantime::format_duration(waited.unwrap_or_default()),
+                errors.join("; ")
+            );
+            ExitCode::from(EXIT_NOT_ESTABLISHED)
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The speaker: dial each peer and advertise.
+
+use super::args::{
+    parse_asn, parse_duration, parse_hold_time, parse_peer, parse_port, parse_router_id,
+    AdvertiseArgs, AttributeArgs,
+};
+use super::output::Printer;
+use super::run::{exit_code, shutdown, until_stopped, StopRules};
+use super::UsageError;
+use clap::Args;
+use cue::bgp::{PeerConfig, Pool};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Speaker arguments.
+#[derive(Debug, Clone, Args)]
+pub struct SpeakArgs {
+    /// Local AS number (1-4294967295; 4-octet AS numbers are supported)
+    #[arg(value_name = "AS_NUMBER", required = true, value_parser = parse_asn)]
+    pub as_number: Option<u32>,
+    /// Router ID: an IPv4 address
+    #[arg(value_name = "ROUTER_ID", required = true, value_parser = parse_router_id)]
+    pub router_id: Option<Ipv4Addr>,
+    /// Peer IPv4 or IPv6 address (link-local IPv6 needs %zone); several
+    /// peers form a pool
+    #[arg(value_name = "PEER", required = true, value_parser = parse_peer)]
+    pub peers: Vec<SocketAddr>,
+    /// Multiprotocol: advertise IPv4 and IPv6 unicast on every session
+    #[arg(short = 'm', long)]
+    pub multiprotocol: bool,
+    #[command(flatten)]
+    pub attributes: AttributeArgs,
+    #[command(flatten)]
+    pub advertise: AdvertiseArgs,
+    /// Proposed hold time in seconds (0, or 3 and above)
+    #[arg(long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
+    pub hold_time: u16,
+    /// The peer's TCP port
+    #[arg(long, value_name = "N", default_value = "179", value_parser = parse_port)]
+    pub port: u16,
+    /// Local address to connect from
+    #[arg(long, value_name = "IP")]
+    pub source: Option<IpAddr>,
+    /// The peer's AS: a different one is refused (OPEN error Bad Peer AS)
+    #[arg(long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
+    pub peer_as: Option<u32>,
+    /// Delay between connection attempts (a random quarter is added)
+    #[arg(long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub connect_retry: Duration,
+    /// Stop after this long (withdraw, Cease, exit 0)
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+    /// Exit with status 3 if no peer reaches ESTABLISHED within this long
+    #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_established: Option<Duration>,
+    /// One JSON object per line instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SpeakArgs {
+    /// One configuration per peer.
+    pub fn peer_configs(&self) -> Result<Vec<PeerConfig>, UsageError> {
+        let (Some(asn), Some(router_id)) = (self.as_number, self.router_id) else {
+            return Err(UsageError("AS_NUMBER and ROUTER_ID are required".into()));
+        };
+        if let Some(src) = self.source {
+            if let Some(p) = self.peers.iter().find(|p| p.is_ipv4() != src.is_ipv4()) {
+                return Err(UsageError(format!(
+                    "--source {src} and peer {} are of different address families",
+                    p.ip()
+                )));
+            }
+        }
+        let parameters = self.attributes.parameters(self.advertise.filter());
+        Ok(self
+            .peers
+            .iter()
+            .map(|addr| {
+                let mut address = *addr;
+                address.set_port(self.port);
+                PeerConfig {
+                    address,
+                    local_as: asn,
+                    router_id,
+                    hold_time: self.hold_time,
+                    peer_as: self.peer_as,
+                    source: self.source,
+                    multiprotocol: self.multiprotocol,
+                    connect_retry: self.connect_retry,
+                    passive: false,
+                    parameters: parameters.clone(),
+                }
+            })
+            .collect())
+    }
+}
+
+/// Runs the speaker.
+pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
+    let peers = args.peer_configs()?;
+    let prefixes = args
+        .advertise
+        .prefixes(true)
+        .map_err(|e| UsageError(format!("{e:#}")))?;
+    let printer = Printer { json: args.json };
+    let (pool, mut events) = Pool::new();
+    pool.set_rib(prefixes);
+    pool.configure(peers).await;
+    let ended = until_stopped(
+        &mut events,
+        printer,
+        StopRules {
+            run_for: args.run_for,
+            wait_established: args.wait_established,
+        },
+    )
+    .await;
+    let status = shutdown(&pool, &mut events, printer).await;
+    printer.status(&status);
+    Ok(exit_code(ended, &status, args.wait_established))
+}
