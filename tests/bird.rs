@@ -1,0 +1,343 @@
+//! `cue-bgp` against a real BIRD 2 on loopback.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(15);
+
+const SAMPLES4: [&str; 3] = ["192.168.101.0/32", "192.168.101.1/32", "192.168.101.2/32"];
+const SAMPLES6: [&str; 3] = [
+    "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6500/128",
+    "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6501/128",
+    "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6502/128",
+];
+
+/// A BIRD that listens on `port` for cue-bgp at `neighbor`.
+fn bird_passive(port: u16, local: &str, neighbor: &str, local_as: u32, peer_as: u32) -> Bird {
+    let multihop = if local_as != peer_as { "multihop;" } else { "" };
+    Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local {local} port {port} as {local_as};
+  neighbor {neighbor} as {peer_as};
+  passive;
+  {multihop}
+  ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+"#
+    ))
+}
+
+fn prefixes(bird: &Bird) -> Vec<String> {
+    let mut p: Vec<String> = bird.routes().into_iter().map(|(p, _)| p).collect();
+    p.sort();
+    p
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn readme_example_ibgp_multiprotocol_with_attributes() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port", &p, "--json", "--med", "123", "--local-pref", "200", "-c", "65001:100", "-c",
+        "no-export", "--large-community", "65001:1:2", "-6", "::1", "-m", "65001", "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    let all: Vec<&str> = SAMPLES4.iter().chain(&SAMPLES6).copied().collect();
+    wait_for("BIRD to hold the six sample routes", T, || {
+        (prefixes(&bird) == sorted(&all)).then_some(())
+    });
+    let r = bird.route("192.168.101.1/32").unwrap();
+    assert!(r.contains("BGP.origin: IGP"), "{r}");
+    assert!(r.contains("BGP.as_path: \n") || r.trim_end().ends_with("BGP.as_path:") || r.contains("BGP.as_path: \t") || r.lines().any(|l| l.trim() == "BGP.as_path:"), "iBGP AS_PATH must be empty: {r}");
+    assert!(r.contains("BGP.next_hop: 127.0.0.1"), "{r}");
+    assert!(r.contains("BGP.med: 123"), "{r}");
+    assert!(r.contains("BGP.local_pref: 200"), "{r}");
+    assert!(r.contains("(65001,100)"), "{r}");
+    assert!(r.contains("(65535,65281)"), "no-export: {r}");
+    assert!(r.contains("(65001, 1, 2)"), "{r}");
+    let r6 = bird.route(SAMPLES6[0]).unwrap();
+    assert!(r6.contains("BGP.next_hop: ::1"), "{r6}");
+    assert!(r6.contains("BGP.med: 123"), "{r6}");
+
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stderr);
+    wait_for("BIRD to lose the routes", T, || {
+        prefixes(&bird).is_empty().then_some(())
+    });
+    wait_for("BIRD to log the Cease", T, || {
+        bird.log().contains("Administrative shutdown").then_some(())
+    });
+    // JSON lines: state, update and status events.
+    let events = done.json();
+    let kind = |e: &serde_json::Value, k: &str| e["event"] == k;
+    assert!(events.iter().all(|e| e["time"].is_string() && e["peer"] == "127.0.0.1"));
+    assert!(events
+        .iter()
+        .any(|e| kind(e, "state") && e["state"] == "ESTABLISHED"));
+    let update = events
+        .iter()
+        .find(|e| kind(e, "update") && e["announce"].as_array().is_some_and(|a| a.len() == 6))
+        .expect("an update event announcing six prefixes");
+    assert_eq!(update["direction"], "sent");
+    assert!(events.iter().any(|e| kind(e, "update")
+        && e["withdraw"].as_array().is_some_and(|a| a.len() == 6)));
+    assert!(events.iter().any(|e| kind(e, "notification")
+        && e["direction"] == "sent"
+        && e["code"] == 6
+        && e["subcode"] == 2));
+    let status = events.iter().find(|e| kind(e, "status")).expect("status");
+    assert_eq!(status["advertised"], 6);
+    assert_eq!(status["established"], 1);
+    assert_eq!(status["hold_time"], 10);
+    assert_eq!(status["remote_as"], 65001);
+}
+
+#[test]
+fn ebgp_four_octet_as_path_and_no_local_pref() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65002, 4_200_000_001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port", &p, "--local-pref", "300", "-a", "10.9.9.9", "--peer-as", "65002",
+        "4200000001", "127.0.0.1", "127.0.0.1",
+    ]);
+    let r = wait_for("BIRD to hold 10.9.9.9/32", T, || bird.route("10.9.9.9/32"));
+    assert!(r.contains("BGP.as_path: 4200000001"), "{r}");
+    // BIRD fills in its default LOCAL_PREF for eBGP routes; ours must not
+    // have been taken (300 would show).
+    assert!(!r.contains("BGP.local_pref: 300"), "{r}");
+    let done = cue.terminate();
+    assert!(done.status.success());
+}
+
+#[test]
+fn ipv6_transport_without_multiprotocol_sends_ipv6_only() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "::1", "::1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&["--port", &p, "65001", "127.0.0.1", "::1"]);
+    wait_for("BIRD to hold the IPv6 samples", T, || {
+        (prefixes(&bird) == sorted(&SAMPLES6)).then_some(())
+    });
+    let r = bird.route(SAMPLES6[1]).unwrap();
+    assert!(r.contains("BGP.next_hop: ::1"), "{r}");
+    // Still only IPv6 a moment later: the IPv4 samples are never sent.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(prefixes(&bird), sorted(&SAMPLES6));
+    assert!(cue.terminate().status.success());
+}
+
+#[test]
+fn ipv6_transport_multiprotocol_ipv4_next_hop_is_router_id() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "::1", "::1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&["--port", &p, "-m", "65001", "127.0.0.9", "::1"]);
+    let all: Vec<&str> = SAMPLES4.iter().chain(&SAMPLES6).copied().collect();
+    wait_for("BIRD to hold the six samples", T, || {
+        (prefixes(&bird) == sorted(&all)).then_some(())
+    });
+    let r = bird.route(SAMPLES4[0]).unwrap();
+    assert!(r.contains("BGP.next_hop: 127.0.0.9"), "{r}");
+    assert!(cue.terminate().status.success());
+}
+
+#[test]
+fn accept_and_reject_filters() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port", &p, "-m", "-6", "::1", "--reject", "192.168.101.0/24", "--reject",
+        "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6500/128", "--accept", "192.168.101.1", "65001",
+        "127.0.0.1", "127.0.0.1",
+    ]);
+    let expected = [
+        "192.168.101.1/32",
+        "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6501/128",
+        "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6502/128",
+    ];
+    wait_for("BIRD to hold the filtered routes", T, || {
+        (prefixes(&bird) == sorted(&expected)).then_some(())
+    });
+    assert!(cue.terminate().status.success());
+}
+
+#[test]
+fn readvertises_after_bird_restarts() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let mut bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port", &p, "--connect-retry", "1s", "-a", "10.1.1.1,10.1.1.2", "65001", "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    let want = sorted(&["10.1.1.1/32", "10.1.1.2/32"]);
+    wait_for("the routes", T, || (prefixes(&bird) == want).then_some(()));
+    bird.restart();
+    wait_for("the routes after the restart", T, || {
+        (prefixes(&bird) == want).then_some(())
+    });
+    let done = cue.terminate();
+    assert!(done.status.success());
+    assert!(
+        done.stdout.matches("state ESTABLISHED").count() >= 2,
+        "{}",
+        done.stdout
+    );
+}
+
+#[test]
+fn bad_peer_as_is_refused_with_open_error() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port", &p, "--json", "--peer-as", "65099", "--wait-established", "2s", "65001",
+        "127.0.0.1", "127.0.0.1",
+    ]);
+    let done = cue.wait(T);
+    assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
+    assert!(done.stderr.contains("Bad Peer AS"), "{}", done.stderr);
+    assert!(done.json().iter().any(|e| e["event"] == "notification"
+        && e["direction"] == "sent"
+        && e["code"] == 2
+        && e["subcode"] == 2));
+    wait_for("BIRD to log the error", T, || {
+        bird.log().contains("Bad peer AS").then_some(())
+    });
+}
+
+#[test]
+fn large_advertise_file_is_split_and_received_whole() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let dir = Scratch::new("file");
+    let file = dir.path("vips.txt");
+    let mut text = String::from("# 5000 IPv4 and 5000 IPv6 host routes\n");
+    for i in 0..5000u32 {
+        text.push_str(&format!("10.{}.{}.{}\n", i >> 16, (i >> 8) & 255, i & 255));
+        text.push_str(&format!("fd00::{i:x}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port", &p, "-m", "-6", "::1", "--advertise-file", file.to_str().unwrap(), "65001",
+        "127.0.0.1", "127.0.0.1",
+    ]);
+    wait_for("BIRD to count 10000 routes", T, || {
+        let s = bird.birdc(&["show", "route", "count"]);
+        s.contains("10000 of 10000 routes").then_some(())
+    });
+    assert!(cue.terminate().status.success());
+}
+
+#[test]
+fn listen_shows_routes_bird_sends() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "listen", "--bind", "127.0.0.1", "--port", &p, "--json", "-m", "65001", "127.0.0.3",
+    ]);
+    let _bird = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol static s4 {{
+  ipv4;
+  route 10.20.0.0/16 blackhole;
+  route 10.21.1.0/24 blackhole;
+}}
+protocol static s6 {{
+  ipv6;
+  route 2001:db8:20::/48 blackhole;
+}}
+protocol bgp to_cue {{
+  local 127.0.0.2 as 65002;
+  neighbor 127.0.0.1 port {port} as 65001;
+  multihop;
+  ipv4 {{ import none; export filter {{ bgp_med = 55; bgp_community.add((65002,7)); bgp_large_community.add((65002,8,9)); accept; }}; next hop self; }};
+  ipv6 {{ import none; export filter {{ bgp_med = 66; accept; }}; next hop address 2001:db8::2; }};
+}}
+"#
+    ));
+    let announced = |out: &str| -> Vec<serde_json::Value> {
+        out.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "update" && e["direction"] == "received")
+            .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
+            .collect()
+    };
+    let routes = wait_for("the three routes from BIRD", T, || {
+        let a = announced(&cue.stdout());
+        (a.len() >= 3).then_some(a)
+    });
+    let find = |p: &str| {
+        routes
+            .iter()
+            .find(|r| r["prefix"] == p)
+            .unwrap_or_else(|| panic!("{p} not received: {routes:?}"))
+            .clone()
+    };
+    let r = find("10.20.0.0/16");
+    assert_eq!(r["next_hop"], "127.0.0.2");
+    assert_eq!(r["as_path"], "65002");
+    assert_eq!(r["origin"], "igp");
+    assert_eq!(r["med"], 55);
+    assert_eq!(r["communities"][0], "65002:7");
+    assert_eq!(r["large_communities"][0], "65002:8:9");
+    let r6 = find("2001:db8:20::/48");
+    assert_eq!(r6["next_hop"], "2001:db8::2");
+    assert_eq!(r6["med"], 66);
+    let done = cue.terminate();
+    assert!(done.status.success());
+    // The Adj-RIB-In at exit, one `route` line per route.
+    let table: Vec<_> = done
+        .json()
+        .into_iter()
+        .filter(|e| e["event"] == "route")
+        .collect();
+    assert_eq!(table.len(), 3, "{}", done.stdout);
+}

@@ -1,0 +1,421 @@
+//! Helpers for the integration tests: real BGP daemons on loopback, and the
+//! `cue-bgp` binary as a child process.
+//!
+//! A test that needs a daemon that is not installed is skipped with a
+//! message, unless `CUE_REQUIRE_DAEMONS=1` (set by the README's test
+//! command), which makes it fail instead.
+
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Whether a missing daemon is a failure rather than a skip.
+pub fn daemons_required() -> bool {
+    std::env::var("CUE_REQUIRE_DAEMONS").is_ok_and(|v| v == "1")
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|p| p.join(program).is_file())
+            || ["/usr/sbin", "/sbin"]
+                .iter()
+                .any(|d| Path::new(d).join(program).is_file())
+    })
+}
+
+/// Returns true when `program` can be run; otherwise skips (prints why) or,
+/// with CUE_REQUIRE_DAEMONS=1, panics.
+pub fn have(program: &str) -> bool {
+    if on_path(program) {
+        return true;
+    }
+    if daemons_required() {
+        panic!("{program} is not installed and CUE_REQUIRE_DAEMONS=1");
+    }
+    eprintln!("skipped: {program} is not installed (the README's test command installs it)");
+    false
+}
+
+fn program_path(program: &str) -> PathBuf {
+    for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
+        let p = Path::new(d).join(program);
+        if p.is_file() {
+            return p;
+        }
+    }
+    PathBuf::from(program)
+}
+
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A fresh scratch directory, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(tag: &str) -> Scratch {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "cue-test-{}-{}-{}",
+            std::process::id(),
+            tag,
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Polls `f` every 50 ms until it returns Some, or panics after `timeout`.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn kill(child: &mut Child, signal: &str) {
+    let _ = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status();
+}
+
+/// A running BIRD 2 with its own config, control socket and log.
+pub struct Bird {
+    child: Child,
+    pub dir: Scratch,
+    config: String,
+}
+
+impl Bird {
+    /// Starts BIRD with `config` (a full configuration); waits until its
+    /// control socket answers.
+    pub fn start(config: &str) -> Bird {
+        let dir = Scratch::new("bird");
+        let mut bird = Bird {
+            child: Command::new("true").spawn().expect("spawn"),
+            dir,
+            config: config.to_string(),
+        };
+        bird.spawn();
+        bird
+    }
+
+    fn spawn(&mut self) {
+        let conf = self.dir.path("bird.conf");
+        std::fs::write(&conf, &self.config).expect("write bird.conf");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path("bird.log"))
+            .expect("bird.log");
+        self.child = Command::new(program_path("bird"))
+            .arg("-f")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-s")
+            .arg(self.dir.path("bird.ctl"))
+            .arg("-P")
+            .arg(self.dir.path("bird.pid"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start bird");
+        wait_for("BIRD's control socket", Duration::from_secs(10), || {
+            self.birdc(&["show", "status"])
+                .contains("Daemon is up")
+                .then_some(())
+        });
+    }
+
+    /// Kills BIRD (SIGKILL: no NOTIFICATION) and starts it again with the
+    /// same configuration.
+    pub fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(self.dir.path("bird.ctl"));
+        self.spawn();
+    }
+
+    /// Runs birdc against this BIRD and returns its output.
+    pub fn birdc(&self, args: &[&str]) -> String {
+        let out = Command::new(program_path("birdc"))
+            .arg("-s")
+            .arg(self.dir.path("bird.ctl"))
+            .args(args)
+            .output();
+        match out {
+            Ok(o) => String::from_utf8_lossy(&o.stdout).into_owned(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// `show route all`, split into one block per route: (prefix, block).
+    pub fn routes(&self) -> Vec<(String, String)> {
+        parse_bird_routes(&self.birdc(&["show", "route", "all"]))
+    }
+
+    /// The block of `prefix`, if BIRD has it.
+    pub fn route(&self, prefix: &str) -> Option<String> {
+        self.routes()
+            .into_iter()
+            .find(|(p, _)| p == prefix)
+            .map(|(_, b)| b)
+    }
+
+    /// BIRD's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path("bird.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Bird {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Splits `birdc show route all` output into per-route blocks.
+pub fn parse_bird_routes(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("BIRD ") || line.starts_with("Table ") || line.trim().is_empty() {
+            continue;
+        }
+        let first = line.split_whitespace().next().unwrap_or("");
+        if !line.starts_with(char::is_whitespace) && first.contains('/') {
+            out.push((first.to_string(), line.to_string()));
+        } else if let Some(last) = out.last_mut() {
+            last.1.push('\n');
+            last.1.push_str(line);
+        }
+    }
+    out
+}
+
+/// A running gobgpd with its own config and API port.
+pub struct Gobgp {
+    child: Child,
+    pub dir: Scratch,
+    pub api_port: u16,
+}
+
+impl Gobgp {
+    /// Starts gobgpd with a TOML `config`; waits until its API answers.
+    pub fn start(config: &str) -> Gobgp {
+        let dir = Scratch::new("gobgp");
+        let conf = dir.path("gobgpd.toml");
+        std::fs::write(&conf, config).expect("write gobgpd.toml");
+        let api_port = free_port();
+        let log = std::fs::File::create(dir.path("gobgpd.log")).expect("gobgpd.log");
+        let child = Command::new(program_path("gobgpd"))
+            .arg("-f")
+            .arg(&conf)
+            .arg("--api-hosts")
+            .arg(format!("127.0.0.1:{api_port}"))
+            .arg("--log-level")
+            .arg("debug")
+            .arg("--log-plain")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start gobgpd");
+        let g = Gobgp {
+            child,
+            dir,
+            api_port,
+        };
+        wait_for("gobgpd's API", Duration::from_secs(10), || {
+            g.gobgp_ok(&["global"]).then_some(())
+        });
+        g
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(program_path("gobgp"));
+        c.args(["-u", "127.0.0.1", "-p", &self.api_port.to_string()])
+            .args(args);
+        c
+    }
+
+    fn gobgp_ok(&self, args: &[&str]) -> bool {
+        self.command(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// Runs the gobgp client and returns its standard output.
+    pub fn gobgp(&self, args: &[&str]) -> String {
+        let o = self.command(args).output().expect("run gobgp");
+        assert!(
+            o.status.success(),
+            "gobgp {args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The global RIB of a family ("ipv4" or "ipv6") as JSON.
+    pub fn rib(&self, family: &str) -> serde_json::Value {
+        let text = self.gobgp(&["global", "rib", "-a", family, "-j"]);
+        serde_json::from_str(text.trim()).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// gobgpd's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path("gobgpd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Gobgp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The attributes of `prefix` in a `gobgp global rib -j` answer.
+pub fn gobgp_attrs(rib: &serde_json::Value, prefix: &str) -> Option<Vec<serde_json::Value>> {
+    rib.get(prefix)?
+        .get(0)?
+        .get("attrs")?
+        .as_array()
+        .cloned()
+}
+
+/// The attribute of `type_code` in a GoBGP attribute list.
+pub fn gobgp_attr(attrs: &[serde_json::Value], type_code: u64) -> Option<serde_json::Value> {
+    attrs
+        .iter()
+        .find(|a| a.get("type").and_then(|t| t.as_u64()) == Some(type_code))
+        .cloned()
+}
+
+/// `cue-bgp` running as a child process, its output captured.
+pub struct Cue {
+    child: Option<Child>,
+    stdout: PathBuf,
+    stderr: PathBuf,
+    _dir: Scratch,
+}
+
+/// What a finished `cue-bgp` left behind.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    /// The JSON lines of standard output.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+pub fn cue_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_cue-bgp")
+}
+
+impl Cue {
+    /// Starts `cue-bgp` with `args`.
+    pub fn start(args: &[&str]) -> Cue {
+        let dir = Scratch::new("cue");
+        let stdout = dir.path("stdout");
+        let stderr = dir.path("stderr");
+        let child = Command::new(cue_bin())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout"))
+            .stderr(std::fs::File::create(&stderr).expect("stderr"))
+            .spawn()
+            .expect("start cue-bgp");
+        Cue {
+            child: Some(child),
+            stdout,
+            stderr,
+            _dir: dir,
+        }
+    }
+
+    /// Standard output so far.
+    pub fn stdout(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.stdout) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Sends SIGTERM and waits for the exit.
+    pub fn terminate(mut self) -> Finished {
+        if let Some(c) = self.child.as_mut() {
+            kill(c, "-TERM");
+        }
+        self.wait(Duration::from_secs(15))
+    }
+
+    /// Waits for the exit (kills after `timeout`).
+    pub fn wait(mut self, timeout: Duration) -> Finished {
+        let mut child = self.child.take().expect("child");
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                break s;
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                panic!(
+                    "cue-bgp did not exit within {timeout:?}; output:\n{}",
+                    self.stdout()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        Finished {
+            status,
+            stdout: self.stdout(),
+            stderr: std::fs::read_to_string(&self.stderr).unwrap_or_default(),
+        }
+    }
+}
+
+impl Drop for Cue {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
