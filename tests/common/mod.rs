@@ -304,11 +304,7 @@ impl Drop for Gobgp {
 
 /// The attributes of `prefix` in a `gobgp global rib -j` answer.
 pub fn gobgp_attrs(rib: &serde_json::Value, prefix: &str) -> Option<Vec<serde_json::Value>> {
-    rib.get(prefix)?
-        .get(0)?
-        .get("attrs")?
-        .as_array()
-        .cloned()
+    rib.get(prefix)?.get(0)?.get("attrs")?.as_array().cloned()
 }
 
 /// The attribute of `type_code` in a GoBGP attribute list.
