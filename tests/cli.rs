@@ -1,0 +1,240 @@
+//! The command line without any daemon: arguments, exit codes, the demo,
+//! and the speaker against `cue-bgp listen`.
+
+mod common;
+
+use common::*;
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(15);
+
+fn run(args: &[&str]) -> Finished {
+    Cue::start(args).wait(T)
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line_and_send_nothing() {
+    // A listener that must never see a connection.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    let cases: &[(&[&str], &str)] = &[
+        (&["0", "10.0.0.1", "127.0.0.1"], "AS_NUMBER"),
+        (&["4294967296", "10.0.0.1", "127.0.0.1"], "AS_NUMBER"),
+        (&["65001", "10.0.0.256", "127.0.0.1"], "ROUTER_ID"),
+        (&["65001", "10.0.0.1", "fe80::1"], "link-local"),
+        (&["65001", "10.0.0.1", "not-an-ip"], "PEER"),
+        (
+            &["-a", "192.168.1.0/33", "65001", "10.0.0.1", "127.0.0.1"],
+            "--advertise",
+        ),
+        (
+            &["-c", "65001:70000", "65001", "10.0.0.1", "127.0.0.1"],
+            "--community",
+        ),
+        (
+            &["--large-community", "1:2", "65001", "10.0.0.1", "127.0.0.1"],
+            "--large-community",
+        ),
+        (
+            &["--hold-time", "1", "65001", "10.0.0.1", "127.0.0.1"],
+            "--hold-time",
+        ),
+        (
+            &["--accept", "nonsense", "65001", "10.0.0.1", "127.0.0.1"],
+            "--accept",
+        ),
+        (
+            &["--connect-retry", "soon", "65001", "10.0.0.1", "127.0.0.1"],
+            "--connect-retry",
+        ),
+        (
+            &["--source", "::1", "65001", "10.0.0.1", "127.0.0.1"],
+            "--source",
+        ),
+    ];
+    for (args, names) in cases {
+        let mut all = vec!["--port", &port];
+        all.extend_from_slice(args);
+        let done = run(&all);
+        assert_eq!(done.status.code(), Some(2), "{args:?}: {}", done.stderr);
+        let first = done.stderr.lines().next().unwrap_or("");
+        assert!(first.contains(names), "{args:?}: {first}");
+        assert!(done.stdout.is_empty(), "{args:?}: {}", done.stdout);
+    }
+    assert!(
+        l.accept().is_err(),
+        "a bad invocation connected to the peer"
+    );
+}
+
+#[test]
+fn bad_advertise_file_line_exits_2() {
+    let dir = Scratch::new("badfile");
+    let f = dir.path("vips");
+    std::fs::write(&f, "10.0.0.1\n# fine\n10.0.0.300\n").unwrap();
+    let done = run(&[
+        "--advertise-file",
+        f.to_str().unwrap(),
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert_eq!(done.status.code(), Some(2));
+    assert!(done.stderr.contains("line 3"), "{}", done.stderr);
+}
+
+#[test]
+fn wait_established_exits_3_with_the_reason() {
+    let port = free_port().to_string();
+    let done = run(&[
+        "--port",
+        &port,
+        "--connect-retry",
+        "1s",
+        "--wait-established",
+        "1500ms",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("no peer reached ESTABLISHED within 1s 500ms"),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("refused"), "{}", done.stderr);
+}
+
+#[test]
+fn help_and_version() {
+    let o = Command::new(cue_bin()).arg("--help").output().unwrap();
+    assert!(o.status.success());
+    let help = String::from_utf8_lossy(&o.stdout);
+    for flag in [
+        "--multiprotocol",
+        "--next-hop-4",
+        "--next-hop-6",
+        "--med",
+        "--local-pref",
+        "--community",
+        "--large-community",
+        "--advertise",
+        "--advertise-file",
+        "--accept",
+        "--reject",
+        "--hold-time",
+        "--port",
+        "--source",
+        "--peer-as",
+        "--connect-retry",
+        "--for",
+        "--wait-established",
+        "--json",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    let o = Command::new(cue_bin()).arg("--version").output().unwrap();
+    assert!(o.status.success());
+}
+
+#[test]
+fn demo_runs_and_exits_0() {
+    let done = run(&["demo"]);
+    assert!(done.status.success(), "{}{}", done.stdout, done.stderr);
+    assert!(done.stdout.contains("state ESTABLISHED"));
+    assert!(done.stdout.contains("withdrew 4"));
+    assert!(done.stdout.contains("Cease / Administrative Shutdown"));
+}
+
+#[test]
+fn speaker_to_listen_ebgp() {
+    let port = free_port().to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--json",
+        "--peer",
+        "127.0.0.1",
+        "--peer-as",
+        "4200000000",
+        "-m",
+        "65002",
+        "10.0.0.2",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    let speaker = Cue::start(&[
+        "--port",
+        &port,
+        "--connect-retry",
+        "1s",
+        "-m",
+        "-6",
+        "2001:db8::1",
+        "--local-pref",
+        "300",
+        "--med",
+        "9",
+        "-c",
+        "blackhole",
+        "-a",
+        "198.51.100.7,2001:db8:7::7",
+        "--for",
+        "2s",
+        "4200000000",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let done = speaker.wait(T);
+    assert!(done.status.success(), "{}", done.stderr);
+    wait_for("the listener to see the Cease", T, || {
+        listen.stdout().contains("\"notification\"").then_some(())
+    });
+    let out = listen.terminate();
+    let routes: Vec<serde_json::Value> = out
+        .json()
+        .into_iter()
+        .filter(|e| e["event"] == "update" && e["direction"] == "received")
+        .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(routes.len(), 2, "{}", out.stdout);
+    let v4 = routes
+        .iter()
+        .find(|r| r["prefix"] == "198.51.100.7/32")
+        .unwrap();
+    assert_eq!(v4["as_path"], "4200000000");
+    assert_eq!(v4["next_hop"], "127.0.0.1");
+    assert_eq!(v4["med"], 9);
+    assert!(
+        v4.get("local_pref").is_none(),
+        "LOCAL_PREF sent over eBGP: {v4}"
+    );
+    assert_eq!(v4["communities"], serde_json::json!(["blackhole"]));
+    let v6 = routes
+        .iter()
+        .find(|r| r["prefix"] == "2001:db8:7::7/128")
+        .unwrap();
+    assert_eq!(v6["next_hop"], "2001:db8::1");
+    // The speaker withdrew everything before its Cease.
+    let withdrawn: usize = out
+        .json()
+        .iter()
+        .filter(|e| e["event"] == "update")
+        .map(|e| e["withdraw"].as_array().map_or(0, |w| w.len()))
+        .sum();
+    assert_eq!(withdrawn, 2, "{}", out.stdout);
+    assert!(
+        out.json().iter().any(|e| e["event"] == "notification"
+            && e["direction"] == "received"
+            && e["subcode"] == 2),
+        "{}",
+        out.stdout
+    );
+}
