@@ -11,7 +11,11 @@ use tokio::net::TcpStream;
 
 async fn listener() -> (Pool, SocketAddr) {
     let (pool, _events) = Pool::new();
-    let mut t = PeerConfig::new(Ipv4Addr::UNSPECIFIED.into(), 65001, Ipv4Addr::new(10, 0, 0, 1));
+    let mut t = PeerConfig::new(
+        Ipv4Addr::UNSPECIFIED.into(),
+        65001,
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
     t.multiprotocol = true;
     pool.accept_any(Some(t));
     let addr = pool

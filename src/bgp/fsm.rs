@@ -114,6 +114,8 @@ impl std::fmt::Display for CloseReason {
 }
 
 /// What the driver must do.
+// Actions live for one step of the driver; see `Message` for the size.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Send this message.

@@ -1,5 +1,5 @@
 //! The tokio driver of one BGP session: socket, timers and channels around
-//! the sans-IO [`Fsm`](super::fsm::Fsm).
+//! the sans-IO [`Fsm`].
 
 use super::event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
 use super::fsm::{Action, CloseReason, Fsm, FsmConfig, Negotiated};

@@ -52,7 +52,7 @@ pub struct Cli {
 pub enum Command {
     /// Wait for peers to connect (passive side): print the routes they send
     /// and a table of them at exit.
-    Listen(listen::ListenArgs),
+    Listen(Box<listen::ListenArgs>),
     /// Run a speaker and a listener against each other on loopback, with no
     /// daemon: advertise, change attributes, withdraw, and show each step.
     Demo(demo::DemoArgs),
@@ -61,7 +61,7 @@ pub enum Command {
 /// Runs the command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Listen(a)) => listen::run(a).await,
+        Some(Command::Listen(a)) => listen::run(*a).await,
         Some(Command::Demo(a)) => demo::run(a).await,
         None => speak::run(cli.speak).await,
     }
@@ -92,7 +92,8 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.speak.as_number, Some(65001));
         assert!(cli.speak.multiprotocol);
-        assert_eq!(cli.speak.peers.len(), 2);
+        assert_eq!(cli.speak.router_id, Some(std::net::Ipv4Addr::LOCALHOST));
+        assert_eq!(cli.speak.peers.len(), 1);
     }
 
     #[test]
