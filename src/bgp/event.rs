@@ -111,7 +111,7 @@ pub enum Event {
         /// Prefixes announced.
         announce: PrefixList,
         /// Prefixes withdrawn.
-        withdraw: Vec<IpNet>,
+        withdraw: PrefixList,
     },
     /// Routes were announced or withdrawn by the peer.
     #[serde(rename = "update")]

@@ -530,7 +530,7 @@ impl Driver {
         let new = adj_rib_out(&loc, &adv.negotiated.families, &params.filter);
         let attrs_changed = !params.same_attributes(&adv.params);
         let (announce, withdraw) = match full {
-            Some(None) => (PrefixList::Rib(new.clone()), vec![]),
+            Some(None) => (PrefixList::Rib(new.clone()), PrefixList::List(vec![])),
             Some(Some(family)) => (
                 PrefixList::List(
                     new.iter()
@@ -538,12 +538,18 @@ impl Driver {
                         .copied()
                         .collect(),
                 ),
-                vec![],
+                PrefixList::List(vec![]),
             ),
-            None if attrs_changed => (PrefixList::Rib(new.clone()), delta(&adv.rib, &new).withdraw),
+            // Everything goes (an emptied Loc-RIB, or a stop): withdraw what
+            // was sent, shared rather than copied.
+            None if new.is_empty() => (PrefixList::List(vec![]), PrefixList::Rib(adv.rib.clone())),
+            None if attrs_changed => (
+                PrefixList::Rib(new.clone()),
+                PrefixList::List(delta(&adv.rib, &new).withdraw),
+            ),
             None => {
                 let d = delta(&adv.rib, &new);
-                (PrefixList::List(d.announce), d.withdraw)
+                (PrefixList::List(d.announce), PrefixList::List(d.withdraw))
             }
         };
         if announce.is_empty() && withdraw.is_empty() {
@@ -552,32 +558,14 @@ impl Driver {
             return Ok(());
         }
         let builder = self.builder(adv, &params);
-        let mut buf = Vec::with_capacity(PREFIXES_PER_WRITE * 6);
-        let mut messages = 0;
-        for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
-            let of_family: Vec<&IpNet> = withdraw
-                .iter()
-                .filter(|p| Family::of(p.addr()) == family)
-                .collect();
-            for chunk in of_family.chunks(PREFIXES_PER_WRITE) {
-                buf.clear();
-                messages += UpdateBuilder::withdraw(family, chunk.iter().copied(), &mut buf);
-                wr.write_all(&buf).await?;
-            }
-        }
-        let mut chunk: Vec<&IpNet> = Vec::with_capacity(PREFIXES_PER_WRITE);
-        {
-            let mut it = announce.iter().peekable();
-            while it.peek().is_some() {
-                chunk.clear();
-                chunk.extend(it.by_ref().take(PREFIXES_PER_WRITE));
-                buf.clear();
-                for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
-                    messages += builder.announce(family, chunk.iter().copied(), &mut buf);
-                }
-                wr.write_all(&buf).await?;
-            }
-        }
+        let mut messages = write_chunked(wr, &withdraw, |family, chunk, buf| {
+            UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
+        })
+        .await?;
+        messages += write_chunked(wr, &announce, |family, chunk, buf| {
+            builder.announce(family, chunk.iter().copied(), buf)
+        })
+        .await?;
         self.fsm.sent(Instant::now());
         {
             let mut s = lock(&self.status);
@@ -630,6 +618,30 @@ impl Driver {
         };
         UpdateBuilder::new(&attrs, next_hop4, &[next_hop6], self.fsm.decode_context())
     }
+}
+
+/// Encodes `list` in chunks of [`PREFIXES_PER_WRITE`] prefixes (IPv4 then
+/// IPv6 within each chunk) and writes each chunk's UPDATEs, so that a large
+/// RIB goes out in bounded buffers. Returns how many UPDATEs were written.
+async fn write_chunked(
+    wr: &mut OwnedWriteHalf,
+    list: &PrefixList,
+    mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
+) -> std::io::Result<usize> {
+    let mut messages = 0;
+    let mut buf = Vec::new();
+    let mut chunk: Vec<&IpNet> = Vec::with_capacity(PREFIXES_PER_WRITE.min(list.len()));
+    let mut it = list.iter().peekable();
+    while it.peek().is_some() {
+        chunk.clear();
+        chunk.extend(it.by_ref().take(PREFIXES_PER_WRITE));
+        buf.clear();
+        for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+            messages += encode(family, &chunk, &mut buf);
+        }
+        wr.write_all(&buf).await?;
+    }
+    Ok(messages)
 }
 
 /// Dials the peer, from the source address when one is set.

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Announces 1,000,000 host routes (500,000 IPv4 /32 and 500,000 IPv6 /128)
+# from cue-bgp to a BIRD on loopback and reports, per run:
+#   - the time from starting cue-bgp (file parsing included) until BIRD
+#     holds every route,
+#   - the peak resident memory of cue-bgp (VmHWM),
+#   - BIRD's own limit: the same routes pre-encoded before connecting and
+#     written in one go (examples/replay_updates.rs), timed from the first
+#     byte until BIRD holds them all.
+# Usage: scripts/bench-bird.sh [RUNS] [PORT]     (default 3 runs, port 11790)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-3}
+port=${2:-11790}
+command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || {
+  echo "bird is not installed (apt-get install bird2)" >&2; exit 1; }
+
+cargo build --release --quiet --bin cue-bgp --example replay_updates
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/bird.pid" ] && kill "$(cat "$work/bird.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+
+awk 'BEGIN {
+  for (i = 0; i < 500000; i++) printf "10.%d.%d.%d\n", int(i / 65536), int(i / 256) % 256, i % 256;
+  for (i = 0; i < 500000; i++) printf "fd00::%x:%x\n", int(i / 65536), i % 65536;
+}' > "$work/routes.txt"
+
+cat > "$work/bird.conf" <<CONF
+log "$work/bird.log" all;
+router id 127.0.0.2;
+protocol device {}
+protocol bgp lb {
+  local 127.0.0.1 port $port as 65001;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  ipv4 { import all; export none; };
+  ipv6 { import all; export none; };
+}
+CONF
+
+start_bird() {
+  [ -f "$work/bird.pid" ] && kill "$(cat "$work/bird.pid")" 2>/dev/null && sleep 0.5
+  bird -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
+  until birdc -s "$work/bird.ctl" show status 2>/dev/null | grep -q 'Daemon is up'; do sleep 0.05; done
+}
+
+# Prints the time (ns since the epoch) at which BIRD holds all routes.
+wait_full() {
+  while :; do
+    n=$(birdc -s "$work/bird.ctl" show protocols all lb | awk '/Routes:/ {s += $2} END {print s + 0}')
+    if [ "$n" -ge 1000000 ]; then date +%s%N; return; fi
+    sleep 0.01
+  done
+}
+
+echo "| run | cue-bgp: start to all routes in BIRD | cue-bgp peak RSS, whole run | BIRD alone: pre-encoded UPDATEs |"
+echo "|---|---|---|---|"
+for run in $(seq 1 "$runs"); do
+  start_bird
+  t0=$(date +%s%N)
+  ./target/release/cue-bgp --port "$port" -m -6 ::1 --advertise-file "$work/routes.txt" \
+    65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
+  cue=$!
+  t1=$(wait_full)
+  # The peak over the whole run: announcing, then withdrawing all at exit.
+  sleep 0.2
+  kill -TERM "$cue"
+  rss=0
+  while [ -e "/proc/$cue/status" ]; do
+    r=$(awk '/VmHWM/ {print $2}' "/proc/$cue/status" 2>/dev/null || true)
+    [ -n "$r" ] && rss=$r
+    sleep 0.005
+  done
+  wait "$cue" || true
+
+  start_bird
+  ./target/release/examples/replay_updates "$port" "$work/routes.txt" > "$work/replay.out" 2>&1 &
+  replay=$!
+  until grep -q '^sending' "$work/replay.out"; do sleep 0.005; done
+  r0=$(awk '/^sending/ {print $2}' "$work/replay.out")
+  r1=$(wait_full)
+  kill "$replay"; wait "$replay" 2>/dev/null || true
+
+  awk -v run="$run" -v a="$((t1 - t0))" -v rss="$rss" -v b="$((r1 - r0))" \
+    'BEGIN { printf "| %d | %.2f s | %.1f MiB | %.2f s |\n", run, a / 1e9, rss / 1024, b / 1e9 }'
+done
