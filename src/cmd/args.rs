@@ -139,7 +139,7 @@ pub struct AttributeArgs {
     #[arg(short = '4', long = "next-hop-4", value_name = "ADDR")]
     pub next_hop_4: Option<Ipv4Addr>,
     /// Next hop for IPv6 routes (default: the local address of an IPv6
-    /// session)
+    /// session; over IPv4, its IPv4-mapped form, which most peers refuse)
     #[arg(short = '6', long = "next-hop-6", value_name = "ADDR")]
     pub next_hop_6: Option<Ipv6Addr>,
     /// MULTI_EXIT_DISC (sent when not 0)

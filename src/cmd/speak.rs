@@ -45,7 +45,7 @@ pub struct SpeakArgs {
     /// The peer's AS: a different one is refused (OPEN error Bad Peer AS)
     #[arg(long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
     pub peer_as: Option<u32>,
-    /// Delay between connection attempts (a random quarter is added)
+    /// Delay between connection attempts (plus a random 0-25%)
     #[arg(long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub connect_retry: Duration,
     /// Stop after this long (withdraw, Cease, exit 0)
