@@ -26,6 +26,7 @@ protocol bgp lb {{
   local {local} port {port} as {local_as};
   neighbor {neighbor} as {peer_as};
   passive;
+  error wait time 1, 2;   # BIRD's default keeps a failed session down 60 s
   {multihop}
   ipv4 {{ import all; export none; }};
   ipv6 {{ import all; export none; }};
@@ -413,4 +414,77 @@ protocol bgp to_cue {{
         .filter(|e| e["event"] == "route")
         .collect();
     assert_eq!(table.len(), 3, "{}", done.stdout);
+}
+
+#[test]
+fn route_refresh_from_bird_resends_the_family() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--json",
+        "-a",
+        "10.1.1.1",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    wait_for("the route", T, || bird.route("10.1.1.1/32"));
+    let sent = |out: &str| {
+        out.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| {
+                e["event"] == "update" && e["announce"] == serde_json::json!(["10.1.1.1/32"])
+            })
+            .count()
+    };
+    assert_eq!(sent(&cue.stdout()), 1);
+    // `reload in` makes BIRD send ROUTE-REFRESH for IPv4 unicast.
+    let reply = bird.birdc(&["reload", "in", "lb"]);
+    assert!(reply.contains("reload"), "{reply}");
+    wait_for("the routes to be sent again", T, || {
+        (sent(&cue.stdout()) == 2).then_some(())
+    });
+    assert!(cue.terminate().status.success());
+}
+
+#[test]
+fn hold_timer_expires_when_bird_stops_talking_and_session_recovers() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--hold-time",
+        "3",
+        "--connect-retry",
+        "1s",
+        "-a",
+        "10.1.1.1",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    wait_for("the route", T, || bird.route("10.1.1.1/32"));
+    bird.signal("-STOP");
+    wait_for("Hold Timer Expired", T, || {
+        cue.stdout()
+            .contains("notification sent 4/0: Hold Timer Expired")
+            .then_some(())
+    });
+    bird.signal("-CONT");
+    wait_for("the session to come back", T, || {
+        (cue.stdout().matches("state ESTABLISHED").count() >= 2).then_some(())
+    });
+    wait_for("the route again", T, || bird.route("10.1.1.1/32"));
+    assert!(cue.terminate().status.success());
 }

@@ -38,6 +38,8 @@ struct Inner {
     sessions: Mutex<BTreeMap<IpAddr, Session>>,
     accept_any: Mutex<Option<PeerConfig>>,
     events: EventSender,
+    /// Set on shutdown; listeners also stop when the pool is dropped.
+    closed: watch::Sender<bool>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -61,6 +63,7 @@ impl Pool {
                     sessions: Mutex::new(BTreeMap::new()),
                     accept_any: Mutex::new(None),
                     events,
+                    closed: watch::channel(false).0,
                 }),
             },
             rx,
@@ -178,9 +181,17 @@ impl Pool {
         let listener = TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
         let pool = Arc::downgrade(&self.inner);
+        let mut closed = self.inner.closed.subscribe();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, remote)) = listener.accept().await else {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    // Shutdown, or the pool was dropped: stop listening.
+                    _ = closed.wait_for(|c| *c) => return,
+                };
+                let Ok((stream, remote)) = accepted else {
+                    // Out of file descriptors and the like: do not spin.
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                     continue;
                 };
                 let Some(inner) = pool.upgrade() else { return };
@@ -215,11 +226,12 @@ impl Pool {
         sessions.insert(k, session);
     }
 
-    /// Stops every session (pending changes sent, then Cease /
-    /// Administrative Shutdown), waits for them to end, and returns their
-    /// final status.
+    /// Stops listening and stops every session (pending changes sent, then
+    /// Cease / Administrative Shutdown), waits for them to end, and returns
+    /// their final status.
     pub async fn shutdown(&self) -> Vec<PeerStatus> {
         *lock(&self.inner.accept_any) = None;
+        self.inner.closed.send_replace(true);
         let sessions = std::mem::take(&mut *lock(&self.inner.sessions));
         let stops = sessions.into_values().map(|s| async move {
             let name = s.config().name();

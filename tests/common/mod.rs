@@ -164,6 +164,13 @@ impl Bird {
         self.spawn();
     }
 
+    /// Sends a signal (`-STOP`, `-CONT`, ...) to BIRD.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status();
+    }
+
     /// Runs birdc against this BIRD and returns its output.
     pub fn birdc(&self, args: &[&str]) -> String {
         let out = Command::new(program_path("birdc"))
