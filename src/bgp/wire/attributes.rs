@@ -484,6 +484,9 @@ impl PathAttributes {
             seen[(type_code / 64) as usize] |= bit;
             attrs.decode_one(flags, type_code, value, whole, ctx)?;
         }
+        // Attributes are a set keyed by type code (duplicates are refused):
+        // keep them in the order they are encoded in.
+        attrs.other.sort_by_key(|a| a.type_code);
         Ok(attrs)
     }
 
@@ -523,7 +526,8 @@ impl PathAttributes {
                     });
                 }
                 self.other.push(RawAttribute {
-                    flags,
+                    // How the length was encoded is not part of the value.
+                    flags: flags & !FLAG_EXTENDED,
                     type_code,
                     value: value.to_vec(),
                 });
@@ -959,6 +963,30 @@ mod tests {
                     .collect(),
             }
         }
+    }
+
+    /// Found by the fuzzer: an unknown optional attribute with the Extended
+    /// Length flag must re-encode to the same value.
+    #[test]
+    fn fuzz_unknown_attribute_with_extended_length() {
+        let ctx = DecodeContext::default();
+        let a = PathAttributes::decode(&[0xff, 48, 0, 0], ctx).unwrap();
+        assert_eq!(a.other[0].flags, 0xef);
+        let mut out = Vec::new();
+        a.encode(&mut out, ctx);
+        assert_eq!(PathAttributes::decode(&out, ctx).unwrap(), a);
+    }
+
+    /// Found by the fuzzer: unknown attributes out of type order decode to
+    /// the value they re-encode to.
+    #[test]
+    fn fuzz_unknown_attributes_out_of_order() {
+        let ctx = DecodeContext::default();
+        let a = PathAttributes::decode(&[0xc0, 238, 1, 1, 0xc0, 50, 1, 2], ctx).unwrap();
+        let mut out = Vec::new();
+        a.encode(&mut out, ctx);
+        assert_eq!(out, [0xc0, 50, 1, 2, 0xc0, 238, 1, 1]);
+        assert_eq!(PathAttributes::decode(&out, ctx).unwrap(), a);
     }
 
     #[test]
