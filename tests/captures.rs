@@ -1,0 +1,153 @@
+//! Messages captured from real daemons (tshark on loopback, payloads of the
+//! TCP segments) decoded by our codec: BIRD 2.0.12 and GoBGP 3.10 talking to
+//! `cue-bgp listen`.
+
+use cue::bgp::wire::{
+    frame, AsPath, Capability, Community, DecodeContext, Family, LargeCommunity, Message, Origin,
+};
+use std::net::{IpAddr, Ipv4Addr};
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Splits a captured byte stream into messages and decodes each.
+fn decode_stream(s: &str) -> Vec<Message> {
+    let bytes = hex(s);
+    let ctx = DecodeContext {
+        four_octet_as: true,
+    };
+    let mut rest = &bytes[..];
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        let len = frame(rest).unwrap().expect("a whole message");
+        let msg = Message::decode(&rest[..len], ctx).unwrap();
+        // Re-encoding gives the captured bytes back, except where the sender
+        // chose an encoding we normalise (checked by decoding again).
+        let again = msg.to_bytes(ctx);
+        assert_eq!(Message::decode(&again, ctx).unwrap(), msg);
+        out.push(msg);
+        rest = &rest[len..];
+    }
+    out
+}
+
+const BIRD_STREAM: &str = concat!(
+    "ffffffffffffffffffffffffffffffff003b0104fdea00f07f0000021e021c01040001000101040002000102004002007841040000fdea46004700",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff004b02000000314001010040020602010000fdea4003047f00000280040400000037c00804fdea0007c0200c0000fdea0000000800000009100a14",
+    "ffffffffffffffffffffffffffffffff00170200000000",
+    "ffffffffffffffffffffffffffffffff004b0200000034900e001c0002011020010db8000000000000000000000002003020010db800204001010040020602010000fdea80040400000042",
+    "ffffffffffffffffffffffffffffffff001d0200000006800f03000201",
+    "ffffffffffffffffffffffffffffffff0015030602",
+);
+
+#[test]
+fn bird_session() {
+    let m = decode_stream(BIRD_STREAM);
+    assert_eq!(m.len(), 7);
+    let Message::Open(open) = &m[0] else { panic!() };
+    assert_eq!((open.asn(), open.hold_time), (65002, 240));
+    assert_eq!(open.bgp_id, Ipv4Addr::new(127, 0, 0, 2));
+    assert_eq!(
+        open.mp_families(),
+        Some(vec![Family::Ipv4Unicast, Family::Ipv6Unicast])
+    );
+    assert!(open.route_refresh() && open.four_octet_as());
+    // Graceful restart (64), enhanced route refresh (70), long-lived GR (71)
+    // are kept as unknown capabilities.
+    assert!(open
+        .capabilities
+        .iter()
+        .any(|c| matches!(c, Capability::Unknown { code: 64, .. })));
+    assert_eq!(m[1], Message::Keepalive);
+
+    let Message::Update(u) = &m[2] else { panic!() };
+    let a = &u.attributes;
+    assert_eq!(u.nlri, vec!["10.20.0.0/16".parse().unwrap()]);
+    assert_eq!(a.origin, Some(Origin::Igp));
+    assert_eq!(a.as_path, Some(AsPath::sequence(&[65002])));
+    assert_eq!(a.next_hop, Some(Ipv4Addr::new(127, 0, 0, 2)));
+    assert_eq!(a.med, Some(55));
+    assert_eq!(a.communities, vec![Community(65002 << 16 | 7)]);
+    assert_eq!(
+        a.large_communities,
+        vec![LargeCommunity {
+            global: 65002,
+            local1: 8,
+            local2: 9
+        }]
+    );
+
+    let Message::Update(eor) = &m[3] else {
+        panic!()
+    };
+    assert_eq!(eor.end_of_rib(), Some((1, 1)));
+
+    let Message::Update(u6) = &m[4] else { panic!() };
+    let mp = u6.attributes.mp_reach.as_ref().unwrap();
+    assert_eq!(mp.next_hops, vec!["2001:db8::2".parse::<IpAddr>().unwrap()]);
+    assert_eq!(mp.nlri, vec!["2001:db8:20::/48".parse().unwrap()]);
+    assert_eq!(u6.attributes.med, Some(66));
+
+    let Message::Update(eor6) = &m[5] else {
+        panic!()
+    };
+    assert_eq!(eor6.end_of_rib(), Some((2, 1)));
+
+    let Message::Notification(n) = &m[6] else {
+        panic!()
+    };
+    assert_eq!(n.reason(), "Cease / Administrative Shutdown");
+}
+
+const GOBGP_STREAM: &str = concat!(
+    "ffffffffffffffffffffffffffffffff00410104fdea005a7f0000032402220200490402766d0001040001000101040002000141040000fdea0506000100010002",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff0043020000002c4001010240020602010000fdea800e1c0002011020010db8000000000000000000000030003020010db80030",
+    "ffffffffffffffffffffffffffffffff004c02000000314001010240020602010000fdea400304c000021e8004040000000ac00804fdea0001c0200c0000fdea0000000300000004180a1e00",
+    "ffffffffffffffffffffffffffffffff001b020004180a1e000000",
+    "ffffffffffffffffffffffffffffffff0015030603",
+);
+
+#[test]
+fn gobgp_session() {
+    let m = decode_stream(GOBGP_STREAM);
+    assert_eq!(m.len(), 6);
+    let Message::Open(open) = &m[0] else { panic!() };
+    assert_eq!((open.asn(), open.hold_time), (65002, 90));
+    // FQDN (73) and extended next hop (5) are unknown to us and kept.
+    let unknown: Vec<u8> = open
+        .capabilities
+        .iter()
+        .filter_map(|c| match c {
+            Capability::Unknown { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(unknown, vec![73, 5]);
+
+    let Message::Update(u6) = &m[2] else { panic!() };
+    assert_eq!(u6.attributes.origin, Some(Origin::Incomplete));
+    let mp = u6.attributes.mp_reach.as_ref().unwrap();
+    assert_eq!(
+        mp.next_hops,
+        vec!["2001:db8::30".parse::<IpAddr>().unwrap()]
+    );
+
+    let Message::Update(u) = &m[3] else { panic!() };
+    assert_eq!(u.nlri, vec!["10.30.0.0/24".parse().unwrap()]);
+    assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(192, 0, 2, 30)));
+    assert_eq!(u.attributes.med, Some(10));
+
+    let Message::Update(w) = &m[4] else { panic!() };
+    assert_eq!(w.withdrawn, vec!["10.30.0.0/24".parse().unwrap()]);
+
+    let Message::Notification(n) = &m[5] else {
+        panic!()
+    };
+    assert_eq!(n.reason(), "Cease / Peer De-configured");
+}
