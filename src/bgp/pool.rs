@@ -206,8 +206,10 @@ impl Pool {
         let k = key(remote.ip());
         let mut sessions = lock(&self.inner.sessions);
         if let Some(s) = sessions.get(&k) {
-            if s.config().passive {
-                // A second connection while one runs is refused (closed).
+            // Only a passive session between connections takes it; a second
+            // connection while a session runs is closed.
+            let waiting = matches!(s.status().state, super::State::Active | super::State::Idle);
+            if s.config().passive && waiting {
                 let _ = s.offer(stream);
             }
             return;

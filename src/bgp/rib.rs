@@ -104,6 +104,40 @@ pub fn delta(old: &BTreeSet<IpNet>, new: &BTreeSet<IpNet>) -> Delta {
     }
 }
 
+/// Parses a prefix, or a bare address meaning /32 or /128. Host bits are
+/// cleared (`10.1.2.3/8` is `10.0.0.0/8`).
+pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<IpNet>() {
+        return Ok(n.trunc());
+    }
+    s.parse::<IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| format!("{s:?} is not an address or prefix"))
+}
+
+/// Parses one prefix or address per line into `out`, skipping blank lines
+/// and `#` comments. The error names the first bad line.
+pub fn parse_prefix_lines(text: &str, out: &mut Vec<IpNet>) -> Result<(), String> {
+    // A host route takes 8 to 40 characters a line: reserve for the short end.
+    out.reserve(text.len() / 16);
+    for (i, line) in text.lines().enumerate() {
+        let line = match line.find('#') {
+            Some(at) => &line[..at],
+            None => line,
+        }
+        .trim();
+        if line.is_empty() {
+            continue;
+        }
+        match parse_prefix(line) {
+            Ok(p) => out.push(p),
+            Err(e) => return Err(format!("line {}: {e}", i + 1)),
+        }
+    }
+    Ok(())
+}
+
 /// The attributes of a route received from a peer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteAttributes {
@@ -214,6 +248,22 @@ mod tests {
 
     fn nets(v: &[&str]) -> Vec<IpNet> {
         v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn prefixes_and_lines() {
+        assert_eq!(parse_prefix("10.0.0.1"), Ok("10.0.0.1/32".parse().unwrap()));
+        assert_eq!(parse_prefix("fd00::1"), Ok("fd00::1/128".parse().unwrap()));
+        assert_eq!(
+            parse_prefix("10.1.2.3/8"),
+            Ok("10.0.0.0/8".parse().unwrap())
+        );
+        assert!(parse_prefix("10.0.0.0/33").is_err());
+        let mut v = Vec::new();
+        parse_prefix_lines("# header\n10.0.0.1\n\n  fd00::/64  # comment\n", &mut v).unwrap();
+        assert_eq!(v.len(), 2);
+        let e = parse_prefix_lines("10.0.0.1\nbogus\n", &mut v).unwrap_err();
+        assert!(e.contains("line 2"), "{e}");
     }
 
     #[test]

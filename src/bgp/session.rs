@@ -152,7 +152,7 @@ impl Session {
         let adj_rib_in = Arc::new(Mutex::new(AdjRibIn::default()));
         let (parameters, params_rx) = watch::channel(config.parameters.clone());
         let (stop, stop_rx) = watch::channel(false);
-        let (incoming, incoming_rx) = mpsc::channel(4);
+        let (incoming, incoming_rx) = mpsc::channel(1);
         let fsm = Fsm::new(FsmConfig {
             local_as: config.local_as,
             router_id: config.router_id,

@@ -1,8 +1,10 @@
 //! Argument groups and value parsers shared by the subcommands. Every parser
 //! checks what the user typed before anything is built or sent.
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Args;
+pub use cue::bgp::rib::parse_prefix;
+use cue::bgp::rib::parse_prefix_lines;
 use cue::bgp::wire::{Community, LargeCommunity};
 use cue::bgp::{ExportFilter, Parameters};
 use ipnet::IpNet;
@@ -96,17 +98,6 @@ fn zone_index(zone: &str) -> Result<u32, String> {
         .ok()
         .and_then(|s| s.trim().parse().ok())
         .ok_or_else(|| format!("no interface named {zone:?}"))
-}
-
-/// A prefix, or a bare address meaning /32 or /128.
-pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    if let Ok(n) = s.parse::<IpNet>() {
-        return Ok(n.trunc());
-    }
-    s.parse::<IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("{s:?} is not an address or prefix"))
 }
 
 /// A hold time: 0, or 3 to 65535 seconds.
@@ -234,6 +225,7 @@ impl AdvertiseArgs {
                     .with_context(|| format!("--advertise-file {}", path.display()))?
             };
             parse_prefix_lines(&text, &mut v)
+                .map_err(|e| anyhow::anyhow!(e))
                 .with_context(|| format!("--advertise-file {}", path.display()))?;
         } else if samples && v.is_empty() {
             v.extend(
@@ -246,26 +238,6 @@ impl AdvertiseArgs {
         v.dedup();
         Ok(v.into_iter().collect())
     }
-}
-
-/// Parses one prefix per line, with `#` comments and blank lines.
-pub fn parse_prefix_lines(text: &str, out: &mut Vec<IpNet>) -> anyhow::Result<()> {
-    out.reserve(text.len() / 12);
-    for (i, line) in text.lines().enumerate() {
-        let line = match line.find('#') {
-            Some(at) => &line[..at],
-            None => line,
-        }
-        .trim();
-        if line.is_empty() {
-            continue;
-        }
-        match parse_prefix(line) {
-            Ok(p) => out.push(p),
-            Err(e) => bail!("line {}: {e}", i + 1),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -301,22 +273,6 @@ mod tests {
         assert!(parse_peer("127.0.0.1%lo").is_err());
         assert!(parse_peer("256.0.0.1").is_err());
         assert!(parse_peer("0.0.0.0").is_err());
-    }
-
-    #[test]
-    fn prefixes_and_lines() {
-        assert_eq!(parse_prefix("10.0.0.1"), Ok("10.0.0.1/32".parse().unwrap()));
-        assert_eq!(parse_prefix("fd00::1"), Ok("fd00::1/128".parse().unwrap()));
-        assert_eq!(
-            parse_prefix("10.1.2.3/8"),
-            Ok("10.0.0.0/8".parse().unwrap())
-        );
-        assert!(parse_prefix("10.0.0.0/33").is_err());
-        let mut v = Vec::new();
-        parse_prefix_lines("# header\n10.0.0.1\n\n  fd00::/64  # comment\n", &mut v).unwrap();
-        assert_eq!(v.len(), 2);
-        let e = parse_prefix_lines("10.0.0.1\nbogus\n", &mut v).unwrap_err();
-        assert!(e.to_string().contains("line 2"));
     }
 
     #[test]
