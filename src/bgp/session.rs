@@ -616,7 +616,13 @@ impl Driver {
             as4_path,
             ..Default::default()
         };
-        UpdateBuilder::new(&attrs, next_hop4, &[next_hop6], self.fsm.decode_context())
+        // Over a link-local session, a global next hop travels with our
+        // link-local address (RFC 2545 section 3).
+        let next_hops6: Vec<Ipv6Addr> = match local_ip {
+            IpAddr::V6(ll) if is_link_local(ll) && ll != next_hop6 => vec![next_hop6, ll],
+            _ => vec![next_hop6],
+        };
+        UpdateBuilder::new(&attrs, next_hop4, &next_hops6, self.fsm.decode_context())
     }
 }
 
@@ -642,6 +648,10 @@ async fn write_chunked(
         wr.write_all(&buf).await?;
     }
     Ok(messages)
+}
+
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// Dials the peer, from the source address when one is set.
