@@ -12,10 +12,12 @@
 //! | [`bgp::rib`] | Loc-RIB to Adj-RIB-Out, deltas, Adj-RIB-In |
 //! | [`bgp::pool`] | peers sharing one Loc-RIB; reconfiguration; listener |
 //! | [`bgp::event`] | events and status for the embedder |
+//! | [`director`] | health checks of backends; which services and VIPs are up |
 //!
 //! Start with [`bgp::Pool`].
 
 pub mod bgp;
+pub mod director;
 
 /// The README's code examples, compiled as doc tests.
 #[cfg(doctest)]

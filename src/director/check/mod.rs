@@ -1,0 +1,73 @@
+//! Health checks, one file per kind. Each probe is bounded as a whole by the
+//! check's timeout (connect, TLS, request and body together).
+
+mod dns;
+mod http;
+mod syn;
+mod tcp;
+
+use super::config::{CheckSpec, CheckType};
+use std::time::{Duration, Instant};
+
+/// The outcome of one probe.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ProbeResult {
+    /// Passed.
+    pub ok: bool,
+    /// What was seen: a status code, an error, a diagnostic.
+    pub diagnostic: String,
+    /// How long the probe took.
+    pub took: Duration,
+}
+
+/// Runs the probes of one check, keeping what may be reused between them
+/// (an HTTP connection kept alive).
+pub struct Prober {
+    spec: CheckSpec,
+    http: http::HttpProber,
+}
+
+impl Prober {
+    /// A prober for `spec`.
+    pub fn new(spec: CheckSpec) -> Prober {
+        Prober {
+            http: http::HttpProber::new(&spec),
+            spec,
+        }
+    }
+
+    /// Runs one probe, bounded by the check's timeout.
+    pub async fn probe(&mut self) -> ProbeResult {
+        let start = Instant::now();
+        let spec = &self.spec;
+        let fut = async {
+            match spec.kind {
+                CheckType::Http | CheckType::Https => self.http.probe(spec).await,
+                CheckType::Tcp => tcp::probe(spec).await,
+                CheckType::Dns => dns::probe(spec).await,
+                CheckType::Syn => syn::probe(spec).await,
+            }
+        };
+        let outcome = tokio::time::timeout(spec.timeout, fut).await;
+        let (ok, diagnostic) = match outcome {
+            Ok(Ok(diag)) => (true, diag),
+            Ok(Err(diag)) => (false, diag),
+            Err(_) => {
+                // A half-used connection cannot be trusted after a timeout.
+                self.http.reset();
+                (
+                    false,
+                    format!(
+                        "timed out after {}",
+                        humantime::format_duration(spec.timeout)
+                    ),
+                )
+            }
+        };
+        ProbeResult {
+            ok,
+            diagnostic,
+            took: start.elapsed(),
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! The director: health-checks backends and tells the embedder which
+//! services and VIPs are up.
+//!
+//! [`Director::start`] takes a [`Config`]; one tokio task runs each distinct
+//! check (identical checks used by several services are probed once), with
+//! jitter so that thousands of checks do not fire together, and every probe
+//! bounded by its timeout. Results go into the pure [`DirectorState`], which
+//! decides, by each check's rise/fall rule, which destinations and services
+//! are up. [`Director::healthy_vips`] is what a BGP speaker advertises.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), cue::director::ConfigError> {
+//! use cue::director::{Config, Director};
+//! let config = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80,
+//!   "protocol": "tcp", "destinations": [{"address": "10.0.0.1", "port": 8080,
+//!   "checks": [{"type": "http", "path": "/health"}]}]}]}"#)?;
+//! let (director, mut events) = Director::start(config);
+//! let mut changed = director.changed();
+//! while changed.changed().await.is_ok() {
+//!     println!("healthy VIPs: {:?}", director.healthy_vips());
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod check;
+pub mod config;
+pub mod monitor;
+pub mod state;
+
+pub use check::ProbeResult;
+pub use config::{CheckSpec, CheckType, Config, ConfigError, Protocol, Rule};
+pub use state::{DestinationStatus, DirectorEvent, DirectorState, ServiceStatus};
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::JoinHandle;
+
+/// Probes allowed in flight at once: bounds the sockets in use.
+pub const MAX_CONCURRENT_PROBES: usize = 4096;
+
+/// A running director.
+pub struct Director {
+    shared: Arc<Shared>,
+    tasks: Mutex<BTreeMap<CheckSpec, JoinHandle<()>>>,
+}
+
+struct Shared {
+    state: Mutex<DirectorState>,
+    events: mpsc::UnboundedSender<DirectorEvent>,
+    changed: watch::Sender<u64>,
+    permits: Semaphore,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn publish(&self, events: Vec<DirectorEvent>) {
+        let mut changed = false;
+        for e in events {
+            changed |= !matches!(e, DirectorEvent::Probe { .. });
+            let _ = self.events.send(e);
+        }
+        if changed {
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+impl Director {
+    /// Starts probing. Must be called within a tokio runtime.
+    pub fn start(config: Config) -> (Director, mpsc::UnboundedReceiver<DirectorEvent>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let director = Director {
+            shared: Arc::new(Shared {
+                state: Mutex::new(DirectorState::default()),
+                events,
+                changed: watch::channel(0).0,
+                permits: Semaphore::new(MAX_CONCURRENT_PROBES),
+            }),
+            tasks: Mutex::new(BTreeMap::new()),
+        };
+        director.apply(config);
+        (director, rx)
+    }
+
+    /// Replaces the configuration. A bad one is refused whole and the
+    /// running one stays. Checks that stay keep their history.
+    pub fn reconfigure(&self, config: Config) -> Result<(), ConfigError> {
+        config.validate()?;
+        self.apply(config);
+        Ok(())
+    }
+
+    fn apply(&self, config: Config) {
+        let events = lock(&self.shared.state).configure(config, SystemTime::now());
+        let specs: BTreeSet<CheckSpec> = lock(&self.shared.state).specs().cloned().collect();
+        {
+            let mut tasks = lock(&self.tasks);
+            tasks.retain(|spec, task| {
+                let keep = specs.contains(spec);
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+            for spec in specs {
+                if !tasks.contains_key(&spec) {
+                    let task = tokio::spawn(run_check(self.shared.clone(), spec.clone()));
+                    tasks.insert(spec, task);
+                }
+            }
+        }
+        self.shared.publish(events);
+        self.shared.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Services sorted by address, port and protocol, with destinations.
+    pub fn status(&self) -> Vec<ServiceStatus> {
+        lock(&self.shared.state).status()
+    }
+
+    /// Every VIP configured.
+    pub fn all_vips(&self) -> BTreeSet<IpAddr> {
+        lock(&self.shared.state).all_vips()
+    }
+
+    /// VIPs whose every service is up.
+    pub fn healthy_vips(&self) -> BTreeSet<IpAddr> {
+        lock(&self.shared.state).healthy_vips()
+    }
+
+    /// Whether every check has seen a whole rise/fall window.
+    pub fn settled(&self) -> bool {
+        lock(&self.shared.state).settled()
+    }
+
+    /// A receiver that changes whenever a destination or service changes
+    /// state (or the configuration does).
+    pub fn changed(&self) -> watch::Receiver<u64> {
+        self.shared.changed.subscribe()
+    }
+
+    /// Stops every check.
+    pub fn stop(&self) {
+        for (_, t) in std::mem::take(&mut *lock(&self.tasks)) {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Director {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Probes one check forever: the first probe after a random part of the
+/// interval (of one second at most), then every interval, each probe moved
+/// by up to 10% either way so that checks started together spread out.
+async fn run_check(shared: Arc<Shared>, spec: CheckSpec) {
+    let mut prober = check::Prober::new(spec.clone());
+    let first = spec
+        .interval
+        .min(Duration::from_secs(1))
+        .mul_f64(rand::random::<f64>());
+    tokio::time::sleep(first).await;
+    let mut next = tokio::time::Instant::now();
+    loop {
+        let result = {
+            let _permit = shared.permits.acquire().await;
+            prober.probe().await
+        };
+        let events = lock(&shared.state).record(&spec, result, SystemTime::now());
+        shared.publish(events);
+        next += spec.interval;
+        let now = tokio::time::Instant::now();
+        if next < now {
+            // A probe that ran long: start again from now, not in a burst.
+            next = now;
+        }
+        let jitter = spec.interval.mul_f64(rand::random::<f64>() * 0.2);
+        tokio::time::sleep_until(next + jitter - spec.interval / 10).await;
+    }
+}
