@@ -488,3 +488,80 @@ fn hold_timer_expires_when_bird_stops_talking_and_session_recovers() {
     wait_for("the route again", T, || bird.route("10.1.1.1/32"));
     assert!(cue.terminate().status.success());
 }
+
+#[test]
+fn services_advertise_healthy_vips_and_withdraw_failed_ones() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    // Two backends; the VIP 192.0.2.50 needs its one service up, the IPv6
+    // VIP follows the other backend.
+    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let pa = a.local_addr().unwrap().port();
+    let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let pb = b.local_addr().unwrap().port();
+    let dir = Scratch::new("rhi");
+    let file = dir.path("services.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"services": [
+          {{"address": "192.0.2.50", "port": 80, "protocol": "tcp", "destinations": [
+            {{"address": "127.0.0.1", "port": {pa}, "checks": [{{"type": "tcp", "interval": "100ms", "timeout": "100ms"}}]}}]}},
+          {{"address": "2001:db8::50", "port": 80, "protocol": "tcp", "destinations": [
+            {{"address": "127.0.0.1", "port": {pb}, "checks": [{{"type": "http", "interval": "100ms", "timeout": "100ms"}}]}}]}}
+        ]}}"#
+        ),
+    )
+    .unwrap();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "-m",
+        "-6",
+        "::1",
+        "-a",
+        "10.9.9.9",
+        "--services",
+        file.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    // The static address and the healthy VIP; the IPv6 VIP's backend does
+    // not speak HTTP (a bare listener), so it stays down.
+    let want = sorted(&["10.9.9.9/32", "192.0.2.50/32"]);
+    wait_for("the healthy VIP in BIRD", T, || {
+        (prefixes(&bird) == want).then_some(())
+    });
+    assert!(bird.route("2001:db8::50/128").is_none());
+
+    // Stop the backend: the VIP is withdrawn within an interval or two.
+    drop(a);
+    let stopped = std::time::Instant::now();
+    wait_for("the VIP to be withdrawn", T, || {
+        (prefixes(&bird) == sorted(&["10.9.9.9/32"])).then_some(())
+    });
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(2), "withdrawn after {took:?}");
+
+    // Start it again: the VIP comes back after five passing probes.
+    let _a = std::net::TcpListener::bind(("127.0.0.1", pa)).unwrap();
+    wait_for("the VIP to come back", T, || {
+        (prefixes(&bird) == want).then_some(())
+    });
+    drop(b);
+    let done = cue.terminate();
+    assert!(done.status.success());
+    assert!(
+        done.stdout.contains("service 192.0.2.50:80/tcp down"),
+        "{}",
+        done.stdout
+    );
+    wait_for("everything withdrawn", T, || {
+        prefixes(&bird).is_empty().then_some(())
+    });
+}

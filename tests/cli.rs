@@ -238,3 +238,121 @@ fn speaker_to_listen_ebgp() {
         out.stdout
     );
 }
+
+fn services_file(dir: &Scratch, name: &str, body: &str) -> String {
+    let p = dir.path(name);
+    std::fs::write(&p, body).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn check_once_exit_codes_and_table() {
+    let dir = Scratch::new("check");
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_port = up.local_addr().unwrap().port();
+    let down_port = free_port();
+    let svc = |port: u16| {
+        format!(
+            r#"{{"services": [{{"address": "192.0.2.10", "port": 80, "protocol": "tcp",
+              "destinations": [{{"address": "127.0.0.1", "port": {port},
+                "checks": [{{"type": "tcp", "interval": "100ms"}}]}}]}}]}}"#
+        )
+    };
+    let good = services_file(&dir, "good.json", &svc(up_port));
+    let done = run(&["check", "--once", &good]);
+    assert_eq!(
+        done.status.code(),
+        Some(0),
+        "{}{}",
+        done.stdout,
+        done.stderr
+    );
+    assert!(done.stdout.contains("192.0.2.10:80/tcp"), "{}", done.stdout);
+    assert!(done.stdout.contains("127.0.0.1:"), "{}", done.stdout);
+
+    let bad = services_file(&dir, "bad.json", &svc(down_port));
+    let done = run(&["check", "--once", "--json", &bad]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.stdout);
+    let status: Vec<_> = done
+        .json()
+        .into_iter()
+        .filter(|e| e["event"] == "service_status")
+        .collect();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0]["up"], false);
+    assert!(status[0]["destinations"][0]["diagnostic"]
+        .as_str()
+        .unwrap()
+        .contains("refused"));
+
+    let broken = services_file(
+        &dir,
+        "broken.json",
+        &svc(up_port).replace("\"tcp\",", "\"sctp\","),
+    );
+    let done = run(&["check", "--once", &broken]);
+    assert_eq!(done.status.code(), Some(2));
+    assert!(
+        done.stderr.contains("unknown variant `sctp`"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn check_reloads_on_sighup_and_keeps_running_on_a_bad_file() {
+    let dir = Scratch::new("hup");
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = up.local_addr().unwrap().port();
+    let svc = |vip: &str| {
+        format!(
+            r#"{{"address": "{vip}", "port": 80, "protocol": "tcp",
+              "destinations": [{{"address": "127.0.0.1", "port": {port},
+                "checks": [{{"type": "tcp", "interval": "100ms"}}]}}]}}"#
+        )
+    };
+    let file = services_file(
+        &dir,
+        "s.json",
+        &format!(r#"{{"services": [{}]}}"#, svc("192.0.2.20")),
+    );
+    let cue = Cue::start(&["check", &file]);
+    wait_for("192.0.2.20 up", T, || {
+        cue.stdout()
+            .contains("service 192.0.2.20:80/tcp up")
+            .then_some(())
+    });
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"services": [{}, {}]}}"#,
+            svc("192.0.2.20"),
+            svc("192.0.2.21")
+        ),
+    )
+    .unwrap();
+    let hup = |c: &Cue| {
+        Command::new("kill")
+            .args(["-HUP", &c.pid().to_string()])
+            .status()
+            .unwrap()
+    };
+    hup(&cue);
+    wait_for("192.0.2.21 up after the reload", T, || {
+        cue.stdout()
+            .contains("service 192.0.2.21:80/tcp up")
+            .then_some(())
+    });
+    std::fs::write(&file, "{ not json").unwrap();
+    hup(&cue);
+    std::thread::sleep(Duration::from_millis(300));
+    let done = cue.terminate();
+    assert!(done.status.success());
+    assert!(
+        done.stderr.contains("keeping the running configuration"),
+        "{}",
+        done.stderr
+    );
+    // The table at exit still holds both services.
+    assert!(done.stdout.contains("192.0.2.21:80/tcp"));
+}

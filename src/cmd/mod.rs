@@ -1,6 +1,7 @@
 //! The `cue-bgp` command line: one file per subcommand.
 
 pub mod args;
+pub mod check;
 pub mod demo;
 pub mod listen;
 pub mod output;
@@ -56,6 +57,9 @@ pub enum Command {
     /// Run a speaker and a listener against each other on loopback, with no
     /// daemon: advertise, change attributes, withdraw, and show each step.
     Demo(demo::DemoArgs),
+    /// Health-check the services of a JSON file without BGP: print state
+    /// changes and a table of services and destinations (SIGHUP reloads).
+    Check(check::CheckArgs),
 }
 
 /// Runs the command line.
@@ -63,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Listen(a)) => listen::run(*a).await,
         Some(Command::Demo(a)) => demo::run(a).await,
+        Some(Command::Check(a)) => check::run(a).await,
         None => speak::run(cli.speak).await,
     }
 }

@@ -293,3 +293,127 @@ pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)]) -> Table {
     }
     t
 }
+
+impl Printer {
+    /// Prints a director event (probe results only when `probes`).
+    pub fn director_event(&self, e: &cue::director::DirectorEvent, probes: bool) {
+        use cue::director::DirectorEvent as D;
+        if matches!(e, D::Probe { .. }) && !probes {
+            return;
+        }
+        if self.json {
+            match serde_json::to_value(e) {
+                Ok(serde_json::Value::Object(m)) => {
+                    let mut obj = serde_json::Map::new();
+                    obj.insert("time".into(), now().into());
+                    for (k, v) in m {
+                        obj.insert(k, v);
+                    }
+                    out(&serde_json::Value::Object(obj).to_string());
+                }
+                Ok(_) => {}
+                Err(err) => eprintln!("cue-bgp: cannot encode event: {err}"),
+            }
+            return;
+        }
+        let updown = |up: bool| if up { "up" } else { "down" };
+        let text = match e {
+            D::Probe {
+                target,
+                check,
+                ok,
+                diagnostic,
+                took,
+            } => format!(
+                "probe {check} {target} {} in {:.1} ms: {diagnostic}",
+                if *ok { "passed" } else { "failed" },
+                took.as_secs_f64() * 1000.0
+            ),
+            D::Destination {
+                service,
+                destination,
+                up,
+                diagnostic,
+            } => {
+                let why = if diagnostic.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({diagnostic})")
+                };
+                format!(
+                    "service {service} destination {destination} {}{why}",
+                    updown(*up)
+                )
+            }
+            D::Service {
+                service,
+                up,
+                available,
+                required,
+            } => format!(
+                "service {service} {} ({available} of {required} required destinations healthy)",
+                updown(*up)
+            ),
+        };
+        out(&format!("{} {text}", now()));
+    }
+
+    /// Prints the director's status: a table, or one `service` JSON line per
+    /// service.
+    pub fn services(&self, status: &[cue::director::ServiceStatus]) {
+        if self.json {
+            for s in status {
+                if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(s) {
+                    let mut obj = serde_json::Map::new();
+                    obj.insert("time".into(), now().into());
+                    obj.insert("event".into(), "service_status".into());
+                    for (k, v) in m {
+                        obj.insert(k, v);
+                    }
+                    out(&serde_json::Value::Object(obj).to_string());
+                }
+            }
+            return;
+        }
+        out(&services_table(status).to_string());
+    }
+}
+
+/// Services and their destinations as a table.
+pub fn services_table(status: &[cue::director::ServiceStatus]) -> Table {
+    let mut t = table(&[
+        "Service",
+        "State",
+        "Available",
+        "Destination",
+        "Status",
+        "Diagnostic",
+        "Probe time",
+        "Last probe",
+    ]);
+    for s in status {
+        let name = cue::director::config::service_name(s.address, s.port, s.protocol);
+        let state = if s.up { "up" } else { "down" };
+        let avail = format!("{}/{}", s.available, s.required);
+        if s.destinations.is_empty() {
+            t.add_row(vec![name, state.into(), avail]);
+            continue;
+        }
+        for (i, d) in s.destinations.iter().enumerate() {
+            let first = i == 0;
+            t.add_row(vec![
+                if first { name.clone() } else { String::new() },
+                if first { state.into() } else { String::new() },
+                if first { avail.clone() } else { String::new() },
+                cue::director::config::socket_name(d.address, d.port),
+                if d.ok { "up".into() } else { "down".into() },
+                d.diagnostic.clone(),
+                format!("{:.1} ms", d.took.as_secs_f64() * 1000.0),
+                d.last_probe
+                    .map(|t| humantime::format_rfc3339_seconds(t).to_string())
+                    .unwrap_or_default(),
+            ]);
+        }
+    }
+    t
+}

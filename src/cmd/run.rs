@@ -26,7 +26,7 @@ pub enum Ended {
     NotEstablished,
 }
 
-async fn signal() {
+pub async fn signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

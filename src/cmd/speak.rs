@@ -9,7 +9,11 @@ use super::run::{exit_code, shutdown, until_stopped, StopRules};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::{PeerConfig, Pool};
+use cue::director::{Config, Director};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -54,6 +58,10 @@ pub struct SpeakArgs {
     /// Exit with status 3 if no peer reaches ESTABLISHED within this long
     #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
     pub wait_established: Option<Duration>,
+    /// Services file (JSON): advertise the VIPs the director finds healthy,
+    /// as they change, together with any --advertise addresses
+    #[arg(long, value_name = "CONFIG")]
+    pub services: Option<PathBuf>,
     /// One JSON object per line instead of text
     #[arg(long)]
     pub json: bool,
@@ -100,13 +108,29 @@ impl SpeakArgs {
 /// Runs the speaker.
 pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     let peers = args.peer_configs()?;
+    let services = args
+        .services
+        .as_deref()
+        .map(super::check::load)
+        .transpose()?;
+    // The sample addresses stand in only when nothing else is to be advertised.
     let prefixes = args
         .advertise
-        .prefixes(true)
+        .prefixes(services.is_none())
         .map_err(|e| UsageError(format!("{e:#}")))?;
     let printer = Printer { json: args.json };
     let (pool, mut events) = Pool::new();
-    pool.set_rib(prefixes);
+    pool.set_rib(prefixes.iter().copied());
+    let director = services.map(|config| {
+        let path = args.services.clone().unwrap_or_default();
+        tokio::spawn(follow_director(
+            config,
+            path,
+            prefixes,
+            pool.clone(),
+            printer,
+        ))
+    });
     pool.configure(peers).await;
     let ended = until_stopped(
         &mut events,
@@ -117,7 +141,45 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .await;
+    if let Some(d) = director {
+        d.abort();
+        let _ = d.await;
+    }
     let status = shutdown(&pool, &mut events, printer).await;
     printer.status(&status);
     Ok(exit_code(ended, &status, args.wait_established))
+}
+
+/// Route health injection: keeps the Loc-RIB at the healthy VIPs plus the
+/// static prefixes, as health changes; SIGHUP reloads the services file.
+async fn follow_director(
+    config: Config,
+    path: PathBuf,
+    fixed: BTreeSet<IpNet>,
+    pool: Pool,
+    printer: Printer,
+) {
+    let (director, mut events) = Director::start(config);
+    let mut changed = director.changed();
+    let mut hup = super::check::hangup();
+    let mut dirty = true;
+    loop {
+        // Only a state change (not every probe) recomputes the RIB.
+        if dirty {
+            let mut rib = fixed.clone();
+            rib.extend(director.healthy_vips().into_iter().map(IpNet::from));
+            if *pool.loc_rib() != rib {
+                pool.set_loc_rib(std::sync::Arc::new(rib));
+            }
+            dirty = false;
+        }
+        tokio::select! {
+            r = changed.changed() => match r {
+                Ok(()) => dirty = true,
+                Err(_) => return,
+            },
+            Some(e) = events.recv() => printer.director_event(&e, false),
+            Some(()) = super::check::recv_hangup(&mut hup) => super::check::reload(&director, &path),
+        }
+    }
 }

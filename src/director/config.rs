@@ -383,6 +383,12 @@ impl CheckConfig {
         if rule.fall == 0 || rule.fall > rule.window {
             return Err(format!("fall {} is not 1-{}", rule.fall, rule.window));
         }
+        if rule.fall > rule.rise {
+            return Err(format!(
+                "fall {} above rise {}: a check that just came up would go down again",
+                rule.fall, rule.rise
+            ));
+        }
         Ok(CheckSpec {
             kind: self.kind,
             address: d.address,

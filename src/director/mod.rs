@@ -109,10 +109,9 @@ impl Director {
                 keep
             });
             for spec in specs {
-                if !tasks.contains_key(&spec) {
-                    let task = tokio::spawn(run_check(self.shared.clone(), spec.clone()));
-                    tasks.insert(spec, task);
-                }
+                tasks.entry(spec).or_insert_with_key(|spec| {
+                    tokio::spawn(run_check(self.shared.clone(), spec.clone()))
+                });
             }
         }
         self.shared.publish(events);

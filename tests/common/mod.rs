@@ -372,6 +372,11 @@ impl Cue {
         }
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
     /// Standard output so far.
     pub fn stdout(&self) -> String {
         let mut s = String::new();

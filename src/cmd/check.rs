@@ -1,0 +1,120 @@
+//! `cue-bgp check`: run the director without BGP.
+
+use super::output::Printer;
+use super::run::signal;
+use super::UsageError;
+use clap::Args;
+use cue::director::{Config, Director};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// `check` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Services file (JSON; see examples/services.json)
+    #[arg(value_name = "CONFIG")]
+    pub config: PathBuf,
+    /// Probe until every check has a settled state, print the table, and
+    /// exit 0 when every service is up, 1 otherwise
+    #[arg(long)]
+    pub once: bool,
+    /// Also print every probe result
+    #[arg(long)]
+    pub probes: bool,
+    /// One JSON object per line instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Reads and checks a services file.
+pub fn load(path: &Path) -> Result<Config, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
+    Config::from_json(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+}
+
+/// How long `--once` may take at most: every check's full window, plus its
+/// timeout, plus a second.
+fn once_limit(config: &Config) -> Duration {
+    let mut limit = Duration::ZERO;
+    for s in &config.services {
+        for d in &s.destinations {
+            for c in &d.checks {
+                if let Ok(spec) = c.spec(d) {
+                    let w = spec.interval * spec.rule.window as u32 + spec.timeout;
+                    limit = limit.max(w);
+                }
+            }
+        }
+    }
+    limit + Duration::from_secs(1)
+}
+
+/// Runs the director.
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let config = load(&args.config)?;
+    let printer = Printer { json: args.json };
+    let limit = once_limit(&config);
+    let (director, mut events) = Director::start(config);
+    if args.once {
+        let deadline = tokio::time::Instant::now() + limit;
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            tokio::select! {
+                Some(e) = events.recv() => printer.director_event(&e, args.probes),
+                _ = tick.tick() => {
+                    if director.settled() || tokio::time::Instant::now() >= deadline {
+                        break;
+                    }
+                }
+            }
+        }
+        while let Ok(e) = events.try_recv() {
+            printer.director_event(&e, args.probes);
+        }
+        let status = director.status();
+        printer.services(&status);
+        director.stop();
+        return Ok(if status.iter().all(|s| s.up) {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    let mut hup = hangup();
+    let sig = signal();
+    tokio::pin!(sig);
+    loop {
+        tokio::select! {
+            Some(e) = events.recv() => printer.director_event(&e, args.probes),
+            _ = &mut sig => break,
+            Some(()) = recv_hangup(&mut hup) => reload(&director, &args.config),
+        }
+    }
+    printer.services(&director.status());
+    director.stop();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads the services file; a bad one is reported and the running
+/// configuration stays.
+pub fn reload(director: &Director, path: &Path) {
+    match load(path).and_then(|c| director.reconfigure(c).map_err(|e| UsageError(e.0))) {
+        Ok(()) => eprintln!("cue-bgp: reloaded {}", path.display()),
+        Err(e) => eprintln!("cue-bgp: {e}; keeping the running configuration"),
+    }
+}
+
+/// A SIGHUP stream, where the platform has one.
+pub fn hangup() -> Option<tokio::signal::unix::Signal> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
+}
+
+/// The next SIGHUP; never, without a stream.
+pub async fn recv_hangup(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
