@@ -39,6 +39,7 @@ async fn vips_follow_backend_health() {
     let backend = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = backend.local_addr().unwrap().port();
     let (director, mut events) = Director::start(config(&service("192.0.2.1", port)));
+    director.probe_events(true);
     assert!(director.healthy_vips().is_empty(), "a new VIP starts down");
     assert_eq!(director.all_vips(), vips(&["192.0.2.1"]));
     let d = &director;

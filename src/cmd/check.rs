@@ -57,6 +57,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let printer = Printer { json: args.json };
     let limit = once_limit(&config);
     let (director, mut events) = Director::start(config);
+    director.probe_events(args.probes);
     if args.once {
         let deadline = tokio::time::Instant::now() + limit;
         let mut tick = tokio::time::interval(Duration::from_millis(50));

@@ -49,6 +49,10 @@ pub struct Director {
 
 struct Shared {
     state: Mutex<DirectorState>,
+    /// Whether every probe result is sent as an event (off by default: at
+    /// thousands of probes a second, an embedder that does not read them
+    /// should not pay for them).
+    probe_events: std::sync::atomic::AtomicBool,
     events: mpsc::UnboundedSender<DirectorEvent>,
     changed: watch::Sender<u64>,
     permits: Semaphore,
@@ -61,9 +65,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Shared {
     fn publish(&self, events: Vec<DirectorEvent>) {
         let mut changed = false;
+        let probes = self.probe_events.load(std::sync::atomic::Ordering::Relaxed);
         for e in events {
-            changed |= !matches!(e, DirectorEvent::Probe { .. });
-            let _ = self.events.send(e);
+            let probe = matches!(e, DirectorEvent::Probe { .. });
+            changed |= !probe;
+            if probes || !probe {
+                let _ = self.events.send(e);
+            }
         }
         if changed {
             self.changed.send_modify(|n| *n += 1);
@@ -78,6 +86,7 @@ impl Director {
         let director = Director {
             shared: Arc::new(Shared {
                 state: Mutex::new(DirectorState::default()),
+                probe_events: std::sync::atomic::AtomicBool::new(false),
                 events,
                 changed: watch::channel(0).0,
                 permits: Semaphore::new(MAX_CONCURRENT_PROBES),
@@ -116,6 +125,14 @@ impl Director {
         }
         self.shared.publish(events);
         self.shared.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Sends every probe result as a [`DirectorEvent::Probe`] too (off by
+    /// default; state changes are always sent).
+    pub fn probe_events(&self, on: bool) {
+        self.shared
+            .probe_events
+            .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Services sorted by address, port and protocol, with destinations.
@@ -172,7 +189,9 @@ async fn run_check(shared: Arc<Shared>, spec: CheckSpec) {
     loop {
         let result = {
             let _permit = shared.permits.acquire().await;
-            prober.probe().await
+            // Boxed: the probe's state machine (several KiB) then exists only
+            // while a probe runs, not in each idle check's task.
+            Box::pin(prober.probe()).await
         };
         let events = lock(&shared.state).record(&spec, result, SystemTime::now());
         shared.publish(events);

@@ -162,6 +162,10 @@ struct Since {
 pub struct DirectorState {
     config: Config,
     probes: BTreeMap<CheckSpec, Probe>,
+    /// The resolved checks of each destination: `specs[service][destination]`.
+    specs: Vec<Vec<Vec<CheckSpec>>>,
+    /// Which services use each check, so that a result re-evaluates only them.
+    users: BTreeMap<CheckSpec, Vec<usize>>,
     destinations: BTreeMap<(ServiceKey, DestinationKey), Since>,
     services: BTreeMap<ServiceKey, Since>,
 }
@@ -226,6 +230,25 @@ impl DirectorState {
             });
         }
         self.probes = probes;
+        self.specs = config
+            .services
+            .iter()
+            .map(|s| {
+                s.destinations
+                    .iter()
+                    .map(|d| d.checks.iter().filter_map(|c| c.spec(d).ok()).collect())
+                    .collect()
+            })
+            .collect();
+        self.users.clear();
+        for (si, dests) in self.specs.iter().enumerate() {
+            for spec in dests.iter().flatten() {
+                let u = self.users.entry(spec.clone()).or_default();
+                if u.last() != Some(&si) {
+                    u.push(si);
+                }
+            }
+        }
         let services: BTreeSet<ServiceKey> = config.services.iter().map(key).collect();
         self.services.retain(|k, _| services.contains(k));
         let dests: BTreeSet<(ServiceKey, DestinationKey)> = config
@@ -239,7 +262,8 @@ impl DirectorState {
             .collect();
         self.destinations.retain(|k, _| dests.contains(k));
         self.config = config;
-        self.reevaluate(now, true)
+        let all: Vec<usize> = (0..self.config.services.len()).collect();
+        self.reevaluate(&all, now, true)
     }
 
     /// Records a probe result at `now`; returns what changed.
@@ -263,20 +287,28 @@ impl DirectorState {
         p.last = Some(result);
         p.last_probe = Some(now);
         if changed {
-            events.extend(self.reevaluate(now, false));
+            let users = self.users.get(spec).cloned().unwrap_or_default();
+            events.extend(self.reevaluate(&users, now, false));
         }
         events
     }
 
-    /// Recomputes destination and service states from the monitors.
-    fn reevaluate(&mut self, now: SystemTime, initial: bool) -> Vec<DirectorEvent> {
+    /// Recomputes the destination and service states of `services` (indexes
+    /// into the configuration) from the monitors.
+    fn reevaluate(
+        &mut self,
+        services: &[usize],
+        now: SystemTime,
+        initial: bool,
+    ) -> Vec<DirectorEvent> {
         let mut events = Vec::new();
-        for s in &self.config.services {
+        for &si in services {
+            let s = &self.config.services[si];
             let sk = key(s);
             let sname = service_name(s.address, s.port, s.protocol);
             let mut available = 0;
-            for d in &s.destinations {
-                let (ok, diagnostic) = self.destination_health(d);
+            for (di, d) in s.destinations.iter().enumerate() {
+                let (ok, diagnostic) = self.destination_health(si, di);
                 let entry = self
                     .destinations
                     .entry((sk, (d.address, d.port)))
@@ -309,7 +341,9 @@ impl DirectorState {
         events
     }
 
-    fn destination_health(&self, d: &super::config::DestinationConfig) -> (bool, String) {
+    /// Whether destination `di` of service `si` is healthy, and why.
+    fn destination_health(&self, si: usize, di: usize) -> (bool, String) {
+        let d = &self.config.services[si].destinations[di];
         if d.disabled {
             return (false, "disabled".into());
         }
@@ -317,18 +351,17 @@ impl DirectorState {
             return (false, "weight 0".into());
         }
         let mut diag = String::new();
-        for c in &d.checks {
-            let Ok(spec) = c.spec(d) else { continue };
-            let Some(p) = self.probes.get(&spec) else {
+        for spec in &self.specs[si][di] {
+            let Some(p) = self.probes.get(spec) else {
                 continue;
             };
-            let last = p.last.as_ref().map(|r| r.diagnostic.clone());
+            let last = p.last.as_ref().map(|r| r.diagnostic.as_str());
             if !p.monitor.is_up() {
-                let why = last.unwrap_or_else(|| "not probed yet".into());
+                let why = last.unwrap_or("not probed yet");
                 return (false, format!("{}: {why}", spec.kind));
             }
             if let Some(l) = last {
-                diag = l;
+                diag = l.to_string();
             }
         }
         (true, diag)
@@ -347,16 +380,16 @@ impl DirectorState {
             .config
             .services
             .iter()
-            .map(|s| {
+            .enumerate()
+            .map(|(si, s)| {
                 let sk = key(s);
                 let mut destinations: Vec<DestinationStatus> = s
                     .destinations
                     .iter()
-                    .map(|d| {
-                        let (ok, diagnostic) = self.destination_health(d);
-                        let specs: Vec<CheckSpec> =
-                            d.checks.iter().filter_map(|c| c.spec(d).ok()).collect();
-                        let probes: Vec<(&CheckSpec, &Probe)> = specs
+                    .enumerate()
+                    .map(|(di, d)| {
+                        let (ok, diagnostic) = self.destination_health(si, di);
+                        let probes: Vec<(&CheckSpec, &Probe)> = self.specs[si][di]
                             .iter()
                             .filter_map(|sp| self.probes.get(sp).map(|p| (sp, p)))
                             .collect();

@@ -1,43 +1,80 @@
 //! `http` and `https`: connect to the destination address whatever the Host
 //! header says, send SNI for a host name (never for an address), do not
 //! follow redirects, verify certificates only when asked, read the body,
-//! then judge the status code. The connection is kept alive between probes.
+//! then judge the status code.
+//!
+//! The connection is kept alive between probes. Between probes a check holds
+//! only its socket (and TLS state): the read buffer lives for one probe, so
+//! that ten thousand idle kept-alive checks cost little memory. Response
+//! heads are parsed with `httparse`; bodies are read by Content-Length,
+//! chunked encoding, or to the end of the connection.
 
 use super::super::config::{CheckSpec, CheckType, HttpMethod};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::client::conn::http1::{self, SendRequest};
-use hyper_util::rt::TokioIo;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 /// Bodies larger than this fail the check rather than fill memory.
 const MAX_BODY: usize = 1 << 20;
+/// Response heads larger than this fail the check.
+const MAX_HEAD: usize = 64 << 10;
+/// Headers parsed at most.
+const MAX_HEADERS: usize = 64;
+
+/// A kept-alive connection.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
 
 pub(super) struct HttpProber {
-    sender: Option<SendRequest<Empty<Bytes>>>,
+    conn: Option<Conn>,
+    request: Vec<u8>,
+}
+
+/// Why a request failed, and whether a fresh connection may fix it (the
+/// server closed a kept-alive connection before we used it).
+struct Failure {
+    message: String,
+    retry: bool,
 }
 
 impl HttpProber {
-    pub(super) fn new(_spec: &CheckSpec) -> HttpProber {
-        HttpProber { sender: None }
+    pub(super) fn new(spec: &CheckSpec) -> HttpProber {
+        let method = match spec.method {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+        };
+        let request = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: cue/{}\r\nAccept: */*\r\n\r\n",
+            spec.path,
+            spec.host,
+            env!("CARGO_PKG_VERSION")
+        )
+        .into_bytes();
+        HttpProber {
+            conn: None,
+            request,
+        }
     }
 
     pub(super) fn reset(&mut self) {
-        self.sender = None;
+        self.conn = None;
     }
 
     pub(super) async fn probe(&mut self, spec: &CheckSpec) -> Result<String, String> {
-        let result = self.request(spec).await;
-        if result.is_err() {
-            self.sender = None;
-        }
-        let status = result?;
+        let reused = self.conn.is_some();
+        let status = match self.exchange(spec).await {
+            Ok(s) => s,
+            Err(f) if f.retry && reused => self.exchange(spec).await.map_err(|f| f.message)?,
+            Err(f) => return Err(f.message),
+        };
         let expected = if spec.expect.is_empty() {
             status == 200
         } else {
@@ -50,49 +87,230 @@ impl HttpProber {
         }
     }
 
-    async fn request(&mut self, spec: &CheckSpec) -> Result<u16, String> {
-        let mut sender = match self.sender.take() {
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => connect(spec).await?,
-            },
-            None => connect(spec).await?,
+    /// One request and response; the connection is kept when the response
+    /// allows it.
+    async fn exchange(&mut self, spec: &CheckSpec) -> Result<u16, Failure> {
+        let mut conn = match self.conn.take() {
+            Some(c) => c,
+            None => connect(spec).await.map_err(|message| Failure {
+                message,
+                retry: false,
+            })?,
         };
-        let method = match spec.method {
-            HttpMethod::Get => hyper::Method::GET,
-            HttpMethod::Head => hyper::Method::HEAD,
+        let head = spec.method == HttpMethod::Head;
+        let result = match &mut conn {
+            Conn::Plain(s) => request(s, &self.request, head).await,
+            Conn::Tls(s) => request(s.as_mut(), &self.request, head).await,
         };
-        let req = hyper::Request::builder()
-            .method(method)
-            .uri(&spec.path)
-            .header(hyper::header::HOST, &spec.host)
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("cue/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| format!("request: {e}"))?;
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("request: {e}"))?;
-        let status = resp.status().as_u16();
-        let keep = !resp
-            .headers()
-            .get(hyper::header::CONNECTION)
-            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        Limited::new(resp.into_body(), MAX_BODY)
-            .collect()
-            .await
-            .map_err(|e| format!("reading body: {e}"))?;
+        let (status, keep) = result?;
         if keep {
-            self.sender = Some(sender);
+            self.conn = Some(conn);
         }
         Ok(status)
     }
 }
 
-async fn connect(spec: &CheckSpec) -> Result<SendRequest<Empty<Bytes>>, String> {
+/// Writes the request and reads the whole response. Returns the status and
+/// whether the connection may be used again.
+async fn request<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    req: &[u8],
+    head_request: bool,
+) -> Result<(u16, bool), Failure> {
+    let early = |e: std::io::Error| Failure {
+        message: format!("request: {e}"),
+        retry: true,
+    };
+    s.write_all(req).await.map_err(early)?;
+    s.flush().await.map_err(early)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let fail = |m: String| Failure {
+        message: m,
+        retry: false,
+    };
+    // The response head.
+    let (status, keep_alive, framing, head_len) = loop {
+        let n = read_more(s, &mut buf).await.map_err(|e| Failure {
+            message: format!("reading response: {e}"),
+            retry: buf.is_empty(),
+        })?;
+        if n == 0 {
+            return Err(Failure {
+                message: "connection closed before a response".into(),
+                retry: buf.is_empty(),
+            });
+        }
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(&buf) {
+            Ok(httparse::Status::Complete(len)) => {
+                let status = resp.code.unwrap_or(0);
+                let version = resp.version.unwrap_or(0);
+                let mut keep = version == 1;
+                let mut framing = Framing::UntilClose;
+                for h in resp.headers.iter() {
+                    let v = std::str::from_utf8(h.value).unwrap_or("").trim();
+                    if h.name.eq_ignore_ascii_case("connection") {
+                        if v.eq_ignore_ascii_case("close") {
+                            keep = false;
+                        } else if v.eq_ignore_ascii_case("keep-alive") {
+                            keep = true;
+                        }
+                    } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                        if v.to_ascii_lowercase().ends_with("chunked") {
+                            framing = Framing::Chunked;
+                        }
+                    } else if h.name.eq_ignore_ascii_case("content-length")
+                        && framing != Framing::Chunked
+                    {
+                        let n: usize = v
+                            .parse()
+                            .map_err(|_| fail(format!("bad Content-Length {v:?}")))?;
+                        framing = Framing::Length(n);
+                    }
+                }
+                if head_request || status / 100 == 1 || status == 204 || status == 304 {
+                    framing = Framing::Length(0);
+                }
+                break (status, keep, framing, len);
+            }
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > MAX_HEAD {
+                    return Err(fail("response head too large".into()));
+                }
+            }
+            Err(e) => return Err(fail(format!("bad response: {e}"))),
+        }
+    };
+    buf.drain(..head_len);
+    // The body, read and dropped.
+    match framing {
+        Framing::Length(n) => {
+            if n > MAX_BODY {
+                return Err(fail(format!("body of {n} bytes is too large")));
+            }
+            while buf.len() < n {
+                if read_more(s, &mut buf)
+                    .await
+                    .map_err(|e| fail(format!("reading body: {e}")))?
+                    == 0
+                {
+                    return Err(fail("connection closed in the body".into()));
+                }
+            }
+            Ok((status, keep_alive && buf.len() == n))
+        }
+        Framing::Chunked => {
+            read_chunked(s, &mut buf).await.map_err(fail)?;
+            Ok((status, keep_alive))
+        }
+        Framing::UntilClose => {
+            loop {
+                if buf.len() > MAX_BODY {
+                    return Err(fail("body too large".into()));
+                }
+                buf.clear();
+                if read_more(s, &mut buf)
+                    .await
+                    .map_err(|e| fail(format!("reading body: {e}")))?
+                    == 0
+                {
+                    break;
+                }
+            }
+            Ok((status, false))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    UntilClose,
+}
+
+async fn read_more<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    if buf.capacity() - buf.len() < 512 {
+        buf.reserve(buf.capacity().max(1024));
+    }
+    s.read_buf(buf).await
+}
+
+/// Reads a chunked body to its end (trailers included), keeping only what
+/// is not yet parsed.
+async fn read_chunked<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Result<(), String> {
+    let mut total = 0usize;
+    loop {
+        // Chunk size line.
+        let (size, used) = loop {
+            match httparse::parse_chunk_size(buf) {
+                Ok(httparse::Status::Complete((used, size))) => break (size as usize, used),
+                Ok(httparse::Status::Partial) => {
+                    if buf.len() > 1024 {
+                        return Err("bad chunk size line".into());
+                    }
+                    if read_more(s, buf)
+                        .await
+                        .map_err(|e| format!("reading body: {e}"))?
+                        == 0
+                    {
+                        return Err("connection closed in the body".into());
+                    }
+                }
+                Err(_) => return Err("bad chunk size".into()),
+            }
+        };
+        buf.drain(..used);
+        total = total.saturating_add(size);
+        if total > MAX_BODY {
+            return Err("body too large".into());
+        }
+        if size == 0 {
+            // Trailers end with an empty line.
+            loop {
+                if let Some(at) = find_crlf(buf) {
+                    if at == 0 {
+                        buf.drain(..2);
+                        return Ok(());
+                    }
+                    buf.drain(..at + 2);
+                    continue;
+                }
+                if buf.len() > MAX_HEAD {
+                    return Err("trailers too large".into());
+                }
+                if read_more(s, buf)
+                    .await
+                    .map_err(|e| format!("reading body: {e}"))?
+                    == 0
+                {
+                    return Err("connection closed in the trailers".into());
+                }
+            }
+        }
+        // Chunk data and its CRLF.
+        while buf.len() < size + 2 {
+            if read_more(s, buf)
+                .await
+                .map_err(|e| format!("reading body: {e}"))?
+                == 0
+            {
+                return Err("connection closed in the body".into());
+            }
+        }
+        if &buf[size..size + 2] != b"\r\n" {
+            return Err("chunk not followed by CRLF".into());
+        }
+        buf.drain(..size + 2);
+    }
+}
+
+fn find_crlf(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\r\n")
+}
+
+async fn connect(spec: &CheckSpec) -> Result<Conn, String> {
     let tcp = TcpStream::connect(SocketAddr::new(spec.address, spec.port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
@@ -103,23 +321,10 @@ async fn connect(spec: &CheckSpec) -> Result<SendRequest<Empty<Bytes>>, String> 
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS: {e}"))?;
-        handshake(TokioIo::new(tls)).await
+        Ok(Conn::Tls(Box::new(tls)))
     } else {
-        handshake(TokioIo::new(tcp)).await
+        Ok(Conn::Plain(tcp))
     }
-}
-
-async fn handshake<T>(io: T) -> Result<SendRequest<Empty<Bytes>>, String>
-where
-    T: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
-{
-    let (sender, conn) = http1::handshake(io)
-        .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(sender)
 }
 
 /// The TLS server name: a DNS name (sent as SNI), or an address (no SNI).
@@ -249,5 +454,69 @@ mod tests {
         ));
         assert!(matches!(server_name("[::1]"), Ok(ServerName::IpAddress(_))));
         assert!(server_name("bad name").is_err());
+    }
+
+    async fn parse(response: &'static [u8], head: bool) -> Result<(u16, bool), String> {
+        let (mut client, mut server) = tokio::io::duplex(64 * 1024);
+        let srv = tokio::spawn(async move {
+            let mut req = vec![0u8; 100];
+            let _ = server.read(&mut req).await;
+            // Byte by byte: every parser state sees a partial read.
+            for b in response {
+                server.write_all(&[*b]).await.unwrap();
+            }
+            // Dropping the server end closes the stream.
+        });
+        let r = request(&mut client, b"GET / HTTP/1.1\r\n\r\n", head)
+            .await
+            .map_err(|f| f.message);
+        let _ = srv.await;
+        r
+    }
+
+    #[tokio::test]
+    async fn response_framing() {
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", false).await,
+            Ok((200, true))
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 503 Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", false).await,
+            Ok((503, true))
+        );
+        assert_eq!(
+            parse(
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+                false
+            )
+            .await,
+            Ok((200, false))
+        );
+        assert_eq!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n", true).await,
+            Ok((200, true)),
+            "HEAD has no body whatever Content-Length says"
+        );
+        assert_eq!(
+            parse(b"HTTP/1.0 302 Found\r\nLocation: /x\r\n\r\nmoved", false).await,
+            Ok((302, false))
+        );
+        assert!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", false)
+                .await
+                .is_err()
+        );
+        assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n", false).await.is_err());
+        assert!(
+            parse(b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", false)
+                .await
+                .is_err()
+        );
+        assert!(parse(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            false
+        )
+        .await
+        .is_err());
     }
 }
