@@ -377,15 +377,8 @@ protocol bgp to_cue {{
 }}
 "#
     ));
-    let announced = |out: &str| -> Vec<serde_json::Value> {
-        out.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["event"] == "update" && e["direction"] == "received")
-            .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
-            .collect()
-    };
     let routes = wait_for("the three routes from BIRD", T, || {
-        let a = announced(&cue.stdout());
+        let a = received_routes(&cue.stdout());
         (a.len() >= 3).then_some(a)
     });
     let find = |p: &str| {

@@ -198,12 +198,7 @@ fn speaker_to_listen_ebgp() {
         listen.stdout().contains("\"notification\"").then_some(())
     });
     let out = listen.terminate();
-    let routes: Vec<serde_json::Value> = out
-        .json()
-        .into_iter()
-        .filter(|e| e["event"] == "update" && e["direction"] == "received")
-        .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
-        .collect();
+    let routes = received_routes(&out.stdout);
     assert_eq!(routes.len(), 2, "{}", out.stdout);
     let v4 = routes
         .iter()

@@ -236,15 +236,8 @@ fn listen_shows_routes_gobgp_sends() {
         "-a",
         "ipv6",
     ]);
-    let announced = |out: &str| -> Vec<serde_json::Value> {
-        out.lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["event"] == "update" && e["direction"] == "received")
-            .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
-            .collect()
-    };
     let routes = wait_for("two routes from GoBGP", T, || {
-        let a = announced(&cue.stdout());
+        let a = received_routes(&cue.stdout());
         (a.len() >= 2).then_some(a)
     });
     let r = routes

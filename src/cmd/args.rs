@@ -148,6 +148,34 @@ pub struct AttributeArgs {
     pub large_communities: Vec<LargeCommunity>,
 }
 
+/// Session timing, run length and output, shared by the speaker and
+/// `listen`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Proposed hold time in seconds (0, or 3 and above)
+    #[arg(long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
+    pub hold_time: u16,
+    /// Stop after this long (withdraw, Cease, exit 0)
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    pub run_for: Option<Duration>,
+    /// Exit with status 3 if no peer reaches ESTABLISHED within this long
+    #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
+    pub wait_established: Option<Duration>,
+    /// One JSON object per line instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RunArgs {
+    /// When the run stops.
+    pub fn stop_rules(&self) -> super::run::StopRules {
+        super::run::StopRules {
+            run_for: self.run_for,
+            wait_established: self.wait_established,
+        }
+    }
+}
+
 /// What to advertise and which addresses to export.
 #[derive(Debug, Clone, Args)]
 pub struct AdvertiseArgs {

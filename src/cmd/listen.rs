@@ -1,9 +1,9 @@
 //! `cue-bgp listen`: the passive side, for seeing what a router sends.
 
-use super::args::{parse_asn, parse_duration, parse_hold_time, parse_port, parse_router_id};
-use super::args::{AdvertiseArgs, AttributeArgs};
+use super::args::{parse_asn, parse_port, parse_router_id};
+use super::args::{AdvertiseArgs, AttributeArgs, RunArgs};
 use super::output::Printer;
-use super::run::{exit_code, shutdown, until_stopped, StopRules};
+use super::run::{exit_code, shutdown, until_stopped};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::{PeerConfig, Pool};
@@ -39,18 +39,8 @@ pub struct ListenArgs {
     pub attributes: AttributeArgs,
     #[command(flatten)]
     pub advertise: AdvertiseArgs,
-    /// Proposed hold time in seconds (0, or 3 and above)
-    #[arg(long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
-    pub hold_time: u16,
-    /// Stop after this long
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-    pub run_for: Option<Duration>,
-    /// Exit with status 3 if no peer reaches ESTABLISHED within this long
-    #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
-    pub wait_established: Option<Duration>,
-    /// One JSON object per line instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 /// Runs the listener.
@@ -60,12 +50,14 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         .advertise
         .prefixes(false)
         .map_err(|e| UsageError(format!("{e:#}")))?;
-    let printer = Printer { json: args.json };
+    let printer = Printer {
+        json: args.run.json,
+    };
     let template = |peer: IpAddr| PeerConfig {
         address: SocketAddr::new(peer, 0),
         local_as: args.as_number,
         router_id: args.router_id,
-        hold_time: args.hold_time,
+        hold_time: args.run.hold_time,
         peer_as: args.peer_as,
         source: None,
         multiprotocol: args.multiprotocol,
@@ -106,23 +98,15 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
             }
         )
     })?;
-    if !args.json {
+    if !args.run.json {
         println!("listening on {bound}");
     }
-    let ended = until_stopped(
-        &mut events,
-        printer,
-        StopRules {
-            run_for: args.run_for,
-            wait_established: args.wait_established,
-        },
-    )
-    .await;
+    let ended = until_stopped(&mut events, printer, args.run.stop_rules()).await;
     let routes = pool.adj_rib_in();
     let status = shutdown(&pool, &mut events, printer).await;
     printer.routes(&routes);
-    if !args.json {
+    if !args.run.json {
         printer.status(&status);
     }
-    Ok(exit_code(ended, &status, args.wait_established))
+    Ok(exit_code(ended, &status, args.run.wait_established))
 }

@@ -1,11 +1,11 @@
 //! The speaker: dial each peer and advertise.
 
 use super::args::{
-    parse_asn, parse_duration, parse_hold_time, parse_peer, parse_port, parse_router_id,
-    AdvertiseArgs, AttributeArgs,
+    parse_asn, parse_duration, parse_peer, parse_port, parse_router_id, AdvertiseArgs,
+    AttributeArgs, RunArgs,
 };
 use super::output::Printer;
-use super::run::{exit_code, shutdown, until_stopped, StopRules};
+use super::run::{exit_code, shutdown, until_stopped};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::{PeerConfig, Pool};
@@ -37,9 +37,6 @@ pub struct SpeakArgs {
     pub attributes: AttributeArgs,
     #[command(flatten)]
     pub advertise: AdvertiseArgs,
-    /// Proposed hold time in seconds (0, or 3 and above)
-    #[arg(long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
-    pub hold_time: u16,
     /// The peer's TCP port
     #[arg(long, value_name = "N", default_value = "179", value_parser = parse_port)]
     pub port: u16,
@@ -52,19 +49,12 @@ pub struct SpeakArgs {
     /// Delay between connection attempts (plus a random 0-25%)
     #[arg(long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub connect_retry: Duration,
-    /// Stop after this long (withdraw, Cease, exit 0)
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
-    pub run_for: Option<Duration>,
-    /// Exit with status 3 if no peer reaches ESTABLISHED within this long
-    #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
-    pub wait_established: Option<Duration>,
     /// Services file (JSON): advertise the VIPs the director finds healthy,
     /// as they change, together with any --advertise addresses
     #[arg(long, value_name = "CONFIG")]
     pub services: Option<PathBuf>,
-    /// One JSON object per line instead of text
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
 }
 
 impl SpeakArgs {
@@ -92,7 +82,7 @@ impl SpeakArgs {
                     address,
                     local_as: asn,
                     router_id,
-                    hold_time: self.hold_time,
+                    hold_time: self.run.hold_time,
                     peer_as: self.peer_as,
                     source: self.source,
                     multiprotocol: self.multiprotocol,
@@ -118,7 +108,9 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .advertise
         .prefixes(services.is_none())
         .map_err(|e| UsageError(format!("{e:#}")))?;
-    let printer = Printer { json: args.json };
+    let printer = Printer {
+        json: args.run.json,
+    };
     let (pool, mut events) = Pool::new();
     pool.set_rib(prefixes.iter().copied());
     let director = services.map(|config| {
@@ -132,22 +124,14 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         ))
     });
     pool.configure(peers).await;
-    let ended = until_stopped(
-        &mut events,
-        printer,
-        StopRules {
-            run_for: args.run_for,
-            wait_established: args.wait_established,
-        },
-    )
-    .await;
+    let ended = until_stopped(&mut events, printer, args.run.stop_rules()).await;
     if let Some(d) = director {
         d.abort();
         let _ = d.await;
     }
     let status = shutdown(&pool, &mut events, printer).await;
     printer.status(&status);
-    Ok(exit_code(ended, &status, args.wait_established))
+    Ok(exit_code(ended, &status, args.run.wait_established))
 }
 
 /// Route health injection: keeps the Loc-RIB at the healthy VIPs plus the

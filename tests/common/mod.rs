@@ -427,3 +427,14 @@ impl Drop for Cue {
         }
     }
 }
+
+/// The routes announced to a `cue-bgp listen --json`, from its output: one
+/// JSON object per route (prefix, next hop, attributes), in arrival order.
+pub fn received_routes(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "update" && e["direction"] == "received")
+        .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
