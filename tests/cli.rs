@@ -351,3 +351,119 @@ fn check_reloads_on_sighup_and_keeps_running_on_a_bad_file() {
     // The table at exit still holds both services.
     assert!(done.stdout.contains("192.0.2.21:80/tcp"));
 }
+
+#[test]
+fn decode_explains_messages_and_malformed_ones() {
+    let marker = "ff".repeat(16);
+    // An OPEN captured from BIRD, then a KEEPALIVE without its marker.
+    let open = format!("{marker}003b0104fdea00f07f0000021e021c01040001000101040002000102004002007841040000fdea46004700");
+    let done = run(&["decode", "--json", &open, "001304"]);
+    assert!(done.status.success(), "{}", done.stderr);
+    let v = done.json();
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0]["type"], "OPEN");
+    assert_eq!(v[0]["asn"], 65002);
+    assert_eq!(v[0]["capabilities"][3]["name"], "graceful-restart");
+    assert_eq!(v[1]["type"], "KEEPALIVE");
+
+    // Text, from standard input, colons allowed.
+    let mut c = Command::new(cue_bin())
+        .args(["decode"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"# a Cease\nff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:ff:00:15:03:06:02\n")
+        .unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("reason: Cease / Administrative Shutdown"),
+        "{text}"
+    );
+
+    // A malformed UPDATE: exit 1 and the NOTIFICATION a speaker would send.
+    let done = run(&[
+        "decode",
+        "--json",
+        &format!("{marker}001b020000000440010107"),
+    ]);
+    assert_eq!(done.status.code(), Some(1));
+    let v = &done.json()[0];
+    assert_eq!(v["type"], "MALFORMED");
+    assert_eq!(
+        (
+            v["notification"]["code"].clone(),
+            v["notification"]["subcode"].clone()
+        ),
+        (serde_json::json!(3), serde_json::json!(6))
+    );
+
+    // Not hex at all: exit 2.
+    assert_eq!(run(&["decode", "xyz"]).status.code(), Some(2));
+}
+
+#[test]
+fn trace_prints_every_message() {
+    let port = free_port().to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--json",
+        "--trace",
+        "65002",
+        "10.0.0.2",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    let speaker = Cue::start(&[
+        "--port",
+        &port,
+        "--trace",
+        "--connect-retry",
+        "1s",
+        "-a",
+        "198.51.100.1",
+        "--for",
+        "1s",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let done = speaker.wait(T);
+    assert!(done.status.success());
+    for line in [
+        "sent OPEN AS 65001 hold 10 id 10.0.0.1",
+        "received OPEN AS 65002",
+        "sent KEEPALIVE",
+        "sent UPDATE announce 198.51.100.1/32 next-hop 127.0.0.1 as-path [65001] origin IGP",
+        "sent UPDATE withdraw 198.51.100.1/32",
+        "sent NOTIFICATION 6/2 Cease / Administrative Shutdown",
+    ] {
+        assert!(
+            done.stdout.contains(line),
+            "missing {line:?} in\n{}",
+            done.stdout
+        );
+    }
+    wait_for("the listener's trace of the Cease", T, || {
+        listen.stdout().contains("NOTIFICATION 6/2").then_some(())
+    });
+    let out = listen.terminate();
+    let messages: Vec<_> = out
+        .json()
+        .into_iter()
+        .filter(|e| e["event"] == "message" && e["direction"] == "received")
+        .collect();
+    assert!(messages.iter().any(|m| m["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("UPDATE announce 198.51.100.1/32")));
+}

@@ -134,6 +134,15 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A message sent or received, in one line (with tracing on).
+    Message {
+        /// The peer.
+        peer: String,
+        /// Sent or received.
+        direction: Direction,
+        /// The message explained.
+        message: String,
+    },
     /// A local failure (connection refused, socket error).
     Error {
         /// The peer.
@@ -154,6 +163,7 @@ impl Event {
             | Event::Sent { peer, .. }
             | Event::Received { peer, .. }
             | Event::Down { peer, .. }
+            | Event::Message { peer, .. }
             | Event::Error { peer, .. } => peer,
         }
     }

@@ -74,6 +74,8 @@ pub struct PeerConfig {
     pub connect_retry: Duration,
     /// Wait for the peer to connect instead of dialling it.
     pub passive: bool,
+    /// Report every message sent and received as an [`Event::Message`].
+    pub trace: bool,
     /// Attributes and filters.
     pub parameters: Parameters,
 }
@@ -92,6 +94,7 @@ impl PeerConfig {
             multiprotocol: false,
             connect_retry: Duration::from_secs(30),
             passive: false,
+            trace: false,
             parameters: Parameters::default(),
         }
     }
@@ -266,6 +269,14 @@ impl Driver {
         let _ = self.events.send(e);
     }
 
+    fn trace(&self, direction: Direction, message: String) {
+        self.emit(Event::Message {
+            peer: self.name.clone(),
+            direction,
+            message,
+        });
+    }
+
     fn set_error(&self, error: String) {
         lock(&self.status).last_error = error;
     }
@@ -403,12 +414,24 @@ impl Driver {
                 frame = rx.recv() => match frame {
                     Some(Ok(bytes)) => {
                         let msg = Message::decode(&bytes, self.fsm.decode_context());
+                        if self.config.trace {
+                            let summary = match &msg {
+                                Ok(m) => m.summary(),
+                                Err(e) => format!("malformed ({e}): {}", wire::hex(&bytes)),
+                            };
+                            self.trace(Direction::Received, summary);
+                        }
                         if let Ok(Message::Notification(n)) = &msg {
                             self.emit(Event::notification(&self.name, Direction::Received, n));
                         }
                         self.fsm.received(msg, Instant::now())
                     }
-                    Some(Err(e)) => self.fsm.received(Err(e), Instant::now()),
+                    Some(Err(e)) => {
+                        if self.config.trace {
+                            self.trace(Direction::Received, format!("malformed header ({e})"));
+                        }
+                        self.fsm.received(Err(e), Instant::now())
+                    }
                     None => self.fsm.closed(),
                 },
                 _ = self.stop.changed() => {
@@ -449,6 +472,9 @@ impl Driver {
             match action {
                 Action::Send(msg) => {
                     let bytes = msg.to_bytes(self.fsm.decode_context());
+                    if self.config.trace {
+                        self.trace(Direction::Sent, msg.summary());
+                    }
                     if let Message::Notification(n) = &msg {
                         self.emit(Event::notification(&self.name, Direction::Sent, n));
                     }
@@ -558,11 +584,17 @@ impl Driver {
             return Ok(());
         }
         let builder = self.builder(adv, &params);
-        let mut messages = write_chunked(wr, &withdraw, |family, chunk, buf| {
+        let tracer = self.config.trace.then(|| Tracer {
+            events: self.events.clone(),
+            peer: self.name.clone(),
+            ctx: self.fsm.decode_context(),
+        });
+        let tracer = tracer.as_ref();
+        let mut messages = write_chunked(wr, tracer, &withdraw, |family, chunk, buf| {
             UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
         })
         .await?;
-        messages += write_chunked(wr, &announce, |family, chunk, buf| {
+        messages += write_chunked(wr, tracer, &announce, |family, chunk, buf| {
             builder.announce(family, chunk.iter().copied(), buf)
         })
         .await?;
@@ -631,6 +663,7 @@ impl Driver {
 /// RIB goes out in bounded buffers. Returns how many UPDATEs were written.
 async fn write_chunked(
     wr: &mut OwnedWriteHalf,
+    tracer: Option<&Tracer>,
     list: &PrefixList,
     mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
 ) -> std::io::Result<usize> {
@@ -645,9 +678,36 @@ async fn write_chunked(
         for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
             messages += encode(family, &chunk, &mut buf);
         }
+        if let Some(t) = tracer {
+            t.messages(&buf);
+        }
         wr.write_all(&buf).await?;
     }
     Ok(messages)
+}
+
+/// Reports the UPDATEs of an encoded buffer, one event per message.
+struct Tracer {
+    events: EventSender,
+    peer: String,
+    ctx: wire::DecodeContext,
+}
+
+impl Tracer {
+    fn messages(&self, mut buf: &[u8]) {
+        while let Ok(Some(len)) = wire::frame(buf) {
+            let summary = match Message::decode(&buf[..len], self.ctx) {
+                Ok(m) => m.summary(),
+                Err(e) => format!("malformed ({e})"),
+            };
+            let _ = self.events.send(Event::Message {
+                peer: self.peer.clone(),
+                direction: Direction::Sent,
+                message: summary,
+            });
+            buf = &buf[len..];
+        }
+    }
 }
 
 fn is_link_local(a: Ipv6Addr) -> bool {

@@ -161,6 +161,9 @@ pub struct RunArgs {
     /// Exit with status 3 if no peer reaches ESTABLISHED within this long
     #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
     pub wait_established: Option<Duration>,
+    /// Also print every message sent and received, decoded, one line each
+    #[arg(long)]
+    pub trace: bool,
     /// One JSON object per line instead of text
     #[arg(long)]
     pub json: bool,

@@ -63,6 +63,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         multiprotocol: args.multiprotocol,
         connect_retry: Duration::from_secs(30),
         passive: true,
+        trace: args.run.trace,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
     let (pool, mut events) = Pool::new();

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod check;
+pub mod decode;
 pub mod demo;
 pub mod listen;
 pub mod output;
@@ -60,6 +61,9 @@ pub enum Command {
     /// Health-check the services of a JSON file without BGP: print state
     /// changes and a table of services and destinations (SIGHUP reloads).
     Check(check::CheckArgs),
+    /// Explain BGP messages given as hex (arguments or standard input):
+    /// every field, or the NOTIFICATION a malformed one would get.
+    Decode(decode::DecodeArgs),
 }
 
 /// Runs the command line.
@@ -68,6 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Listen(a)) => listen::run(*a).await,
         Some(Command::Demo(a)) => demo::run(a).await,
         Some(Command::Check(a)) => check::run(a).await,
+        Some(Command::Decode(a)) => decode::run(a).await,
         None => speak::run(cli.speak).await,
     }
 }

@@ -93,6 +93,7 @@ impl Printer {
                 Event::State { .. } => "state",
                 Event::Notification { .. } => "notification",
                 Event::Down { .. } => "down",
+                Event::Message { .. } => "message",
                 Event::Error { .. } => "error",
             };
             match serde_json::to_value(e) {
@@ -178,6 +179,12 @@ impl Printer {
                 }
             }
             Event::Error { error, .. } => format!("error: {error}"),
+            Event::Message {
+                direction, message, ..
+            } => match direction {
+                Direction::Sent => format!("sent {message}"),
+                Direction::Received => format!("received {message}"),
+            },
         };
         out(&format!("{} {} {}", now(), e.peer(), text));
     }

@@ -88,6 +88,7 @@ impl SpeakArgs {
                     multiprotocol: self.multiprotocol,
                     connect_retry: self.connect_retry,
                     passive: false,
+                    trace: self.run.trace,
                     parameters: parameters.clone(),
                 }
             })

@@ -1,0 +1,229 @@
+//! `cue-bgp decode`: explain BGP messages given as hex.
+
+use super::UsageError;
+use clap::Args;
+use cue::bgp::wire::{describe, frame, DecodeContext, Message, HEADER_LEN};
+use serde_json::{json, Value};
+use std::io::Read;
+use std::process::ExitCode;
+
+/// `decode` arguments.
+#[derive(Debug, Clone, Args)]
+pub struct DecodeArgs {
+    /// Messages in hex, with or without the 16-byte marker; spaces, colons
+    /// and 0x are ignored. Without any, standard input is read.
+    #[arg(value_name = "HEX")]
+    pub hex: Vec<String>,
+    /// AS_PATH holds 2-octet AS numbers (a session without the 4-octet AS
+    /// capability); the default is 4-octet
+    #[arg(long = "two-octet-as")]
+    pub two_octet_as: bool,
+    /// One JSON object per message
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Turns hex text into bytes, ignoring whitespace, colons, commas and `0x`.
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let cleaned: String = text
+        .replace("0x", "")
+        .replace("0X", "")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
+        .collect();
+    if let Some(bad) = cleaned.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("{bad:?} is not a hex digit"));
+    }
+    if cleaned.len() % 2 != 0 {
+        return Err("an odd number of hex digits".into());
+    }
+    Ok((0..cleaned.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&cleaned[i..i + 2], 16).expect("checked hex"))
+        .collect())
+}
+
+/// Splits bytes into messages. A message may come without its marker (the
+/// length field still counts it, as on the wire); the marker is put back.
+/// Returns the messages, or the bytes that could not be framed.
+fn split(bytes: &[u8]) -> Vec<Result<Vec<u8>, Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let with_marker = rest.len() >= 16 && rest[..16].iter().all(|&b| b == 0xff);
+        let msg: Vec<u8> = if with_marker {
+            rest.to_vec()
+        } else {
+            let mut m = vec![0xff; 16];
+            m.extend_from_slice(rest);
+            m
+        };
+        let skip = if with_marker { 0 } else { 16 };
+        match frame(&msg) {
+            Ok(Some(len)) => {
+                out.push(Ok(msg[..len].to_vec()));
+                rest = &rest[len - skip..];
+            }
+            // Malformed header or short: decode what there is, to report it.
+            _ => {
+                out.push(Err(msg));
+                break;
+            }
+        }
+    }
+    out
+}
+
+fn explain(bytes: &[u8], ctx: DecodeContext) -> Value {
+    let decoded = if bytes.len() < HEADER_LEN {
+        Err(cue::bgp::wire::DecodeError::BadLength(bytes.len() as u16))
+    } else {
+        Message::decode(bytes, ctx)
+    };
+    match decoded {
+        Ok(m) => {
+            let mut v = m.to_json();
+            v["length"] = json!(bytes.len());
+            v
+        }
+        Err(e) => {
+            let n = e.notification();
+            json!({
+                "type": "MALFORMED",
+                "length": bytes.len(),
+                "error": e.to_string(),
+                "notification": {
+                    "code": n.code,
+                    "subcode": n.subcode,
+                    "reason": describe(n.code, n.subcode),
+                    "data": cue::bgp::wire::hex(&n.data),
+                },
+            })
+        }
+    }
+}
+
+/// Prints a JSON value as indented `key: value` lines.
+fn text(v: &Value, indent: usize, out: &mut String) {
+    let pad = "  ".repeat(indent);
+    match v {
+        Value::Object(m) => {
+            for (k, val) in m {
+                match val {
+                    Value::Object(_) => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        text(val, indent + 1, out);
+                    }
+                    Value::Array(a) if a.iter().any(|x| x.is_object()) => {
+                        out.push_str(&format!("{pad}{k}:\n"));
+                        for x in a {
+                            out.push_str(&format!("{pad}  -\n"));
+                            text(x, indent + 2, out);
+                        }
+                    }
+                    Value::Array(a) => {
+                        let items: Vec<String> = a.iter().map(scalar).collect();
+                        out.push_str(&format!("{pad}{k}: [{}]\n", items.join(", ")));
+                    }
+                    _ => out.push_str(&format!("{pad}{k}: {}\n", scalar(val))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{pad}{}\n", scalar(other))),
+    }
+}
+
+fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Runs `decode`: exit 0 when every message decodes, 1 when one is
+/// malformed, 2 when the input is not hex.
+pub async fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
+    let inputs: Vec<String> = if args.hex.is_empty() {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| UsageError(format!("reading standard input: {e}")))?;
+        s.lines()
+            .map(str::to_string)
+            .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .collect()
+    } else {
+        args.hex.clone()
+    };
+    let ctx = DecodeContext {
+        four_octet_as: !args.two_octet_as,
+    };
+    let mut malformed = false;
+    let mut first = true;
+    for input in inputs {
+        let bytes = parse_hex(&input).map_err(|e| UsageError(format!("{input:?}: {e}")))?;
+        for part in split(&bytes) {
+            let v = match part {
+                Ok(m) | Err(m) => explain(&m, ctx),
+            };
+            malformed |= v["type"] == "MALFORMED";
+            if args.json {
+                println!("{v}");
+            } else {
+                if !first {
+                    println!();
+                }
+                let mut s = String::new();
+                text(&v, 0, &mut s);
+                print!("{s}");
+            }
+            first = false;
+        }
+    }
+    Ok(if malformed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_forms() {
+        assert_eq!(parse_hex("ff:ff 0x00 13"), Ok(vec![0xff, 0xff, 0, 0x13]));
+        assert!(parse_hex("zz").is_err());
+        assert!(parse_hex("abc").is_err());
+    }
+
+    #[test]
+    fn with_and_without_marker() {
+        let keepalive = parse_hex(&format!("{}001304", "ff".repeat(16))).unwrap();
+        let parts = split(&keepalive);
+        assert_eq!(parts.len(), 1);
+        assert!(parts[0].is_ok());
+        // Two messages, the second without its marker.
+        let mut two = keepalive.clone();
+        two.extend_from_slice(&[0x00, 0x15, 0x03, 0x06, 0x02]);
+        let parts = split(&two);
+        assert_eq!(parts.len(), 2);
+        let v = explain(parts[1].as_ref().unwrap(), DecodeContext::default());
+        assert_eq!(v["reason"], "Cease / Administrative Shutdown");
+    }
+
+    #[test]
+    fn malformed_reports_the_notification() {
+        // UPDATE with ORIGIN 7.
+        let m = parse_hex(&format!("{}001b02 0000 0004 40010107", "ff".repeat(16))).unwrap();
+        let v = explain(&m, DecodeContext::default());
+        assert_eq!(v["type"], "MALFORMED");
+        assert_eq!(v["notification"]["code"], 3);
+        assert_eq!(v["notification"]["subcode"], 6);
+        assert_eq!(
+            v["notification"]["reason"],
+            "UPDATE Message Error / Invalid ORIGIN Attribute"
+        );
+    }
+}
