@@ -467,3 +467,30 @@ fn trace_prints_every_message() {
         .unwrap()
         .starts_with("UPDATE announce 198.51.100.1/32")));
 }
+
+#[test]
+fn completions_and_manpage() {
+    for shell in ["bash", "zsh", "fish"] {
+        let o = Command::new(cue_bin())
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("multiprotocol") && text.contains("listen"),
+            "{shell}"
+        );
+    }
+    assert!(!Command::new(cue_bin())
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let o = Command::new(cue_bin()).arg("manpage").output().unwrap();
+    assert!(o.status.success());
+    let man = String::from_utf8_lossy(&o.stdout);
+    assert!(man.contains(".TH cue-bgp 1"), "{man}");
+    assert!(man.contains("advertise\\-file"), "{man}");
+}

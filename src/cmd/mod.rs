@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod check;
+pub mod completions;
 pub mod decode;
 pub mod demo;
 pub mod listen;
@@ -22,8 +23,8 @@ pub const EXIT_NOT_ESTABLISHED: u8 = 3;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
-/// cue-bgp: bring up BGP sessions, advertise /32 and /128 VIPs, see what a
-/// router sends.
+/// Bring up BGP sessions, advertise /32 and /128 VIPs, see what a router
+/// sends, and health-check the backends behind the VIPs.
 ///
 /// With no subcommand, dials each PEER (a pool of sessions sharing one RIB),
 /// advertises the --advertise addresses (or the six sample addresses) until
@@ -64,6 +65,10 @@ pub enum Command {
     /// Explain BGP messages given as hex (arguments or standard input):
     /// every field, or the NOTIFICATION a malformed one would get.
     Decode(decode::DecodeArgs),
+    /// Print a shell completion script (bash, zsh, fish)
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page (roff): cue-bgp manpage > cue-bgp.1
+    Manpage,
 }
 
 /// Runs the command line.
@@ -73,6 +78,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Demo(a)) => demo::run(a).await,
         Some(Command::Check(a)) => check::run(a).await,
         Some(Command::Decode(a)) => decode::run(a).await,
+        Some(Command::Completions(a)) => completions::completions(a),
+        Some(Command::Manpage) => completions::manpage(),
         None => speak::run(cli.speak).await,
     }
 }
