@@ -494,3 +494,94 @@ fn completions_and_manpage() {
     assert!(man.contains(".TH cue-bgp 1"), "{man}");
     assert!(man.contains("advertise\\-file"), "{man}");
 }
+
+#[test]
+fn commands_drive_a_session_step_by_step() {
+    use std::io::{BufRead, BufReader, Write};
+    let port = free_port().to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--json",
+        "-m",
+        "65002",
+        "10.0.0.2",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut speaker = Command::new(cue_bin())
+        .args([
+            "--port",
+            &port,
+            "--commands",
+            "--connect-retry",
+            "1s",
+            "-m",
+            "-6",
+            "2001:db8::9",
+            "65001",
+            "10.0.0.1",
+            "127.0.0.1",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = speaker.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let stdout = speaker.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Sends a command and returns its answer (skipping event lines).
+    let mut ask = |cmd: &str| -> String {
+        writeln!(stdin, "{cmd}").unwrap();
+        loop {
+            let line = rx.recv_timeout(T).expect("an answer");
+            if line == "ok" || line.starts_with("error: ") {
+                return line;
+            }
+        }
+    };
+    assert_eq!(ask("wait established 5s"), "ok");
+    assert_eq!(ask("announce 198.51.100.7 2001:db8:7::/48"), "ok");
+    assert_eq!(ask("set med 7"), "ok");
+    assert_eq!(ask("set communities 65001:9 no-export"), "ok");
+    let routes = || received_routes(&listen.stdout());
+    wait_for("MED 7 at the listener", T, || {
+        let r = routes();
+        r.iter()
+            .any(|x| {
+                x["prefix"] == "2001:db8:7::/48"
+                    && x["med"] == 7
+                    && x["communities"][1] == "no-export"
+            })
+            .then_some(())
+    });
+    assert_eq!(ask("withdraw 198.51.100.7"), "ok");
+    assert!(ask("set med lots").starts_with("error: set med"));
+    assert!(ask("announce 300.1.1.1").starts_with("error: "));
+    assert!(ask("reboot").starts_with("error: unknown command"));
+    assert_eq!(ask("status"), "ok");
+    assert_eq!(ask("sleep 10ms"), "ok");
+    wait_for("the withdrawal at the listener", T, || {
+        listen
+            .stdout()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .any(|e| {
+                e["event"] == "update" && e["withdraw"] == serde_json::json!(["198.51.100.7/32"])
+            })
+            .then_some(())
+    });
+    assert_eq!(ask("quit"), "ok");
+    let status = speaker.wait().unwrap();
+    assert!(status.success());
+    let out = listen.terminate();
+    assert!(out.status.success());
+}

@@ -146,6 +146,18 @@ impl Pool {
         )
     }
 
+    /// Changes attributes, next hops and filters of every peer (and of peers
+    /// accepted later with [`Pool::accept_any`]); established sessions send
+    /// the difference at once.
+    pub fn set_parameters(&self, parameters: super::session::Parameters) {
+        if let Some(t) = lock(&self.inner.accept_any).as_mut() {
+            t.parameters = parameters.clone();
+        }
+        for s in lock(&self.inner.sessions).values_mut() {
+            s.set_parameters(parameters.clone());
+        }
+    }
+
     /// Status of every peer, in address order.
     pub fn status(&self) -> Vec<PeerStatus> {
         lock(&self.inner.sessions)

@@ -164,6 +164,11 @@ pub struct RunArgs {
     /// Also print every message sent and received, decoded, one line each
     #[arg(long)]
     pub trace: bool,
+    /// Read commands from standard input while running (announce,
+    /// withdraw, set med|local-pref|communities|large-communities, status,
+    /// wait established, sleep, quit); each is answered with one line
+    #[arg(long)]
+    pub commands: bool,
     /// One JSON object per line instead of text
     #[arg(long)]
     pub json: bool,

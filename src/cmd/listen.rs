@@ -2,8 +2,6 @@
 
 use super::args::{parse_asn, parse_port, parse_router_id};
 use super::args::{AdvertiseArgs, AttributeArgs, RunArgs};
-use super::output::Printer;
-use super::run::{exit_code, shutdown, until_stopped};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::{PeerConfig, Pool};
@@ -50,9 +48,6 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         .advertise
         .prefixes(false)
         .map_err(|e| UsageError(format!("{e:#}")))?;
-    let printer = Printer {
-        json: args.run.json,
-    };
     let template = |peer: IpAddr| PeerConfig {
         address: SocketAddr::new(peer, 0),
         local_as: args.as_number,
@@ -66,8 +61,8 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         trace: args.run.trace,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
-    let (pool, mut events) = Pool::new();
-    pool.set_rib(prefixes);
+    let (pool, events) = Pool::new();
+    pool.set_rib(prefixes.iter().copied());
     if args.peers.is_empty() {
         pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
     } else {
@@ -102,12 +97,6 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     if !args.run.json {
         println!("listening on {bound}");
     }
-    let ended = until_stopped(&mut events, printer, args.run.stop_rules()).await;
-    let routes = pool.adj_rib_in();
-    let status = shutdown(&pool, &mut events, printer).await;
-    printer.routes(&routes);
-    if !args.run.json {
-        printer.status(&status);
-    }
-    Ok(exit_code(ended, &status, args.run.wait_established))
+    let parameters = args.attributes.parameters(args.advertise.filter());
+    super::speak::drive(pool, events, prefixes, None, parameters, &args.run, true).await
 }

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod check;
+pub mod commands;
 pub mod completions;
 pub mod decode;
 pub mod demo;

@@ -83,6 +83,23 @@ pub fn describe_route(a: &RouteAttributes) -> String {
 }
 
 impl Printer {
+    /// Prints a JSON object with `time` put first.
+    pub fn line(&self, v: &serde_json::Value) {
+        let mut obj = serde_json::Map::new();
+        obj.insert("time".into(), now().into());
+        if let serde_json::Value::Object(m) = v {
+            for (k, v) in m {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        out(&serde_json::Value::Object(obj).to_string());
+    }
+
+    /// Prints a bare line (a command's answer).
+    pub fn text(&self, line: &str) {
+        out(line);
+    }
+
     /// Prints one event.
     pub fn event(&self, e: &Event) {
         if self.json {

@@ -4,7 +4,12 @@
 use super::output::Printer;
 use super::EXIT_NOT_ESTABLISHED;
 use cue::bgp::{Event, PeerStatus, Pool, State};
+use cue::director::{Config, Director};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -53,6 +58,7 @@ pub async fn until_stopped(
     events: &mut UnboundedReceiver<Event>,
     printer: Printer,
     rules: StopRules,
+    quit: tokio::sync::oneshot::Receiver<()>,
 ) -> Ended {
     let sleep_or_never = |d: Option<Duration>| async move {
         match d {
@@ -64,7 +70,13 @@ pub async fn until_stopped(
     let wait = sleep_or_never(rules.wait_established);
     tokio::pin!(run_for, wait);
     let sig = signal();
-    tokio::pin!(sig);
+    // `quit` from --commands; never, when nobody holds the sender.
+    let quit = async {
+        if quit.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(sig, quit);
     let mut established = false;
     loop {
         tokio::select! {
@@ -78,6 +90,7 @@ pub async fn until_stopped(
                 None => return Ended::Done,
             },
             _ = &mut sig => return Ended::Done,
+            _ = &mut quit => return Ended::Done,
             _ = &mut run_for => return Ended::Done,
             _ = &mut wait, if !established => return Ended::NotEstablished,
         }
@@ -121,6 +134,72 @@ pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) 
                 errors.join("; ")
             );
             ExitCode::from(EXIT_NOT_ESTABLISHED)
+        }
+    }
+}
+
+/// A director and what comes with it.
+struct Health {
+    director: Director,
+    events: UnboundedReceiver<cue::director::DirectorEvent>,
+    changed: tokio::sync::watch::Receiver<u64>,
+    path: PathBuf,
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+/// Keeps the pool's Loc-RIB at the `fixed` prefixes plus, with a services
+/// file, the VIPs the director finds healthy; SIGHUP reloads that file.
+/// Only a change (not every probe) recomputes the RIB.
+pub async fn compose_rib(
+    pool: Pool,
+    mut fixed: tokio::sync::watch::Receiver<BTreeSet<IpNet>>,
+    services: Option<(Config, PathBuf)>,
+    printer: Printer,
+) {
+    let mut health = services.map(|(config, path)| {
+        let (director, events) = Director::start(config);
+        let changed = director.changed();
+        Health {
+            director,
+            events,
+            changed,
+            path,
+            hup: super::check::hangup(),
+        }
+    });
+    let mut fixed_open = true;
+    let mut dirty = true;
+    loop {
+        if dirty {
+            let mut rib = fixed.borrow_and_update().clone();
+            if let Some(h) = &health {
+                rib.extend(h.director.healthy_vips().into_iter().map(IpNet::from));
+            }
+            if *pool.loc_rib() != rib {
+                pool.set_loc_rib(Arc::new(rib));
+            }
+            dirty = false;
+        }
+        match &mut health {
+            None if !fixed_open => std::future::pending::<()>().await,
+            None => match fixed.changed().await {
+                Ok(()) => dirty = true,
+                Err(_) => fixed_open = false,
+            },
+            Some(h) => tokio::select! {
+                r = fixed.changed(), if fixed_open => match r {
+                    Ok(()) => dirty = true,
+                    Err(_) => fixed_open = false,
+                },
+                r = h.changed.changed() => match r {
+                    Ok(()) => dirty = true,
+                    Err(_) => return,
+                },
+                Some(e) = h.events.recv() => printer.director_event(&e, false),
+                Some(()) = super::check::recv_hangup(&mut h.hup) => {
+                    super::check::reload(&h.director, &h.path)
+                }
+            },
         }
     }
 }

@@ -5,17 +5,19 @@ use super::args::{
     AttributeArgs, RunArgs,
 };
 use super::output::Printer;
-use super::run::{exit_code, shutdown, until_stopped};
+use super::run::{compose_rib, exit_code, shutdown, until_stopped};
 use super::UsageError;
 use clap::Args;
+use cue::bgp::Parameters;
 use cue::bgp::{PeerConfig, Pool};
-use cue::director::{Config, Director};
+use cue::director::Config;
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use tokio::sync::{oneshot, watch};
 
 /// Speaker arguments.
 #[derive(Debug, Clone, Args)]
@@ -103,68 +105,65 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .services
         .as_deref()
         .map(super::check::load)
-        .transpose()?;
+        .transpose()?
+        .map(|c| (c, args.services.clone().unwrap_or_default()));
     // The sample addresses stand in only when nothing else is to be advertised.
     let prefixes = args
         .advertise
-        .prefixes(services.is_none())
+        .prefixes(services.is_none() && !args.run.commands)
         .map_err(|e| UsageError(format!("{e:#}")))?;
-    let printer = Printer {
-        json: args.run.json,
-    };
-    let (pool, mut events) = Pool::new();
+    let parameters = peers
+        .first()
+        .map(|p| p.parameters.clone())
+        .unwrap_or_default();
+    let (pool, events) = Pool::new();
     pool.set_rib(prefixes.iter().copied());
-    let director = services.map(|config| {
-        let path = args.services.clone().unwrap_or_default();
-        tokio::spawn(follow_director(
-            config,
-            path,
-            prefixes,
-            pool.clone(),
-            printer,
-        ))
-    });
     pool.configure(peers).await;
-    let ended = until_stopped(&mut events, printer, args.run.stop_rules()).await;
-    if let Some(d) = director {
-        d.abort();
-        let _ = d.await;
-    }
-    let status = shutdown(&pool, &mut events, printer).await;
-    printer.status(&status);
-    Ok(exit_code(ended, &status, args.run.wait_established))
+    drive(
+        pool, events, prefixes, services, parameters, &args.run, false,
+    )
+    .await
 }
 
-/// Route health injection: keeps the Loc-RIB at the healthy VIPs plus the
-/// static prefixes, as health changes; SIGHUP reloads the services file.
-async fn follow_director(
-    config: Config,
-    path: PathBuf,
-    fixed: BTreeSet<IpNet>,
+/// The run shared by the speaker and `listen`: compose the RIB, take
+/// commands, print events until a stop, then withdraw, Cease, and print the
+/// received routes (`listen`) and the status.
+pub async fn drive(
     pool: Pool,
-    printer: Printer,
-) {
-    let (director, mut events) = Director::start(config);
-    let mut changed = director.changed();
-    let mut hup = super::check::hangup();
-    let mut dirty = true;
-    loop {
-        // Only a state change (not every probe) recomputes the RIB.
-        if dirty {
-            let mut rib = fixed.clone();
-            rib.extend(director.healthy_vips().into_iter().map(IpNet::from));
-            if *pool.loc_rib() != rib {
-                pool.set_loc_rib(std::sync::Arc::new(rib));
-            }
-            dirty = false;
-        }
-        tokio::select! {
-            r = changed.changed() => match r {
-                Ok(()) => dirty = true,
-                Err(_) => return,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<cue::bgp::Event>,
+    prefixes: BTreeSet<IpNet>,
+    services: Option<(Config, PathBuf)>,
+    parameters: Parameters,
+    run: &RunArgs,
+    show_received: bool,
+) -> anyhow::Result<ExitCode> {
+    let printer = Printer { json: run.json };
+    let (fixed, fixed_rx) = watch::channel(prefixes);
+    let composer = tokio::spawn(compose_rib(pool.clone(), fixed_rx, services, printer));
+    let (quit, quit_rx) = oneshot::channel();
+    let commands = run.commands.then(|| {
+        tokio::spawn(super::commands::serve(
+            super::commands::Targets {
+                pool: pool.clone(),
+                rib: fixed,
+                parameters,
+                printer,
             },
-            Some(e) = events.recv() => printer.director_event(&e, false),
-            Some(()) = super::check::recv_hangup(&mut hup) => super::check::reload(&director, &path),
-        }
+            quit,
+        ))
+    });
+    let ended = until_stopped(&mut events, printer, run.stop_rules(), quit_rx).await;
+    if let Some(c) = commands {
+        c.abort();
     }
+    composer.abort();
+    let _ = composer.await;
+    // The routes held are forgotten as the sessions close: take them first.
+    let received = show_received.then(|| pool.adj_rib_in());
+    let status = shutdown(&pool, &mut events, printer).await;
+    if let Some(routes) = received {
+        printer.routes(&routes);
+    }
+    printer.status(&status);
+    Ok(exit_code(ended, &status, run.wait_established))
 }
