@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy and rustdoc gates,
 # unit and property tests, and the integration tests against real BGP
-# daemons (BIRD 2 and GoBGP), which are installed with apt-get when missing
-# and are then mandatory (CUE_REQUIRE_DAEMONS=1).
+# daemons (BIRD 2, GoBGP, FRR and ExaBGP), which are installed with apt-get
+# when missing and are then mandatory (CUE_REQUIRE_DAEMONS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
 command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || need+=(bird2)
 command -v gobgpd >/dev/null 2>&1 || need+=(gobgpd)
+[ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || need+=(frr)
+command -v exabgp >/dev/null 2>&1 || need+=(exabgp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt-get"
   sudo=""
   [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # A package may start its daemons; the tests start their own on their own
+  # ports, so stop the ones that the install just started.
+  for p in "${need[@]}"; do
+    case $p in
+      bird2) pkill -x bird 2>/dev/null || true ;;
+      frr) for d in watchfrr zebra staticd mgmtd; do pkill -x "$d" 2>/dev/null || true; done ;;
+    esac
+  done
 fi
-# Packages may start a daemon of their own; the tests use their own ports,
-# so it does no harm, but it is not ours to leave running.
-pkill -x bird 2>/dev/null || true
 
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings

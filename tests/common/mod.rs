@@ -20,6 +20,9 @@ pub fn daemons_required() -> bool {
 }
 
 fn on_path(program: &str) -> bool {
+    if program.starts_with('/') {
+        return Path::new(program).is_file();
+    }
     std::env::var_os("PATH").is_some_and(|paths| {
         std::env::split_paths(&paths).any(|p| p.join(program).is_file())
             || ["/usr/sbin", "/sbin"]
