@@ -90,7 +90,16 @@ impl Frr {
         std::fs::write(dir.path("bgpd.conf"), config).unwrap();
         let log = std::fs::File::create(dir.path("bgpd.log")).unwrap();
         let child = Command::new(BGPD)
-            .args(["-Z", "-S", "-P", "0", "-l", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-Z",
+                "-S",
+                "-P",
+                "0",
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .arg("-f")
             .arg(dir.path("bgpd.conf"))
             .arg("-i")
@@ -103,7 +112,9 @@ impl Frr {
             .expect("start bgpd");
         let frr = Frr { child, dir };
         wait_for("bgpd's vty", T, || {
-            frr.vtysh("show bgp summary").contains("65001").then_some(())
+            frr.vtysh("show bgp summary")
+                .contains("65001")
+                .then_some(())
         });
         frr
     }
@@ -140,11 +151,16 @@ fn frr_sample() {
     let port = free_port();
     let frr = Frr::start(&sample("examples/frr/bgpd.conf", port), port);
     let cue = speaker(port, false);
-    let path = wait_for("the IPv4 VIP in FRR", T, || frr.route("ipv4", "192.168.101.7/32"));
+    let path = wait_for("the IPv4 VIP in FRR", T, || {
+        frr.route("ipv4", "192.168.101.7/32")
+    });
     let text = path.to_string();
     assert!(text.contains("192.0.2.1"), "{text}");
     assert_eq!(path["metric"], 9, "{text}");
-    assert!(text.contains("65001:3") && text.contains("65001:4:5"), "{text}");
+    assert!(
+        text.contains("65001:3") && text.contains("65001:4:5"),
+        "{text}"
+    );
     let path6 = wait_for("the IPv6 VIP in FRR", T, || {
         frr.route("ipv6", "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6507/128")
     });
@@ -153,7 +169,9 @@ fn frr_sample() {
     assert!(frr.route("ipv4", "10.7.7.7/32").is_none());
     assert!(cue.terminate().status.success());
     wait_for("FRR to drop the routes", T, || {
-        frr.route("ipv4", "192.168.101.7/32").is_none().then_some(())
+        frr.route("ipv4", "192.168.101.7/32")
+            .is_none()
+            .then_some(())
     });
 }
 
@@ -172,7 +190,11 @@ fn exabgp_sample() {
     }
     let port = free_port();
     let dir = Scratch::new("exabgp");
-    std::fs::write(dir.path("exabgp.conf"), sample("examples/exabgp/exabgp.conf", port)).unwrap();
+    std::fs::write(
+        dir.path("exabgp.conf"),
+        sample("examples/exabgp/exabgp.conf", port),
+    )
+    .unwrap();
     let script = dir.path("log-updates.py");
     std::fs::copy(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exabgp/log-updates.py"),
@@ -223,12 +245,23 @@ fn exabgp_sample() {
     let text = serde_json::to_string(&announced).unwrap();
     assert!(text.contains("\"192.168.101.7/32\""), "{text}");
     assert!(text.contains("\"10.7.7.7/32\""), "{text}");
-    assert!(text.contains("fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6507/128"), "{text}");
+    assert!(
+        text.contains("fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6507/128"),
+        "{text}"
+    );
     let attrs = &announced[0]["neighbor"]["message"]["update"]["attribute"];
     assert_eq!(attrs["med"], 9, "{attrs}");
     assert_eq!(attrs["local-preference"], 100, "{attrs}");
-    assert_eq!(attrs["community"], serde_json::json!([[65001, 3]]), "{attrs}");
-    assert_eq!(attrs["large-community"], serde_json::json!([[65001, 4, 5]]), "{attrs}");
+    assert_eq!(
+        attrs["community"],
+        serde_json::json!([[65001, 3]]),
+        "{attrs}"
+    );
+    assert_eq!(
+        attrs["large-community"],
+        serde_json::json!([[65001, 4, 5]]),
+        "{attrs}"
+    );
     assert!(cue.terminate().status.success());
     wait_for("the withdrawals at ExaBGP", T, || {
         updates()
