@@ -10,7 +10,7 @@ need=()
 command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || need+=(bird2)
 command -v gobgpd >/dev/null 2>&1 || need+=(gobgpd)
 [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || need+=(frr)
-command -v exabgp >/dev/null 2>&1 || need+=(exabgp)
+exabgp --version >/dev/null 2>&1 || need+=(exabgp)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt-get"
   sudo=""
