@@ -1,6 +1,6 @@
 //! Messages captured from real daemons (tshark on loopback, payloads of the
-//! TCP segments) decoded by our codec: BIRD 2.0.12 and GoBGP 3.10 talking to
-//! `cue-bgp listen`.
+//! TCP segments) decoded by our codec: BIRD 2.0.12, GoBGP 3.10, FRR 8.4 and
+//! ExaBGP 4.2 talking to `cue-bgp listen`.
 
 use cue::bgp::wire::{
     frame, AsPath, Capability, Community, DecodeContext, Family, LargeCommunity, Message, Origin,
@@ -150,4 +150,88 @@ fn gobgp_session() {
         panic!()
     };
     assert_eq!(n.reason(), "Cease / Peer De-configured");
+}
+
+const FRR_STREAM: &str = concat!(
+    "ffffffffffffffffffffffffffffffff00720104fdeb00b47f0000035502060104000100010206010400020001020280000202020002024600020641040000fdeb02020600020a4508000101010002010102074905036361700002044002c0780210470e0001018000000000020180000000",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff004c0200000035900e001c0002011000000000000000000000ffff7f000001003020010db80040400101005002000602010000fdeb80040400000000",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff004c0200000032400101005002000602010000fdeb4003047f0000018004040000002cc00804fdeb0001c0200c0000fdeb0000000200000003100a28",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff001304",
+);
+
+#[test]
+fn frr_session() {
+    let m = decode_stream(FRR_STREAM);
+    let Message::Open(open) = &m[0] else { panic!() };
+    assert_eq!((open.asn(), open.hold_time), (65003, 180));
+    assert!(open.route_refresh() && open.four_octet_as());
+    let updates: Vec<_> = m
+        .iter()
+        .filter_map(|x| match x {
+            Message::Update(u) => Some(u),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(updates.len(), 2);
+    // FRR sends AS_PATH with the Extended Length flag, and an IPv4-mapped
+    // IPv6 next hop when it has no IPv6 address of its own.
+    let v6 = updates[0].attributes.mp_reach.as_ref().unwrap();
+    assert_eq!(
+        v6.next_hops,
+        vec!["::ffff:127.0.0.1".parse::<IpAddr>().unwrap()]
+    );
+    assert_eq!(v6.nlri, vec!["2001:db8:40::/48".parse().unwrap()]);
+    assert_eq!(
+        updates[0].attributes.as_path,
+        Some(AsPath::sequence(&[65003]))
+    );
+    let v4 = &updates[1];
+    assert_eq!(v4.nlri, vec!["10.40.0.0/16".parse().unwrap()]);
+    assert_eq!(v4.attributes.med, Some(44));
+    assert_eq!(v4.attributes.communities, vec![Community(65003 << 16 | 1)]);
+}
+
+const EXABGP_STREAM: &str = concat!(
+    "ffffffffffffffffffffffffffffffff00390104fdec00b47f0000041c02060104000100010206010400020001020641040000fdec02020600",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff004b02000000314001010040020602010000fdec400304c000023280040400000037c00804fdec0001c0200c0000fdec0000000200000003100a32",
+    "ffffffffffffffffffffffffffffffff0043020000002c4001010040020602010000fdec800e1c0002011020010db8000000000000000000000050003020010db80050",
+    "ffffffffffffffffffffffffffffffff00170200000000",
+    "ffffffffffffffffffffffffffffffff001e0200000007900f0003000201",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff001304",
+    "ffffffffffffffffffffffffffffffff001304",
+);
+
+#[test]
+fn exabgp_session() {
+    let m = decode_stream(EXABGP_STREAM);
+    let Message::Open(open) = &m[0] else { panic!() };
+    assert_eq!(
+        (open.asn(), open.bgp_id),
+        (65004, Ipv4Addr::new(127, 0, 0, 4))
+    );
+    let Message::Update(u) = &m[2] else { panic!() };
+    assert_eq!(u.nlri, vec!["10.50.0.0/16".parse().unwrap()]);
+    assert_eq!(u.attributes.next_hop, Some(Ipv4Addr::new(192, 0, 2, 50)));
+    assert_eq!(u.attributes.med, Some(55));
+    assert_eq!(
+        u.attributes.large_communities,
+        vec![LargeCommunity {
+            global: 65004,
+            local1: 2,
+            local2: 3
+        }]
+    );
+    let eors: Vec<_> = m
+        .iter()
+        .filter_map(|x| match x {
+            Message::Update(u) => u.end_of_rib(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(eors, vec![(1, 1), (2, 1)]);
 }
