@@ -141,10 +141,10 @@ pub struct AttributeArgs {
     pub local_pref: Option<u32>,
     /// Community ASN:VALUE or no-export, no-advertise, no-export-subconfed,
     /// blackhole (repeatable)
-    #[arg(short = 'c', long = "community", value_name = "C", value_parser = Community::from_str_arg)]
+    #[arg(short = 'c', long = "community", value_name = "C", value_parser = parse_community)]
     pub communities: Vec<Community>,
     /// Large community GLOBAL:LOCAL1:LOCAL2 (repeatable)
-    #[arg(long = "large-community", value_name = "A:B:C", value_parser = LargeCommunity::from_str_arg)]
+    #[arg(long = "large-community", value_name = "A:B:C", value_parser = parse_large_community)]
     pub large_communities: Vec<LargeCommunity>,
 }
 
@@ -204,20 +204,14 @@ pub struct AdvertiseArgs {
     pub reject: Vec<IpNet>,
 }
 
-trait FromStrArg: Sized {
-    fn from_str_arg(s: &str) -> Result<Self, String>;
+/// A community: `ASN:VALUE` or a well-known name.
+pub fn parse_community(s: &str) -> Result<Community, String> {
+    s.parse()
 }
 
-impl FromStrArg for Community {
-    fn from_str_arg(s: &str) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl FromStrArg for LargeCommunity {
-    fn from_str_arg(s: &str) -> Result<Self, String> {
-        s.parse()
-    }
+/// A large community: `GLOBAL:LOCAL1:LOCAL2`.
+pub fn parse_large_community(s: &str) -> Result<LargeCommunity, String> {
+    s.parse()
 }
 
 impl AttributeArgs {

@@ -154,9 +154,6 @@ pub struct UpdateBuilder {
     v6_next_hop: Vec<u8>,
 }
 
-/// Header, withdrawn length and total attribute length.
-const UPDATE_FIXED: usize = super::HEADER_LEN + 4;
-
 impl UpdateBuilder {
     /// A packer for routes carrying `attrs` (its NEXT_HOP and multiprotocol
     /// fields are ignored), with the given next hops. `next_hop6` holds one
@@ -287,9 +284,6 @@ impl UpdateBuilder {
         }
         messages
     }
-
-    /// Size of the fixed part of an UPDATE, for capacity estimates.
-    pub const FIXED_LEN: usize = UPDATE_FIXED;
 }
 
 #[cfg(test)]
