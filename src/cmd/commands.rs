@@ -6,9 +6,9 @@ use super::args::parse_duration;
 use super::output::Printer;
 use cue::bgp::rib::parse_prefix;
 use cue::bgp::wire::{Community, LargeCommunity};
-use cue::bgp::{Parameters, Pool, State};
+use cue::bgp::{LocRib, Parameters, Pool, State};
 use ipnet::IpNet;
-use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::{oneshot, watch};
@@ -112,7 +112,7 @@ pub struct Targets {
     /// The pool.
     pub pool: Pool,
     /// The prefixes advertised besides any healthy VIPs.
-    pub rib: watch::Sender<BTreeSet<IpNet>>,
+    pub rib: watch::Sender<LocRib>,
     /// The attributes in force.
     pub parameters: Parameters,
     /// How to print.
@@ -140,13 +140,15 @@ impl Targets {
     async fn run(&mut self, cmd: Command) -> Result<(), String> {
         match cmd {
             Command::Announce(p) => {
-                self.rib.send_modify(|r| r.extend(p));
+                self.rib
+                    .send_modify(|r| Arc::make_mut(r).extend(p.iter().map(|x| x.trunc())));
                 Ok(())
             }
             Command::Withdraw(p) => {
                 self.rib.send_modify(|r| {
+                    let r = Arc::make_mut(r);
                     for x in &p {
-                        r.remove(x);
+                        r.remove(&x.trunc());
                     }
                 });
                 Ok(())

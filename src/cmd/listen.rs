@@ -62,7 +62,8 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
     let (pool, events) = Pool::new();
-    pool.set_rib(prefixes.iter().copied());
+    let prefixes = std::sync::Arc::new(prefixes);
+    pool.set_loc_rib(prefixes.clone());
     if args.peers.is_empty() {
         pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
     } else {

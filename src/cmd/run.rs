@@ -3,7 +3,7 @@
 
 use super::output::Printer;
 use super::EXIT_NOT_ESTABLISHED;
-use cue::bgp::{Event, PeerStatus, Pool, State};
+use cue::bgp::{Event, LocRib, PeerStatus, Pool, State};
 use cue::director::{Config, Director};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
@@ -152,7 +152,7 @@ struct Health {
 /// Only a change (not every probe) recomputes the RIB.
 pub async fn compose_rib(
     pool: Pool,
-    mut fixed: tokio::sync::watch::Receiver<BTreeSet<IpNet>>,
+    mut fixed: tokio::sync::watch::Receiver<LocRib>,
     services: Option<(Config, PathBuf)>,
     printer: Printer,
 ) {
@@ -171,12 +171,23 @@ pub async fn compose_rib(
     let mut dirty = true;
     loop {
         if dirty {
-            let mut rib = fixed.borrow_and_update().clone();
-            if let Some(h) = &health {
-                rib.extend(h.director.healthy_vips().into_iter().map(IpNet::from));
-            }
-            if *pool.loc_rib() != rib {
-                pool.set_loc_rib(Arc::new(rib));
+            let base = fixed.borrow_and_update().clone();
+            let vips = health
+                .as_ref()
+                .map(|h| h.director.healthy_vips())
+                .unwrap_or_default();
+            let current = pool.loc_rib();
+            if vips.is_empty() {
+                // Share the fixed set as it is: no copy of a large RIB.
+                if !Arc::ptr_eq(&current, &base) && *current != *base {
+                    pool.set_loc_rib(base);
+                }
+            } else {
+                let mut rib: BTreeSet<IpNet> = (*base).clone();
+                rib.extend(vips.into_iter().map(IpNet::from));
+                if *current != rib {
+                    pool.set_loc_rib(Arc::new(rib));
+                }
             }
             dirty = false;
         }

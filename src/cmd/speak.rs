@@ -8,14 +8,13 @@ use super::output::Printer;
 use super::run::{compose_rib, exit_code, shutdown, until_stopped};
 use super::UsageError;
 use clap::Args;
-use cue::bgp::Parameters;
+use cue::bgp::{LocRib, Parameters};
 use cue::bgp::{PeerConfig, Pool};
 use cue::director::Config;
-use ipnet::IpNet;
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{oneshot, watch};
 
@@ -117,7 +116,9 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .map(|p| p.parameters.clone())
         .unwrap_or_default();
     let (pool, events) = Pool::new();
-    pool.set_rib(prefixes.iter().copied());
+    // One shared set: the pool advertises it as it is, without a copy.
+    let prefixes = Arc::new(prefixes);
+    pool.set_loc_rib(prefixes.clone());
     pool.configure(peers).await;
     drive(
         pool, events, prefixes, services, parameters, &args.run, false,
@@ -131,7 +132,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
 pub async fn drive(
     pool: Pool,
     mut events: tokio::sync::mpsc::UnboundedReceiver<cue::bgp::Event>,
-    prefixes: BTreeSet<IpNet>,
+    prefixes: LocRib,
     services: Option<(Config, PathBuf)>,
     parameters: Parameters,
     run: &RunArgs,
