@@ -585,3 +585,82 @@ fn commands_drive_a_session_step_by_step() {
     let out = listen.terminate();
     assert!(out.status.success());
 }
+
+#[test]
+fn syn_checks_without_cap_net_raw_say_why_and_the_rest_works() {
+    // Run as an unprivileged user when we are root and can drop privileges;
+    // as an unprivileged user already, run as we are.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file());
+    if root && setpriv.is_none() {
+        eprintln!("skipped: no setpriv to drop root privileges");
+        return;
+    }
+    let up = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = up.local_addr().unwrap().port();
+    let config = format!(
+        r#"{{"services": [
+          {{"address": "192.0.2.30", "port": 80, "protocol": "tcp", "destinations": [
+            {{"address": "127.0.0.1", "port": {port}, "checks": [{{"type": "syn", "interval": "100ms"}}]}}]}},
+          {{"address": "192.0.2.31", "port": 80, "protocol": "tcp", "destinations": [
+            {{"address": "127.0.0.1", "port": {port}, "checks": [{{"type": "tcp", "interval": "100ms"}}]}}]}}]}}"#
+    );
+    // A file the unprivileged user can read.
+    let path = std::env::temp_dir().join(format!("cue-syn-{}.json", std::process::id()));
+    std::fs::write(&path, config).unwrap();
+    let mut cmd = match (root, setpriv) {
+        (true, Some(sp)) => {
+            let mut c = Command::new(sp);
+            c.args([
+                "--reuid=nobody",
+                "--regid=nogroup",
+                "--clear-groups",
+                "--inh-caps=-all",
+            ]);
+            c.arg(cue_bin());
+            c
+        }
+        _ => Command::new(cue_bin()),
+    };
+    let o = cmd
+        .args(["check", "--once", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    // The SYN service is down with the reason; the TCP one is up.
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let status: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["event"] == "service_status")
+        .collect();
+    let syn = status
+        .iter()
+        .find(|s| s["address"] == "192.0.2.30")
+        .unwrap();
+    assert_eq!(syn["up"], false);
+    assert!(
+        syn["destinations"][0]["diagnostic"]
+            .as_str()
+            .unwrap()
+            .contains("CAP_NET_RAW"),
+        "{syn}"
+    );
+    let tcp = status
+        .iter()
+        .find(|s| s["address"] == "192.0.2.31")
+        .unwrap();
+    assert_eq!(tcp["up"], true, "{tcp}");
+}
