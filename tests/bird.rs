@@ -558,3 +558,57 @@ fn services_advertise_healthy_vips_and_withdraw_failed_ones() {
         prefixes(&bird).is_empty().then_some(())
     });
 }
+
+#[test]
+fn tcp_md5_signatures_with_bird() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local 127.0.0.1 port {port} as 65001;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  password "s3cret-key";
+  ipv4 {{ import all; export none; }};
+}}
+"#
+    ));
+    let p = port.to_string();
+    // The right key: the session comes up.
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--md5-password",
+        "s3cret-key",
+        "-a",
+        "10.3.3.3",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    wait_for("the route over an MD5-signed session", T, || {
+        bird.route("10.3.3.3/32")
+    });
+    assert!(cue.terminate().status.success());
+    // A wrong key, or none: the kernel drops the segments, nothing comes up.
+    for args in [&["--md5-password", "wrong"][..], &[]] {
+        let mut all = vec![
+            "--port",
+            p.as_str(),
+            "--connect-retry",
+            "1s",
+            "--wait-established",
+            "2s",
+        ];
+        all.extend_from_slice(args);
+        all.extend(["65001", "127.0.0.1", "127.0.0.1"]);
+        let done = Cue::start(&all).wait(T);
+        assert_eq!(done.status.code(), Some(3), "{args:?}: {}", done.stderr);
+    }
+}

@@ -664,3 +664,53 @@ fn syn_checks_without_cap_net_raw_say_why_and_the_rest_works() {
         .unwrap();
     assert_eq!(tcp["up"], true, "{tcp}");
 }
+
+#[test]
+fn tcp_md5_between_speaker_and_listen() {
+    let port = free_port().to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--json",
+        "--peer",
+        "127.0.0.1",
+        "--md5-password",
+        "k3y",
+        "65002",
+        "10.0.0.2",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    let done = Cue::start(&[
+        "--port",
+        &port,
+        "--md5-password",
+        "k3y",
+        "--connect-retry",
+        "1s",
+        "-a",
+        "198.51.100.9",
+        "--for",
+        "1s",
+        "--wait-established",
+        "5s",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ])
+    .wait(T);
+    assert!(done.status.success(), "{}", done.stderr);
+    wait_for("the route at the listener", T, || {
+        (!received_routes(&listen.stdout()).is_empty()).then_some(())
+    });
+    assert!(listen.terminate().status.success());
+    // listen needs --peer for a key, and a key is at most 80 bytes.
+    let done = run(&["listen", "--md5-password", "k", "65002", "10.0.0.2"]);
+    assert_eq!(done.status.code(), Some(2));
+    assert!(done.stderr.contains("--peer"), "{}", done.stderr);
+    let long = "x".repeat(81);
+    let done = run(&["--md5-password", &long, "65001", "10.0.0.1", "127.0.0.1"]);
+    assert_eq!(done.status.code(), Some(2));
+}

@@ -3,6 +3,7 @@
 
 pub mod event;
 pub mod fsm;
+pub mod md5;
 pub mod pool;
 pub mod rib;
 pub mod session;

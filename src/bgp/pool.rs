@@ -40,6 +40,8 @@ struct Inner {
     events: EventSender,
     /// Set on shutdown; listeners also stop when the pool is dropped.
     closed: watch::Sender<bool>,
+    /// Listening sockets, for the TCP MD5 keys of passive peers.
+    listeners: Mutex<Vec<Arc<TcpListener>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -64,6 +66,7 @@ impl Pool {
                     accept_any: Mutex::new(None),
                     events,
                     closed: watch::channel(false).0,
+                    listeners: Mutex::new(Vec::new()),
                 }),
             },
             rx,
@@ -126,6 +129,7 @@ impl Pool {
                 }
             }
         }
+        self.apply_md5_keys();
         for (s, removed) in to_stop {
             let name = s.config().name();
             s.stop().await;
@@ -190,8 +194,10 @@ impl Pool {
     /// Connections from other addresses are closed. Returns the address
     /// bound.
     pub async fn listen(&self, addr: SocketAddr) -> std::io::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = Arc::new(TcpListener::bind(addr).await?);
         let bound = listener.local_addr()?;
+        lock(&self.inner.listeners).push(listener.clone());
+        self.apply_md5_keys();
         let pool = Arc::downgrade(&self.inner);
         let mut closed = self.inner.closed.subscribe();
         tokio::spawn(async move {
@@ -212,6 +218,32 @@ impl Pool {
             }
         });
         Ok(bound)
+    }
+
+    /// Puts the TCP MD5 key of every configured peer that has one on every
+    /// listening socket of the same family.
+    fn apply_md5_keys(&self) {
+        let keys: Vec<(IpAddr, String)> = lock(&self.inner.sessions)
+            .iter()
+            .filter_map(|(ip, s)| s.config().md5_key.clone().map(|k| (*ip, k)))
+            .collect();
+        for l in lock(&self.inner.listeners).iter() {
+            let Ok(local) = l.local_addr() else { continue };
+            for (ip, key) in &keys {
+                let peer = match (local.ip(), ip) {
+                    // A dual-stack socket sees IPv4 peers as IPv4-mapped.
+                    (IpAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
+                    (IpAddr::V4(_), IpAddr::V6(_)) => continue,
+                    (_, ip) => *ip,
+                };
+                if let Err(e) = super::md5::set_key(l.as_ref(), peer, key.as_bytes()) {
+                    let _ = self.inner.events.send(Event::Error {
+                        peer: ip.to_string(),
+                        error: format!("TCP MD5 key on {local}: {e}"),
+                    });
+                }
+            }
+        }
     }
 
     fn dispatch(&self, stream: tokio::net::TcpStream, remote: SocketAddr) {

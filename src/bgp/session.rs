@@ -76,6 +76,8 @@ pub struct PeerConfig {
     pub passive: bool,
     /// Report every message sent and received as an [`Event::Message`].
     pub trace: bool,
+    /// TCP MD5 signature key (RFC 2385), at most 80 bytes.
+    pub md5_key: Option<String>,
     /// Attributes and filters.
     pub parameters: Parameters,
 }
@@ -95,6 +97,7 @@ impl PeerConfig {
             connect_retry: Duration::from_secs(30),
             passive: false,
             trace: false,
+            md5_key: None,
             parameters: Parameters::default(),
         }
     }
@@ -722,6 +725,9 @@ async fn connect(config: &PeerConfig) -> std::io::Result<TcpStream> {
     };
     if let Some(src) = config.source {
         socket.bind(SocketAddr::new(src, 0))?;
+    }
+    if let Some(key) = &config.md5_key {
+        super::md5::set_key(&socket, config.address.ip(), key.as_bytes())?;
     }
     let timeout = config
         .connect_retry

@@ -109,6 +109,18 @@ pub fn parse_hold_time(s: &str) -> Result<u16, String> {
     }
 }
 
+/// A TCP MD5 key: 1 to 80 bytes.
+pub fn parse_md5_key(s: &str) -> Result<String, String> {
+    match s.len() {
+        0 => Err("an empty key".into()),
+        n if n > cue::bgp::md5::MAX_KEY_LEN => Err(format!(
+            "{n} bytes; a TCP MD5 key holds at most {}",
+            cue::bgp::md5::MAX_KEY_LEN
+        )),
+        _ => Ok(s.to_string()),
+    }
+}
+
 /// A TCP port, 1 to 65535.
 pub fn parse_port(s: &str) -> Result<u16, String> {
     match s.parse::<u16>() {
@@ -164,6 +176,10 @@ pub struct RunArgs {
     /// Also print every message sent and received, decoded, one line each
     #[arg(long)]
     pub trace: bool,
+    /// TCP MD5 signature key (RFC 2385) for every session, at most 80
+    /// bytes (with listen, for the --peer addresses)
+    #[arg(long = "md5-password", value_name = "KEY", value_parser = parse_md5_key)]
+    pub md5_password: Option<String>,
     /// Read commands from standard input while running (announce,
     /// withdraw, set med|local-pref|communities|large-communities, status,
     /// wait established, sleep, quit); each is answered with one line

@@ -43,6 +43,12 @@ pub struct ListenArgs {
 
 /// Runs the listener.
 pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
+    if args.run.md5_password.is_some() && args.peers.is_empty() {
+        return Err(UsageError(
+            "--md5-password needs --peer: a TCP MD5 key belongs to a peer address".into(),
+        )
+        .into());
+    }
     // Only what the user asked for is advertised: no sample addresses here.
     let prefixes = args
         .advertise
@@ -59,6 +65,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         connect_retry: Duration::from_secs(30),
         passive: true,
         trace: args.run.trace,
+        md5_key: args.run.md5_password.clone(),
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
     let (pool, events) = Pool::new();

@@ -90,6 +90,7 @@ impl SpeakArgs {
                     connect_retry: self.connect_retry,
                     passive: false,
                     trace: self.run.trace,
+                    md5_key: self.run.md5_password.clone(),
                     parameters: parameters.clone(),
                 }
             })
