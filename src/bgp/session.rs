@@ -724,7 +724,14 @@ async fn connect(config: &PeerConfig) -> std::io::Result<TcpStream> {
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
     if let Some(src) = config.source {
-        socket.bind(SocketAddr::new(src, 0))?;
+        let local = match (src, config.address) {
+            // A link-local source takes the peer's zone.
+            (IpAddr::V6(a), SocketAddr::V6(peer)) if is_link_local(a) => {
+                SocketAddr::V6(std::net::SocketAddrV6::new(a, 0, 0, peer.scope_id()))
+            }
+            _ => SocketAddr::new(src, 0),
+        };
+        socket.bind(local)?;
     }
     if let Some(key) = &config.md5_key {
         super::md5::set_key(&socket, config.address.ip(), key.as_bytes())?;

@@ -115,17 +115,24 @@ pub struct Bird {
     child: Child,
     pub dir: Scratch,
     config: String,
+    netns: Option<String>,
 }
 
 impl Bird {
     /// Starts BIRD with `config` (a full configuration); waits until its
     /// control socket answers.
     pub fn start(config: &str) -> Bird {
+        Bird::start_in(config, None)
+    }
+
+    /// Starts BIRD inside a network namespace (`ip netns exec`).
+    pub fn start_in(config: &str, netns: Option<&str>) -> Bird {
         let dir = Scratch::new("bird");
         let mut bird = Bird {
             child: Command::new("true").spawn().expect("spawn"),
             dir,
             config: config.to_string(),
+            netns: netns.map(str::to_string),
         };
         bird.spawn();
         bird
@@ -139,7 +146,15 @@ impl Bird {
             .append(true)
             .open(self.dir.path("bird.log"))
             .expect("bird.log");
-        self.child = Command::new(program_path("bird"))
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(program_path("bird"));
+                c
+            }
+            None => Command::new(program_path("bird")),
+        };
+        self.child = cmd
             .arg("-f")
             .arg("-c")
             .arg(&conf)
