@@ -398,3 +398,32 @@ async fn syn_open_closed_and_without_privilege() {
         assert!(r.diagnostic.contains("RST"), "{bind}: {r:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_syn_checks_share_two_raw_sockets() {
+    if !can_use_raw_sockets() {
+        return;
+    }
+    // 100 open ports and 100 closed ones, IPv4 and IPv6, probed at once
+    // through one shared pair of raw sockets: every reply reaches its probe.
+    let shared = std::sync::Arc::new(cue::director::check::SynSockets::default());
+    let mut listeners = Vec::new();
+    let mut probes = Vec::new();
+    for i in 0..100 {
+        let bind = if i % 2 == 0 { "127.0.0.1:0" } else { "[::1]:0" };
+        let open = TcpListener::bind(bind).await.unwrap();
+        let closed = TcpListener::bind(bind).await.unwrap();
+        let open_addr = open.local_addr().unwrap();
+        let closed_addr = closed.local_addr().unwrap();
+        drop(closed);
+        listeners.push(open);
+        for (addr, expect) in [(open_addr, true), (closed_addr, false)] {
+            let mut p = Prober::with_syn_sockets(spec(addr, r#"{"type": "syn"}"#), shared.clone());
+            probes.push(tokio::spawn(async move { (addr, expect, p.probe().await) }));
+        }
+    }
+    for p in probes {
+        let (addr, expect, r) = p.await.unwrap();
+        assert_eq!(r.ok, expect, "{addr}: {r:?}");
+    }
+}

@@ -56,6 +56,8 @@ struct Shared {
     events: mpsc::UnboundedSender<DirectorEvent>,
     changed: watch::Sender<u64>,
     permits: Semaphore,
+    /// Raw sockets shared by every SYN check.
+    syn: Arc<check::SynSockets>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -90,6 +92,7 @@ impl Director {
                 events,
                 changed: watch::channel(0).0,
                 permits: Semaphore::new(MAX_CONCURRENT_PROBES),
+                syn: Arc::default(),
             }),
             tasks: Mutex::new(BTreeMap::new()),
         };
@@ -179,7 +182,7 @@ impl Drop for Director {
 /// interval (of one second at most), then every interval, each probe moved
 /// by up to 10% either way so that checks started together spread out.
 async fn run_check(shared: Arc<Shared>, spec: CheckSpec) {
-    let mut prober = check::Prober::new(spec.clone());
+    let mut prober = check::Prober::with_syn_sockets(spec.clone(), shared.syn.clone());
     let first = spec
         .interval
         .min(Duration::from_secs(1))

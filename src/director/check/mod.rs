@@ -4,6 +4,8 @@
 mod dns;
 mod http;
 mod syn;
+
+pub use syn::SynSockets;
 mod tcp;
 
 use super::config::{CheckSpec, CheckType};
@@ -25,14 +27,22 @@ pub struct ProbeResult {
 pub struct Prober {
     spec: CheckSpec,
     http: http::HttpProber,
+    syn: std::sync::Arc<SynSockets>,
 }
 
 impl Prober {
-    /// A prober for `spec`.
+    /// A prober for `spec` (with raw sockets of its own for a SYN check).
     pub fn new(spec: CheckSpec) -> Prober {
+        Prober::with_syn_sockets(spec, std::sync::Arc::default())
+    }
+
+    /// A prober for `spec` that shares the raw sockets of SYN checks with
+    /// other probers (as a director does).
+    pub fn with_syn_sockets(spec: CheckSpec, syn: std::sync::Arc<SynSockets>) -> Prober {
         Prober {
             http: http::HttpProber::new(&spec),
             spec,
+            syn,
         }
     }
 
@@ -45,7 +55,7 @@ impl Prober {
                 CheckType::Http | CheckType::Https => self.http.probe(spec).await,
                 CheckType::Tcp => tcp::probe(spec).await,
                 CheckType::Dns => dns::probe(spec).await,
-                CheckType::Syn => syn::probe(spec).await,
+                CheckType::Syn => self.syn.probe(spec).await,
             }
         };
         let outcome = tokio::time::timeout(spec.timeout, fut).await;

@@ -1,14 +1,18 @@
-//! `syn`: a half-open TCP check from a raw socket. A SYN goes out from an
-//! unused port; a SYN-ACK that acknowledges it passes, a RST fails. The
+//! `syn`: a half-open TCP check from a raw socket. A SYN goes out from a
+//! port no other probe in flight uses; a SYN-ACK that acknowledges it
+//! passes, a RST fails. The
 //! kernel, which has no socket on that port, answers the SYN-ACK with a RST,
 //! so no connection is left behind. Raw sockets need CAP_NET_RAW: without it
 //! the check fails with a diagnostic that says so.
 
 use super::super::config::CheckSpec;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex};
 use tokio::io::unix::AsyncFd;
+use tokio::sync::oneshot;
 
 const SYN: u8 = 0x02;
 const RST: u8 = 0x04;
@@ -122,64 +126,204 @@ fn judge(tcp: &[u8], dport: u16, sport: u16, seq: u32) -> Option<Result<String, 
     None
 }
 
-pub(super) async fn probe(spec: &CheckSpec) -> Result<String, String> {
-    let dst = SocketAddr::new(spec.address, spec.port);
-    let src = source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?;
-    let domain = if dst.is_ipv4() {
-        Domain::IPV4
-    } else {
-        Domain::IPV6
-    };
-    let sock = Socket::new(domain, Type::RAW, Some(Protocol::TCP)).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::PermissionDenied {
-            "syn checks need CAP_NET_RAW (raw socket: permission denied)".to_string()
-        } else {
-            format!("raw socket: {e}")
-        }
-    })?;
-    sock.set_nonblocking(true)
-        .map_err(|e| format!("raw socket: {e}"))?;
-    // Only segments from the destination reach this socket.
-    sock.connect(&SockAddr::from(SocketAddr::new(spec.address, 0)))
-        .map_err(|e| format!("raw socket: {e}"))?;
-    let sport: u16 = rand::random_range(40_000..60_000);
-    let seq: u32 = rand::random();
-    let segment = syn_segment(src, spec.address, sport, spec.port, seq);
-    let fd = register(sock).map_err(|e| format!("raw socket: {e}"))?;
-    loop {
-        let mut guard = fd.writable().await.map_err(|e| format!("send: {e}"))?;
-        match guard.try_io(|s| s.get_ref().send(&segment)) {
-            Ok(r) => {
-                r.map_err(|e| format!("send: {e}"))?;
-                break;
-            }
-            Err(_would_block) => continue,
-        }
+/// Raw sockets for SYN checks, one per address family, shared by every
+/// SYN check of a director. One reader per socket hands each reply to the
+/// probe waiting on its source port, so ten thousand SYN checks cost two
+/// sockets and two tasks, not one socket (and one copy of every incoming
+/// TCP segment) per probe.
+#[derive(Default)]
+pub struct SynSockets {
+    v4: std::sync::OnceLock<Result<Arc<RawFamily>, String>>,
+    v6: std::sync::OnceLock<Result<Arc<RawFamily>, String>>,
+}
+
+impl std::fmt::Debug for SynSockets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SynSockets")
     }
+}
+
+type Reply = Result<String, String>;
+
+/// One raw socket, its reader, and the probes waiting for a reply, by local
+/// (source) port.
+pub struct RawFamily {
+    fd: Arc<AsyncFd<Socket>>,
+    waiting: Arc<Mutex<HashMap<u16, Waiter>>>,
+    next_port: Mutex<u16>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+struct Waiter {
+    remote: IpAddr,
+    remote_port: u16,
+    seq: u32,
+    reply: oneshot::Sender<Reply>,
+}
+
+impl Drop for RawFamily {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+const FIRST_PORT: u16 = 40_000;
+const LAST_PORT: u16 = 59_999;
+
+impl RawFamily {
+    fn open(ipv4: bool) -> Result<RawFamily, String> {
+        let domain = if ipv4 { Domain::IPV4 } else { Domain::IPV6 };
+        let sock = Socket::new(domain, Type::RAW, Some(Protocol::TCP)).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                "syn checks need CAP_NET_RAW (raw socket: permission denied)".to_string()
+            } else {
+                format!("raw socket: {e}")
+            }
+        })?;
+        sock.set_nonblocking(true)
+            .map_err(|e| format!("raw socket: {e}"))?;
+        let fd = Arc::new(register(sock).map_err(|e| format!("raw socket: {e}"))?);
+        let waiting: Arc<Mutex<HashMap<u16, Waiter>>> = Arc::default();
+        let reader = tokio::spawn(read_replies(fd.clone(), waiting.clone(), ipv4));
+        Ok(RawFamily {
+            fd,
+            waiting,
+            next_port: Mutex::new(rand::random_range(FIRST_PORT..=LAST_PORT)),
+            reader,
+        })
+    }
+
+    /// A source port no probe in flight uses, with the probe registered on it.
+    fn register_probe(&self, w: Waiter) -> Option<u16> {
+        let mut waiting = lock(&self.waiting);
+        let mut next = lock(&self.next_port);
+        for _ in FIRST_PORT..=LAST_PORT {
+            let port = *next;
+            *next = if port >= LAST_PORT {
+                FIRST_PORT
+            } else {
+                port + 1
+            };
+            if let std::collections::hash_map::Entry::Vacant(e) = waiting.entry(port) {
+                e.insert(w);
+                return Some(port);
+            }
+        }
+        None
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Reads every TCP segment the raw socket sees and answers the probe whose
+/// source port it is addressed to.
+async fn read_replies(
+    fd: Arc<AsyncFd<Socket>>,
+    waiting: Arc<Mutex<HashMap<u16, Waiter>>>,
+    ipv4: bool,
+) {
     let mut buf = [0u8; 1500];
     loop {
-        let mut guard = fd.readable().await.map_err(|e| format!("receive: {e}"))?;
+        let Ok(mut guard) = fd.readable().await else {
+            return;
+        };
         let n = match guard.try_io(|s| {
             let mut r: &Socket = s.get_ref();
             r.read(&mut buf)
         }) {
-            Ok(r) => r.map_err(|e| format!("receive: {e}"))?,
-            Err(_would_block) => continue,
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) | Err(_) => continue,
         };
         let packet = &buf[..n];
-        // IPv4 raw sockets deliver the IP header too; IPv6 ones do not.
-        let tcp = if dst.is_ipv4() {
+        // IPv4 raw sockets deliver the IP header too (and so the source
+        // address); IPv6 ones deliver the TCP segment alone.
+        let (from, tcp) = if ipv4 {
             let ihl = (packet.first().map_or(0, |b| b & 0x0f) as usize) * 4;
-            match packet.get(ihl..) {
-                Some(t) if ihl >= 20 => t,
-                _ => continue,
+            let (Some(src), Some(t)) = (packet.get(12..16), packet.get(ihl..)) else {
+                continue;
+            };
+            if ihl < 20 {
+                continue;
             }
+            (Some(IpAddr::from([src[0], src[1], src[2], src[3]])), t)
         } else {
-            packet
+            (None, packet)
         };
-        if let Some(r) = judge(tcp, spec.port, sport, seq) {
-            return r;
+        if tcp.len() < 20 {
+            continue;
         }
+        let to = u16::from_be_bytes([tcp[2], tcp[3]]);
+        let mut w = lock(&waiting);
+        let Some(waiter) = w.get(&to) else { continue };
+        if from.is_some_and(|f| f != waiter.remote) {
+            continue;
+        }
+        if let Some(r) = judge(tcp, waiter.remote_port, to, waiter.seq) {
+            if let Some(waiter) = w.remove(&to) {
+                let _ = waiter.reply.send(r);
+            }
+        }
+    }
+}
+
+/// Removes a probe's registration when it ends, answered or not (timeout).
+struct Registered<'a> {
+    family: &'a RawFamily,
+    port: u16,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        lock(&self.family.waiting).remove(&self.port);
+    }
+}
+
+impl SynSockets {
+    fn family(&self, ipv4: bool) -> Result<Arc<RawFamily>, String> {
+        let cell = if ipv4 { &self.v4 } else { &self.v6 };
+        cell.get_or_init(|| RawFamily::open(ipv4).map(Arc::new))
+            .clone()
+    }
+
+    /// One SYN probe: SYN out, SYN-ACK passes, RST fails; the caller bounds
+    /// the wait.
+    pub(super) async fn probe(&self, spec: &CheckSpec) -> Result<String, String> {
+        let dst = SocketAddr::new(spec.address, spec.port);
+        let family = self.family(dst.is_ipv4())?;
+        let src = source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?;
+        let seq: u32 = rand::random();
+        let (tx, rx) = oneshot::channel();
+        let port = family
+            .register_probe(Waiter {
+                remote: spec.address,
+                remote_port: spec.port,
+                seq,
+                reply: tx,
+            })
+            .ok_or("no free source port for a SYN probe")?;
+        let _registered = Registered {
+            family: &family,
+            port,
+        };
+        let segment = syn_segment(src, spec.address, port, spec.port, seq);
+        let to = SockAddr::from(SocketAddr::new(spec.address, 0));
+        loop {
+            let mut guard = family
+                .fd
+                .writable()
+                .await
+                .map_err(|e| format!("send: {e}"))?;
+            match guard.try_io(|s| s.get_ref().send_to(&segment, &to)) {
+                Ok(r) => {
+                    r.map_err(|e| format!("send: {e}"))?;
+                    break;
+                }
+                Err(_would_block) => continue,
+            }
+        }
+        rx.await.map_err(|_| "the SYN reader stopped".to_string())?
     }
 }
 
