@@ -4,11 +4,14 @@
 # servers (examples/bench_http_server.rs on 127.0.0.1-100, 100 ports each).
 # Reports the checks per second the server saw, the CPU of `cue-bgp check`
 # (share of one core) and its memory, over a measured window after warm-up.
-# Usage: scripts/bench-director.sh [SECONDS] [INTERVAL]   (default 30, 1s)
+# With TYPE syn, the same destinations get half-open SYN checks instead
+# (the servers' kernels answer; the servers count no requests then).
+# Usage: scripts/bench-director.sh [SECONDS] [INTERVAL] [TYPE]   (default 30, 1s, http)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${1:-30}
 interval=${2:-1s}
+type=${3:-http}
 # Every connection is a file descriptor on both sides: use the hard limit.
 ulimit -n "$(ulimit -Hn)"
 
@@ -29,8 +32,8 @@ until grep -q listening "$work/server1.out" && grep -q listening "$work/server2.
     printf '{"address": "192.0.2.%d", "port": 80, "protocol": "tcp", "destinations": [' "$((s + 1))"
     for d in $(seq 0 99); do
       [ "$d" -gt 0 ] && printf ','
-      printf '{"address": "127.0.0.%d", "port": %d, "checks": [{"type": "http", "interval": "%s"}]}' \
-        "$((d + 1))" "$((20000 + s))" "$interval"
+      printf '{"address": "127.0.0.%d", "port": %d, "checks": [{"type": "%s", "interval": "%s"}]}' \
+        "$((d + 1))" "$((20000 + s))" "$type" "$interval"
     done
     printf ']}'
   done
@@ -56,9 +59,9 @@ rss=$(awk '/VmRSS/ {print $2}' "/proc/$cue/status")
 hwm=$(awk '/VmHWM/ {print $2}' "/proc/$cue/status")
 up=$(grep -c 'tcp up (' "$work/check.out" || true)
 awk -v c="$((c1 - c0))" -v hz="$ticks" -v s="$((s1 - s0))" -v ns="$((t1 - t0))" \
-    -v rss="$rss" -v hwm="$hwm" -v up="$up" 'BEGIN {
+    -v rss="$rss" -v hwm="$hwm" -v up="$up" -v type="$type" 'BEGIN {
   sec = ns / 1e9
-  printf "| destinations | checks/s (server count) | cue-bgp CPU (one core = 100%%) | RSS | peak RSS |\n"
-  printf "|---|---|---|---|---|\n"
-  printf "| 10,000 (%d services up) | %.0f | %.1f%% | %.1f MiB | %.1f MiB |\n", up, s / sec, 100 * c / hz / sec, rss / 1024, hwm / 1024
+  printf "| checks | destinations | checks/s (server count) | cue-bgp CPU (one core = 100%%) | RSS | peak RSS |\n"
+  printf "|---|---|---|---|---|---|\n"
+  printf "| %s | 10,000 (%d services up) | %.0f | %.1f%% | %.1f MiB | %.1f MiB |\n", type, up, s / sec, 100 * c / hz / sec, rss / 1024, hwm / 1024
 }'

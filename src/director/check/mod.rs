@@ -28,6 +28,7 @@ pub struct Prober {
     spec: CheckSpec,
     http: http::HttpProber,
     syn: std::sync::Arc<SynSockets>,
+    syn_source: Option<std::net::IpAddr>,
 }
 
 impl Prober {
@@ -43,6 +44,7 @@ impl Prober {
             http: http::HttpProber::new(&spec),
             spec,
             syn,
+            syn_source: None,
         }
     }
 
@@ -55,7 +57,7 @@ impl Prober {
                 CheckType::Http | CheckType::Https => self.http.probe(spec).await,
                 CheckType::Tcp => tcp::probe(spec).await,
                 CheckType::Dns => dns::probe(spec).await,
-                CheckType::Syn => self.syn.probe(spec).await,
+                CheckType::Syn => self.syn.probe(spec, &mut self.syn_source).await,
             }
         };
         let outcome = tokio::time::timeout(spec.timeout, fut).await;

@@ -289,10 +289,23 @@ impl SynSockets {
 
     /// One SYN probe: SYN out, SYN-ACK passes, RST fails; the caller bounds
     /// the wait.
-    pub(super) async fn probe(&self, spec: &CheckSpec) -> Result<String, String> {
+    /// `source` caches the local address towards the destination between
+    /// probes of one check (looked up again after a failed send).
+    pub(super) async fn probe(
+        &self,
+        spec: &CheckSpec,
+        source: &mut Option<IpAddr>,
+    ) -> Result<String, String> {
         let dst = SocketAddr::new(spec.address, spec.port);
         let family = self.family(dst.is_ipv4())?;
-        let src = source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?;
+        let src = match *source {
+            Some(s) => s,
+            None => {
+                let s = source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?;
+                *source = Some(s);
+                s
+            }
+        };
         let seq: u32 = rand::random();
         let (tx, rx) = oneshot::channel();
         let port = family
@@ -317,7 +330,10 @@ impl SynSockets {
                 .map_err(|e| format!("send: {e}"))?;
             match guard.try_io(|s| s.get_ref().send_to(&segment, &to)) {
                 Ok(r) => {
-                    r.map_err(|e| format!("send: {e}"))?;
+                    if let Err(e) = r {
+                        *source = None;
+                        return Err(format!("send: {e}"));
+                    }
                     break;
                 }
                 Err(_would_block) => continue,
