@@ -714,3 +714,87 @@ fn tcp_md5_between_speaker_and_listen() {
     let done = run(&["--md5-password", &long, "65001", "10.0.0.1", "127.0.0.1"]);
     assert_eq!(done.status.code(), Some(2));
 }
+
+#[test]
+fn advertise_file_from_standard_input_and_commands_in_listen() {
+    use std::io::{BufRead, BufReader, Write};
+    let port = free_port().to_string();
+    // listen takes commands: it feeds a route to whoever connects.
+    let mut listen = Command::new(cue_bin())
+        .args([
+            "listen",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--json",
+            "--commands",
+            "65002",
+            "10.0.0.2",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lin = listen.stdin.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let lout = listen.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(lout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    // The speaker reads its addresses from standard input.
+    let mut speaker = Command::new(cue_bin())
+        .args([
+            "--port",
+            &port,
+            "--advertise-file",
+            "-",
+            "--connect-retry",
+            "1s",
+            "--for",
+            "3s",
+            "65001",
+            "10.0.0.1",
+            "127.0.0.1",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    speaker
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"# from a pipe\n198.51.100.50\n198.51.100.0/28 # a prefix\n")
+        .unwrap();
+    writeln!(lin, "wait established 5s").unwrap();
+    writeln!(lin, "announce 203.0.113.5").unwrap();
+    let mut replies = Vec::new();
+    let mut received = Vec::new();
+    let deadline = std::time::Instant::now() + T;
+    while (replies.len() < 2 || received.len() < 2) && std::time::Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["event"] == "reply" {
+            replies.push(v["result"].clone());
+        } else if v["event"] == "update" && v["direction"] == "received" {
+            for r in v["announce"].as_array().cloned().unwrap_or_default() {
+                received.push(r["prefix"].as_str().unwrap_or("").to_string());
+            }
+        }
+    }
+    assert_eq!(replies, ["ok", "ok"]);
+    received.sort();
+    assert_eq!(received, ["198.51.100.0/28", "198.51.100.50/32"]);
+    let out = speaker.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("received 203.0.113.5/32"), "{text}");
+    writeln!(lin, "quit").unwrap();
+    assert!(listen.wait().unwrap().success());
+}

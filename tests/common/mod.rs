@@ -40,7 +40,13 @@ pub fn have(program: &str) -> bool {
     if daemons_required() {
         panic!("{program} is not installed and CUE_REQUIRE_DAEMONS=1");
     }
-    eprintln!("skipped: {program} is not installed (the README's test command installs it)");
+    // Straight to stderr, past the test harness's capture, so that a plain
+    // `cargo test` shows what it skipped.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: {program} is not installed (the README's test command installs it)"
+    );
     false
 }
 
