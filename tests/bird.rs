@@ -35,6 +35,17 @@ protocol bgp lb {{
     ))
 }
 
+/// An iBGP BIRD (AS 65001) waiting for cue-bgp on 127.0.0.1, and its port
+/// for `--port`; `None` (the test skips) when BIRD is not installed.
+fn ibgp_bird() -> Option<(Bird, String)> {
+    if !have("bird") {
+        return None;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    Some((bird, port.to_string()))
+}
+
 fn prefixes(bird: &Bird) -> Vec<String> {
     let mut p: Vec<String> = bird.routes().into_iter().map(|(p, _)| p).collect();
     p.sort();
@@ -49,12 +60,9 @@ fn sorted(v: &[&str]) -> Vec<String> {
 
 #[test]
 fn readme_example_ibgp_multiprotocol_with_attributes() {
-    if !have("bird") {
+    let Some((bird, p)) = ibgp_bird() else {
         return;
-    }
-    let port = free_port();
-    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
-    let p = port.to_string();
+    };
     let cue = Cue::start(&[
         "--port",
         &p,
@@ -202,12 +210,9 @@ fn ipv6_transport_multiprotocol_ipv4_next_hop_is_router_id() {
 
 #[test]
 fn accept_and_reject_filters() {
-    if !have("bird") {
+    let Some((bird, p)) = ibgp_bird() else {
         return;
-    }
-    let port = free_port();
-    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
-    let p = port.to_string();
+    };
     let cue = Cue::start(&[
         "--port",
         &p,
@@ -271,12 +276,9 @@ fn readvertises_after_bird_restarts() {
 
 #[test]
 fn bad_peer_as_is_refused_with_open_error() {
-    if !have("bird") {
+    let Some((bird, p)) = ibgp_bird() else {
         return;
-    }
-    let port = free_port();
-    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
-    let p = port.to_string();
+    };
     let cue = Cue::start(&[
         "--port",
         &p,
@@ -411,12 +413,9 @@ protocol bgp to_cue {{
 
 #[test]
 fn route_refresh_from_bird_resends_the_family() {
-    if !have("bird") {
+    let Some((bird, p)) = ibgp_bird() else {
         return;
-    }
-    let port = free_port();
-    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
-    let p = port.to_string();
+    };
     let cue = Cue::start(&[
         "--port",
         &p,
@@ -448,12 +447,9 @@ fn route_refresh_from_bird_resends_the_family() {
 
 #[test]
 fn hold_timer_expires_when_bird_stops_talking_and_session_recovers() {
-    if !have("bird") {
+    let Some((bird, p)) = ibgp_bird() else {
         return;
-    }
-    let port = free_port();
-    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
-    let p = port.to_string();
+    };
     let cue = Cue::start(&[
         "--port",
         &p,

@@ -497,7 +497,6 @@ fn completions_and_manpage() {
 
 #[test]
 fn commands_drive_a_session_step_by_step() {
-    use std::io::{BufRead, BufReader, Write};
     let port = free_port().to_string();
     let listen = Cue::start(&[
         "listen",
@@ -511,38 +510,24 @@ fn commands_drive_a_session_step_by_step() {
         "10.0.0.2",
     ]);
     std::thread::sleep(Duration::from_millis(200));
-    let mut speaker = Command::new(cue_bin())
-        .args([
-            "--port",
-            &port,
-            "--commands",
-            "--connect-retry",
-            "1s",
-            "-m",
-            "-6",
-            "2001:db8::9",
-            "65001",
-            "10.0.0.1",
-            "127.0.0.1",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = speaker.stdin.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let stdout = speaker.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let mut speaker = Interactive::start(&[
+        "--port",
+        &port,
+        "--commands",
+        "--connect-retry",
+        "1s",
+        "-m",
+        "-6",
+        "2001:db8::9",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
     // Sends a command and returns its answer (skipping event lines).
     let mut ask = |cmd: &str| -> String {
-        writeln!(stdin, "{cmd}").unwrap();
+        speaker.send(cmd);
         loop {
-            let line = rx.recv_timeout(T).expect("an answer");
+            let line = speaker.lines.recv_timeout(T).expect("an answer");
             if line == "ok" || line.starts_with("error: ") {
                 return line;
             }
@@ -580,7 +565,7 @@ fn commands_drive_a_session_step_by_step() {
             .then_some(())
     });
     assert_eq!(ask("quit"), "ok");
-    let status = speaker.wait().unwrap();
+    let status = speaker.child.wait().unwrap();
     assert!(status.success());
     let out = listen.terminate();
     assert!(out.status.success());
@@ -717,33 +702,20 @@ fn tcp_md5_between_speaker_and_listen() {
 
 #[test]
 fn advertise_file_from_standard_input_and_commands_in_listen() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     let port = free_port().to_string();
     // listen takes commands: it feeds a route to whoever connects.
-    let mut listen = Command::new(cue_bin())
-        .args([
-            "listen",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "--json",
-            "--commands",
-            "65002",
-            "10.0.0.2",
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lin = listen.stdin.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    let lout = listen.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(lout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let mut listen = Interactive::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--json",
+        "--commands",
+        "65002",
+        "10.0.0.2",
+    ]);
     std::thread::sleep(Duration::from_millis(200));
     // The speaker reads its addresses from standard input.
     let mut speaker = Command::new(cue_bin())
@@ -770,13 +742,13 @@ fn advertise_file_from_standard_input_and_commands_in_listen() {
         .unwrap()
         .write_all(b"# from a pipe\n198.51.100.50\n198.51.100.0/28 # a prefix\n")
         .unwrap();
-    writeln!(lin, "wait established 5s").unwrap();
-    writeln!(lin, "announce 203.0.113.5").unwrap();
+    listen.send("wait established 5s");
+    listen.send("announce 203.0.113.5");
     let mut replies = Vec::new();
     let mut received = Vec::new();
     let deadline = std::time::Instant::now() + T;
     while (replies.len() < 2 || received.len() < 2) && std::time::Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+        let Ok(line) = listen.lines.recv_timeout(Duration::from_millis(200)) else {
             continue;
         };
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
@@ -795,6 +767,6 @@ fn advertise_file_from_standard_input_and_commands_in_listen() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("received 203.0.113.5/32"), "{text}");
-    writeln!(lin, "quit").unwrap();
-    assert!(listen.wait().unwrap().success());
+    listen.send("quit");
+    assert!(listen.child.wait().unwrap().success());
 }

@@ -462,3 +462,55 @@ pub fn received_routes(stdout: &str) -> Vec<serde_json::Value> {
         .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
         .collect()
 }
+
+/// `cue-bgp` with its standard input writable and its standard output read
+/// line by line as it comes.
+pub struct Interactive {
+    pub child: Child,
+    pub stdin: std::process::ChildStdin,
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Interactive {
+    pub fn start(args: &[&str]) -> Interactive {
+        use std::io::BufRead;
+        let mut child = Command::new(cue_bin())
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start cue-bgp");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Interactive {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// Writes one line to standard input.
+    pub fn send(&mut self, line: &str) {
+        use std::io::Write;
+        writeln!(self.stdin, "{line}").expect("write to cue-bgp");
+    }
+}
+
+impl Drop for Interactive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
