@@ -1,4 +1,6 @@
 //! UPDATE generation: packing host routes into UPDATEs, and the Loc-RIB to
+// criterion_group! generates an undocumented public function.
+#![allow(missing_docs)]
 //! Adj-RIB-Out work done on every change.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
