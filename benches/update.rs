@@ -1,7 +1,8 @@
 //! UPDATE generation: packing host routes into UPDATEs, and the Loc-RIB to
+//! Adj-RIB-Out work done on every change.
+
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
-//! Adj-RIB-Out work done on every change.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use cue::bgp::rib::{adj_rib_out, delta, parse_prefix_lines, ExportFilter, LocRib};
