@@ -51,6 +51,10 @@ fn bad_arguments_exit_2_with_one_line_and_send_nothing() {
             "--connect-retry",
         ),
         (
+            &["--connect-retry", "0s", "65001", "10.0.0.1", "127.0.0.1"],
+            "--connect-retry",
+        ),
+        (
             &["--source", "::1", "65001", "10.0.0.1", "127.0.0.1"],
             "--source",
         ),

@@ -109,6 +109,16 @@ pub fn parse_hold_time(s: &str) -> Result<u16, String> {
     }
 }
 
+/// A delay between connection attempts: at least 100ms, so that a refused
+/// connection is not retried in a tight loop.
+pub fn parse_retry(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_millis(100) {
+        return Err(format!("{s:?} is too short: at least 100ms"));
+    }
+    Ok(d)
+}
+
 /// A TCP MD5 key: 1 to 80 bytes.
 pub fn parse_md5_key(s: &str) -> Result<String, String> {
     match s.len() {

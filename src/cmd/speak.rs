@@ -1,8 +1,8 @@
 //! The speaker: dial each peer and advertise.
 
 use super::args::{
-    parse_asn, parse_duration, parse_peer, parse_port, parse_router_id, AdvertiseArgs,
-    AttributeArgs, RunArgs,
+    parse_asn, parse_peer, parse_port, parse_retry, parse_router_id, AdvertiseArgs, AttributeArgs,
+    RunArgs,
 };
 use super::output::Printer;
 use super::run::{compose_rib, exit_code, shutdown, until_stopped};
@@ -48,7 +48,7 @@ pub struct SpeakArgs {
     #[arg(long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
     pub peer_as: Option<u32>,
     /// Delay between connection attempts (plus a random 0-25%)
-    #[arg(long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_retry)]
     pub connect_retry: Duration,
     /// Services file (JSON): advertise the VIPs the director finds healthy,
     /// as they change, together with any --advertise addresses
