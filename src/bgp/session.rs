@@ -362,7 +362,8 @@ impl Driver {
 
     /// Waits the connect-retry delay plus jitter; false when stopped.
     async fn retry_wait(&mut self) -> bool {
-        let base = self.config.connect_retry;
+        // Never a tight loop, whatever the embedder configured.
+        let base = self.config.connect_retry.max(Duration::from_millis(100));
         let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
         tokio::select! {
             _ = tokio::time::sleep(base + jitter) => true,
