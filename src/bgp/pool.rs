@@ -11,6 +11,10 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+/// Sessions a pool keeps at most; beyond, connections from new addresses
+/// are closed (a flood of connections must not exhaust memory).
+pub const MAX_ACCEPTED_PEERS: usize = 1024;
+
 /// A pool of BGP sessions advertising one shared Loc-RIB.
 ///
 /// ```no_run
@@ -256,6 +260,15 @@ impl Pool {
             if s.config().passive && waiting {
                 let _ = s.offer(stream);
             }
+            return;
+        }
+        if sessions.len() >= MAX_ACCEPTED_PEERS {
+            let _ = self.inner.events.send(Event::Error {
+                peer: k.to_string(),
+                error: format!(
+                    "connection from {remote} refused: already {MAX_ACCEPTED_PEERS} peers"
+                ),
+            });
             return;
         }
         let Some(mut config) = lock(&self.inner.accept_any).clone() else {
