@@ -774,3 +774,52 @@ fn advertise_file_from_standard_input_and_commands_in_listen() {
     listen.send("quit");
     assert!(listen.child.wait().unwrap().success());
 }
+
+#[test]
+fn max_prefixes_closes_the_session() {
+    let port = free_port().to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--json",
+        "--max-prefixes",
+        "2",
+        "65002",
+        "10.0.0.2",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    let speaker = Cue::start(&[
+        "--port",
+        &port,
+        "--connect-retry",
+        "1s",
+        "-a",
+        "198.51.100.1,198.51.100.2,198.51.100.3",
+        "--for",
+        "2s",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let done = speaker.wait(T);
+    assert!(done.status.success());
+    assert!(
+        done.stdout
+            .contains("notification received 6/1: Cease / Maximum Number of Prefixes Reached"),
+        "{}",
+        done.stdout
+    );
+    let out = listen.terminate();
+    let n = out
+        .json()
+        .into_iter()
+        .find(|e| e["event"] == "notification" && e["direction"] == "sent")
+        .expect("a NOTIFICATION sent");
+    assert_eq!(
+        (n["code"].clone(), n["subcode"].clone()),
+        (serde_json::json!(6), serde_json::json!(1))
+    );
+}

@@ -5,8 +5,8 @@ use super::event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
 use super::fsm::{Action, CloseReason, Fsm, FsmConfig, Negotiated};
 use super::rib::{adj_rib_out, delta, AdjRibIn, ExportFilter, LocRib, RouteAttributes};
 use super::wire::{
-    self, AsPath, Community, DecodeError, Family, LargeCommunity, Message, Origin, PathAttributes,
-    UpdateBuilder,
+    self, AsPath, Community, DecodeError, Family, LargeCommunity, Message, Notification, Origin,
+    PathAttributes, UpdateBuilder,
 };
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -78,6 +78,9 @@ pub struct PeerConfig {
     pub trace: bool,
     /// TCP MD5 signature key (RFC 2385), at most 80 bytes.
     pub md5_key: Option<String>,
+    /// Routes the peer may send before the session is closed with Cease /
+    /// Maximum Number of Prefixes Reached.
+    pub max_prefixes: Option<usize>,
     /// Attributes and filters.
     pub parameters: Parameters,
 }
@@ -98,6 +101,7 @@ impl PeerConfig {
             passive: false,
             trace: false,
             md5_key: None,
+            max_prefixes: None,
             parameters: Parameters::default(),
         }
     }
@@ -472,7 +476,8 @@ impl Driver {
         local: SocketAddr,
     ) -> std::io::Result<Option<CloseReason>> {
         let mut close = None;
-        for action in actions {
+        let mut queue: std::collections::VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
             match action {
                 Action::Send(msg) => {
                     let bytes = msg.to_bytes(self.fsm.decode_context());
@@ -510,10 +515,24 @@ impl Driver {
                 }
                 Action::Received(update) => {
                     let received = lock(&self.adj_rib_in).apply(&update);
+                    let held = lock(&self.adj_rib_in).len();
                     {
                         let mut s = lock(&self.status);
                         s.counters.updates_received += 1;
-                        s.received = lock(&self.adj_rib_in).len() as u64;
+                        s.received = held as u64;
+                    }
+                    if let Some(max) = self.config.max_prefixes.filter(|&m| held > m) {
+                        // RFC 4486: Cease / Maximum Number of Prefixes Reached,
+                        // with the family and the limit.
+                        let family = received
+                            .announce
+                            .first()
+                            .map_or(Family::Ipv4Unicast, |(p, _)| Family::of(p.addr()));
+                        let (afi, safi) = family.afi_safi();
+                        let mut data = afi.to_be_bytes().to_vec();
+                        data.push(safi);
+                        data.extend_from_slice(&(max.min(u32::MAX as usize) as u32).to_be_bytes());
+                        queue.extend(self.fsm.fail(Notification::new(6, 1, data)));
                     }
                     if !received.announce.is_empty() || !received.withdraw.is_empty() {
                         self.emit(Event::Received {

@@ -190,6 +190,10 @@ pub struct RunArgs {
     /// bytes (with listen, for the --peer addresses)
     #[arg(long = "md5-password", value_name = "KEY", value_parser = parse_md5_key)]
     pub md5_password: Option<String>,
+    /// Close a session (Cease / Maximum Number of Prefixes Reached) when the
+    /// peer sends more routes than this
+    #[arg(long = "max-prefixes", value_name = "N")]
+    pub max_prefixes: Option<usize>,
     /// Read commands from standard input while running (announce,
     /// withdraw, set med|local-pref|communities|large-communities, status,
     /// wait established, sleep, quit); each is answered with one line

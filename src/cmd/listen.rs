@@ -66,6 +66,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         passive: true,
         trace: args.run.trace,
         md5_key: args.run.md5_password.clone(),
+        max_prefixes: args.run.max_prefixes,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
     let (pool, events) = Pool::new();

@@ -91,6 +91,7 @@ impl SpeakArgs {
                     passive: false,
                     trace: self.run.trace,
                     md5_key: self.run.md5_password.clone(),
+                    max_prefixes: self.run.max_prefixes,
                     parameters: parameters.clone(),
                 }
             })
