@@ -205,6 +205,9 @@ async fn run_check(shared: Arc<Shared>, spec: CheckSpec) {
             next = now;
         }
         let jitter = spec.interval.mul_f64(rand::random::<f64>() * 0.2);
-        tokio::time::sleep_until(next + jitter - spec.interval / 10).await;
+        let at = (next + jitter)
+            .checked_sub(spec.interval / 10)
+            .unwrap_or(next);
+        tokio::time::sleep_until(at).await;
     }
 }
