@@ -487,8 +487,8 @@ fn services_advertise_healthy_vips_and_withdraw_failed_ones() {
     let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
     // Two backends; the VIP 192.0.2.50 needs its one service up, the IPv6
     // VIP follows the other backend.
-    let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let pa = a.local_addr().unwrap().port();
+    let mut a = Backend::start("127.0.0.1:0");
+    let pa = a.addr.port();
     let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let pb = b.local_addr().unwrap().port();
     let dir = Scratch::new("rhi");
@@ -529,7 +529,7 @@ fn services_advertise_healthy_vips_and_withdraw_failed_ones() {
     assert!(bird.route("2001:db8::50/128").is_none());
 
     // Stop the backend: the VIP is withdrawn within an interval or two.
-    drop(a);
+    a.stop();
     let stopped = std::time::Instant::now();
     wait_for("the VIP to be withdrawn", T, || {
         (prefixes(&bird) == sorted(&["10.9.9.9/32"])).then_some(())
@@ -538,7 +538,7 @@ fn services_advertise_healthy_vips_and_withdraw_failed_ones() {
     assert!(took < Duration::from_secs(2), "withdrawn after {took:?}");
 
     // Start it again: the VIP comes back after five passing probes.
-    let _a = std::net::TcpListener::bind(("127.0.0.1", pa)).unwrap();
+    a.resume();
     wait_for("the VIP to come back", T, || {
         (prefixes(&bird) == want).then_some(())
     });

@@ -3,7 +3,10 @@
 //! certificate, DNS servers over UDP and TCP, TCP listeners, a hung server
 //! that accepts and never answers, and closed ports.
 
+mod common;
+
 use bytes::Bytes;
+use common::closed_port;
 use cue::director::check::Prober;
 use cue::director::config::DestinationConfig;
 use cue::director::{CheckSpec, ProbeResult};
@@ -286,8 +289,8 @@ async fn tcp_open_and_closed() {
         let addr = l.local_addr().unwrap();
         let r = probe(addr, r#"{"type": "tcp"}"#).await;
         assert!(r.ok, "{r:?}");
-        drop(l);
-        let r = probe(addr, r#"{"type": "tcp"}"#).await;
+        let (closed, _held) = closed_port(bind);
+        let r = probe(closed, r#"{"type": "tcp"}"#).await;
         assert!(!r.ok);
         assert!(r.diagnostic.contains("refused"), "{r:?}");
     }
@@ -392,8 +395,8 @@ async fn syn_open_closed_and_without_privilege() {
         let r = probe(addr, r#"{"type": "syn"}"#).await;
         assert!(r.ok, "{bind}: {r:?}");
         assert_eq!(r.diagnostic, "SYN-ACK");
-        drop(l);
-        let r = probe(addr, r#"{"type": "syn", "timeout": "1s"}"#).await;
+        let (closed, _held) = closed_port(bind);
+        let r = probe(closed, r#"{"type": "syn", "timeout": "1s"}"#).await;
         assert!(!r.ok, "{r:?}");
         assert!(r.diagnostic.contains("RST"), "{bind}: {r:?}");
     }
@@ -412,11 +415,9 @@ async fn many_syn_checks_share_two_raw_sockets() {
     for i in 0..100 {
         let bind = if i % 2 == 0 { "127.0.0.1:0" } else { "[::1]:0" };
         let open = TcpListener::bind(bind).await.unwrap();
-        let closed = TcpListener::bind(bind).await.unwrap();
         let open_addr = open.local_addr().unwrap();
-        let closed_addr = closed.local_addr().unwrap();
-        drop(closed);
-        listeners.push(open);
+        let (closed_addr, held) = closed_port(bind);
+        listeners.push((open, held));
         for (addr, expect) in [(open_addr, true), (closed_addr, false)] {
             let mut p = Prober::with_syn_sockets(spec(addr, r#"{"type": "syn"}"#), shared.clone());
             probes.push(tokio::spawn(async move { (addr, expect, p.probe().await) }));

@@ -249,7 +249,8 @@ fn check_once_exit_codes_and_table() {
     let dir = Scratch::new("check");
     let up = TcpListener::bind("127.0.0.1:0").unwrap();
     let up_port = up.local_addr().unwrap().port();
-    let down_port = free_port();
+    let (down, _held) = closed_port("127.0.0.1:0");
+    let down_port = down.port();
     let svc = |port: u16| {
         format!(
             r#"{{"services": [{{"address": "192.0.2.10", "port": 80, "protocol": "tcp",

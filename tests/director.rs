@@ -2,6 +2,9 @@
 //! intervals: VIPs follow the health of their backends, reconfiguration
 //! keeps what stays, a bad configuration is refused whole.
 
+mod common;
+
+use common::Backend;
 use cue::director::{Config, Director, DirectorEvent};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, TcpListener};
@@ -36,8 +39,8 @@ fn vips(v: &[&str]) -> BTreeSet<IpAddr> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vips_follow_backend_health() {
-    let backend = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = backend.local_addr().unwrap().port();
+    let mut backend = Backend::start("127.0.0.1:0");
+    let port = backend.addr.port();
     let (director, mut events) = Director::start(config(&service("192.0.2.1", port)));
     director.probe_events(true);
     assert!(director.healthy_vips().is_empty(), "a new VIP starts down");
@@ -49,7 +52,7 @@ async fn vips_follow_backend_health() {
         })
     });
     // The backend goes away: two failed probes (4 of 5 rule) take it down.
-    drop(backend);
+    backend.stop();
     let down_at = Instant::now();
     tokio::task::block_in_place(|| wait("the VIP to go down", || d.healthy_vips().is_empty()));
     assert!(down_at.elapsed() < Duration::from_secs(2));
@@ -73,7 +76,7 @@ async fn vips_follow_backend_health() {
         .iter()
         .any(|e| matches!(e, DirectorEvent::Service { up: false, .. })));
     // It comes back when the backend does.
-    let _again = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    backend.resume();
     tokio::task::block_in_place(|| {
         wait("the VIP to come back", || {
             d.healthy_vips() == vips(&["192.0.2.1"])

@@ -514,3 +514,74 @@ impl Drop for Interactive {
         let _ = self.child.wait();
     }
 }
+
+/// A port that is bound, so that no other test takes it, but not listening:
+/// a connection to it is refused (a SYN gets a RST) for as long as the
+/// returned socket lives.
+pub fn closed_port(bind: &str) -> (std::net::SocketAddr, socket2::Socket) {
+    let addr: std::net::SocketAddr = bind.parse().expect("an address");
+    let s = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .expect("socket");
+    s.bind(&addr.into()).expect("bind");
+    let bound = s
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .expect("bound address");
+    (bound, s)
+}
+
+/// A TCP backend on loopback that can be stopped and started again on the
+/// same port, which stays reserved (bound, not listening) while stopped so
+/// that no other test takes it.
+pub struct Backend {
+    pub addr: std::net::SocketAddr,
+    sock: Option<socket2::Socket>,
+}
+
+impl Backend {
+    fn socket(addr: std::net::SocketAddr, listen: bool) -> socket2::Socket {
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM,
+            None,
+        )
+        .expect("socket");
+        s.set_reuse_address(true).expect("SO_REUSEADDR");
+        s.bind(&addr.into()).expect("bind");
+        if listen {
+            s.listen(128).expect("listen");
+        }
+        s
+    }
+
+    /// A listening backend on a free port of `bind`'s address.
+    pub fn start(bind: &str) -> Backend {
+        let s = Backend::socket(bind.parse().expect("an address"), true);
+        let addr = s
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("bound address");
+        Backend {
+            addr,
+            sock: Some(s),
+        }
+    }
+
+    /// Stops listening; connections are refused from now on.
+    pub fn stop(&mut self) {
+        self.sock = None;
+        self.sock = Some(Backend::socket(self.addr, false));
+    }
+
+    /// Listens again on the same port.
+    pub fn resume(&mut self) {
+        self.sock = None;
+        self.sock = Some(Backend::socket(self.addr, true));
+    }
+}
