@@ -345,17 +345,7 @@ fn listen_shows_routes_bird_sends() {
     }
     let port = free_port();
     let p = port.to_string();
-    let cue = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &p,
-        "--json",
-        "-m",
-        "65001",
-        "127.0.0.3",
-    ]);
+    let cue = Cue::listen(&p, &["-m", "65001", "127.0.0.3"]);
     let _bird = Bird::start(&format!(
         r#"
 log stderr all;

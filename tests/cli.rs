@@ -158,22 +158,18 @@ fn demo_runs_and_exits_0() {
 #[test]
 fn speaker_to_listen_ebgp() {
     let port = free_port().to_string();
-    let listen = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
+    let listen = Cue::listen(
         &port,
-        "--json",
-        "--peer",
-        "127.0.0.1",
-        "--peer-as",
-        "4200000000",
-        "-m",
-        "65002",
-        "10.0.0.2",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
+        &[
+            "--peer",
+            "127.0.0.1",
+            "--peer-as",
+            "4200000000",
+            "-m",
+            "65002",
+            "10.0.0.2",
+        ],
+    );
     let speaker = Cue::start(&[
         "--port",
         &port,
@@ -416,18 +412,7 @@ fn decode_explains_messages_and_malformed_ones() {
 #[test]
 fn trace_prints_every_message() {
     let port = free_port().to_string();
-    let listen = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--json",
-        "--trace",
-        "65002",
-        "10.0.0.2",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
+    let listen = Cue::listen(&port, &["--trace", "65002", "10.0.0.2"]);
     let speaker = Cue::start(&[
         "--port",
         &port,
@@ -503,18 +488,7 @@ fn completions_and_manpage() {
 #[test]
 fn commands_drive_a_session_step_by_step() {
     let port = free_port().to_string();
-    let listen = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--json",
-        "-m",
-        "65002",
-        "10.0.0.2",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
+    let listen = Cue::listen(&port, &["-m", "65002", "10.0.0.2"]);
     let mut speaker = Interactive::start(&[
         "--port",
         &port,
@@ -658,21 +632,17 @@ fn syn_checks_without_cap_net_raw_say_why_and_the_rest_works() {
 #[test]
 fn tcp_md5_between_speaker_and_listen() {
     let port = free_port().to_string();
-    let listen = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
+    let listen = Cue::listen(
         &port,
-        "--json",
-        "--peer",
-        "127.0.0.1",
-        "--md5-password",
-        "k3y",
-        "65002",
-        "10.0.0.2",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
+        &[
+            "--peer",
+            "127.0.0.1",
+            "--md5-password",
+            "k3y",
+            "65002",
+            "10.0.0.2",
+        ],
+    );
     let done = Cue::start(&[
         "--port",
         &port,
@@ -779,19 +749,7 @@ fn advertise_file_from_standard_input_and_commands_in_listen() {
 #[test]
 fn max_prefixes_closes_the_session() {
     let port = free_port().to_string();
-    let listen = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--json",
-        "--max-prefixes",
-        "2",
-        "65002",
-        "10.0.0.2",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
+    let listen = Cue::listen(&port, &["--max-prefixes", "2", "65002", "10.0.0.2"]);
     let speaker = Cue::start(&[
         "--port",
         &port,

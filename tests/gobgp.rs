@@ -179,17 +179,7 @@ fn listen_shows_routes_gobgp_sends() {
     }
     let port = free_port();
     let p = port.to_string();
-    let cue = Cue::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &p,
-        "--json",
-        "-m",
-        "65001",
-        "127.0.0.5",
-    ]);
+    let cue = Cue::listen(&p, &["-m", "65001", "127.0.0.5"]);
     let g = Gobgp::start(&format!(
         r#"
 [global.config]

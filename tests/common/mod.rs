@@ -396,6 +396,16 @@ impl Cue {
         }
     }
 
+    /// `cue-bgp listen --bind 127.0.0.1 --port PORT --json ARGS...` (ARGS end
+    /// with the AS and router ID), given a moment to bind.
+    pub fn listen(port: &str, args: &[&str]) -> Cue {
+        let mut all = vec!["listen", "--bind", "127.0.0.1", "--port", port, "--json"];
+        all.extend_from_slice(args);
+        let cue = Cue::start(&all);
+        std::thread::sleep(Duration::from_millis(200));
+        cue
+    }
+
     /// The process ID.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
