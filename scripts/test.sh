@@ -30,4 +30,17 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+
+# The library alone (no default features), and each feature alone: an
+# embedder with default-features = false must not get the CLI's crates.
+cli_crates=$(cargo tree -e normal --no-default-features --prefix none \
+  | grep -E '^(clap|clap_complete|clap_mangen|comfy-table|anyhow|tracing-subscriber) ' || true)
+if [ -n "$cli_crates" ]; then
+  echo "the library without default features pulls CLI crates:"; echo "$cli_crates"; exit 1
+fi
+cargo clippy --lib --tests --no-default-features --quiet -- -D warnings
+cargo test --lib --no-default-features --quiet
+cargo clippy --lib --tests --no-default-features --features director --quiet -- -D warnings
+cargo test --lib --no-default-features --features director --quiet
+cargo build --no-default-features --features cli --quiet
 CUE_REQUIRE_DAEMONS=1 cargo test

@@ -17,6 +17,7 @@
 //! Start with [`bgp::Pool`].
 
 pub mod bgp;
+#[cfg(feature = "director")]
 pub mod director;
 
 /// The README's code examples, compiled as doc tests.

@@ -82,7 +82,7 @@ fn explain(bytes: &[u8], ctx: DecodeContext) -> Value {
     };
     match decoded {
         Ok(m) => {
-            let mut v = m.to_json();
+            let mut v = super::explain::message_json(&m);
             v["length"] = json!(bytes.len());
             v
         }

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod completions;
 pub mod decode;
 pub mod demo;
+pub mod explain;
 pub mod listen;
 pub mod output;
 pub mod run;

@@ -24,7 +24,7 @@ mod notification;
 mod open;
 mod reader;
 mod route_refresh;
-mod show;
+mod summary;
 mod update;
 
 pub use attributes::{
@@ -36,7 +36,7 @@ pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
 pub use notification::{describe, Notification};
 pub use open::{Capability, Open};
 pub use route_refresh::RouteRefresh;
-pub use show::{capability_name, hex};
+pub use summary::{capability_name, family_name, hex};
 pub use update::{Update, UpdateBuilder};
 
 /// Length of the BGP message header.

@@ -1,0 +1,154 @@
+//! Messages in one line each, for traces; hex and capability names.
+
+use super::{Family, Message, Update};
+use ipnet::IpNet;
+use std::fmt::Write;
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// The name of a capability code (RFC 5492 registry, the ones met in
+/// practice).
+pub fn capability_name(code: u8) -> &'static str {
+    match code {
+        1 => "multiprotocol",
+        2 => "route-refresh",
+        5 => "extended-next-hop",
+        6 => "extended-message",
+        9 => "bgp-role",
+        64 => "graceful-restart",
+        65 => "4-octet-as",
+        69 => "add-path",
+        70 => "enhanced-route-refresh",
+        71 => "long-lived-graceful-restart",
+        73 => "fqdn",
+        128 => "route-refresh-old",
+        _ => "unknown",
+    }
+}
+
+/// The name of an AFI/SAFI pair: `ipv4-unicast`, or the numbers.
+pub fn family_name(afi: u16, safi: u8) -> String {
+    match Family::from_afi_safi(afi, safi) {
+        Some(f) => f.to_string(),
+        None => format!("afi {afi} safi {safi}"),
+    }
+}
+
+impl Message {
+    /// One line: the type and what matters in it.
+    pub fn summary(&self) -> String {
+        match self {
+            Message::Open(o) => {
+                let caps: Vec<String> = o.capabilities.iter().map(|c| c.to_string()).collect();
+                format!(
+                    "OPEN AS {} hold {} id {} capabilities [{}]",
+                    o.asn(),
+                    o.hold_time,
+                    o.bgp_id,
+                    caps.join(", ")
+                )
+            }
+            Message::Update(u) => update_summary(u),
+            Message::Notification(n) => format!("NOTIFICATION {n}"),
+            Message::Keepalive => "KEEPALIVE".into(),
+            Message::RouteRefresh(r) => format!(
+                "ROUTE-REFRESH {}{}",
+                family_name(r.afi, r.safi),
+                match r.subtype {
+                    0 => "",
+                    1 => " (begin)",
+                    2 => " (end)",
+                    _ => " (unknown subtype)",
+                }
+            ),
+        }
+    }
+}
+
+fn list(p: &mut dyn Iterator<Item = &IpNet>, n: usize) -> String {
+    let shown: Vec<String> = p.take(4).map(|x| x.to_string()).collect();
+    if n > shown.len() {
+        format!("{} ... ({n})", shown.join(" "))
+    } else {
+        shown.join(" ")
+    }
+}
+
+fn update_summary(u: &Update) -> String {
+    if let Some((afi, safi)) = u.end_of_rib() {
+        return format!("UPDATE End-of-RIB {}", family_name(afi, safi));
+    }
+    let a = &u.attributes;
+    let mut s = String::from("UPDATE");
+    let announced = u.announced().count();
+    let withdrawn = u.withdrawn_all().count();
+    if announced > 0 {
+        let _ = write!(s, " announce {}", list(&mut u.announced(), announced));
+    }
+    if withdrawn > 0 {
+        let _ = write!(s, " withdraw {}", list(&mut u.withdrawn_all(), withdrawn));
+    }
+    if let Some(nh) = a.next_hop {
+        let _ = write!(s, " next-hop {nh}");
+    }
+    if let Some(m) = &a.mp_reach {
+        let nh: Vec<String> = m.next_hops.iter().map(|n| n.to_string()).collect();
+        let _ = write!(s, " mp-next-hop {}", nh.join(","));
+    }
+    if let Some(p) = a.full_as_path() {
+        let _ = write!(s, " as-path [{p}]");
+    }
+    if let Some(o) = a.origin {
+        let _ = write!(s, " origin {o}");
+    }
+    if let Some(v) = a.med {
+        let _ = write!(s, " med {v}");
+    }
+    if let Some(v) = a.local_pref {
+        let _ = write!(s, " local-pref {v}");
+    }
+    if !a.communities.is_empty() {
+        let c: Vec<String> = a.communities.iter().map(|c| c.to_string()).collect();
+        let _ = write!(s, " communities {}", c.join(","));
+    }
+    if !a.large_communities.is_empty() {
+        let c: Vec<String> = a.large_communities.iter().map(|c| c.to_string()).collect();
+        let _ = write!(s, " large-communities {}", c.join(","));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{DecodeContext, Notification, Open};
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn open_and_notification() {
+        let o = Message::Open(Open::new(
+            65001,
+            10,
+            Ipv4Addr::LOCALHOST,
+            &[Family::Ipv4Unicast],
+        ));
+        assert_eq!(
+            o.summary(),
+            "OPEN AS 65001 hold 10 id 127.0.0.1 capabilities [multiprotocol ipv4-unicast, route-refresh, 4-octet-as 65001]"
+        );
+        let n = Message::Notification(Notification::admin_shutdown());
+        assert_eq!(
+            n.summary(),
+            "NOTIFICATION 6/2 Cease / Administrative Shutdown"
+        );
+        let bytes = n.to_bytes(DecodeContext::default());
+        assert_eq!(hex(&bytes[16..]), "0015030602");
+    }
+}
