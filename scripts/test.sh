@@ -38,9 +38,9 @@ cli_crates=$(cargo tree -e normal --no-default-features --prefix none \
 if [ -n "$cli_crates" ]; then
   echo "the library without default features pulls CLI crates:"; echo "$cli_crates"; exit 1
 fi
-cargo clippy --lib --tests --no-default-features --quiet -- -D warnings
-cargo test --lib --no-default-features --quiet
-cargo clippy --lib --tests --no-default-features --features director --quiet -- -D warnings
-cargo test --lib --no-default-features --features director --quiet
+cargo clippy --all-targets --no-default-features --quiet -- -D warnings
+cargo test --no-default-features --quiet
+cargo clippy --all-targets --no-default-features --features director --quiet -- -D warnings
+cargo test --no-default-features --features director --lib --test config --quiet
 cargo build --no-default-features --features cli --quiet
 CUE_REQUIRE_DAEMONS=1 cargo test

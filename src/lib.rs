@@ -19,8 +19,10 @@
 pub mod bgp;
 #[cfg(feature = "director")]
 pub mod director;
+#[cfg(feature = "director")]
+pub mod rhi;
 
 /// The README's code examples, compiled as doc tests.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "director"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

@@ -41,7 +41,7 @@ fn vips(v: &[&str]) -> BTreeSet<IpAddr> {
 async fn vips_follow_backend_health() {
     let mut backend = Backend::start("127.0.0.1:0");
     let port = backend.addr.port();
-    let (director, mut events) = Director::start(config(&service("192.0.2.1", port)));
+    let (director, mut events) = Director::start(config(&service("192.0.2.1", port))).unwrap();
     director.probe_events(true);
     assert!(director.healthy_vips().is_empty(), "a new VIP starts down");
     assert_eq!(director.all_vips(), vips(&["192.0.2.1"]));
@@ -91,7 +91,7 @@ async fn reconfiguration_keeps_state_and_refuses_bad_configs() {
     let pa = a.local_addr().unwrap().port();
     let b = TcpListener::bind("127.0.0.1:0").unwrap();
     let pb = b.local_addr().unwrap().port();
-    let (director, _events) = Director::start(config(&service("192.0.2.1", pa)));
+    let (director, _events) = Director::start(config(&service("192.0.2.1", pa))).unwrap();
     let d = &director;
     tokio::task::block_in_place(|| wait("up", || d.healthy_vips().len() == 1));
 
@@ -111,7 +111,7 @@ async fn reconfiguration_keeps_state_and_refuses_bad_configs() {
     let mut bad = config(&service("192.0.2.9", pa));
     bad.services[0].port = 0;
     let err = director.reconfigure(bad).unwrap_err();
-    assert!(err.0.contains("port 0"), "{err}");
+    assert_eq!(err.field(), "port", "{err}");
     assert_eq!(director.all_vips(), vips(&["192.0.2.1", "192.0.2.2"]));
     assert_eq!(director.healthy_vips().len(), 2);
 

@@ -17,7 +17,7 @@ async fn listener() -> (Pool, SocketAddr) {
         Ipv4Addr::new(10, 0, 0, 1),
     );
     t.multiprotocol = true;
-    pool.accept_any(Some(t));
+    pool.accept_any(Some(t)).unwrap();
     let addr = pool
         .listen("127.0.0.1:0".parse().unwrap())
         .await

@@ -36,7 +36,7 @@ async fn pair() -> (Pool, Pool, UnboundedReceiver<Event>, PeerConfig) {
         Ipv4Addr::new(10, 0, 0, 2),
     );
     t.multiprotocol = true;
-    listener.accept_any(Some(t));
+    listener.accept_any(Some(t)).unwrap();
     let addr: SocketAddr = listener
         .listen("127.0.0.1:0".parse().unwrap())
         .await
@@ -56,7 +56,7 @@ async fn reconfigure_in_place_restart_and_remove() {
         "192.0.2.1/32".parse().unwrap(),
         "2001:db8::1/128".parse().unwrap(),
     ]);
-    speaker.configure(vec![peer.clone()]).await;
+    speaker.configure(vec![peer.clone()]).await.unwrap();
     until("2 routes at the listener", || {
         (listener.adj_rib_in().len() == 2).then_some(())
     })
@@ -67,7 +67,7 @@ async fn reconfigure_in_place_restart_and_remove() {
         med: 77,
         ..Default::default()
     };
-    speaker.configure(vec![peer.clone()]).await;
+    speaker.configure(vec![peer.clone()]).await.unwrap();
     until("MED 77", || {
         listener
             .adj_rib_in()
@@ -99,7 +99,7 @@ async fn reconfigure_in_place_restart_and_remove() {
 
     // A hold time change needs a new session.
     peer.hold_time = 30;
-    speaker.configure(vec![peer.clone()]).await;
+    speaker.configure(vec![peer.clone()]).await.unwrap();
     until("the new session", || {
         speaker
             .status()
@@ -111,7 +111,7 @@ async fn reconfigure_in_place_restart_and_remove() {
     drain(&mut events);
 
     // Removal: Cease to the peer, a Removed event, routes gone.
-    speaker.configure(vec![]).await;
+    speaker.configure(vec![]).await.unwrap();
     assert!(speaker.status().is_empty());
     let evs = drain(&mut events);
     assert!(evs.iter().any(|e| matches!(
@@ -135,7 +135,7 @@ async fn reconnects_after_the_peer_goes_away() {
     let (listener, speaker, _events, peer) = pair().await;
     let addr = peer.address;
     speaker.set_rib(["192.0.2.9/32".parse().unwrap()]);
-    speaker.configure(vec![peer]).await;
+    speaker.configure(vec![peer]).await.unwrap();
     until("the route", || {
         (listener.adj_rib_in().len() == 1).then_some(())
     })
@@ -159,7 +159,7 @@ async fn reconnects_after_the_peer_goes_away() {
         Ipv4Addr::new(10, 0, 0, 2),
     );
     t.multiprotocol = true;
-    again.accept_any(Some(t));
+    again.accept_any(Some(t)).unwrap();
     again.listen(addr).await.unwrap();
     until("the route again", || {
         (again.adj_rib_in().len() == 1).then_some(())

@@ -56,7 +56,7 @@ async fn legacy_two_octet_peer() {
         "192.0.2.1/32".parse().unwrap(),
         "2001:db8::1/128".parse().unwrap(),
     ]);
-    pool.configure(vec![p]).await;
+    pool.configure(vec![p]).await.unwrap();
     let (s, _) = l.accept().await.unwrap();
     let mut peer = Peer {
         s,

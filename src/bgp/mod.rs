@@ -1,6 +1,7 @@
 //! The BGP speaker: wire codec, session state machine, tokio driver, RIBs
 //! and the pool of peers.
 
+pub mod config;
 pub mod event;
 pub mod fsm;
 pub mod md5;
@@ -9,8 +10,10 @@ pub mod rib;
 pub mod session;
 pub mod wire;
 
+pub use config::{Parameters, PeerConfig, PeerConfigBuilder, PeerConfigError};
 pub use event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
 pub use fsm::State;
 pub use pool::Pool;
+pub use pool::PoolConfigError;
 pub use rib::{ExportFilter, LocRib, RouteAttributes};
-pub use session::{Parameters, PeerConfig, Session};
+pub use session::Session;

@@ -1,9 +1,10 @@
 //! Several peers sharing one Loc-RIB; reconfigurable while running, and a
 //! listener that hands incoming connections to passive sessions.
 
+use super::config::{Parameters, PeerConfig, PeerConfigError};
 use super::event::{Event, PeerStatus};
 use super::rib::LocRib;
-use super::session::{EventSender, PeerConfig, Session};
+use super::session::{EventSender, Session};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +15,29 @@ use tokio::sync::{mpsc, watch};
 /// Sessions a pool keeps at most; beyond, connections from new addresses
 /// are closed (a flood of connections must not exhaust memory).
 pub const MAX_ACCEPTED_PEERS: usize = 1024;
+
+/// A pool configuration that cannot be used: nothing of it was applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PoolConfigError {
+    /// One peer's configuration is refused.
+    #[error("peer {peer}: {error}")]
+    Peer {
+        /// The peer, as in [`PeerConfig::name`].
+        peer: String,
+        /// What is wrong with it.
+        error: PeerConfigError,
+    },
+    /// Two configurations for one peer address.
+    #[error("peer {0} is listed twice")]
+    Duplicate(IpAddr),
+    /// The template of [`Pool::accept_any`] is refused.
+    #[error("accept_any template: {0}")]
+    Template(PeerConfigError),
+    /// Parameters given to [`Pool::set_parameters`] are refused.
+    #[error("{0}")]
+    Parameters(PeerConfigError),
+}
 
 /// A pool of BGP sessions advertising one shared Loc-RIB.
 ///
@@ -97,12 +121,20 @@ impl Pool {
     /// Sets the peers: new ones are started, existing ones are updated in
     /// place (attributes and filters) or restarted (anything else), and
     /// peers no longer listed are stopped with Cease / Administrative
-    /// Shutdown.
-    pub async fn configure(&self, peers: Vec<PeerConfig>) {
-        let wanted: BTreeMap<IpAddr, PeerConfig> = peers
-            .into_iter()
-            .map(|p| (key(p.address.ip()), p))
-            .collect();
+    /// Shutdown. Every configuration is checked first
+    /// ([`PeerConfig::validate`]); a refused list changes nothing.
+    pub async fn configure(&self, peers: Vec<PeerConfig>) -> Result<(), PoolConfigError> {
+        let mut wanted: BTreeMap<IpAddr, PeerConfig> = BTreeMap::new();
+        for p in peers {
+            p.validate().map_err(|error| PoolConfigError::Peer {
+                peer: p.name(),
+                error,
+            })?;
+            let k = key(p.address.ip());
+            if wanted.insert(k, p).is_some() {
+                return Err(PoolConfigError::Duplicate(k));
+            }
+        }
         let mut to_stop = Vec::new();
         {
             let mut sessions = lock(&self.inner.sessions);
@@ -119,7 +151,8 @@ impl Pool {
             for (k, config) in wanted {
                 match sessions.get_mut(&k) {
                     Some(s) if !s.config().needs_restart(&config) => {
-                        s.set_parameters(config.parameters.clone());
+                        // Checked with the whole configuration above.
+                        let _ = s.set_parameters(config.parameters.clone());
                     }
                     Some(_) => {
                         if let Some(old) = sessions.remove(&k) {
@@ -141,8 +174,10 @@ impl Pool {
                 let _ = self.inner.events.send(Event::Removed { peer: name });
             }
         }
+        Ok(())
     }
 
+    /// Starts a session of a configuration already checked.
     fn start(&self, config: PeerConfig) -> Session {
         let _ = self.inner.events.send(Event::Added {
             peer: config.name(),
@@ -152,18 +187,21 @@ impl Pool {
             self.inner.loc_rib.subscribe(),
             self.inner.events.clone(),
         )
+        .expect("peer configurations are checked before they are started")
     }
 
     /// Changes attributes, next hops and filters of every peer (and of peers
     /// accepted later with [`Pool::accept_any`]); established sessions send
-    /// the difference at once.
-    pub fn set_parameters(&self, parameters: super::session::Parameters) {
+    /// the difference at once. Refused parameters change nothing.
+    pub fn set_parameters(&self, parameters: Parameters) -> Result<(), PoolConfigError> {
+        parameters.validate().map_err(PoolConfigError::Parameters)?;
         if let Some(t) = lock(&self.inner.accept_any).as_mut() {
             t.parameters = parameters.clone();
         }
         for s in lock(&self.inner.sessions).values_mut() {
-            s.set_parameters(parameters.clone());
+            let _ = s.set_parameters(parameters.clone());
         }
+        Ok(())
     }
 
     /// Status of every peer, in address order.
@@ -188,9 +226,15 @@ impl Pool {
     }
 
     /// Accept connections from any peer, with `template` as their
-    /// configuration (its address is replaced by the peer's).
-    pub fn accept_any(&self, template: Option<PeerConfig>) {
+    /// configuration (its address is replaced by the peer's; every other
+    /// field is checked). `None` accepts only configured peers again.
+    pub fn accept_any(&self, template: Option<PeerConfig>) -> Result<(), PoolConfigError> {
+        if let Some(t) = &template {
+            t.validate_except_address()
+                .map_err(PoolConfigError::Template)?;
+        }
         *lock(&self.inner.accept_any) = template;
+        Ok(())
     }
 
     /// Listens on `addr` and hands each incoming connection to the passive

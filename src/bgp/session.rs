@@ -1,15 +1,15 @@
 //! The tokio driver of one BGP session: socket, timers and channels around
 //! the sans-IO [`Fsm`].
 
+use super::config::{is_link_local, Parameters, PeerConfig, PeerConfigError};
 use super::event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
 use super::fsm::{Action, CloseReason, Fsm, FsmConfig, Negotiated};
-use super::rib::{adj_rib_out, delta, AdjRibIn, ExportFilter, LocRib, RouteAttributes};
+use super::rib::{adj_rib_out, delta, AdjRibIn, LocRib, RouteAttributes};
 use super::wire::{
-    self, AsPath, Community, DecodeError, Family, LargeCommunity, Message, Notification, Origin,
-    PathAttributes, UpdateBuilder,
+    self, AsPath, DecodeError, Family, Message, Notification, Origin, PathAttributes, UpdateBuilder,
 };
 use ipnet::IpNet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,122 +19,6 @@ use tokio::sync::{mpsc, watch};
 
 /// Where events go: the embedder holds the receiving end.
 pub type EventSender = mpsc::UnboundedSender<Event>;
-
-/// Path attributes, next hops and export filters: what may change while a
-/// session is up.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Parameters {
-    /// MULTI_EXIT_DISC; sent only when non-zero.
-    pub med: u32,
-    /// LOCAL_PREF for internal peers; 100 when unset.
-    pub local_pref: Option<u32>,
-    /// COMMUNITIES.
-    pub communities: Vec<Community>,
-    /// LARGE_COMMUNITY.
-    pub large_communities: Vec<LargeCommunity>,
-    /// Next hop for IPv4 routes (default: the local address of an IPv4
-    /// session, else the router ID).
-    pub next_hop4: Option<Ipv4Addr>,
-    /// Next hop for IPv6 routes (default: the local address of an IPv6
-    /// session, else the IPv4-mapped local address).
-    pub next_hop6: Option<Ipv6Addr>,
-    /// Export filter.
-    pub filter: ExportFilter,
-}
-
-impl Parameters {
-    fn same_attributes(&self, other: &Parameters) -> bool {
-        self.med == other.med
-            && self.local_pref == other.local_pref
-            && self.communities == other.communities
-            && self.large_communities == other.large_communities
-            && self.next_hop4 == other.next_hop4
-            && self.next_hop6 == other.next_hop6
-    }
-}
-
-/// How to reach one peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerConfig {
-    /// The peer's address and TCP port (with a scope id for link-local).
-    pub address: SocketAddr,
-    /// Local AS.
-    pub local_as: u32,
-    /// Local BGP identifier.
-    pub router_id: Ipv4Addr,
-    /// Proposed hold time: 0, or 3 and above.
-    pub hold_time: u16,
-    /// The AS the peer must have (OPEN error Bad Peer AS otherwise).
-    pub peer_as: Option<u32>,
-    /// Local address to bind when dialling.
-    pub source: Option<IpAddr>,
-    /// Advertise both IPv4 and IPv6 unicast (RFC 4760).
-    pub multiprotocol: bool,
-    /// Delay between connection attempts (jitter of up to a quarter is added).
-    pub connect_retry: Duration,
-    /// Wait for the peer to connect instead of dialling it.
-    pub passive: bool,
-    /// Report every message sent and received as an [`Event::Message`].
-    pub trace: bool,
-    /// TCP MD5 signature key (RFC 2385), at most 80 bytes.
-    pub md5_key: Option<String>,
-    /// Routes the peer may send before the session is closed with Cease /
-    /// Maximum Number of Prefixes Reached.
-    pub max_prefixes: Option<usize>,
-    /// Attributes and filters.
-    pub parameters: Parameters,
-}
-
-impl PeerConfig {
-    /// A configuration with the original's defaults: port 179, hold time
-    /// 10 s, 30 s between attempts, active, not multiprotocol.
-    pub fn new(peer: IpAddr, local_as: u32, router_id: Ipv4Addr) -> PeerConfig {
-        PeerConfig {
-            address: SocketAddr::new(peer, 179),
-            local_as,
-            router_id,
-            hold_time: 10,
-            peer_as: None,
-            source: None,
-            multiprotocol: false,
-            connect_retry: Duration::from_secs(30),
-            passive: false,
-            trace: false,
-            md5_key: None,
-            max_prefixes: None,
-            parameters: Parameters::default(),
-        }
-    }
-
-    /// The peer's name in status and events: its address, with the zone of
-    /// a link-local one.
-    pub fn name(&self) -> String {
-        peer_name(self.address)
-    }
-
-    fn families(&self) -> Vec<Family> {
-        if self.multiprotocol {
-            vec![Family::Ipv4Unicast, Family::Ipv6Unicast]
-        } else {
-            vec![Family::of(self.address.ip())]
-        }
-    }
-
-    /// Whether a change from `self` to `other` needs a new session (only
-    /// [`Parameters`] change in place).
-    pub(crate) fn needs_restart(&self, other: &PeerConfig) -> bool {
-        let mut a = self.clone();
-        a.parameters = other.parameters.clone();
-        a != *other
-    }
-}
-
-pub(crate) fn peer_name(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V6(a) if a.scope_id() != 0 => format!("{}%{}", a.ip(), a.scope_id()),
-        a => a.ip().to_string(),
-    }
-}
 
 /// A running session: dials (or waits for) its peer, reconnects after
 /// failures, and advertises the shared Loc-RIB.
@@ -150,13 +34,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Starts a session. `loc_rib` is the shared Loc-RIB; events go to
-    /// `events`. Must be called within a tokio runtime.
+    /// Starts a session, once `config` passes [`PeerConfig::validate`].
+    /// `loc_rib` is the shared Loc-RIB; events go to `events`. Must be
+    /// called within a tokio runtime.
     pub fn spawn(
         config: PeerConfig,
         loc_rib: watch::Receiver<LocRib>,
         events: EventSender,
-    ) -> Session {
+    ) -> Result<Session, PeerConfigError> {
+        config.validate()?;
         let name = config.name();
         let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
         let adj_rib_in = Arc::new(Mutex::new(AdjRibIn::default()));
@@ -183,7 +69,7 @@ impl Session {
             events,
         };
         let task = tokio::spawn(driver.run());
-        Session {
+        Ok(Session {
             config,
             status,
             adj_rib_in,
@@ -191,7 +77,7 @@ impl Session {
             stop,
             incoming,
             task,
-        }
+        })
     }
 
     /// The configuration the session runs with.
@@ -213,10 +99,12 @@ impl Session {
     }
 
     /// Changes attributes, next hops or filters; an established session
-    /// sends the difference at once.
-    pub fn set_parameters(&mut self, parameters: Parameters) {
+    /// sends the difference at once. Refused parameters change nothing.
+    pub fn set_parameters(&mut self, parameters: Parameters) -> Result<(), PeerConfigError> {
+        parameters.validate()?;
         self.config.parameters = parameters.clone();
         self.parameters.send_replace(parameters);
+        Ok(())
     }
 
     /// Hands an accepted connection to a passive session. Returns the
@@ -367,7 +255,10 @@ impl Driver {
     /// Waits the connect-retry delay plus jitter; false when stopped.
     async fn retry_wait(&mut self) -> bool {
         // Never a tight loop, whatever the embedder configured.
-        let base = self.config.connect_retry.max(Duration::from_millis(100));
+        let base = self
+            .config
+            .connect_retry
+            .max(super::config::MIN_CONNECT_RETRY);
         let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
         tokio::select! {
             _ = tokio::time::sleep(base + jitter) => true,
@@ -731,10 +622,6 @@ impl Tracer {
             buf = &buf[len..];
         }
     }
-}
-
-fn is_link_local(a: Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// Dials the peer, from the source address when one is set.

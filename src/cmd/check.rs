@@ -56,7 +56,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     let printer = Printer { json: args.json };
     let limit = once_limit(&config);
-    let (director, mut events) = Director::start(config);
+    let (director, mut events) = Director::start(config).map_err(|e| UsageError(e.to_string()))?;
     director.probe_events(args.probes);
     if args.once {
         let deadline = tokio::time::Instant::now() + limit;
@@ -101,7 +101,11 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
 /// Re-reads the services file; a bad one is reported and the running
 /// configuration stays.
 pub fn reload(director: &Director, path: &Path) {
-    match load(path).and_then(|c| director.reconfigure(c).map_err(|e| UsageError(e.0))) {
+    match load(path).and_then(|c| {
+        director
+            .reconfigure(c)
+            .map_err(|e| UsageError(e.to_string()))
+    }) {
         Ok(()) => eprintln!("cue-bgp: reloaded {}", path.display()),
         Err(e) => eprintln!("cue-bgp: {e}; keeping the running configuration"),
     }

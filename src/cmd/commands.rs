@@ -6,12 +6,12 @@ use super::args::parse_duration;
 use super::output::Printer;
 use cue::bgp::rib::parse_prefix;
 use cue::bgp::wire::{Community, LargeCommunity};
-use cue::bgp::{LocRib, Parameters, Pool, State};
+use cue::bgp::{Parameters, Pool, State};
+use cue::rhi::HealthInjector;
 use ipnet::IpNet;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub struct Targets {
     /// The pool.
     pub pool: Pool,
     /// The prefixes advertised besides any healthy VIPs.
-    pub rib: watch::Sender<LocRib>,
+    pub rib: HealthInjector,
     /// The attributes in force.
     pub parameters: Parameters,
     /// How to print.
@@ -141,12 +141,11 @@ impl Targets {
         match cmd {
             Command::Announce(p) => {
                 self.rib
-                    .send_modify(|r| Arc::make_mut(r).extend(p.iter().map(|x| x.trunc())));
+                    .update_fixed(|r| r.extend(p.iter().map(|x| x.trunc())));
                 Ok(())
             }
             Command::Withdraw(p) => {
-                self.rib.send_modify(|r| {
-                    let r = Arc::make_mut(r);
+                self.rib.update_fixed(|r| {
                     for x in &p {
                         r.remove(&x.trunc());
                     }
@@ -190,8 +189,12 @@ impl Targets {
     }
 
     fn set(&mut self, f: impl FnOnce(&mut Parameters)) -> Result<(), String> {
-        f(&mut self.parameters);
-        self.pool.set_parameters(self.parameters.clone());
+        let mut p = self.parameters.clone();
+        f(&mut p);
+        self.pool
+            .set_parameters(p.clone())
+            .map_err(|e| e.to_string())?;
+        self.parameters = p;
         Ok(())
     }
 }

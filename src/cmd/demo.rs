@@ -50,7 +50,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     );
     template.multiprotocol = true;
     template.passive = true;
-    listener.accept_any(Some(template));
+    listener.accept_any(Some(template))?;
     let bound = listener
         .listen(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
         .await?;
@@ -80,7 +80,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     peer.connect_retry = Duration::from_secs(1);
     peer.parameters = params(50, 200);
     say(&format!("speaker AS 65001 dials listener on {bound}"));
-    speaker.configure(vec![peer.clone()]).await;
+    speaker.configure(vec![peer.clone()]).await?;
     wait_for("the session to come up", || {
         speaker
             .status()
@@ -104,7 +104,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     say("change MED and LOCAL_PREF to 123: every route is re-advertised");
     peer.parameters = params(123, 123);
-    speaker.configure(vec![peer.clone()]).await;
+    speaker.configure(vec![peer.clone()]).await?;
     wait_for("the new attributes", || {
         let r = listener.adj_rib_in();
         r.len() == 6

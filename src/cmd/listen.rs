@@ -73,10 +73,12 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     let prefixes = std::sync::Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());
     if args.peers.is_empty() {
-        pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))));
+        pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+            .map_err(|e| UsageError(e.to_string()))?;
     } else {
         pool.configure(args.peers.iter().map(|p| template(*p)).collect())
-            .await;
+            .await
+            .map_err(|e| UsageError(e.to_string()))?;
     }
     let bound = match args.bind {
         Some(ip) => pool.listen(SocketAddr::new(ip, args.port)).await,

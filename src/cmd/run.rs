@@ -3,13 +3,11 @@
 
 use super::output::Printer;
 use super::EXIT_NOT_ESTABLISHED;
-use cue::bgp::{Event, LocRib, PeerStatus, Pool, State};
-use cue::director::{Config, Director};
-use ipnet::IpNet;
-use std::collections::BTreeSet;
+use cue::bgp::{Event, PeerStatus, Pool, State};
+use cue::director::DirectorEvent;
+use cue::rhi::HealthInjector;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -138,79 +136,26 @@ pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) 
     }
 }
 
-/// A director and what comes with it.
-struct Health {
-    director: Director,
-    events: UnboundedReceiver<cue::director::DirectorEvent>,
-    changed: tokio::sync::watch::Receiver<u64>,
-    path: PathBuf,
-    hup: Option<tokio::signal::unix::Signal>,
-}
-
-/// Keeps the pool's Loc-RIB at the `fixed` prefixes plus, with a services
-/// file, the VIPs the director finds healthy; SIGHUP reloads that file.
-/// Only a change (not every probe) recomputes the RIB.
-pub async fn compose_rib(
-    pool: Pool,
-    mut fixed: tokio::sync::watch::Receiver<LocRib>,
-    services: Option<(Config, PathBuf)>,
+/// Prints the director's events and reloads the services file on SIGHUP
+/// (a bad file is reported and the running configuration stays).
+pub async fn follow_health(
+    rhi: HealthInjector,
+    mut events: UnboundedReceiver<DirectorEvent>,
+    path: Option<PathBuf>,
     printer: Printer,
 ) {
-    let mut health = services.map(|(config, path)| {
-        let (director, events) = Director::start(config);
-        let changed = director.changed();
-        Health {
-            director,
-            events,
-            changed,
-            path,
-            hup: super::check::hangup(),
-        }
-    });
-    let mut fixed_open = true;
-    let mut dirty = true;
+    let mut hup = path.as_ref().and_then(|_| super::check::hangup());
     loop {
-        if dirty {
-            let base = fixed.borrow_and_update().clone();
-            let vips = health
-                .as_ref()
-                .map(|h| h.director.healthy_vips())
-                .unwrap_or_default();
-            let current = pool.loc_rib();
-            if vips.is_empty() {
-                // Share the fixed set as it is: no copy of a large RIB.
-                if !Arc::ptr_eq(&current, &base) && *current != *base {
-                    pool.set_loc_rib(base);
-                }
-            } else {
-                let mut rib: BTreeSet<IpNet> = (*base).clone();
-                rib.extend(vips.into_iter().map(IpNet::from));
-                if *current != rib {
-                    pool.set_loc_rib(Arc::new(rib));
+        tokio::select! {
+            e = events.recv() => match e {
+                Some(e) => printer.director_event(&e, false),
+                None => return,
+            },
+            Some(()) = super::check::recv_hangup(&mut hup) => {
+                if let Some(path) = &path {
+                    super::check::reload(rhi.director(), path);
                 }
             }
-            dirty = false;
-        }
-        match &mut health {
-            None if !fixed_open => std::future::pending::<()>().await,
-            None => match fixed.changed().await {
-                Ok(()) => dirty = true,
-                Err(_) => fixed_open = false,
-            },
-            Some(h) => tokio::select! {
-                r = fixed.changed(), if fixed_open => match r {
-                    Ok(()) => dirty = true,
-                    Err(_) => fixed_open = false,
-                },
-                r = h.changed.changed() => match r {
-                    Ok(()) => dirty = true,
-                    Err(_) => return,
-                },
-                Some(e) = h.events.recv() => printer.director_event(&e, false),
-                Some(()) = super::check::recv_hangup(&mut h.hup) => {
-                    super::check::reload(&h.director, &h.path)
-                }
-            },
         }
     }
 }

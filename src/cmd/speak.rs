@@ -5,18 +5,19 @@ use super::args::{
     RunArgs,
 };
 use super::output::Printer;
-use super::run::{compose_rib, exit_code, shutdown, until_stopped};
+use super::run::{exit_code, follow_health, shutdown, until_stopped};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::{LocRib, Parameters};
 use cue::bgp::{PeerConfig, Pool};
 use cue::director::Config;
+use cue::rhi::HealthInjector;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::oneshot;
 
 /// Speaker arguments.
 #[derive(Debug, Clone, Args)]
@@ -121,7 +122,9 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     // One shared set: the pool advertises it as it is, without a copy.
     let prefixes = Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());
-    pool.configure(peers).await;
+    pool.configure(peers)
+        .await
+        .map_err(|e| UsageError(e.to_string()))?;
     drive(
         pool, events, prefixes, services, parameters, &args.run, false,
     )
@@ -141,14 +144,21 @@ pub async fn drive(
     show_received: bool,
 ) -> anyhow::Result<ExitCode> {
     let printer = Printer { json: run.json };
-    let (fixed, fixed_rx) = watch::channel(prefixes);
-    let composer = tokio::spawn(compose_rib(pool.clone(), fixed_rx, services, printer));
+    // Route health injection: the fixed prefixes plus the VIPs the director
+    // finds healthy (none without a services file).
+    let (config, path) = match services {
+        Some((c, p)) => (c, Some(p)),
+        None => (Config::default(), None),
+    };
+    let (rhi, health_events) = HealthInjector::start_with_fixed(pool.clone(), config, prefixes)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let follower = tokio::spawn(follow_health(rhi.clone(), health_events, path, printer));
     let (quit, quit_rx) = oneshot::channel();
     let commands = run.commands.then(|| {
         tokio::spawn(super::commands::serve(
             super::commands::Targets {
                 pool: pool.clone(),
-                rib: fixed,
+                rib: rhi.clone(),
                 parameters,
                 printer,
             },
@@ -159,8 +169,8 @@ pub async fn drive(
     if let Some(c) = commands {
         c.abort();
     }
-    composer.abort();
-    let _ = composer.await;
+    follower.abort();
+    let _ = follower.await;
     // The routes held are forgotten as the sessions close: take them first.
     let received = show_received.then(|| pool.adj_rib_in());
     let status = shutdown(&pool, &mut events, printer).await;

@@ -168,10 +168,215 @@ pub struct Config {
     pub services: Vec<ServiceConfig>,
 }
 
-/// A configuration that cannot be used.
+/// A configuration that cannot be used, and where: the service, the
+/// destination and the check, with the problem naming the field.
+///
+/// ```
+/// use cue::director::{Config, ConfigError, DestinationProblem};
+/// let e = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80,
+///   "protocol": "tcp", "destinations": [{"address": "10.0.0.1", "port": 80}]}]}"#)
+///     .unwrap_err();
+/// assert!(matches!(e, ConfigError::Destination { problem: DestinationProblem::NoChecks, .. }));
+/// assert_eq!(e.field(), "checks");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// Not JSON, or not of the file's shape (unknown field, wrong type).
+    #[error("line {line} column {column}: {message}")]
+    Syntax {
+        /// Line of the problem (1-based).
+        line: usize,
+        /// Column of the problem (1-based).
+        column: usize,
+        /// What the JSON reader says.
+        message: String,
+    },
+    /// A service is wrong.
+    #[error("service {service}: {problem}")]
+    Service {
+        /// `address:port/protocol`.
+        service: String,
+        /// What is wrong.
+        problem: ServiceProblem,
+    },
+    /// A destination is wrong.
+    #[error("service {service}: destination {destination}: {problem}")]
+    Destination {
+        /// `address:port/protocol`.
+        service: String,
+        /// `address:port`.
+        destination: String,
+        /// What is wrong.
+        problem: DestinationProblem,
+    },
+    /// A check is wrong.
+    #[error("service {service}: destination {destination}: check {index} ({kind}): {problem}")]
+    Check {
+        /// `address:port/protocol`.
+        service: String,
+        /// `address:port`.
+        destination: String,
+        /// Which check of the destination, from 1.
+        index: usize,
+        /// Its type.
+        kind: CheckType,
+        /// What is wrong.
+        problem: CheckProblem,
+    },
+}
+
+impl ConfigError {
+    /// The field at fault, as written in the file (`port`, `checks`,
+    /// `interval`, ...); `json` for a syntax error.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ConfigError::Syntax { .. } => "json",
+            ConfigError::Service { problem, .. } => problem.field(),
+            ConfigError::Destination { problem, .. } => problem.field(),
+            ConfigError::Check { problem, .. } => problem.field(),
+        }
+    }
+}
+
+/// What can be wrong with a service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceProblem {
+    /// Port 0.
+    #[error("port 0 is not a service port")]
+    PortZero,
+    /// The same address, port and protocol twice.
+    #[error("listed twice")]
+    ListedTwice,
+    /// `required` 0: the service would be up with no healthy destination,
+    /// and its VIP advertised unchecked.
+    #[error("required 0 would call the service up with no healthy destination")]
+    RequiredZero,
+}
+
+impl ServiceProblem {
+    /// The field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            ServiceProblem::PortZero => "port",
+            ServiceProblem::ListedTwice => "address",
+            ServiceProblem::RequiredZero => "required",
+        }
+    }
+}
+
+/// What can be wrong with a destination.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DestinationProblem {
+    /// Port 0.
+    #[error("port 0 is not a destination port")]
+    PortZero,
+    /// The same address and port twice in a service.
+    #[error("listed twice")]
+    ListedTwice,
+    /// An enabled destination with no checks: it would never be proven
+    /// healthy, so it is refused rather than taken as healthy. Disable it
+    /// or give it weight 0 to keep it listed without checks.
+    #[error("no checks: a destination is healthy only when its checks pass; give it a check (tcp is the least), or set disabled or weight 0")]
+    NoChecks,
+}
+
+impl DestinationProblem {
+    /// The field at fault.
+    pub fn field(&self) -> &'static str {
+        match self {
+            DestinationProblem::PortZero => "port",
+            DestinationProblem::ListedTwice => "address",
+            DestinationProblem::NoChecks => "checks",
+        }
+    }
+}
+
+/// What can be wrong with a check.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckProblem {
+    /// An HTTP method other than GET or HEAD.
+    #[error("method {0:?} is not GET or HEAD")]
+    HttpMethod(String),
+    /// A DNS transport other than udp or tcp.
+    #[error("method {0:?} is not udp or tcp")]
+    DnsMethod(String),
+    /// A method on a check type that takes none.
+    #[error("a {0} check takes no method")]
+    NoMethod(CheckType),
+    /// host, path or expect on a check that is not http or https.
+    #[error("host, path and expect are for http and https, not {0}")]
+    HttpOnly(CheckType),
+    /// A status code outside 100-599 (0 accepts any).
+    #[error("expect: {0} is not an HTTP status code")]
+    Expect(u16),
+    /// A path that does not start with / or holds spaces.
+    #[error("path {0:?} must start with / and hold no spaces")]
+    Path(String),
+    /// An empty host, or one with spaces.
+    #[error("host {0:?} is not a host name")]
+    Host(String),
+    /// Port 0.
+    #[error("port 0")]
+    PortZero,
+    /// An interval below 10 ms.
+    #[error("interval below 10ms")]
+    Interval,
+    /// A timeout of 0.
+    #[error("timeout 0")]
+    TimeoutZero,
+    /// A window outside 1-32.
+    #[error("window {0} is not 1-32")]
+    Window(u8),
+    /// A rise outside 1-window.
+    #[error("rise {rise} is not 1-{window}")]
+    Rise {
+        /// The rise given.
+        rise: u8,
+        /// The window.
+        window: u8,
+    },
+    /// A fall outside 1-window.
+    #[error("fall {fall} is not 1-{window}")]
+    Fall {
+        /// The fall given.
+        fall: u8,
+        /// The window.
+        window: u8,
+    },
+    /// A fall above the rise.
+    #[error("fall {fall} above rise {rise}: a check that just came up would go down again")]
+    FallAboveRise {
+        /// The fall given.
+        fall: u8,
+        /// The rise.
+        rise: u8,
+    },
+}
+
+impl CheckProblem {
+    /// The field at fault.
+    pub fn field(&self) -> &'static str {
+        use CheckProblem::*;
+        match self {
+            HttpMethod(_) | DnsMethod(_) | NoMethod(_) => "method",
+            HttpOnly(_) => "type",
+            Expect(_) => "expect",
+            Path(_) => "path",
+            Host(_) => "host",
+            PortZero => "port",
+            Interval => "interval",
+            TimeoutZero => "timeout",
+            Window(_) => "window",
+            Rise { .. } => "rise",
+            Fall { .. } => "fall",
+            FallAboveRise { .. } => "fall",
+        }
+    }
+}
 
 /// HTTP methods a check may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -249,13 +454,15 @@ impl Default for Rule {
 impl Config {
     /// Parses and checks a JSON configuration.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_str(text).map_err(|e| {
-            ConfigError(format!(
-                "line {} column {}: {}",
-                e.line(),
-                e.column(),
-                e.to_string().split(" at line ").next().unwrap_or_default()
-            ))
+        let config: Config = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+            line: e.line(),
+            column: e.column(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
         })?;
         config.validate()?;
         Ok(config)
@@ -265,31 +472,44 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut seen = BTreeSet::new();
         for s in &self.services {
-            let name = format!("service {}", service_name(s.address, s.port, s.protocol));
-            let err = |m: String| ConfigError(format!("{name}: {m}"));
+            let service = service_name(s.address, s.port, s.protocol);
+            let err = |problem| ConfigError::Service {
+                service: service.clone(),
+                problem,
+            };
             if s.port == 0 {
-                return Err(err("port 0 is not a service port".into()));
+                return Err(err(ServiceProblem::PortZero));
             }
             if !seen.insert((s.address, s.port, s.protocol)) {
-                return Err(err("listed twice".into()));
+                return Err(err(ServiceProblem::ListedTwice));
+            }
+            if s.required == 0 {
+                return Err(err(ServiceProblem::RequiredZero));
             }
             let mut dests = BTreeSet::new();
             for d in &s.destinations {
-                let dname = format!("destination {}", socket_name(d.address, d.port));
-                let err = |m: String| ConfigError(format!("{name}: {dname}: {m}"));
+                let destination = socket_name(d.address, d.port);
+                let err = |problem| ConfigError::Destination {
+                    service: service.clone(),
+                    destination: destination.clone(),
+                    problem,
+                };
                 if d.port == 0 {
-                    return Err(err("port 0 is not a destination port".into()));
+                    return Err(err(DestinationProblem::PortZero));
                 }
                 if !dests.insert((d.address, d.port)) {
-                    return Err(err("listed twice".into()));
+                    return Err(err(DestinationProblem::ListedTwice));
+                }
+                if d.checks.is_empty() && !d.disabled && d.weight > 0 {
+                    return Err(err(DestinationProblem::NoChecks));
                 }
                 for (i, c) in d.checks.iter().enumerate() {
-                    c.spec(d).map_err(|m| {
-                        ConfigError(format!(
-                            "{name}: {dname}: check {} ({}): {m}",
-                            i + 1,
-                            c.kind
-                        ))
+                    c.spec(d).map_err(|problem| ConfigError::Check {
+                        service: service.clone(),
+                        destination: destination.clone(),
+                        index: i + 1,
+                        kind: c.kind,
+                        problem,
                     })?;
                 }
             }
@@ -300,7 +520,7 @@ impl Config {
 
 impl CheckConfig {
     /// Resolves the check against its destination, applying defaults.
-    pub fn spec(&self, d: &DestinationConfig) -> Result<CheckSpec, String> {
+    pub fn spec(&self, d: &DestinationConfig) -> Result<CheckSpec, CheckProblem> {
         let http = matches!(self.kind, CheckType::Http | CheckType::Https);
         let method = match (
             self.kind,
@@ -310,11 +530,11 @@ impl CheckConfig {
             (CheckType::Http | CheckType::Https, Some(m)) if m == "GET" => HttpMethod::Get,
             (CheckType::Http | CheckType::Https, Some(m)) if m == "HEAD" => HttpMethod::Head,
             (CheckType::Http | CheckType::Https, Some(m)) => {
-                return Err(format!("method {m:?} is not GET or HEAD"))
+                return Err(CheckProblem::HttpMethod(m))
             }
             (CheckType::Dns, Some(m)) if m == "UDP" || m == "TCP" => HttpMethod::Get,
-            (CheckType::Dns, Some(m)) => return Err(format!("method {m:?} is not udp or tcp")),
-            (k, Some(_)) => return Err(format!("a {k} check takes no method")),
+            (CheckType::Dns, Some(m)) => return Err(CheckProblem::DnsMethod(m)),
+            (k, Some(_)) => return Err(CheckProblem::NoMethod(k)),
         };
         let dns_tcp = self.kind == CheckType::Dns
             && self
@@ -322,27 +542,22 @@ impl CheckConfig {
                 .as_deref()
                 .is_some_and(|m| m.eq_ignore_ascii_case("tcp"));
         if !http && (self.path.is_some() || !self.expect.is_empty() || self.host.is_some()) {
-            return Err(format!(
-                "host, path and expect are for http and https, not {}",
-                self.kind
-            ));
+            return Err(CheckProblem::HttpOnly(self.kind));
         }
         if let Some(&code) = self
             .expect
             .iter()
             .find(|&&c| c != 0 && !(100..=599).contains(&c))
         {
-            return Err(format!("expect: {code} is not an HTTP status code"));
+            return Err(CheckProblem::Expect(code));
         }
         let path = self.path.clone().unwrap_or_else(|| "/".into());
         if !path.starts_with('/') || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(format!(
-                "path {path:?} must start with / and hold no spaces"
-            ));
+            return Err(CheckProblem::Path(path));
         }
         let host = match &self.host {
             Some(h) if h.is_empty() || h.chars().any(|c| c.is_whitespace() || c.is_control()) => {
-                return Err(format!("host {h:?} is not a host name"))
+                return Err(CheckProblem::Host(h.clone()))
             }
             Some(h) => h.clone(),
             None => match d.address {
@@ -352,7 +567,7 @@ impl CheckConfig {
         };
         let port = self.port.unwrap_or(d.port);
         if port == 0 {
-            return Err("port 0".into());
+            return Err(CheckProblem::PortZero);
         }
         let default_timeout = if self.kind == CheckType::Dns {
             Duration::from_secs(1)
@@ -362,10 +577,10 @@ impl CheckConfig {
         let interval = self.interval.unwrap_or(Duration::from_secs(2));
         let timeout = self.timeout.unwrap_or(default_timeout);
         if interval < Duration::from_millis(10) {
-            return Err("interval below 10ms".into());
+            return Err(CheckProblem::Interval);
         }
         if timeout.is_zero() {
-            return Err("timeout 0".into());
+            return Err(CheckProblem::TimeoutZero);
         }
         let def = Rule::default();
         let window = self.window.unwrap_or(def.window);
@@ -375,19 +590,25 @@ impl CheckConfig {
             fall: self.fall.unwrap_or(def.fall.min(window)),
         };
         if !(1..=32).contains(&rule.window) {
-            return Err(format!("window {} is not 1-32", rule.window));
+            return Err(CheckProblem::Window(rule.window));
         }
         if rule.rise == 0 || rule.rise > rule.window {
-            return Err(format!("rise {} is not 1-{}", rule.rise, rule.window));
+            return Err(CheckProblem::Rise {
+                rise: rule.rise,
+                window: rule.window,
+            });
         }
         if rule.fall == 0 || rule.fall > rule.window {
-            return Err(format!("fall {} is not 1-{}", rule.fall, rule.window));
+            return Err(CheckProblem::Fall {
+                fall: rule.fall,
+                window: rule.window,
+            });
         }
         if rule.fall > rule.rise {
-            return Err(format!(
-                "fall {} above rise {}: a check that just came up would go down again",
-                rule.fall, rule.rise
-            ));
+            return Err(CheckProblem::FallAboveRise {
+                fall: rule.fall,
+                rise: rule.rise,
+            });
         }
         Ok(CheckSpec {
             kind: self.kind,
@@ -451,7 +672,7 @@ mod tests {
     }
 
     fn err(text: &str) -> String {
-        Config::from_json(text).unwrap_err().0
+        Config::from_json(text).unwrap_err().to_string()
     }
 
     #[test]

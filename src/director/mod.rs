@@ -14,7 +14,7 @@
 //! let config = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80,
 //!   "protocol": "tcp", "destinations": [{"address": "10.0.0.1", "port": 8080,
 //!   "checks": [{"type": "http", "path": "/health"}]}]}]}"#)?;
-//! let (director, mut events) = Director::start(config);
+//! let (director, mut events) = Director::start(config)?;
 //! let mut changed = director.changed();
 //! while changed.changed().await.is_ok() {
 //!     println!("healthy VIPs: {:?}", director.healthy_vips());
@@ -28,7 +28,10 @@ pub mod monitor;
 pub mod state;
 
 pub use check::ProbeResult;
-pub use config::{CheckSpec, CheckType, Config, ConfigError, Protocol, Rule};
+pub use config::{
+    CheckProblem, CheckSpec, CheckType, Config, ConfigError, DestinationProblem, Protocol, Rule,
+    ServiceProblem,
+};
 pub use state::{DestinationStatus, DirectorEvent, DirectorState, ServiceStatus};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,8 +85,12 @@ impl Shared {
 }
 
 impl Director {
-    /// Starts probing. Must be called within a tokio runtime.
-    pub fn start(config: Config) -> (Director, mpsc::UnboundedReceiver<DirectorEvent>) {
+    /// Checks `config` ([`Config::validate`]) and starts probing. Must be
+    /// called within a tokio runtime.
+    pub fn start(
+        config: Config,
+    ) -> Result<(Director, mpsc::UnboundedReceiver<DirectorEvent>), ConfigError> {
+        config.validate()?;
         let (events, rx) = mpsc::unbounded_channel();
         let director = Director {
             shared: Arc::new(Shared {
@@ -97,7 +104,7 @@ impl Director {
             tasks: Mutex::new(BTreeMap::new()),
         };
         director.apply(config);
-        (director, rx)
+        Ok((director, rx))
     }
 
     /// Replaces the configuration. A bad one is refused whole and the

@@ -350,8 +350,18 @@ impl DirectorState {
         if d.weight == 0 {
             return (false, "weight 0".into());
         }
+        // Never healthy unproven: a destination without checks, or with one
+        // that does not resolve (a configuration that skipped
+        // `Config::validate`), is down.
+        let specs = &self.specs[si][di];
+        if specs.len() != d.checks.len() {
+            return (false, "invalid check".into());
+        }
+        if specs.is_empty() {
+            return (false, "no checks".into());
+        }
         let mut diag = String::new();
-        for spec in &self.specs[si][di] {
+        for spec in specs {
             let Some(p) = self.probes.get(spec) else {
                 continue;
             };
@@ -665,14 +675,38 @@ mod tests {
                 r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp", "destinations": [
                 {"address": "10.0.0.1", "port": 80, "disabled": true},
                 {"address": "10.0.0.2", "port": 80, "weight": 0},
-                {"address": "10.0.0.3", "port": 80}]}]}"#,
+                {"address": "10.0.0.3", "port": 80, "checks": [{"type": "tcp"}]}]}]}"#,
             ),
             t0,
         );
         let s = &st.status()[0];
-        assert_eq!(s.available, 1, "a destination without checks is up");
+        assert_eq!(s.available, 0);
         assert_eq!(s.destinations[0].diagnostic, "disabled");
         assert_eq!(s.destinations[1].diagnostic, "weight 0");
-        assert!(st.settled());
+        assert!(
+            s.destinations[2].diagnostic.starts_with("tcp"),
+            "{:?}",
+            s.destinations[2]
+        );
+    }
+
+    #[test]
+    fn unchecked_destinations_are_never_up() {
+        // A configuration built in code, never validated: the destination
+        // without checks and the one with an invalid check stay down.
+        let t0 = SystemTime::UNIX_EPOCH;
+        let mut c = services(&[one_service(
+            "192.0.2.1",
+            80,
+            &[("10.0.0.1", 80), ("10.0.0.2", 80)],
+        )]);
+        c.services[0].destinations[0].checks.clear();
+        c.services[0].destinations[1].checks[0].window = Some(0);
+        let mut st = DirectorState::default();
+        st.configure(c, t0);
+        let s = &st.status()[0];
+        assert_eq!(s.destinations[0].diagnostic, "no checks");
+        assert_eq!(s.destinations[1].diagnostic, "invalid check");
+        assert!(st.healthy_vips().is_empty());
     }
 }

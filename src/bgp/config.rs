@@ -1,0 +1,478 @@
+//! What a session is configured with: [`PeerConfig`] (how to reach a peer)
+//! and [`Parameters`] (attributes, next hops and filters, which may change
+//! while a session is up). Both are checked by the library, whoever built
+//! them: [`PeerConfig::validate`] runs in [`Session::spawn`] and
+//! [`Pool::configure`], and refuses with a [`PeerConfigError`] that names
+//! the field.
+//!
+//! [`Session::spawn`]: super::Session::spawn
+//! [`Pool::configure`]: super::Pool::configure
+
+use super::rib::ExportFilter;
+use super::wire::{Community, Family, LargeCommunity};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::time::Duration;
+
+/// The shortest delay between connection attempts: a refused connection is
+/// never retried in a tight loop.
+pub const MIN_CONNECT_RETRY: Duration = Duration::from_millis(100);
+
+/// Path attributes, next hops and export filters: what may change while a
+/// session is up.
+///
+/// ```
+/// use cue::bgp::Parameters;
+/// let p = Parameters {
+///     med: 10,
+///     communities: vec!["65000:7".parse().unwrap()],
+///     ..Default::default()
+/// };
+/// assert!(p.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Parameters {
+    /// MULTI_EXIT_DISC; sent only when non-zero.
+    pub med: u32,
+    /// LOCAL_PREF for internal peers; 100 when unset.
+    pub local_pref: Option<u32>,
+    /// COMMUNITIES.
+    pub communities: Vec<Community>,
+    /// LARGE_COMMUNITY.
+    pub large_communities: Vec<LargeCommunity>,
+    /// Next hop for IPv4 routes (default: the local address of an IPv4
+    /// session, else the router ID).
+    pub next_hop4: Option<Ipv4Addr>,
+    /// Next hop for IPv6 routes (default: the local address of an IPv6
+    /// session, else the IPv4-mapped local address).
+    pub next_hop6: Option<Ipv6Addr>,
+    /// Export filter.
+    pub filter: ExportFilter,
+}
+
+impl Parameters {
+    /// Whether the path attributes and next hops are the same (the filter
+    /// may differ).
+    pub(crate) fn same_attributes(&self, other: &Parameters) -> bool {
+        self.med == other.med
+            && self.local_pref == other.local_pref
+            && self.communities == other.communities
+            && self.large_communities == other.large_communities
+            && self.next_hop4 == other.next_hop4
+            && self.next_hop6 == other.next_hop6
+    }
+
+    /// Refuses next hops that no router takes: unspecified, multicast or
+    /// broadcast addresses.
+    pub fn validate(&self) -> Result<(), PeerConfigError> {
+        if let Some(a) = self.next_hop4 {
+            if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
+                return Err(PeerConfigError::NextHop(a.into()));
+            }
+        }
+        if let Some(a) = self.next_hop6 {
+            if a.is_unspecified() || a.is_multicast() {
+                return Err(PeerConfigError::NextHop(a.into()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How to reach one peer.
+///
+/// Build one with [`PeerConfig::builder`] (checked) or
+/// [`PeerConfig::new`] plus field assignments (checked when the session
+/// starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// The peer's address and TCP port (with a scope id for link-local).
+    pub address: SocketAddr,
+    /// Local AS.
+    pub local_as: u32,
+    /// Local BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Proposed hold time: 0, or 3 and above.
+    pub hold_time: u16,
+    /// The AS the peer must have (OPEN error Bad Peer AS otherwise).
+    pub peer_as: Option<u32>,
+    /// Local address to bind when dialling.
+    pub source: Option<IpAddr>,
+    /// Advertise both IPv4 and IPv6 unicast (RFC 4760).
+    pub multiprotocol: bool,
+    /// Delay between connection attempts (jitter of up to a quarter is
+    /// added); at least [`MIN_CONNECT_RETRY`].
+    pub connect_retry: Duration,
+    /// Wait for the peer to connect instead of dialling it.
+    pub passive: bool,
+    /// Report every message sent and received as an
+    /// [`Event::Message`](super::Event::Message).
+    pub trace: bool,
+    /// TCP MD5 signature key (RFC 2385), 1 to 80 bytes.
+    pub md5_key: Option<String>,
+    /// Routes the peer may send before the session is closed with Cease /
+    /// Maximum Number of Prefixes Reached.
+    pub max_prefixes: Option<usize>,
+    /// Attributes and filters.
+    pub parameters: Parameters,
+}
+
+/// A [`PeerConfig`] or [`Parameters`] that cannot be used; each variant
+/// names the field at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PeerConfigError {
+    /// AS 0 is reserved (RFC 7607).
+    #[error("local_as: AS 0 is reserved; use 1-4294967295")]
+    LocalAsZero,
+    /// AS 0 is reserved (RFC 7607).
+    #[error("peer_as: AS 0 is reserved; use 1-4294967295")]
+    PeerAsZero,
+    /// 0.0.0.0 is not a BGP identifier (RFC 6286).
+    #[error("router_id: 0.0.0.0 is not a valid BGP identifier")]
+    RouterIdUnspecified,
+    /// Hold time 1 or 2 (RFC 4271 section 4.2).
+    #[error("hold_time: {0} s; a hold time is 0 or at least 3 seconds")]
+    HoldTime(u16),
+    /// An unspecified, multicast or broadcast peer address.
+    #[error("address: {0} cannot be a peer address")]
+    PeerAddress(IpAddr),
+    /// A link-local IPv6 peer without a zone (interface).
+    #[error("address: {0} is link-local: give its interface as the scope id (zone)")]
+    LinkLocalWithoutZone(Ipv6Addr),
+    /// A zone on an address that is not link-local.
+    #[error("address: {0}: only a link-local address takes a zone")]
+    ZoneNotLinkLocal(Ipv6Addr),
+    /// Port 0 on a session that dials.
+    #[error("address: port 0 is not a BGP port")]
+    PortZero,
+    /// A source address of the other family than the peer's.
+    #[error("source: {local} and peer {peer} are of different address families")]
+    SourceFamily {
+        /// The source address.
+        local: IpAddr,
+        /// The peer address.
+        peer: IpAddr,
+    },
+    /// A source address that cannot be bound for an outgoing connection.
+    #[error("source: {0} cannot be a source address")]
+    SourceAddress(IpAddr),
+    /// A delay between attempts below [`MIN_CONNECT_RETRY`].
+    #[error("connect_retry: {0:?} is too short: at least 100ms")]
+    ConnectRetry(Duration),
+    /// An empty TCP MD5 key, or one over 80 bytes.
+    #[error("md5_key: {0} bytes; a TCP MD5 key holds 1 to 80")]
+    Md5KeyLength(usize),
+    /// A prefix limit of 0.
+    #[error("max_prefixes: 0 would close every session that receives a route")]
+    MaxPrefixesZero,
+    /// A next hop that no router takes.
+    #[error("parameters: next hop {0} is unspecified, multicast or broadcast")]
+    NextHop(IpAddr),
+}
+
+impl PeerConfigError {
+    /// The field at fault, as named in [`PeerConfig`].
+    pub fn field(&self) -> &'static str {
+        use PeerConfigError::*;
+        match self {
+            LocalAsZero => "local_as",
+            PeerAsZero => "peer_as",
+            RouterIdUnspecified => "router_id",
+            HoldTime(_) => "hold_time",
+            PeerAddress(_) | LinkLocalWithoutZone(_) | ZoneNotLinkLocal(_) | PortZero => "address",
+            SourceFamily { .. } | SourceAddress(_) => "source",
+            ConnectRetry(_) => "connect_retry",
+            Md5KeyLength(_) => "md5_key",
+            MaxPrefixesZero => "max_prefixes",
+            NextHop(_) => "parameters",
+        }
+    }
+}
+
+impl PeerConfig {
+    /// A configuration with the original's defaults: port 179, hold time
+    /// 10 s, 30 s between attempts, active, not multiprotocol. Nothing is
+    /// checked until the session starts; [`PeerConfig::builder`] checks at
+    /// once.
+    pub fn new(peer: IpAddr, local_as: u32, router_id: Ipv4Addr) -> PeerConfig {
+        PeerConfig {
+            address: SocketAddr::new(peer, 179),
+            local_as,
+            router_id,
+            hold_time: 10,
+            peer_as: None,
+            source: None,
+            multiprotocol: false,
+            connect_retry: Duration::from_secs(30),
+            passive: false,
+            trace: false,
+            md5_key: None,
+            max_prefixes: None,
+            parameters: Parameters::default(),
+        }
+    }
+
+    /// A builder with the defaults of [`PeerConfig::new`]; `build` checks
+    /// the result.
+    ///
+    /// ```
+    /// use cue::bgp::PeerConfig;
+    /// let peer = PeerConfig::builder("127.0.0.1".parse().unwrap(), 65001, "10.0.0.1".parse().unwrap())
+    ///     .port(1179)
+    ///     .multiprotocol(true)
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(peer.address.port(), 1179);
+    /// let refused = PeerConfig::builder("127.0.0.1".parse().unwrap(), 0, "10.0.0.1".parse().unwrap()).build();
+    /// assert_eq!(refused.unwrap_err().field(), "local_as");
+    /// ```
+    pub fn builder(peer: IpAddr, local_as: u32, router_id: Ipv4Addr) -> PeerConfigBuilder {
+        PeerConfigBuilder(PeerConfig::new(peer, local_as, router_id))
+    }
+
+    /// Checks every field; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), PeerConfigError> {
+        self.validate_except_address()?;
+        validate_peer_address(self.address)?;
+        // A passive session takes whatever port the peer connects from.
+        if self.address.port() == 0 && !self.passive {
+            return Err(PeerConfigError::PortZero);
+        }
+        if let Some(src) = self.source {
+            if src.is_ipv4() != self.address.is_ipv4() {
+                return Err(PeerConfigError::SourceFamily {
+                    local: src,
+                    peer: self.address.ip(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of [`validate`](Self::validate) but the peer's address:
+    /// for the template of [`Pool::accept_any`](super::Pool::accept_any),
+    /// whose address is each connecting peer's.
+    pub fn validate_except_address(&self) -> Result<(), PeerConfigError> {
+        use PeerConfigError::*;
+        if self.local_as == 0 {
+            return Err(LocalAsZero);
+        }
+        if self.peer_as == Some(0) {
+            return Err(PeerAsZero);
+        }
+        if self.router_id.is_unspecified() {
+            return Err(RouterIdUnspecified);
+        }
+        if matches!(self.hold_time, 1 | 2) {
+            return Err(HoldTime(self.hold_time));
+        }
+        if let Some(src) = self.source {
+            let bad = match src {
+                IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
+                IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
+            };
+            if bad {
+                return Err(SourceAddress(src));
+            }
+        }
+        if self.connect_retry < MIN_CONNECT_RETRY {
+            return Err(ConnectRetry(self.connect_retry));
+        }
+        if let Some(key) = &self.md5_key {
+            if key.is_empty() || key.len() > super::md5::MAX_KEY_LEN {
+                return Err(Md5KeyLength(key.len()));
+            }
+        }
+        if self.max_prefixes == Some(0) {
+            return Err(MaxPrefixesZero);
+        }
+        self.parameters.validate()
+    }
+
+    /// The peer's name in status and events: its address, with the zone of
+    /// a link-local one.
+    pub fn name(&self) -> String {
+        peer_name(self.address)
+    }
+
+    /// The address families the session offers.
+    pub(crate) fn families(&self) -> Vec<Family> {
+        if self.multiprotocol {
+            vec![Family::Ipv4Unicast, Family::Ipv6Unicast]
+        } else {
+            vec![Family::of(self.address.ip())]
+        }
+    }
+
+    /// Whether a change from `self` to `other` needs a new session (only
+    /// [`Parameters`] change in place).
+    pub(crate) fn needs_restart(&self, other: &PeerConfig) -> bool {
+        let mut a = self.clone();
+        a.parameters = other.parameters.clone();
+        a != *other
+    }
+}
+
+/// Refuses addresses that cannot be a BGP peer: unspecified, multicast,
+/// broadcast, link-local IPv6 without a zone, a zone elsewhere. (Port 0 is
+/// refused by [`PeerConfig::validate`] for a session that dials.)
+pub fn validate_peer_address(address: SocketAddr) -> Result<(), PeerConfigError> {
+    use PeerConfigError::*;
+    match address {
+        SocketAddr::V4(a) => {
+            let ip = *a.ip();
+            if ip.is_unspecified() || ip.is_multicast() || ip.is_broadcast() {
+                return Err(PeerAddress(ip.into()));
+            }
+        }
+        SocketAddr::V6(a) => {
+            let ip = *a.ip();
+            if ip.is_unspecified() || ip.is_multicast() {
+                return Err(PeerAddress(ip.into()));
+            }
+            match (is_link_local(ip), a.scope_id()) {
+                (true, 0) => return Err(LinkLocalWithoutZone(ip)),
+                (false, z) if z != 0 => return Err(ZoneNotLinkLocal(ip)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds a [`PeerConfig`]; [`build`](Self::build) checks it.
+#[derive(Debug, Clone)]
+pub struct PeerConfigBuilder(PeerConfig);
+
+impl PeerConfigBuilder {
+    /// The peer's TCP port (default 179).
+    pub fn port(mut self, port: u16) -> Self {
+        self.0.address.set_port(port);
+        self
+    }
+
+    /// The zone (interface index) of a link-local IPv6 peer.
+    pub fn zone(mut self, scope_id: u32) -> Self {
+        if let SocketAddr::V6(a) = self.0.address {
+            self.0.address = SocketAddr::V6(SocketAddrV6::new(*a.ip(), a.port(), 0, scope_id));
+        }
+        self
+    }
+
+    /// Proposed hold time (default 10 s).
+    pub fn hold_time(mut self, seconds: u16) -> Self {
+        self.0.hold_time = seconds;
+        self
+    }
+
+    /// The AS the peer must have.
+    pub fn peer_as(mut self, asn: u32) -> Self {
+        self.0.peer_as = Some(asn);
+        self
+    }
+
+    /// Local address to dial from.
+    pub fn source(mut self, source: IpAddr) -> Self {
+        self.0.source = Some(source);
+        self
+    }
+
+    /// IPv4 and IPv6 unicast on one session (RFC 4760).
+    pub fn multiprotocol(mut self, on: bool) -> Self {
+        self.0.multiprotocol = on;
+        self
+    }
+
+    /// Delay between connection attempts (default 30 s).
+    pub fn connect_retry(mut self, delay: Duration) -> Self {
+        self.0.connect_retry = delay;
+        self
+    }
+
+    /// Wait for the peer to connect (with [`Pool::listen`](super::Pool::listen)).
+    pub fn passive(mut self, on: bool) -> Self {
+        self.0.passive = on;
+        self
+    }
+
+    /// Report every message as an [`Event::Message`](super::Event::Message).
+    pub fn trace(mut self, on: bool) -> Self {
+        self.0.trace = on;
+        self
+    }
+
+    /// TCP MD5 signature key (RFC 2385).
+    pub fn md5_key(mut self, key: impl Into<String>) -> Self {
+        self.0.md5_key = Some(key.into());
+        self
+    }
+
+    /// Close the session when the peer sends more routes than this.
+    pub fn max_prefixes(mut self, limit: usize) -> Self {
+        self.0.max_prefixes = Some(limit);
+        self
+    }
+
+    /// Attributes, next hops and filters.
+    pub fn parameters(mut self, parameters: Parameters) -> Self {
+        self.0.parameters = parameters;
+        self
+    }
+
+    /// The checked configuration.
+    pub fn build(self) -> Result<PeerConfig, PeerConfigError> {
+        self.0.validate()?;
+        Ok(self.0)
+    }
+}
+
+pub(crate) fn peer_name(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V6(a) if a.scope_id() != 0 => format!("{}%{}", a.ip(), a.scope_id()),
+        a => a.ip().to_string(),
+    }
+}
+
+/// Whether an IPv6 address is link-local (fe80::/10).
+pub(crate) fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> PeerConfig {
+        PeerConfig::new(
+            "127.0.0.1".parse().unwrap(),
+            65001,
+            Ipv4Addr::new(10, 0, 0, 1),
+        )
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(base().validate(), Ok(()));
+        assert_eq!(
+            PeerConfig::builder("::1".parse().unwrap(), 1, Ipv4Addr::new(1, 1, 1, 1))
+                .build()
+                .map(|_| ()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn link_local_zone_from_the_builder() {
+        let ll: IpAddr = "fe80::1".parse().unwrap();
+        let r = PeerConfig::builder(ll, 65001, Ipv4Addr::new(10, 0, 0, 1)).build();
+        assert_eq!(
+            r.unwrap_err(),
+            PeerConfigError::LinkLocalWithoutZone("fe80::1".parse().unwrap())
+        );
+        let ok = PeerConfig::builder(ll, 65001, Ipv4Addr::new(10, 0, 0, 1))
+            .zone(1)
+            .build()
+            .unwrap();
+        assert_eq!(ok.name(), "fe80::1%1");
+    }
+}

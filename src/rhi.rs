@@ -1,0 +1,232 @@
+//! Route health injection: a [`Director`] and a [`Pool`] joined.
+//!
+//! A [`HealthInjector`] keeps the pool's Loc-RIB equal to a set of fixed
+//! prefixes plus the VIPs the director finds healthy. The Loc-RIB is
+//! replaced only when that union changes (not at every probe), so peers see
+//! an UPDATE only when a VIP comes or goes. A new director configuration or
+//! new fixed prefixes are taken at run time: VIPs that stay healthy stay
+//! advertised, with no withdrawal in between (the director keeps the
+//! history of checks that stay, and a new service on a VIP starts up).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use cue::bgp::{PeerConfig, Pool};
+//! use cue::director::Config;
+//! use cue::rhi::HealthInjector;
+//!
+//! let (pool, _bgp_events) = Pool::new();
+//! pool.configure(vec![PeerConfig::builder("127.0.0.1".parse()?, 65001, "10.0.0.1".parse()?)
+//!     .port(1179)
+//!     .build()?])
+//!     .await?;
+//! let config = Config::from_json(&std::fs::read_to_string("services.json")?)?;
+//! let (rhi, mut health_events) = HealthInjector::start(pool, config)?;
+//! rhi.set_fixed(["192.0.2.0/24".parse()?]); // always advertised
+//! while let Some(event) = health_events.recv().await {
+//!     println!("{event:?}; advertised: {}", rhi.advertised().len());
+//! }
+//! # Ok(()) }
+//! ```
+
+use crate::bgp::{LocRib, PeerStatus, Pool};
+use crate::director::{Config, ConfigError, Director, DirectorEvent};
+use ipnet::IpNet;
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// A director whose healthy VIPs a pool advertises, together with fixed
+/// prefixes. Cloning gives another handle to the same injector.
+#[derive(Clone)]
+pub struct HealthInjector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: Pool,
+    director: Arc<Director>,
+    fixed: watch::Sender<LocRib>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(t) = lock(&self.task).take() {
+            t.abort();
+        }
+        self.director.stop();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The Loc-RIB for `fixed` prefixes and healthy `vips` (as /32 and /128).
+/// When every VIP is already among the fixed prefixes, the fixed set itself
+/// is returned, shared and not copied.
+pub fn compose(fixed: &LocRib, vips: &BTreeSet<IpAddr>) -> LocRib {
+    let vip_nets = vips.iter().map(|v| IpNet::from(*v));
+    if vip_nets.clone().all(|n| fixed.contains(&n)) {
+        return fixed.clone();
+    }
+    let mut rib: BTreeSet<IpNet> = (**fixed).clone();
+    rib.extend(vip_nets);
+    Arc::new(rib)
+}
+
+impl HealthInjector {
+    /// Checks `config`, starts health-checking it and keeps `pool`'s
+    /// Loc-RIB at the healthy VIPs (no fixed prefixes yet). Returns the
+    /// director's events (state changes; every probe too with
+    /// [`Director::probe_events`]). Must be called within a tokio runtime.
+    pub fn start(
+        pool: Pool,
+        config: Config,
+    ) -> Result<(HealthInjector, mpsc::UnboundedReceiver<DirectorEvent>), ConfigError> {
+        Self::start_with_fixed(pool, config, LocRib::default())
+    }
+
+    /// As [`start`](Self::start), with `fixed` advertised from the first
+    /// moment.
+    pub fn start_with_fixed(
+        pool: Pool,
+        config: Config,
+        fixed: LocRib,
+    ) -> Result<(HealthInjector, mpsc::UnboundedReceiver<DirectorEvent>), ConfigError> {
+        let (director, events) = Director::start(config)?;
+        let director = Arc::new(director);
+        let (fixed, fixed_rx) = watch::channel(fixed);
+        let task = tokio::spawn(keep_rib(pool.clone(), director.clone(), fixed_rx));
+        let inner = Arc::new(Inner {
+            pool,
+            director,
+            fixed,
+            task: Mutex::new(Some(task)),
+        });
+        Ok((HealthInjector { inner }, events))
+    }
+
+    /// Replaces the fixed prefixes (host bits cleared); peers get the
+    /// difference.
+    pub fn set_fixed(&self, prefixes: impl IntoIterator<Item = IpNet>) {
+        let rib: BTreeSet<IpNet> = prefixes.into_iter().map(|p| p.trunc()).collect();
+        self.set_fixed_rib(Arc::new(rib));
+    }
+
+    /// Replaces the fixed prefixes with a shared set (advertised as it is,
+    /// without a copy, while no VIP outside it is healthy).
+    pub fn set_fixed_rib(&self, rib: LocRib) {
+        self.inner.fixed.send_replace(rib);
+    }
+
+    /// Changes the fixed prefixes in place (`announce` and `withdraw`
+    /// without rebuilding the whole set).
+    pub fn update_fixed(&self, f: impl FnOnce(&mut BTreeSet<IpNet>)) {
+        self.inner.fixed.send_modify(|r| f(Arc::make_mut(r)));
+    }
+
+    /// The fixed prefixes.
+    pub fn fixed(&self) -> LocRib {
+        self.inner.fixed.borrow().clone()
+    }
+
+    /// Replaces the director's configuration. A bad one is refused whole
+    /// and the running one stays; VIPs that stay healthy stay advertised.
+    pub fn reconfigure(&self, config: Config) -> Result<(), ConfigError> {
+        self.inner.director.reconfigure(config)
+    }
+
+    /// What the pool advertises now: the fixed prefixes and healthy VIPs.
+    pub fn advertised(&self) -> LocRib {
+        self.inner.pool.loc_rib()
+    }
+
+    /// The director, for its status and VIP helpers.
+    pub fn director(&self) -> &Director {
+        &self.inner.director
+    }
+
+    /// The pool, for its peers and status.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// Stops health-checking, withdraws everything, stops every session
+    /// with Cease / Administrative Shutdown and returns their final status.
+    pub async fn shutdown(&self) -> Vec<PeerStatus> {
+        let task = lock(&self.inner.task).take();
+        if let Some(t) = task {
+            t.abort();
+            let _ = t.await;
+        }
+        self.inner.director.stop();
+        self.inner.pool.set_rib([]);
+        self.inner.pool.shutdown().await
+    }
+}
+
+/// Keeps the pool's Loc-RIB at the fixed prefixes plus the healthy VIPs,
+/// recomputed when either changes and set only when different.
+async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receiver<LocRib>) {
+    let mut changed = director.changed();
+    let mut healthy: BTreeSet<IpAddr> = BTreeSet::new();
+    loop {
+        let base = fixed.borrow_and_update().clone();
+        changed.borrow_and_update();
+        let vips = director.healthy_vips();
+        for vip in vips.difference(&healthy) {
+            tracing::info!(%vip, "VIP healthy: announced");
+        }
+        for vip in healthy.difference(&vips) {
+            if base.contains(&IpNet::from(*vip)) {
+                tracing::info!(%vip, "VIP not healthy: stays announced as a fixed prefix");
+            } else {
+                tracing::info!(%vip, "VIP not healthy: withdrawn");
+            }
+        }
+        let rib = compose(&base, &vips);
+        let current = pool.loc_rib();
+        if !Arc::ptr_eq(&current, &rib) && *current != *rib {
+            tracing::debug!(routes = rib.len(), "Loc-RIB replaced");
+            pool.set_loc_rib(rib);
+        }
+        healthy = vips;
+        tokio::select! {
+            r = fixed.changed() => if r.is_err() { return },
+            r = changed.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(v: &[&str]) -> LocRib {
+        Arc::new(v.iter().map(|s| s.parse().unwrap()).collect())
+    }
+
+    #[test]
+    fn compose_shares_the_fixed_set_when_it_can() {
+        let fixed = nets(&["10.0.0.0/24", "192.0.2.1/32"]);
+        let same = compose(&fixed, &BTreeSet::new());
+        assert!(Arc::ptr_eq(&same, &fixed));
+        let inside: BTreeSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
+        assert!(Arc::ptr_eq(&compose(&fixed, &inside), &fixed));
+        let more: BTreeSet<IpAddr> =
+            ["192.0.2.2".parse().unwrap(), "2001:db8::1".parse().unwrap()].into();
+        let rib = compose(&fixed, &more);
+        assert_eq!(
+            *rib,
+            *nets(&[
+                "10.0.0.0/24",
+                "192.0.2.1/32",
+                "192.0.2.2/32",
+                "2001:db8::1/128"
+            ])
+        );
+    }
+}

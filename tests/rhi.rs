@@ -1,0 +1,260 @@
+//! Route health injection through the library (`cue::rhi::HealthInjector`)
+//! and `examples/load_balancer.rs`, against a real BIRD on loopback.
+
+mod common;
+
+use common::*;
+use cue::bgp::{Parameters, PeerConfig, Pool, State};
+use cue::director::Config;
+use cue::rhi::HealthInjector;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(15);
+
+/// A BIRD waiting for an iBGP speaker on 127.0.0.1 (AS 65001) that logs
+/// every route it adds and removes.
+fn bird(port: u16) -> Bird {
+    Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local 127.0.0.1 port {port} as 65001;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  error wait time 1, 2;
+  debug {{ states, routes }};
+  ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+"#
+    ))
+}
+
+fn prefixes(bird: &Bird) -> Vec<String> {
+    let mut p: Vec<String> = bird.routes().into_iter().map(|(p, _)| p).collect();
+    p.sort();
+    p
+}
+
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// BIRD's log lines that remove `prefix` from its table.
+fn removals(bird: &Bird, prefix: &str) -> usize {
+    bird.log()
+        .lines()
+        .filter(|l| l.contains("removed") && l.contains(prefix))
+        .count()
+}
+
+fn service(vip: &str, port: u16) -> String {
+    format!(
+        r#"{{"address": "{vip}", "port": 80, "protocol": "tcp", "destinations": [
+          {{"address": "127.0.0.1", "port": {port}, "checks": [{{"type": "tcp", "interval": "100ms", "timeout": "100ms", "window": 3, "rise": 2, "fall": 2}}]}}]}}"#
+    )
+}
+
+fn config(services: &[String]) -> Config {
+    Config::from_json(&format!(r#"{{"services": [{}]}}"#, services.join(","))).unwrap()
+}
+
+#[test]
+fn health_injector_follows_backends_keeps_fixed_prefixes_and_reconfigures_without_a_flap() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird(port);
+    let mut a = Backend::start("127.0.0.1:0");
+    let b = Backend::start("127.0.0.1:0");
+    let c = Backend::start("127.0.0.1:0");
+    let (pa, pb, pc) = (a.addr.port(), b.addr.port(), c.addr.port());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+
+    let (pool, _events) = Pool::new();
+    let peer = PeerConfig::builder(
+        "127.0.0.1".parse().unwrap(),
+        65001,
+        "127.0.0.1".parse().unwrap(),
+    )
+    .port(port)
+    .multiprotocol(true)
+    .connect_retry(Duration::from_millis(500))
+    .parameters(Parameters {
+        next_hop6: Some("::1".parse().unwrap()),
+        ..Default::default()
+    })
+    .build()
+    .unwrap();
+    rt.block_on(pool.configure(vec![peer])).unwrap();
+    let (rhi, _health) = HealthInjector::start_with_fixed(
+        pool.clone(),
+        config(&[service("192.0.2.50", pa), service("2001:db8::51", pb)]),
+        std::sync::Arc::new(["10.9.9.0/24".parse().unwrap()].into()),
+    )
+    .unwrap();
+
+    // The fixed prefix and both VIPs, once their backends are proven.
+    let all = sorted(&["10.9.9.0/24", "192.0.2.50/32", "2001:db8::51/128"]);
+    wait_for("fixed prefix and VIPs in BIRD", T, || {
+        (prefixes(&bird) == all).then_some(())
+    });
+    assert_eq!(pool.status()[0].state, State::Established);
+
+    // A backend stops: its VIP leaves, the rest stays.
+    a.stop();
+    wait_for("192.0.2.50 withdrawn", T, || {
+        (prefixes(&bird) == sorted(&["10.9.9.0/24", "2001:db8::51/128"])).then_some(())
+    });
+    // BIRD logs what it removes (what the no-flap checks below count).
+    wait_for("BIRD to log the removal", T, || {
+        (removals(&bird, "192.0.2.50/32") > 0).then_some(())
+    });
+    a.resume();
+    wait_for("192.0.2.50 back", T, || {
+        (prefixes(&bird) == all).then_some(())
+    });
+
+    // Reconfigure: a new VIP on a third backend, the IPv6 one kept with a
+    // changed check. Poll BIRD throughout: 2001:db8::51 never leaves.
+    let removed_before = removals(&bird, "2001:db8::51/128");
+    rhi.reconfigure(config(&[
+        service("192.0.2.50", pa),
+        service("2001:db8::51", pb).replace("\"window\": 3", "\"window\": 4"),
+        service("192.0.2.52", pc),
+    ]))
+    .unwrap();
+    let with_new = sorted(&[
+        "10.9.9.0/24",
+        "192.0.2.50/32",
+        "192.0.2.52/32",
+        "2001:db8::51/128",
+    ]);
+    let started = Instant::now();
+    loop {
+        let now = prefixes(&bird);
+        assert!(
+            now.contains(&"2001:db8::51/128".to_string())
+                && now.contains(&"192.0.2.50/32".to_string()),
+            "a healthy VIP left BIRD during the reconfiguration: {now:?}"
+        );
+        if now == with_new {
+            break;
+        }
+        assert!(started.elapsed() < T, "the new VIP never came: {now:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A refused configuration changes nothing.
+    let mut bad = config(&[service("192.0.2.60", pa)]);
+    bad.services[0].destinations[0].checks.clear();
+    assert_eq!(rhi.reconfigure(bad).unwrap_err().field(), "checks");
+
+    // New fixed prefixes: the old one goes, the VIPs stay.
+    rhi.set_fixed(["10.8.8.0/24".parse().unwrap()]);
+    let refixed = sorted(&[
+        "10.8.8.0/24",
+        "192.0.2.50/32",
+        "192.0.2.52/32",
+        "2001:db8::51/128",
+    ]);
+    wait_for("new fixed prefix", T, || {
+        (prefixes(&bird) == refixed).then_some(())
+    });
+    assert_eq!(
+        removals(&bird, "2001:db8::51/128"),
+        removed_before,
+        "{}",
+        bird.log()
+    );
+    assert_eq!(removals(&bird, "192.0.2.52/32"), 0);
+
+    // Shutdown withdraws everything and closes with Cease.
+    let status = rt.block_on(rhi.shutdown());
+    assert_eq!(status.len(), 1);
+    wait_for("everything withdrawn", T, || {
+        prefixes(&bird).is_empty().then_some(())
+    });
+    drop((b, c));
+}
+
+/// The example's binary: `cargo test` builds it beside the test binaries;
+/// built here when only this test was asked for.
+fn example(name: &str) -> std::path::PathBuf {
+    let mut p = std::env::current_exe().unwrap();
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    let bin = p.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "cannot build the {name} example");
+    }
+    bin
+}
+
+#[test]
+fn load_balancer_example_runs_against_bird() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird(port);
+    let backend = Backend::start("127.0.0.1:0");
+    let dir = Scratch::new("lb");
+    let file = dir.path("services.json");
+    std::fs::write(
+        &file,
+        format!(
+            r#"{{"services": [{}, {}]}}"#,
+            service("192.0.2.70", backend.addr.port()),
+            service("2001:db8::70", backend.addr.port())
+        ),
+    )
+    .unwrap();
+    let bin = example("load_balancer");
+    assert!(bin.exists(), "{} not built", bin.display());
+    let out = dir.path("out.txt");
+    let mut child = Command::new(&bin)
+        .arg(&file)
+        .arg("127.0.0.1")
+        .arg(port.to_string())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let want = sorted(&["192.0.2.70/32", "2001:db8::70/128"]);
+    wait_for("the example's VIPs in BIRD", T, || {
+        (prefixes(&bird) == want).then_some(())
+    });
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let status = wait_for("the example to exit", T, || child.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
+    wait_for("everything withdrawn", T, || {
+        prefixes(&bird).is_empty().then_some(())
+    });
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("service 192.0.2.70:80/tcp up"), "{text}");
+    assert!(text.contains("announced 192.0.2.70/32"), "{text}");
+    assert!(text.contains("peer 127.0.0.1: ESTABLISHED"), "{text}");
+    let log = bird.log();
+    assert!(
+        log.contains("Administrative shutdown") || log.contains("Cease"),
+        "{log}"
+    );
+}
