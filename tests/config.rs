@@ -168,7 +168,7 @@ async fn the_pool_and_sessions_refuse_them_and_keep_what_runs() {
         assert_eq!(status.len(), 1, "{what}");
         assert_eq!(status[0].peer, "127.0.0.1");
         let (_tx, rx) = tokio::sync::watch::channel(Default::default());
-        let (events, _) = tokio::sync::mpsc::unbounded_channel();
+        let (events, _) = cue::bgp::event_channel(16);
         assert_eq!(
             Session::spawn(config.clone(), rx, events)
                 .err()

@@ -2,10 +2,10 @@
 //! restart, removal), RIB deltas, and events, with a listening pool as the
 //! peer. No daemon needed.
 
-use cue::bgp::{Event, Parameters, PeerConfig, Pool, State};
+use cue::bgp::wire::{CeaseSubcode, NotificationKind};
+use cue::bgp::{Event, Events, Parameters, PeerConfig, Pool, SessionError, State};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
@@ -20,15 +20,15 @@ async fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-fn drain(rx: &mut UnboundedReceiver<Event>) -> Vec<Event> {
+fn drain(rx: &mut Events) -> Vec<Event> {
     let mut v = Vec::new();
-    while let Ok(e) = rx.try_recv() {
+    while let Some(e) = rx.try_recv() {
         v.push(e);
     }
     v
 }
 
-async fn pair() -> (Pool, Pool, UnboundedReceiver<Event>, PeerConfig) {
+async fn pair() -> (Pool, Pool, Events, PeerConfig) {
     let (listener, _) = Pool::new();
     let mut t = PeerConfig::new(
         Ipv4Addr::UNSPECIFIED.into(),
@@ -146,11 +146,16 @@ async fn reconnects_after_the_peer_goes_away() {
         (speaker.status()[0].state != State::Established).then_some(())
     })
     .await;
-    assert!(
-        speaker.status()[0].last_error.contains("Cease"),
-        "{}",
-        speaker.status()[0].last_error
+    // Typed: the peer's NOTIFICATION, Cease / Administrative Shutdown.
+    let last = speaker.status()[0].last_error.clone();
+    assert_eq!(
+        last.as_ref().and_then(|e| e.notification_kind()),
+        Some(NotificationKind::Cease(
+            CeaseSubcode::AdministrativeShutdown
+        )),
+        "{last:?}"
     );
+    assert!(matches!(last, Some(SessionError::NotificationReceived(_))));
     // A new listener on the same port: the speaker comes back by itself.
     let (again, _) = Pool::new();
     let mut t = PeerConfig::new(
@@ -168,4 +173,111 @@ async fn reconnects_after_the_peer_goes_away() {
     assert_eq!(speaker.status()[0].counters.established, 2);
     speaker.shutdown().await;
     again.shutdown().await;
+}
+
+#[tokio::test]
+async fn wait_established_awaits_without_polling_and_status_changes_wake() {
+    let (listener, speaker, _events, peer) = pair().await;
+    let mut changes = speaker.status_changes();
+    speaker.configure(vec![peer]).await.unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(5), speaker.wait_established())
+        .await
+        .expect("established within 5 s");
+    assert_eq!(status[0].state, State::Established);
+    assert!(changes.has_changed().unwrap(), "the watch saw the changes");
+    // A change of routes wakes a waiter too.
+    changes.borrow_and_update();
+    speaker.set_rib(["192.0.2.77/32".parse().unwrap()]);
+    tokio::time::timeout(Duration::from_secs(5), changes.changed())
+        .await
+        .expect("a status change")
+        .unwrap();
+    let s = speaker.wait_for(|s| s[0].counters.current == 1).await;
+    assert_eq!(s[0].counters.advertised, 1);
+    listener.shutdown().await;
+    speaker.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_embedder_that_falls_behind_is_told_how_many_events_it_lost() {
+    let (listener, _) = Pool::new();
+    let mut t = PeerConfig::new(
+        Ipv4Addr::UNSPECIFIED.into(),
+        65002,
+        Ipv4Addr::new(10, 0, 0, 2),
+    );
+    t.multiprotocol = true;
+    listener.accept_any(Some(t)).unwrap();
+    let addr = listener
+        .listen("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    // Room for 4 events only, and nobody reading while routes change.
+    let (speaker, mut events) = Pool::with_event_buffer(4);
+    let mut peer = PeerConfig::new(addr.ip(), 65001, Ipv4Addr::new(10, 0, 0, 1));
+    peer.address = addr;
+    speaker.configure(vec![peer]).await.unwrap();
+    speaker.wait_established().await;
+    for i in 0..50u8 {
+        speaker.set_rib([format!("192.0.2.{i}/32").parse().unwrap()]);
+        speaker
+            .wait_for(|s| {
+                s[0].adj_rib_out.iter().next().map(|p| p.addr().to_string())
+                    == Some(format!("192.0.2.{i}"))
+            })
+            .await;
+    }
+    // The first thing read says what was lost; then the buffered events.
+    match events.recv().await {
+        Some(Event::Lagged { missed }) => assert!(missed >= 40, "{missed}"),
+        e => panic!("expected Lagged first, got {e:?}"),
+    }
+    let rest = drain(&mut events);
+    assert!(rest.len() <= 4, "{rest:?}");
+    // The state itself is whole.
+    assert_eq!(speaker.status()[0].counters.advertised, 50);
+    listener.shutdown().await;
+    speaker.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reset_is_a_read_error_and_a_close_is_peer_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (pool, mut events) = Pool::new();
+    let mut p = PeerConfig::new(
+        Ipv4Addr::LOCALHOST.into(),
+        65001,
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
+    p.address = l.local_addr().unwrap();
+    p.connect_retry = Duration::from_millis(100);
+    pool.configure(vec![p]).await.unwrap();
+    let mut downs = Vec::new();
+    for reset in [false, true] {
+        let (mut s, _) = l.accept().await.unwrap();
+        // Read its OPEN, then go away: cleanly, or with a reset (linger 0).
+        let mut buf = [0u8; 512];
+        let _ = s.read(&mut buf).await.unwrap();
+        if reset {
+            s.set_linger(Some(Duration::ZERO)).unwrap();
+        } else {
+            s.shutdown().await.unwrap();
+        }
+        drop(s);
+        let reason = loop {
+            match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+                Ok(Some(Event::Down { reason, .. })) => break reason,
+                Ok(Some(_)) => continue,
+                other => panic!("no Down event: {other:?}"),
+            }
+        };
+        downs.push(reason);
+    }
+    assert_eq!(downs[0], SessionError::PeerClosed);
+    match &downs[1] {
+        SessionError::Read(e) => assert_eq!(e.kind, std::io::ErrorKind::ConnectionReset, "{e}"),
+        other => panic!("a reset gave {other:?}"),
+    }
+    pool.shutdown().await;
 }

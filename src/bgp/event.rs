@@ -1,13 +1,96 @@
-//! Events a session reports to the embedder, and the per-peer status.
+//! Events a session reports to the embedder, the bounded stream that
+//! carries them, and the per-peer status.
+//!
+//! # When the embedder falls behind
+//!
+//! A pool buffers at most [`DEFAULT_EVENT_BUFFER`] events (or what
+//! [`Pool::with_event_buffer`](super::Pool::with_event_buffer) says). A
+//! session never waits for the embedder: when the buffer is full, new
+//! events are dropped and counted, and the next [`Events::recv`] returns
+//! [`Event::Lagged`] with the number lost before anything else. Nothing of
+//! the sessions' state is lost with them: [`Pool::status`], [`Pool::adj_rib_in`]
+//! and [`Pool::status_changes`] always tell the present.
+//!
+//! [`Pool::status`]: super::Pool::status
+//! [`Pool::adj_rib_in`]: super::Pool::adj_rib_in
+//! [`Pool::status_changes`]: super::Pool::status_changes
 
+use super::error::SessionError;
 use super::fsm::State;
 use super::rib::{LocRib, RouteAttributes};
 use super::wire::{Family, Notification};
 use ipnet::IpNet;
 use serde::{Serialize, Serializer};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+
+/// Events a pool buffers for its embedder unless told otherwise.
+pub const DEFAULT_EVENT_BUFFER: usize = 4096;
+
+/// The sending side of an event stream: never waits; counts what a full
+/// buffer drops.
+#[derive(Debug, Clone)]
+pub struct EventSender {
+    tx: mpsc::Sender<Event>,
+    missed: Arc<AtomicU64>,
+}
+
+impl EventSender {
+    /// Sends `event`, or counts it as missed when the buffer is full.
+    pub fn send(&self, event: Event) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(event) {
+            self.missed.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The events of a pool (or of one session), in order, with
+/// [`Event::Lagged`] where some were dropped (see the module docs).
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Event>,
+    missed: Arc<AtomicU64>,
+}
+
+impl Events {
+    /// The next event; `None` once every sender is gone.
+    pub async fn recv(&mut self) -> Option<Event> {
+        if let Some(lagged) = self.lagged() {
+            return Some(lagged);
+        }
+        // The buffer is only full, and events only dropped, while it holds
+        // events: nothing is lost while this waits on an empty one.
+        self.rx.recv().await
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        self.lagged().or_else(|| self.rx.try_recv().ok())
+    }
+
+    fn lagged(&self) -> Option<Event> {
+        match self.missed.swap(0, Ordering::Relaxed) {
+            0 => None,
+            missed => Some(Event::Lagged { missed }),
+        }
+    }
+}
+
+/// A bounded event stream of `capacity` events (at least 1).
+pub fn event_channel(capacity: usize) -> (EventSender, Events) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let missed = Arc::new(AtomicU64::new(0));
+    (
+        EventSender {
+            tx,
+            missed: missed.clone(),
+        },
+        Events { rx, missed },
+    )
+}
 
 /// Who sent a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,7 +215,7 @@ pub enum Event {
         /// Whether the embedder asked for it.
         requested: bool,
         /// Why.
-        reason: String,
+        reason: SessionError,
     },
     /// A message sent or received, in one line (with tracing on).
     Message {
@@ -148,12 +231,17 @@ pub enum Event {
         /// The peer.
         peer: String,
         /// What failed.
-        error: String,
+        error: SessionError,
+    },
+    /// The embedder fell behind: this many events were dropped here.
+    Lagged {
+        /// How many.
+        missed: u64,
     },
 }
 
 impl Event {
-    /// The peer this event is about.
+    /// The peer this event is about (empty for [`Event::Lagged`]).
     pub fn peer(&self) -> &str {
         match self {
             Event::Added { peer }
@@ -165,6 +253,7 @@ impl Event {
             | Event::Down { peer, .. }
             | Event::Message { peer, .. }
             | Event::Error { peer, .. } => peer,
+            Event::Lagged { .. } => "",
         }
     }
 
@@ -181,6 +270,13 @@ impl Event {
 
 fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&humantime::format_rfc3339_millis(*t))
+}
+
+fn error_text<S: Serializer>(e: &Option<SessionError>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.collect_str(e),
+        None => s.serialize_str(""),
+    }
 }
 
 fn micros<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -221,8 +317,10 @@ pub struct PeerStatus {
     /// Counters.
     #[serde(flatten)]
     pub counters: Counters,
-    /// The last error: NOTIFICATION sent or received, or local failure.
-    pub last_error: String,
+    /// The last error: NOTIFICATION sent or received, or local failure
+    /// (in JSON, its text; empty when none).
+    #[serde(serialize_with = "error_text")]
+    pub last_error: Option<SessionError>,
     /// Negotiated hold time (seconds).
     pub hold_time: u16,
     /// Local AS.
@@ -251,7 +349,7 @@ impl PeerStatus {
             state: State::Idle,
             since: SystemTime::now(),
             counters: Counters::default(),
-            last_error: String::new(),
+            last_error: None,
             hold_time: 0,
             local_as,
             remote_as: 0,

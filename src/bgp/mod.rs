@@ -2,6 +2,7 @@
 //! and the pool of peers.
 
 pub mod config;
+pub mod error;
 pub mod event;
 pub mod fsm;
 pub mod md5;
@@ -11,7 +12,11 @@ pub mod session;
 pub mod wire;
 
 pub use config::{Parameters, PeerConfig, PeerConfigBuilder, PeerConfigError};
-pub use event::{Direction, Event, PeerStatus, PrefixList, ReceivedRoute};
+pub use error::{IoFailure, Refusal, SessionError};
+pub use event::{
+    event_channel, Direction, Event, EventSender, Events, PeerStatus, PrefixList, ReceivedRoute,
+    DEFAULT_EVENT_BUFFER,
+};
 pub use fsm::State;
 pub use pool::Pool;
 pub use pool::PoolConfigError;

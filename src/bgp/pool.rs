@@ -2,15 +2,17 @@
 //! listener that hands incoming connections to passive sessions.
 
 use super::config::{Parameters, PeerConfig, PeerConfigError};
-use super::event::{Event, PeerStatus};
+use super::error::{IoFailure, Refusal, SessionError};
+use super::event::{event_channel, Event, EventSender, Events, PeerStatus, DEFAULT_EVENT_BUFFER};
 use super::rib::LocRib;
-use super::session::{EventSender, Session};
+use super::session::{Session, StatusNotifier};
+use super::State;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 /// Sessions a pool keeps at most; beyond, connections from new addresses
 /// are closed (a flood of connections must not exhaust memory).
@@ -68,6 +70,8 @@ struct Inner {
     events: EventSender,
     /// Set on shutdown; listeners also stop when the pool is dropped.
     closed: watch::Sender<bool>,
+    /// Bumped by every session at every status change.
+    changes: StatusNotifier,
     /// Listening sockets, for the TCP MD5 keys of passive peers.
     listeners: Mutex<Vec<Arc<TcpListener>>>,
 }
@@ -82,9 +86,15 @@ fn key(addr: IpAddr) -> IpAddr {
 }
 
 impl Pool {
-    /// An empty pool and the receiving end of its events.
-    pub fn new() -> (Pool, mpsc::UnboundedReceiver<Event>) {
-        let (events, rx) = mpsc::unbounded_channel();
+    /// An empty pool and its events, buffered up to
+    /// [`DEFAULT_EVENT_BUFFER`] (see [`Events`] for what happens past that).
+    pub fn new() -> (Pool, Events) {
+        Pool::with_event_buffer(DEFAULT_EVENT_BUFFER)
+    }
+
+    /// An empty pool whose events are buffered up to `capacity`.
+    pub fn with_event_buffer(capacity: usize) -> (Pool, Events) {
+        let (events, rx) = event_channel(capacity);
         let (loc_rib, _) = watch::channel(LocRib::default());
         (
             Pool {
@@ -94,6 +104,7 @@ impl Pool {
                     accept_any: Mutex::new(None),
                     events,
                     closed: watch::channel(false).0,
+                    changes: Arc::new(watch::channel(0).0),
                     listeners: Mutex::new(Vec::new()),
                 }),
             },
@@ -171,7 +182,7 @@ impl Pool {
             let name = s.config().name();
             s.stop().await;
             if removed {
-                let _ = self.inner.events.send(Event::Removed { peer: name });
+                self.inner.events.send(Event::Removed { peer: name });
             }
         }
         Ok(())
@@ -179,13 +190,15 @@ impl Pool {
 
     /// Starts a session of a configuration already checked.
     fn start(&self, config: PeerConfig) -> Session {
-        let _ = self.inner.events.send(Event::Added {
+        tracing::info!(peer = %config.name(), passive = config.passive, "peer added");
+        self.inner.events.send(Event::Added {
             peer: config.name(),
         });
-        Session::spawn(
+        Session::start(
             config,
             self.inner.loc_rib.subscribe(),
             self.inner.events.clone(),
+            self.inner.changes.clone(),
         )
         .expect("peer configurations are checked before they are started")
     }
@@ -202,6 +215,43 @@ impl Pool {
             let _ = s.set_parameters(parameters.clone());
         }
         Ok(())
+    }
+
+    /// A receiver that changes whenever a session's status does (state,
+    /// routes sent or received): await it instead of polling
+    /// [`status`](Self::status).
+    pub fn status_changes(&self) -> watch::Receiver<u64> {
+        self.inner.changes.subscribe()
+    }
+
+    /// Waits until `ready` holds for the status of the peers, and returns
+    /// that status. Checked at once, then at every status change.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: cue::bgp::Pool) {
+    /// use cue::bgp::State;
+    /// let status = pool.wait_for(|s| s.iter().any(|p| p.state == State::Established)).await;
+    /// # }
+    /// ```
+    pub async fn wait_for(&self, mut ready: impl FnMut(&[PeerStatus]) -> bool) -> Vec<PeerStatus> {
+        let mut changes = self.status_changes();
+        loop {
+            changes.borrow_and_update();
+            let status = self.status();
+            if ready(&status) {
+                return status;
+            }
+            if changes.changed().await.is_err() {
+                // The pool is gone: nothing will change any more.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Waits until at least one peer is Established.
+    pub async fn wait_established(&self) -> Vec<PeerStatus> {
+        self.wait_for(|s| s.iter().any(|p| p.state == State::Established))
+            .await
     }
 
     /// Status of every peer, in address order.
@@ -285,9 +335,14 @@ impl Pool {
                     (_, ip) => *ip,
                 };
                 if let Err(e) = super::md5::set_key(l.as_ref(), peer, key.as_bytes()) {
-                    let _ = self.inner.events.send(Event::Error {
+                    let error = SessionError::Md5Key {
+                        local,
+                        error: IoFailure::from(e),
+                    };
+                    tracing::error!(peer = %ip, %error, "TCP MD5 key not set");
+                    self.inner.events.send(Event::Error {
                         peer: ip.to_string(),
-                        error: format!("TCP MD5 key on {local}: {e}"),
+                        error,
                     });
                 }
             }
@@ -300,27 +355,25 @@ impl Pool {
         if let Some(s) = sessions.get(&k) {
             // Only a passive session between connections takes it; a second
             // connection while a session runs is closed.
-            let waiting = matches!(s.status().state, super::State::Active | super::State::Idle);
+            let waiting = matches!(s.status().state, State::Active | State::Idle);
             if s.config().passive && waiting {
                 let _ = s.offer(stream);
             }
             return;
         }
-        if sessions.len() >= MAX_ACCEPTED_PEERS {
-            let _ = self.inner.events.send(Event::Error {
+        let refuse = |reason| {
+            let error = SessionError::Refused { remote, reason };
+            tracing::info!(%error, "connection refused");
+            self.inner.events.send(Event::Error {
                 peer: k.to_string(),
-                error: format!(
-                    "connection from {remote} refused: already {MAX_ACCEPTED_PEERS} peers"
-                ),
+                error,
             });
-            return;
+        };
+        if sessions.len() >= MAX_ACCEPTED_PEERS {
+            return refuse(Refusal::TooManyPeers);
         }
         let Some(mut config) = lock(&self.inner.accept_any).clone() else {
-            let _ = self.inner.events.send(Event::Error {
-                peer: k.to_string(),
-                error: format!("connection from {remote} refused: not a configured peer"),
-            });
-            return;
+            return refuse(Refusal::NotConfigured);
         };
         config.address = SocketAddr::new(k, remote.port());
         config.passive = true;
@@ -342,7 +395,7 @@ impl Pool {
         });
         let mut out = Vec::new();
         for (name, status) in futures_join_all(stops).await {
-            let _ = self.inner.events.send(Event::Removed { peer: name });
+            self.inner.events.send(Event::Removed { peer: name });
             out.push(status);
         }
         out

@@ -6,7 +6,7 @@ use super::args::parse_duration;
 use super::output::Printer;
 use cue::bgp::rib::parse_prefix;
 use cue::bgp::wire::{Community, LargeCommunity};
-use cue::bgp::{Parameters, Pool, State};
+use cue::bgp::{Parameters, Pool};
 use cue::rhi::HealthInjector;
 use ipnet::IpNet;
 use std::time::Duration;
@@ -161,18 +161,13 @@ impl Targets {
                 Ok(())
             }
             Command::WaitEstablished(timeout) => {
-                let pool = self.pool.clone();
-                let wait = async move {
-                    while !pool.status().iter().any(|s| s.state == State::Established) {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                };
+                let wait = self.pool.wait_established();
                 match timeout {
                     None => {
                         wait.await;
                         Ok(())
                     }
-                    Some(t) => tokio::time::timeout(t, wait).await.map_err(|_| {
+                    Some(t) => tokio::time::timeout(t, wait).await.map(drop).map_err(|_| {
                         format!(
                             "no peer reached ESTABLISHED within {}",
                             humantime::format_duration(t)

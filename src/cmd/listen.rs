@@ -69,7 +69,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         max_prefixes: args.run.max_prefixes,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
-    let (pool, events) = Pool::new();
+    let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     let prefixes = std::sync::Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());
     if args.peers.is_empty() {

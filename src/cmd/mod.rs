@@ -20,6 +20,10 @@ pub const EXIT_USAGE: u8 = 2;
 /// Exit status: no peer reached Established within --wait-established.
 pub const EXIT_NOT_ESTABLISHED: u8 = 3;
 
+/// Events the command line buffers: a terminal or pipe slower than the
+/// peer loses lines past this (said on standard error), never state.
+pub const EVENT_BUFFER: usize = 1 << 16;
+
 /// An error in what the user gave: exits with status 2.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]

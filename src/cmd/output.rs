@@ -102,6 +102,18 @@ impl Printer {
 
     /// Prints one event.
     pub fn event(&self, e: &Event) {
+        if let Event::Lagged { missed } = e {
+            // The output could not keep up; state and tables stay whole.
+            if self.json {
+                out(
+                    &serde_json::json!({"time": now(), "event": "lagged", "missed": missed})
+                        .to_string(),
+                );
+            } else {
+                eprintln!("cue-bgp: {missed} events not shown: the output could not keep up");
+            }
+            return;
+        }
         if self.json {
             let event = match e {
                 Event::Sent { .. } | Event::Received { .. } => "update",
@@ -112,6 +124,7 @@ impl Printer {
                 Event::Down { .. } => "down",
                 Event::Message { .. } => "message",
                 Event::Error { .. } => "error",
+                Event::Lagged { .. } => "lagged",
             };
             match serde_json::to_value(e) {
                 Ok(v) => out(&json_line(event, e.peer(), v)),
@@ -120,7 +133,7 @@ impl Printer {
             return;
         }
         let text = match e {
-            Event::Added { .. } | Event::Removed { .. } => return,
+            Event::Added { .. } | Event::Removed { .. } | Event::Lagged { .. } => return,
             Event::State { state, .. } => format!("state {state}"),
             Event::Notification {
                 direction,
@@ -276,7 +289,10 @@ pub fn status_table(status: &[PeerStatus]) -> Table {
             format!("{}/{}", c.advertised, c.withdrawn),
             s.received.to_string(),
             format!("{}/{}/{}", c.attempts, c.connections, c.established),
-            s.last_error.clone(),
+            s.last_error
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
         ]);
     }
     t

@@ -3,6 +3,7 @@
 
 use super::output::Printer;
 use super::EXIT_NOT_ESTABLISHED;
+use cue::bgp::Events;
 use cue::bgp::{Event, PeerStatus, Pool, State};
 use cue::director::DirectorEvent;
 use cue::rhi::HealthInjector;
@@ -53,7 +54,7 @@ pub async fn signal() {
 
 /// Prints events until a stop rule fires.
 pub async fn until_stopped(
-    events: &mut UnboundedReceiver<Event>,
+    events: &mut Events,
     printer: Printer,
     rules: StopRules,
     quit: tokio::sync::oneshot::Receiver<()>,
@@ -97,14 +98,10 @@ pub async fn until_stopped(
 
 /// Withdraws everything, stops every session with Cease, prints the
 /// remaining events, and returns the final status.
-pub async fn shutdown(
-    pool: &Pool,
-    events: &mut UnboundedReceiver<Event>,
-    printer: Printer,
-) -> Vec<PeerStatus> {
+pub async fn shutdown(pool: &Pool, events: &mut Events, printer: Printer) -> Vec<PeerStatus> {
     pool.set_rib([]);
     let status = pool.shutdown().await;
-    while let Ok(e) = events.try_recv() {
+    while let Some(e) = events.try_recv() {
         printer.event(&e);
     }
     status
@@ -118,11 +115,10 @@ pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) 
             let errors: Vec<String> = status
                 .iter()
                 .map(|s| {
-                    let e = if s.last_error.is_empty() {
-                        "no error recorded"
-                    } else {
-                        &s.last_error
-                    };
+                    let e = s
+                        .last_error
+                        .as_ref()
+                        .map_or("no error recorded".to_string(), ToString::to_string);
                     format!("{}: {e}", s.peer)
                 })
                 .collect();

@@ -118,7 +118,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .first()
         .map(|p| p.parameters.clone())
         .unwrap_or_default();
-    let (pool, events) = Pool::new();
+    let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     // One shared set: the pool advertises it as it is, without a copy.
     let prefixes = Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());
@@ -136,7 +136,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
 /// received routes (`listen`) and the status.
 pub async fn drive(
     pool: Pool,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<cue::bgp::Event>,
+    mut events: cue::bgp::Events,
     prefixes: LocRib,
     services: Option<(Config, PathBuf)>,
     parameters: Parameters,

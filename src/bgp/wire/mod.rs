@@ -33,7 +33,10 @@ pub use attributes::{
 };
 pub use error::DecodeError;
 pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
-pub use notification::{describe, Notification};
+pub use notification::{
+    describe, CeaseSubcode, FsmSubcode, HeaderSubcode, Notification, NotificationKind, OpenSubcode,
+    RouteRefreshSubcode, UpdateSubcode,
+};
 pub use open::{Capability, Open};
 pub use route_refresh::RouteRefresh;
 pub use summary::{capability_name, family_name, hex};

@@ -32,6 +32,17 @@ impl Notification {
         }
     }
 
+    /// A NOTIFICATION of this kind.
+    pub fn of(kind: NotificationKind, data: Vec<u8>) -> Self {
+        let (code, subcode) = kind.codes();
+        Notification::new(code, subcode, data)
+    }
+
+    /// The code and subcode, typed.
+    pub fn kind(&self) -> NotificationKind {
+        NotificationKind::from_codes(self.code, self.subcode)
+    }
+
     /// Cease / Administrative Shutdown (RFC 4486), as sent on stop.
     pub fn admin_shutdown() -> Self {
         Notification::new(code::CEASE, 2, vec![])
@@ -110,58 +121,272 @@ impl std::fmt::Display for Notification {
 
 /// The names of a NOTIFICATION code and subcode, e.g.
 /// "Cease / Administrative Shutdown".
-pub fn describe(c: u8, subcode: u8) -> String {
-    let code_name = match c {
-        code::HEADER => "Message Header Error",
-        code::OPEN => "OPEN Message Error",
-        code::UPDATE => "UPDATE Message Error",
-        code::HOLD_TIMER => "Hold Timer Expired",
-        code::FSM => "Finite State Machine Error",
-        code::CEASE => "Cease",
-        code::ROUTE_REFRESH => "ROUTE-REFRESH Message Error",
-        _ => return format!("unknown error code {c} subcode {subcode}"),
+pub fn describe(code: u8, subcode: u8) -> String {
+    NotificationKind::from_codes(code, subcode).to_string()
+}
+
+/// Defines a subcode enum from one table of value, variant and name: the
+/// enum, its conversions and its names cannot disagree.
+macro_rules! subcodes {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $var:ident = $val:literal => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            /// Subcode 0: no specific subcode.
+            Unspecific,
+            $($(#[$vmeta])* $var,)*
+            /// A subcode this implementation does not name.
+            Other(u8),
+        }
+
+        impl $name {
+            /// The subcode of a wire value.
+            pub fn from_u8(value: u8) -> Self {
+                match value {
+                    0 => Self::Unspecific,
+                    $($val => Self::$var,)*
+                    other => Self::Other(other),
+                }
+            }
+
+            /// The wire value.
+            pub fn to_u8(self) -> u8 {
+                match self {
+                    Self::Unspecific => 0,
+                    $(Self::$var => $val,)*
+                    Self::Other(other) => other,
+                }
+            }
+
+            /// The RFC's name; `None` for 0 and unknown subcodes.
+            pub fn name(self) -> Option<&'static str> {
+                match self {
+                    $(Self::$var => Some($text),)*
+                    Self::Unspecific | Self::Other(_) => None,
+                }
+            }
+        }
     };
-    let sub = match (c, subcode) {
-        (_, 0) => None,
-        (code::HEADER, 1) => Some("Connection Not Synchronized"),
-        (code::HEADER, 2) => Some("Bad Message Length"),
-        (code::HEADER, 3) => Some("Bad Message Type"),
-        (code::OPEN, 1) => Some("Unsupported Version Number"),
-        (code::OPEN, 2) => Some("Bad Peer AS"),
-        (code::OPEN, 3) => Some("Bad BGP Identifier"),
-        (code::OPEN, 4) => Some("Unsupported Optional Parameter"),
-        (code::OPEN, 6) => Some("Unacceptable Hold Time"),
-        (code::OPEN, 7) => Some("Unsupported Capability"),
-        (code::OPEN, 11) => Some("Role Mismatch"),
-        (code::UPDATE, 1) => Some("Malformed Attribute List"),
-        (code::UPDATE, 2) => Some("Unrecognized Well-known Attribute"),
-        (code::UPDATE, 3) => Some("Missing Well-known Attribute"),
-        (code::UPDATE, 4) => Some("Attribute Flags Error"),
-        (code::UPDATE, 5) => Some("Attribute Length Error"),
-        (code::UPDATE, 6) => Some("Invalid ORIGIN Attribute"),
-        (code::UPDATE, 8) => Some("Invalid NEXT_HOP Attribute"),
-        (code::UPDATE, 9) => Some("Optional Attribute Error"),
-        (code::UPDATE, 10) => Some("Invalid Network Field"),
-        (code::UPDATE, 11) => Some("Malformed AS_PATH"),
-        (code::FSM, 1) => Some("Receive Unexpected Message in OpenSent State"),
-        (code::FSM, 2) => Some("Receive Unexpected Message in OpenConfirm State"),
-        (code::FSM, 3) => Some("Receive Unexpected Message in Established State"),
-        (code::CEASE, 1) => Some("Maximum Number of Prefixes Reached"),
-        (code::CEASE, 2) => Some("Administrative Shutdown"),
-        (code::CEASE, 3) => Some("Peer De-configured"),
-        (code::CEASE, 4) => Some("Administrative Reset"),
-        (code::CEASE, 5) => Some("Connection Rejected"),
-        (code::CEASE, 6) => Some("Other Configuration Change"),
-        (code::CEASE, 7) => Some("Connection Collision Resolution"),
-        (code::CEASE, 8) => Some("Out of Resources"),
-        (code::CEASE, 9) => Some("Hard Reset"),
-        (code::CEASE, 10) => Some("BFD Down"),
-        (code::ROUTE_REFRESH, 1) => Some("Invalid Message Length"),
-        _ => return format!("{code_name} / unknown subcode {subcode}"),
-    };
-    match sub {
-        Some(sub) => format!("{code_name} / {sub}"),
-        None => code_name.to_string(),
+}
+
+subcodes!(
+    /// Message Header Error subcodes (RFC 4271 section 6.1).
+    HeaderSubcode {
+        /// 1.
+        ConnectionNotSynchronized = 1 => "Connection Not Synchronized",
+        /// 2.
+        BadMessageLength = 2 => "Bad Message Length",
+        /// 3.
+        BadMessageType = 3 => "Bad Message Type",
+    }
+);
+
+subcodes!(
+    /// OPEN Message Error subcodes (RFC 4271 section 6.2, RFC 5492, RFC 9234).
+    OpenSubcode {
+        /// 1.
+        UnsupportedVersionNumber = 1 => "Unsupported Version Number",
+        /// 2.
+        BadPeerAs = 2 => "Bad Peer AS",
+        /// 3.
+        BadBgpIdentifier = 3 => "Bad BGP Identifier",
+        /// 4.
+        UnsupportedOptionalParameter = 4 => "Unsupported Optional Parameter",
+        /// 6.
+        UnacceptableHoldTime = 6 => "Unacceptable Hold Time",
+        /// 7 (RFC 5492).
+        UnsupportedCapability = 7 => "Unsupported Capability",
+        /// 11 (RFC 9234).
+        RoleMismatch = 11 => "Role Mismatch",
+    }
+);
+
+subcodes!(
+    /// UPDATE Message Error subcodes (RFC 4271 section 6.3).
+    UpdateSubcode {
+        /// 1.
+        MalformedAttributeList = 1 => "Malformed Attribute List",
+        /// 2.
+        UnrecognizedWellKnownAttribute = 2 => "Unrecognized Well-known Attribute",
+        /// 3.
+        MissingWellKnownAttribute = 3 => "Missing Well-known Attribute",
+        /// 4.
+        AttributeFlagsError = 4 => "Attribute Flags Error",
+        /// 5.
+        AttributeLengthError = 5 => "Attribute Length Error",
+        /// 6.
+        InvalidOrigin = 6 => "Invalid ORIGIN Attribute",
+        /// 8.
+        InvalidNextHop = 8 => "Invalid NEXT_HOP Attribute",
+        /// 9.
+        OptionalAttributeError = 9 => "Optional Attribute Error",
+        /// 10.
+        InvalidNetworkField = 10 => "Invalid Network Field",
+        /// 11.
+        MalformedAsPath = 11 => "Malformed AS_PATH",
+    }
+);
+
+subcodes!(
+    /// Finite State Machine Error subcodes (RFC 6608).
+    FsmSubcode {
+        /// 1.
+        UnexpectedInOpenSent = 1 => "Receive Unexpected Message in OpenSent State",
+        /// 2.
+        UnexpectedInOpenConfirm = 2 => "Receive Unexpected Message in OpenConfirm State",
+        /// 3.
+        UnexpectedInEstablished = 3 => "Receive Unexpected Message in Established State",
+    }
+);
+
+subcodes!(
+    /// Cease subcodes (RFC 4486, RFC 8538, RFC 9384).
+    CeaseSubcode {
+        /// 1.
+        MaximumPrefixesReached = 1 => "Maximum Number of Prefixes Reached",
+        /// 2.
+        AdministrativeShutdown = 2 => "Administrative Shutdown",
+        /// 3.
+        PeerDeconfigured = 3 => "Peer De-configured",
+        /// 4.
+        AdministrativeReset = 4 => "Administrative Reset",
+        /// 5.
+        ConnectionRejected = 5 => "Connection Rejected",
+        /// 6.
+        OtherConfigurationChange = 6 => "Other Configuration Change",
+        /// 7.
+        ConnectionCollisionResolution = 7 => "Connection Collision Resolution",
+        /// 8.
+        OutOfResources = 8 => "Out of Resources",
+        /// 9 (RFC 8538).
+        HardReset = 9 => "Hard Reset",
+        /// 10 (RFC 9384).
+        BfdDown = 10 => "BFD Down",
+    }
+);
+
+subcodes!(
+    /// ROUTE-REFRESH Message Error subcodes (RFC 7313).
+    RouteRefreshSubcode {
+        /// 1.
+        InvalidMessageLength = 1 => "Invalid Message Length",
+    }
+);
+
+/// A NOTIFICATION's error code and subcode, typed.
+///
+/// ```
+/// use cue::bgp::wire::{CeaseSubcode, Notification, NotificationKind};
+/// let n = Notification::admin_shutdown();
+/// assert_eq!(n.kind(), NotificationKind::Cease(CeaseSubcode::AdministrativeShutdown));
+/// assert_eq!(n.kind().to_string(), "Cease / Administrative Shutdown");
+/// assert_eq!(Notification::of(n.kind(), vec![]), n);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationKind {
+    /// 1: Message Header Error.
+    MessageHeader(HeaderSubcode),
+    /// 2: OPEN Message Error.
+    Open(OpenSubcode),
+    /// 3: UPDATE Message Error.
+    Update(UpdateSubcode),
+    /// 4/0: Hold Timer Expired.
+    HoldTimerExpired,
+    /// 5: Finite State Machine Error.
+    Fsm(FsmSubcode),
+    /// 6: Cease.
+    Cease(CeaseSubcode),
+    /// 7: ROUTE-REFRESH Message Error.
+    RouteRefresh(RouteRefreshSubcode),
+    /// A code this implementation does not name (or Hold Timer Expired
+    /// with a subcode).
+    Unknown {
+        /// Error code.
+        code: u8,
+        /// Error subcode.
+        subcode: u8,
+    },
+}
+
+impl NotificationKind {
+    /// The kind of a wire code and subcode.
+    pub fn from_codes(c: u8, subcode: u8) -> NotificationKind {
+        match c {
+            code::HEADER => Self::MessageHeader(HeaderSubcode::from_u8(subcode)),
+            code::OPEN => Self::Open(OpenSubcode::from_u8(subcode)),
+            code::UPDATE => Self::Update(UpdateSubcode::from_u8(subcode)),
+            code::HOLD_TIMER if subcode == 0 => Self::HoldTimerExpired,
+            code::FSM => Self::Fsm(FsmSubcode::from_u8(subcode)),
+            code::CEASE => Self::Cease(CeaseSubcode::from_u8(subcode)),
+            code::ROUTE_REFRESH => Self::RouteRefresh(RouteRefreshSubcode::from_u8(subcode)),
+            _ => Self::Unknown { code: c, subcode },
+        }
+    }
+
+    /// The wire code and subcode.
+    pub fn codes(self) -> (u8, u8) {
+        match self {
+            Self::MessageHeader(s) => (code::HEADER, s.to_u8()),
+            Self::Open(s) => (code::OPEN, s.to_u8()),
+            Self::Update(s) => (code::UPDATE, s.to_u8()),
+            Self::HoldTimerExpired => (code::HOLD_TIMER, 0),
+            Self::Fsm(s) => (code::FSM, s.to_u8()),
+            Self::Cease(s) => (code::CEASE, s.to_u8()),
+            Self::RouteRefresh(s) => (code::ROUTE_REFRESH, s.to_u8()),
+            Self::Unknown { code, subcode } => (code, subcode),
+        }
+    }
+
+    /// The name of the error code.
+    pub fn code_name(self) -> Option<&'static str> {
+        Some(match self {
+            Self::MessageHeader(_) => "Message Header Error",
+            Self::Open(_) => "OPEN Message Error",
+            Self::Update(_) => "UPDATE Message Error",
+            Self::HoldTimerExpired => "Hold Timer Expired",
+            Self::Fsm(_) => "Finite State Machine Error",
+            Self::Cease(_) => "Cease",
+            Self::RouteRefresh(_) => "ROUTE-REFRESH Message Error",
+            Self::Unknown {
+                code: code::HOLD_TIMER,
+                ..
+            } => "Hold Timer Expired",
+            Self::Unknown { .. } => return None,
+        })
+    }
+
+    /// The name of the subcode: `None` for 0 (no subcode), `Err` with the
+    /// number for one this implementation does not name.
+    fn subcode_name(self) -> Result<Option<&'static str>, u8> {
+        let (named, value) = match self {
+            Self::MessageHeader(s) => (s.name(), s.to_u8()),
+            Self::Open(s) => (s.name(), s.to_u8()),
+            Self::Update(s) => (s.name(), s.to_u8()),
+            Self::HoldTimerExpired => (None, 0),
+            Self::Fsm(s) => (s.name(), s.to_u8()),
+            Self::Cease(s) => (s.name(), s.to_u8()),
+            Self::RouteRefresh(s) => (s.name(), s.to_u8()),
+            Self::Unknown { subcode, .. } => (None, subcode),
+        };
+        match (named, value) {
+            (Some(n), _) => Ok(Some(n)),
+            (None, 0) => Ok(None),
+            (None, v) => Err(v),
+        }
+    }
+}
+
+impl std::fmt::Display for NotificationKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(code_name) = self.code_name() else {
+            let (c, s) = self.codes();
+            return write!(f, "unknown error code {c} subcode {s}");
+        };
+        match self.subcode_name() {
+            Ok(Some(sub)) => write!(f, "{code_name} / {sub}"),
+            Ok(None) => f.write_str(code_name),
+            Err(v) => write!(f, "{code_name} / unknown subcode {v}"),
+        }
     }
 }
 
@@ -197,6 +422,22 @@ mod tests {
             "Message Header Error / Bad Message Length (length 4097)"
         );
         assert_eq!(describe(4, 0), "Hold Timer Expired");
+        assert_eq!(describe(4, 1), "Hold Timer Expired / unknown subcode 1");
+        assert_eq!(describe(6, 0), "Cease");
+        assert_eq!(describe(2, 5), "OPEN Message Error / unknown subcode 5");
         assert_eq!(describe(99, 1), "unknown error code 99 subcode 1");
+    }
+
+    #[test]
+    fn kinds_round_trip_every_code_and_subcode() {
+        for c in 0..=u8::MAX {
+            for sub in 0..=u8::MAX {
+                assert_eq!(NotificationKind::from_codes(c, sub).codes(), (c, sub));
+            }
+        }
+        assert_eq!(
+            Notification::new(2, 2, vec![]).kind(),
+            NotificationKind::Open(OpenSubcode::BadPeerAs)
+        );
     }
 }

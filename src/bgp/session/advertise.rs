@@ -1,0 +1,197 @@
+//! Bringing a peer's Adj-RIB-Out up to date: the difference from what was
+//! sent, packed into UPDATEs and written in bounded buffers.
+
+use super::policy::{export, ExportContext};
+use super::{lock, Driver};
+use crate::bgp::config::Parameters;
+use crate::bgp::event::{Direction, Event, EventSender, PrefixList};
+use crate::bgp::fsm::Negotiated;
+use crate::bgp::rib::{adj_rib_out, delta, LocRib};
+use crate::bgp::wire::{self, Family, Message, UpdateBuilder};
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+
+/// What an established connection has sent so far.
+pub(super) struct Advertised {
+    pub(super) negotiated: Negotiated,
+    pub(super) local: SocketAddr,
+    pub(super) rib: LocRib,
+    pub(super) params: Parameters,
+}
+
+/// What to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sync {
+    /// The difference from what was sent.
+    Delta,
+    /// Everything (the session just came up).
+    Full,
+    /// Everything of one family again (route refresh).
+    Family(Family),
+}
+
+/// Prefixes encoded per write, so that a large RIB is sent in bounded
+/// buffers.
+const PREFIXES_PER_WRITE: usize = 16 * 1024;
+
+impl Driver {
+    /// Brings the peer's Adj-RIB-Out up to date.
+    pub(super) async fn sync(
+        &mut self,
+        wr: &mut OwnedWriteHalf,
+        adv: Option<&mut Advertised>,
+        what: Sync,
+    ) -> std::io::Result<()> {
+        let Some(adv) = adv else { return Ok(()) };
+        let started = Instant::now();
+        let params = self.params.borrow_and_update().clone();
+        let loc = self.loc_rib.borrow_and_update().clone();
+        let new = adj_rib_out(&loc, &adv.negotiated.families, &params.filter);
+        let attrs_changed = !params.same_attributes(&adv.params);
+        let (announce, withdraw) = match what {
+            Sync::Full => (PrefixList::Rib(new.clone()), PrefixList::List(vec![])),
+            Sync::Family(family) => (
+                PrefixList::List(
+                    new.iter()
+                        .filter(|p| Family::of(p.addr()) == family)
+                        .copied()
+                        .collect(),
+                ),
+                PrefixList::List(vec![]),
+            ),
+            // Everything goes (an emptied Loc-RIB, or a stop): withdraw what
+            // was sent, shared rather than copied.
+            Sync::Delta if new.is_empty() => {
+                (PrefixList::List(vec![]), PrefixList::Rib(adv.rib.clone()))
+            }
+            Sync::Delta if attrs_changed => (
+                PrefixList::Rib(new.clone()),
+                PrefixList::List(delta(&adv.rib, &new).withdraw),
+            ),
+            Sync::Delta => {
+                let d = delta(&adv.rib, &new);
+                (PrefixList::List(d.announce), PrefixList::List(d.withdraw))
+            }
+        };
+        if announce.is_empty() && withdraw.is_empty() {
+            adv.rib = new;
+            adv.params = params;
+            return Ok(());
+        }
+        let builder = self.builder(adv, &params);
+        let tracer = self.config.trace.then(|| Tracer {
+            events: self.events.clone(),
+            peer: self.name.clone(),
+            ctx: self.fsm.decode_context(),
+        });
+        let tracer = tracer.as_ref();
+        let mut messages = write_chunked(wr, tracer, &withdraw, |family, chunk, buf| {
+            UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
+        })
+        .await?;
+        messages += write_chunked(wr, tracer, &announce, |family, chunk, buf| {
+            builder.announce(family, chunk.iter().copied(), buf)
+        })
+        .await?;
+        self.fsm.sent(Instant::now());
+        {
+            let mut s = lock(&self.status);
+            s.counters.advertised += announce.len() as u64;
+            s.counters.withdrawn += withdraw.len() as u64;
+            s.counters.current = new.len() as u64;
+            s.counters.updates_sent += messages as u64;
+            s.adj_rib_out = PrefixList::Rib(new.clone());
+            s.update_duration = started.elapsed();
+        }
+        tracing::debug!(
+            peer = %self.name,
+            announced = announce.len(),
+            withdrawn = withdraw.len(),
+            updates = messages,
+            "Adj-RIB-Out sent"
+        );
+        adv.rib = new;
+        adv.params = params;
+        self.emit(Event::Sent {
+            peer: self.name.clone(),
+            direction: Direction::Sent,
+            announce,
+            withdraw,
+        });
+        self.changed();
+        Ok(())
+    }
+
+    /// The UPDATE builder of the export policy for this session.
+    fn builder(&self, adv: &Advertised, params: &Parameters) -> UpdateBuilder {
+        let ctx = ExportContext {
+            local_as: self.config.local_as,
+            router_id: self.config.router_id,
+            peer_as: adv.negotiated.peer_as,
+            four_octet_as: adv.negotiated.four_octet_as,
+            local_ip: adv.local.ip(),
+        };
+        let e = export(&ctx, params);
+        UpdateBuilder::new(
+            &e.attributes,
+            e.next_hop4,
+            &e.next_hops6,
+            self.fsm.decode_context(),
+        )
+    }
+}
+
+/// Encodes `list` in chunks of [`PREFIXES_PER_WRITE`] prefixes (IPv4 then
+/// IPv6 within each chunk) and writes each chunk's UPDATEs, so that a large
+/// RIB goes out in bounded buffers. Returns how many UPDATEs were written.
+async fn write_chunked(
+    wr: &mut OwnedWriteHalf,
+    tracer: Option<&Tracer>,
+    list: &PrefixList,
+    mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
+) -> std::io::Result<usize> {
+    let mut messages = 0;
+    let mut buf = Vec::new();
+    let mut chunk: Vec<&IpNet> = Vec::with_capacity(PREFIXES_PER_WRITE.min(list.len()));
+    let mut it = list.iter().peekable();
+    while it.peek().is_some() {
+        chunk.clear();
+        chunk.extend(it.by_ref().take(PREFIXES_PER_WRITE));
+        buf.clear();
+        for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+            messages += encode(family, &chunk, &mut buf);
+        }
+        if let Some(t) = tracer {
+            t.messages(&buf);
+        }
+        wr.write_all(&buf).await?;
+    }
+    Ok(messages)
+}
+
+/// Reports the UPDATEs of an encoded buffer, one event per message.
+struct Tracer {
+    events: EventSender,
+    peer: String,
+    ctx: wire::DecodeContext,
+}
+
+impl Tracer {
+    fn messages(&self, mut buf: &[u8]) {
+        while let Ok(Some(len)) = wire::frame(buf) {
+            let summary = match Message::decode(&buf[..len], self.ctx) {
+                Ok(m) => m.summary(),
+                Err(e) => format!("malformed ({e})"),
+            };
+            self.events.send(Event::Message {
+                peer: self.peer.clone(),
+                direction: Direction::Sent,
+                message: summary,
+            });
+            buf = &buf[len..];
+        }
+    }
+}

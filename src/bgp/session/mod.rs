@@ -1,0 +1,555 @@
+//! The tokio driver of one BGP session: socket, timers and channels around
+//! the sans-IO [`Fsm`].
+//!
+//! | file | what |
+//! |---|---|
+//! | `mod.rs` | the [`Session`] handle, the reconnect loop, one connection's event loop |
+//! | `dial.rs` | dialling: source address, TCP MD5, connect timeout |
+//! | `framing.rs` | messages framed in place in the read buffer |
+//! | [`policy`] | pure policies: attributes and next hops per peer, the prefix limit |
+//! | `advertise.rs` | Adj-RIB-Out differences packed into UPDATEs and written |
+
+mod advertise;
+mod dial;
+mod framing;
+pub mod policy;
+
+use super::config::{Parameters, PeerConfig, PeerConfigError};
+use super::error::{IoFailure, SessionError};
+use super::event::{Direction, Event, EventSender, PeerStatus, PrefixList, ReceivedRoute};
+use super::fsm::{Action, CloseReason, Fsm, FsmConfig};
+use super::rib::{AdjRibIn, LocRib, RouteAttributes};
+use super::wire::{self, Family, Message, NotificationKind};
+use advertise::{Advertised, Sync};
+use framing::Framer;
+use ipnet::IpNet;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+
+/// A counter bumped whenever a session's status changes (state, routes
+/// sent or received), shared by the sessions of a pool.
+pub type StatusNotifier = Arc<watch::Sender<u64>>;
+
+/// A running session: dials (or waits for) its peer, reconnects after
+/// failures, and advertises the shared Loc-RIB.
+#[derive(Debug)]
+pub struct Session {
+    config: PeerConfig,
+    status: Arc<Mutex<PeerStatus>>,
+    adj_rib_in: Arc<Mutex<AdjRibIn>>,
+    parameters: watch::Sender<Parameters>,
+    stop: watch::Sender<bool>,
+    incoming: mpsc::Sender<TcpStream>,
+    changes: StatusNotifier,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Session {
+    /// Starts a session, once `config` passes [`PeerConfig::validate`].
+    /// `loc_rib` is the shared Loc-RIB; events go to `events` (see
+    /// [`event_channel`](super::event_channel)). Must be called within a
+    /// tokio runtime.
+    pub fn spawn(
+        config: PeerConfig,
+        loc_rib: watch::Receiver<LocRib>,
+        events: EventSender,
+    ) -> Result<Session, PeerConfigError> {
+        Session::start(config, loc_rib, events, Arc::new(watch::channel(0).0))
+    }
+
+    /// As [`spawn`](Self::spawn), bumping `changes` at every status change.
+    pub(crate) fn start(
+        config: PeerConfig,
+        loc_rib: watch::Receiver<LocRib>,
+        events: EventSender,
+        changes: StatusNotifier,
+    ) -> Result<Session, PeerConfigError> {
+        config.validate()?;
+        let name = config.name();
+        let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
+        let adj_rib_in = Arc::new(Mutex::new(AdjRibIn::default()));
+        let (parameters, params_rx) = watch::channel(config.parameters.clone());
+        let (stop, stop_rx) = watch::channel(false);
+        let (incoming, incoming_rx) = mpsc::channel(1);
+        let fsm = Fsm::new(FsmConfig {
+            local_as: config.local_as,
+            router_id: config.router_id,
+            hold_time: config.hold_time,
+            peer_as: config.peer_as,
+            families: config.families(),
+        });
+        let driver = Driver {
+            name,
+            config: config.clone(),
+            fsm,
+            status: status.clone(),
+            adj_rib_in: adj_rib_in.clone(),
+            loc_rib,
+            params: params_rx,
+            stop: stop_rx,
+            incoming: incoming_rx,
+            events,
+            changes: changes.clone(),
+        };
+        let task = tokio::spawn(driver.run());
+        Ok(Session {
+            config,
+            status,
+            adj_rib_in,
+            parameters,
+            stop,
+            incoming,
+            changes,
+            task,
+        })
+    }
+
+    /// The configuration the session runs with.
+    pub fn config(&self) -> &PeerConfig {
+        &self.config
+    }
+
+    /// A snapshot of the status.
+    pub fn status(&self) -> PeerStatus {
+        lock(&self.status).clone()
+    }
+
+    /// A receiver that changes whenever the status does.
+    pub fn status_changes(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// The routes the peer advertised to us, in prefix order.
+    pub fn adj_rib_in(&self) -> Vec<(IpNet, Arc<RouteAttributes>)> {
+        lock(&self.adj_rib_in)
+            .routes()
+            .map(|(p, a)| (*p, a.clone()))
+            .collect()
+    }
+
+    /// Changes attributes, next hops or filters; an established session
+    /// sends the difference at once. Refused parameters change nothing.
+    pub fn set_parameters(&mut self, parameters: Parameters) -> Result<(), PeerConfigError> {
+        parameters.validate()?;
+        self.config.parameters = parameters.clone();
+        self.parameters.send_replace(parameters);
+        Ok(())
+    }
+
+    /// Hands an accepted connection to a passive session. Returns the
+    /// stream back when the session cannot take it now.
+    pub fn offer(&self, stream: TcpStream) -> Result<(), TcpStream> {
+        self.incoming.try_send(stream).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(s) | mpsc::error::TrySendError::Closed(s) => s,
+        })
+    }
+
+    /// Whether the session task has ended.
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Sends any Loc-RIB change still pending, then Cease / Administrative
+    /// Shutdown when connected; closes, waits for the task to end and
+    /// returns the final status.
+    pub async fn stop(self) -> PeerStatus {
+        self.stop.send_replace(true);
+        let _ = self.task.await;
+        lock(&self.status).clone()
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Driver {
+    name: String,
+    config: PeerConfig,
+    fsm: Fsm,
+    status: Arc<Mutex<PeerStatus>>,
+    adj_rib_in: Arc<Mutex<AdjRibIn>>,
+    loc_rib: watch::Receiver<LocRib>,
+    params: watch::Receiver<Parameters>,
+    stop: watch::Receiver<bool>,
+    incoming: mpsc::Receiver<TcpStream>,
+    events: EventSender,
+    changes: StatusNotifier,
+}
+
+impl Driver {
+    fn emit(&self, e: Event) {
+        self.events.send(e);
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn trace(&self, direction: Direction, message: String) {
+        self.emit(Event::Message {
+            peer: self.name.clone(),
+            direction,
+            message,
+        });
+    }
+
+    fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Connects (or waits for the peer), runs the connection, and again
+    /// after the connect-retry delay, until stopped.
+    async fn run(mut self) {
+        loop {
+            if self.stopping() {
+                break;
+            }
+            let actions = self.fsm.connecting(!self.config.passive);
+            self.apply_states(&actions);
+            let stream = if self.config.passive {
+                tokio::select! {
+                    s = self.incoming.recv() => match s {
+                        Some(s) => s,
+                        None => break,
+                    },
+                    _ = self.stop.changed() => break,
+                }
+            } else {
+                lock(&self.status).counters.attempts += 1;
+                let result = tokio::select! {
+                    r = dial::connect(&self.config) => r,
+                    _ = self.stop.changed() => break,
+                };
+                match result {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let error = SessionError::Connect {
+                            address: self.config.address,
+                            error: IoFailure::from(e),
+                        };
+                        tracing::info!(peer = %self.name, %error, "connection attempt failed");
+                        lock(&self.status).last_error = Some(error.clone());
+                        self.emit(Event::Error {
+                            peer: self.name.clone(),
+                            error,
+                        });
+                        let actions = self.fsm.reset();
+                        self.apply_states(&actions);
+                        if !self.retry_wait().await {
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            };
+            lock(&self.status).counters.connections += 1;
+            let reason = self.run_connection(stream).await;
+            let requested = reason.is_local_stop();
+            let actions = self.fsm.reset();
+            self.apply_states(&actions);
+            lock(&self.adj_rib_in).clear();
+            {
+                let mut s = lock(&self.status);
+                s.received = 0;
+                s.counters.current = 0;
+                s.adj_rib_out = PrefixList::List(vec![]);
+                if !requested {
+                    s.last_error = Some(reason.clone());
+                }
+            }
+            if requested {
+                tracing::info!(peer = %self.name, "session stopped");
+            } else {
+                tracing::warn!(peer = %self.name, %reason, "session down");
+            }
+            self.emit(Event::Down {
+                peer: self.name.clone(),
+                requested,
+                reason,
+            });
+            self.changed();
+            if requested || self.stopping() {
+                break;
+            }
+            if !self.config.passive && !self.retry_wait().await {
+                break;
+            }
+        }
+        let actions = self.fsm.reset();
+        self.apply_states(&actions);
+    }
+
+    /// Waits the connect-retry delay plus jitter; false when stopped.
+    async fn retry_wait(&mut self) -> bool {
+        // Never a tight loop, whatever the embedder configured.
+        let base = self
+            .config
+            .connect_retry
+            .max(super::config::MIN_CONNECT_RETRY);
+        let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
+        tokio::select! {
+            _ = tokio::time::sleep(base + jitter) => true,
+            _ = self.stop.changed() => false,
+        }
+    }
+
+    fn apply_states(&self, actions: &[Action]) {
+        for a in actions {
+            if let Action::StateChange(state) = a {
+                {
+                    let mut s = lock(&self.status);
+                    s.state = *state;
+                    s.since = SystemTime::now();
+                }
+                tracing::debug!(peer = %self.name, %state, "state");
+                self.emit(Event::State {
+                    peer: self.name.clone(),
+                    state: *state,
+                });
+                self.changed();
+            }
+        }
+    }
+
+    /// Runs one connection until it closes; returns why.
+    async fn run_connection(&mut self, stream: TcpStream) -> SessionError {
+        let _ = stream.set_nodelay(true);
+        let local = match stream.local_addr() {
+            Ok(a) => a,
+            Err(e) => return SessionError::Socket(e.into()),
+        };
+        lock(&self.status).local_ip = Some(local.ip());
+        let (rd, mut wr) = stream.into_split();
+        let mut framer = Framer::new(rd);
+        let reason = self.exchange(&mut framer, &mut wr, local).await;
+        let _ = wr.shutdown().await;
+        reason
+    }
+
+    /// The event loop of one connection: messages already read are handled
+    /// first, then whichever comes next of more bytes, a stop, a change of
+    /// the Loc-RIB or parameters, or a timer.
+    async fn exchange(
+        &mut self,
+        framer: &mut Framer,
+        wr: &mut OwnedWriteHalf,
+        local: SocketAddr,
+    ) -> SessionError {
+        let mut adv: Option<Advertised> = None;
+        let actions = self.fsm.connected(Instant::now());
+        let mut closed = self.perform(actions, wr, &mut adv, local).await;
+        let mut params = self.params.clone();
+        let mut loc = self.loc_rib.clone();
+        params.mark_unchanged();
+        loc.mark_unchanged();
+        loop {
+            if let Some(reason) = closed {
+                return reason;
+            }
+            // Every whole message in the buffer, decoded where it lies.
+            let actions = match framer.next_len() {
+                Ok(Some(len)) => {
+                    let actions = self.received(framer.message(len));
+                    framer.consume(len);
+                    closed = self.perform(actions, wr, &mut adv, local).await;
+                    continue;
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    if self.config.trace {
+                        self.trace(Direction::Received, format!("malformed header ({e})"));
+                    }
+                    Some(self.fsm.received(Err(e), Instant::now()))
+                }
+            };
+            let actions = match actions {
+                Some(a) => a,
+                None => {
+                    let deadline = self.fsm.next_deadline();
+                    let sleep = async {
+                        match deadline {
+                            Some(d) => tokio::time::sleep_until(d.into()).await,
+                            None => std::future::pending().await,
+                        }
+                    };
+                    let established = adv.is_some();
+                    tokio::select! {
+                        biased;
+                        r = framer.fill() => match r {
+                            Ok(0) => self.fsm.closed(),
+                            Ok(_) => continue,
+                            Err(e) => {
+                                let _ = self.fsm.closed();
+                                return SessionError::Read(e.into());
+                            }
+                        },
+                        _ = self.stop.changed() => {
+                            // Send what changed just before the stop (an
+                            // emptied Loc-RIB is withdrawn), then Cease.
+                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
+                                return SessionError::Write(e.into());
+                            }
+                            let actions = self.fsm.stop();
+                            let _ = self.perform(actions, wr, &mut adv, local).await;
+                            return SessionError::LocalStop;
+                        }
+                        _ = loc.changed(), if established => {
+                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
+                                return SessionError::Write(e.into());
+                            }
+                            continue;
+                        }
+                        _ = params.changed(), if established => {
+                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
+                                return SessionError::Write(e.into());
+                            }
+                            continue;
+                        }
+                        _ = sleep => self.fsm.poll_timers(Instant::now()),
+                    }
+                }
+            };
+            closed = self.perform(actions, wr, &mut adv, local).await;
+        }
+    }
+
+    /// Decodes one message and hands it to the state machine.
+    fn received(&mut self, bytes: &[u8]) -> Vec<Action> {
+        let msg = Message::decode(bytes, self.fsm.decode_context());
+        if self.config.trace {
+            let summary = match &msg {
+                Ok(m) => m.summary(),
+                Err(e) => format!("malformed ({e}): {}", wire::hex(bytes)),
+            };
+            self.trace(Direction::Received, summary);
+        }
+        match &msg {
+            Ok(Message::Notification(n)) => {
+                tracing::warn!(peer = %self.name, notification = %n, "NOTIFICATION received");
+                self.emit(Event::notification(&self.name, Direction::Received, n));
+            }
+            Err(e) => {
+                tracing::warn!(peer = %self.name, error = %e, "malformed message received");
+            }
+            _ => {}
+        }
+        self.fsm.received(msg, Instant::now())
+    }
+
+    /// Carries out the FSM's actions; returns why the connection must end,
+    /// when it must.
+    async fn perform(
+        &mut self,
+        actions: Vec<Action>,
+        wr: &mut OwnedWriteHalf,
+        adv: &mut Option<Advertised>,
+        local: SocketAddr,
+    ) -> Option<SessionError> {
+        let mut close = None;
+        let mut queue: std::collections::VecDeque<Action> = actions.into();
+        while let Some(action) = queue.pop_front() {
+            match action {
+                Action::Send(msg) => {
+                    let bytes = msg.to_bytes(self.fsm.decode_context());
+                    if self.config.trace {
+                        self.trace(Direction::Sent, msg.summary());
+                    }
+                    if let Message::Notification(n) = &msg {
+                        tracing::warn!(peer = %self.name, notification = %n, "NOTIFICATION sent");
+                        self.emit(Event::notification(&self.name, Direction::Sent, n));
+                    }
+                    let r = wr.write_all(&bytes).await;
+                    // A failed write of a NOTIFICATION must not hide why we
+                    // are closing.
+                    if let (Err(e), false) = (r, matches!(msg, Message::Notification(_))) {
+                        return Some(SessionError::Write(e.into()));
+                    }
+                    self.fsm.sent(Instant::now());
+                }
+                Action::StateChange(_) => self.apply_states(std::slice::from_ref(&action)),
+                Action::Established(n) => {
+                    {
+                        let mut s = lock(&self.status);
+                        s.counters.established += 1;
+                        s.hold_time = n.hold_time;
+                        s.remote_as = n.peer_as;
+                        s.remote_id = Some(n.peer_id);
+                        s.families = n.families.clone();
+                    }
+                    tracing::info!(
+                        peer = %self.name,
+                        remote_as = n.peer_as,
+                        hold_time = n.hold_time,
+                        "session established"
+                    );
+                    *adv = Some(Advertised {
+                        negotiated: *n,
+                        local,
+                        rib: Arc::default(),
+                        params: self.params.borrow().clone(),
+                    });
+                    if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Full).await {
+                        return Some(SessionError::Write(e.into()));
+                    }
+                }
+                Action::Received(update) => {
+                    let received = lock(&self.adj_rib_in).apply(&update);
+                    let held = lock(&self.adj_rib_in).len();
+                    {
+                        let mut s = lock(&self.status);
+                        s.counters.updates_received += 1;
+                        s.received = held as u64;
+                    }
+                    let family = received
+                        .announce
+                        .first()
+                        .map_or(Family::Ipv4Unicast, |(p, _)| Family::of(p.addr()));
+                    if let Some(n) = policy::prefix_limit(held, self.config.max_prefixes, family) {
+                        tracing::warn!(peer = %self.name, held, "prefix limit exceeded");
+                        queue.extend(self.fsm.fail(n));
+                    }
+                    if !received.announce.is_empty() || !received.withdraw.is_empty() {
+                        self.emit(Event::Received {
+                            peer: self.name.clone(),
+                            direction: Direction::Received,
+                            announce: received
+                                .announce
+                                .into_iter()
+                                .map(|(prefix, attributes)| ReceivedRoute { prefix, attributes })
+                                .collect(),
+                            withdraw: received.withdraw,
+                        });
+                        self.changed();
+                    }
+                }
+                Action::RouteRefresh(family) => {
+                    tracing::debug!(peer = %self.name, %family, "route refresh");
+                    if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Family(family)).await {
+                        return Some(SessionError::Write(e.into()));
+                    }
+                }
+                Action::Close(reason) => {
+                    close = Some(match reason {
+                        CloseReason::NotificationSent(n)
+                            if n.kind() == NotificationKind::HoldTimerExpired =>
+                        {
+                            SessionError::HoldTimerExpired
+                        }
+                        CloseReason::NotificationSent(n) => SessionError::NotificationSent(n),
+                        CloseReason::NotificationReceived(n) => {
+                            SessionError::NotificationReceived(n)
+                        }
+                        CloseReason::ConnectionClosed => SessionError::PeerClosed,
+                    });
+                }
+            }
+        }
+        close
+    }
+}

@@ -1,0 +1,203 @@
+//! The session's policies as pure functions: which path attributes and
+//! next hops go with our routes to one peer (RFC 4271 section 5, RFC 6793
+//! for 2-octet peers, RFC 2545 for link-local sessions), and the
+//! NOTIFICATION for a peer over its prefix limit (RFC 4486).
+
+use crate::bgp::config::{is_link_local, Parameters};
+use crate::bgp::wire::{
+    AsPath, CeaseSubcode, Family, Notification, NotificationKind, Origin, PathAttributes,
+};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// What the export policy needs to know of a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportContext {
+    /// Our AS.
+    pub local_as: u32,
+    /// Our BGP identifier (the IPv4 next hop of last resort).
+    pub router_id: Ipv4Addr,
+    /// The peer's AS.
+    pub peer_as: u32,
+    /// Both sides negotiated 4-octet AS numbers.
+    pub four_octet_as: bool,
+    /// The local address of the connection.
+    pub local_ip: IpAddr,
+}
+
+/// The attributes and next hops of our routes towards one peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// Path attributes (without next hops).
+    pub attributes: PathAttributes,
+    /// Next hop of IPv4 routes.
+    pub next_hop4: Ipv4Addr,
+    /// Next hops of IPv6 routes: a global one, and our link-local address
+    /// after it over a link-local session.
+    pub next_hops6: Vec<Ipv6Addr>,
+}
+
+/// The export policy: ORIGIN IGP; AS_PATH empty towards an internal peer,
+/// our AS towards an external one (with AS4_PATH for a 2-octet peer when
+/// our AS needs 4 octets); LOCAL_PREF (100 unless set) to internal peers
+/// only; MED when not 0; communities as set. Next hops: as set, else the
+/// local address of the session's family, else the router ID (IPv4) or the
+/// IPv4-mapped local address (IPv6).
+pub fn export(ctx: &ExportContext, params: &Parameters) -> Export {
+    let ibgp = ctx.peer_as == ctx.local_as;
+    let next_hop4 = params.next_hop4.unwrap_or(match ctx.local_ip {
+        IpAddr::V4(a) => a,
+        IpAddr::V6(_) => ctx.router_id,
+    });
+    let next_hop6 = params.next_hop6.unwrap_or(match ctx.local_ip {
+        IpAddr::V6(a) => a,
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+    });
+    let as_path = if ibgp {
+        AsPath::default()
+    } else {
+        AsPath::sequence(&[ctx.local_as])
+    };
+    // A 2-octet peer sees AS_TRANS in AS_PATH and the real AS in AS4_PATH.
+    let as4_path = (!ctx.four_octet_as && as_path.has_large_as()).then(|| as_path.clone());
+    let attributes = PathAttributes {
+        origin: Some(Origin::Igp),
+        as_path: Some(as_path),
+        med: (params.med != 0).then_some(params.med),
+        local_pref: ibgp.then(|| params.local_pref.unwrap_or(100)),
+        communities: params.communities.clone(),
+        large_communities: params.large_communities.clone(),
+        as4_path,
+        ..Default::default()
+    };
+    // Over a link-local session, a global next hop travels with our
+    // link-local address (RFC 2545 section 3).
+    let next_hops6 = match ctx.local_ip {
+        IpAddr::V6(ll) if is_link_local(ll) && ll != next_hop6 => vec![next_hop6, ll],
+        _ => vec![next_hop6],
+    };
+    Export {
+        attributes,
+        next_hop4,
+        next_hops6,
+    }
+}
+
+/// Cease / Maximum Number of Prefixes Reached (RFC 4486) with the family
+/// and the limit as data, when a peer holds more than `limit` routes.
+pub fn prefix_limit(held: usize, limit: Option<usize>, family: Family) -> Option<Notification> {
+    let limit = limit.filter(|&m| held > m)?;
+    let (afi, safi) = family.afi_safi();
+    let mut data = afi.to_be_bytes().to_vec();
+    data.push(safi);
+    data.extend_from_slice(&(limit.min(u32::MAX as usize) as u32).to_be_bytes());
+    Some(Notification::of(
+        NotificationKind::Cease(CeaseSubcode::MaximumPrefixesReached),
+        data,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(peer_as: u32, local_ip: &str) -> ExportContext {
+        ExportContext {
+            local_as: 65001,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            peer_as,
+            four_octet_as: true,
+            local_ip: local_ip.parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn internal_peers_get_an_empty_path_and_local_pref() {
+        let e = export(&ctx(65001, "192.0.2.1"), &Parameters::default());
+        assert_eq!(e.attributes.as_path, Some(AsPath::default()));
+        assert_eq!(e.attributes.local_pref, Some(100));
+        assert_eq!(e.attributes.med, None);
+        assert_eq!(e.attributes.origin, Some(Origin::Igp));
+        let e = export(
+            &ctx(65001, "192.0.2.1"),
+            &Parameters {
+                local_pref: Some(200),
+                med: 5,
+                ..Default::default()
+            },
+        );
+        assert_eq!(e.attributes.local_pref, Some(200));
+        assert_eq!(e.attributes.med, Some(5));
+    }
+
+    #[test]
+    fn external_peers_get_our_as_and_no_local_pref() {
+        let e = export(&ctx(65002, "192.0.2.1"), &Parameters::default());
+        assert_eq!(e.attributes.as_path, Some(AsPath::sequence(&[65001])));
+        assert_eq!(e.attributes.local_pref, None);
+        assert_eq!(e.attributes.as4_path, None);
+    }
+
+    #[test]
+    fn a_two_octet_peer_gets_as4_path_for_a_large_as() {
+        let mut c = ctx(65002, "192.0.2.1");
+        c.local_as = 4_200_000_000;
+        c.four_octet_as = false;
+        let e = export(&c, &Parameters::default());
+        assert_eq!(
+            e.attributes.as4_path,
+            Some(AsPath::sequence(&[4_200_000_000]))
+        );
+        c.local_as = 65001;
+        assert_eq!(export(&c, &Parameters::default()).attributes.as4_path, None);
+    }
+
+    #[test]
+    fn next_hops_follow_the_session_unless_set() {
+        let v4 = export(&ctx(65001, "192.0.2.1"), &Parameters::default());
+        assert_eq!(v4.next_hop4, Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(
+            v4.next_hops6,
+            vec!["::ffff:192.0.2.1".parse::<Ipv6Addr>().unwrap()]
+        );
+        let v6 = export(&ctx(65001, "2001:db8::1"), &Parameters::default());
+        assert_eq!(v6.next_hop4, Ipv4Addr::new(10, 0, 0, 1), "the router ID");
+        assert_eq!(
+            v6.next_hops6,
+            vec!["2001:db8::1".parse::<Ipv6Addr>().unwrap()]
+        );
+        let set = Parameters {
+            next_hop4: Some(Ipv4Addr::new(198, 51, 100, 1)),
+            next_hop6: Some("2001:db8::99".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = export(&ctx(65001, "2001:db8::1"), &set);
+        assert_eq!(e.next_hop4, Ipv4Addr::new(198, 51, 100, 1));
+        assert_eq!(
+            e.next_hops6,
+            vec!["2001:db8::99".parse::<Ipv6Addr>().unwrap()]
+        );
+    }
+
+    #[test]
+    fn link_local_sessions_send_global_and_link_local() {
+        let set = Parameters {
+            next_hop6: Some("2001:db8::99".parse().unwrap()),
+            ..Default::default()
+        };
+        let e = export(&ctx(65001, "fe80::2"), &set);
+        let want: Vec<Ipv6Addr> = vec!["2001:db8::99".parse().unwrap(), "fe80::2".parse().unwrap()];
+        assert_eq!(e.next_hops6, want);
+        // Without a global one, the link-local address alone.
+        let e = export(&ctx(65001, "fe80::2"), &Parameters::default());
+        assert_eq!(e.next_hops6, vec!["fe80::2".parse::<Ipv6Addr>().unwrap()]);
+    }
+
+    #[test]
+    fn prefix_limit_notification() {
+        assert_eq!(prefix_limit(10, Some(10), Family::Ipv4Unicast), None);
+        assert_eq!(prefix_limit(11, None, Family::Ipv4Unicast), None);
+        let n = prefix_limit(11, Some(10), Family::Ipv6Unicast).unwrap();
+        assert_eq!((n.code, n.subcode), (6, 1));
+        assert_eq!(n.data, vec![0, 2, 1, 0, 0, 0, 10]);
+    }
+}
