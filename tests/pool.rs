@@ -260,7 +260,9 @@ async fn a_reset_is_a_read_error_and_a_close_is_peer_closed() {
         let mut buf = [0u8; 512];
         let _ = s.read(&mut buf).await.unwrap();
         if reset {
-            s.set_linger(Some(Duration::ZERO)).unwrap();
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
         } else {
             s.shutdown().await.unwrap();
         }
