@@ -28,13 +28,13 @@
 //! # Ok(()) }
 //! ```
 
-use crate::bgp::{LocRib, PeerStatus, Pool};
+use crate::bgp::{Events, LocRib, PeerStatus, Pool};
 use crate::director::{Config, ConfigError, Director, DirectorEvent};
 use ipnet::IpNet;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// A director whose healthy VIPs a pool advertises, together with fixed
@@ -85,7 +85,7 @@ impl HealthInjector {
     pub fn start(
         pool: Pool,
         config: Config,
-    ) -> Result<(HealthInjector, mpsc::UnboundedReceiver<DirectorEvent>), ConfigError> {
+    ) -> Result<(HealthInjector, Events<DirectorEvent>), ConfigError> {
         Self::start_with_fixed(pool, config, LocRib::default())
     }
 
@@ -95,7 +95,7 @@ impl HealthInjector {
         pool: Pool,
         config: Config,
         fixed: LocRib,
-    ) -> Result<(HealthInjector, mpsc::UnboundedReceiver<DirectorEvent>), ConfigError> {
+    ) -> Result<(HealthInjector, Events<DirectorEvent>), ConfigError> {
         let (director, events) = Director::start(config)?;
         let director = Arc::new(director);
         let (fixed, fixed_rx) = watch::channel(fixed);

@@ -63,7 +63,7 @@ async fn vips_follow_backend_health() {
     );
     // Events: probes, destination and service changes.
     let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
+    while let Some(e) = events.try_recv() {
         seen.push(e);
     }
     assert!(seen

@@ -30,34 +30,55 @@ use tokio::sync::mpsc;
 /// Events a pool buffers for its embedder unless told otherwise.
 pub const DEFAULT_EVENT_BUFFER: usize = 4096;
 
+/// An event type that can say "this many events were dropped here".
+pub trait Lagged {
+    /// The event standing for `missed` dropped events.
+    fn lagged(missed: u64) -> Self;
+}
+
+impl Lagged for Event {
+    fn lagged(missed: u64) -> Self {
+        Event::Lagged { missed }
+    }
+}
+
 /// The sending side of an event stream: never waits; counts what a full
 /// buffer drops.
-#[derive(Debug, Clone)]
-pub struct EventSender {
-    tx: mpsc::Sender<Event>,
+#[derive(Debug)]
+pub struct EventSender<T = Event> {
+    tx: mpsc::Sender<T>,
     missed: Arc<AtomicU64>,
 }
 
-impl EventSender {
+impl<T> Clone for EventSender<T> {
+    fn clone(&self) -> Self {
+        EventSender {
+            tx: self.tx.clone(),
+            missed: self.missed.clone(),
+        }
+    }
+}
+
+impl<T> EventSender<T> {
     /// Sends `event`, or counts it as missed when the buffer is full.
-    pub fn send(&self, event: Event) {
+    pub fn send(&self, event: T) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(event) {
             self.missed.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
 
-/// The events of a pool (or of one session), in order, with
-/// [`Event::Lagged`] where some were dropped (see the module docs).
+/// A stream of events in order, with a [`Lagged`] event where some were
+/// dropped (see the module docs).
 #[derive(Debug)]
-pub struct Events {
-    rx: mpsc::Receiver<Event>,
+pub struct Events<T = Event> {
+    rx: mpsc::Receiver<T>,
     missed: Arc<AtomicU64>,
 }
 
-impl Events {
+impl<T: Lagged> Events<T> {
     /// The next event; `None` once every sender is gone.
-    pub async fn recv(&mut self) -> Option<Event> {
+    pub async fn recv(&mut self) -> Option<T> {
         if let Some(lagged) = self.lagged() {
             return Some(lagged);
         }
@@ -67,20 +88,20 @@ impl Events {
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Event> {
+    pub fn try_recv(&mut self) -> Option<T> {
         self.lagged().or_else(|| self.rx.try_recv().ok())
     }
 
-    fn lagged(&self) -> Option<Event> {
+    fn lagged(&self) -> Option<T> {
         match self.missed.swap(0, Ordering::Relaxed) {
             0 => None,
-            missed => Some(Event::Lagged { missed }),
+            missed => Some(T::lagged(missed)),
         }
     }
 }
 
 /// A bounded event stream of `capacity` events (at least 1).
-pub fn event_channel(capacity: usize) -> (EventSender, Events) {
+pub fn event_channel<T>(capacity: usize) -> (EventSender<T>, Events<T>) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let missed = Arc::new(AtomicU64::new(0));
     (

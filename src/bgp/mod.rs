@@ -14,8 +14,8 @@ pub mod wire;
 pub use config::{Parameters, PeerConfig, PeerConfigBuilder, PeerConfigError};
 pub use error::{IoFailure, Refusal, SessionError};
 pub use event::{
-    event_channel, Direction, Event, EventSender, Events, PeerStatus, PrefixList, ReceivedRoute,
-    DEFAULT_EVENT_BUFFER,
+    event_channel, Direction, Event, EventSender, Events, Lagged, PeerStatus, PrefixList,
+    ReceivedRoute, DEFAULT_EVENT_BUFFER,
 };
 pub use fsm::State;
 pub use pool::Pool;

@@ -56,7 +56,8 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     let printer = Printer { json: args.json };
     let limit = once_limit(&config);
-    let (director, mut events) = Director::start(config).map_err(|e| UsageError(e.to_string()))?;
+    let (director, mut events) = Director::with_event_buffer(config, super::EVENT_BUFFER)
+        .map_err(|e| UsageError(e.to_string()))?;
     director.probe_events(args.probes);
     if args.once {
         let deadline = tokio::time::Instant::now() + limit;
@@ -71,7 +72,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        while let Ok(e) = events.try_recv() {
+        while let Some(e) = events.try_recv() {
             printer.director_event(&e, args.probes);
         }
         let status = director.status();

@@ -394,6 +394,12 @@ impl Printer {
                 "service {service} {} ({available} of {required} required destinations healthy)",
                 updown(*up)
             ),
+            D::Lagged { missed } => {
+                eprintln!(
+                    "cue-bgp: {missed} health events not shown: the output could not keep up"
+                );
+                return;
+            }
         };
         out(&format!("{} {text}", now()));
     }

@@ -10,7 +10,6 @@ use cue::rhi::HealthInjector;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
 
 /// When to stop.
 #[derive(Debug, Clone, Copy, Default)]
@@ -136,7 +135,7 @@ pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) 
 /// (a bad file is reported and the running configuration stays).
 pub async fn follow_health(
     rhi: HealthInjector,
-    mut events: UnboundedReceiver<DirectorEvent>,
+    mut events: cue::bgp::Events<DirectorEvent>,
     path: Option<PathBuf>,
     printer: Printer,
 ) {

@@ -34,11 +34,12 @@ pub use config::{
 };
 pub use state::{DestinationStatus, DirectorEvent, DirectorState, ServiceStatus};
 
+use crate::bgp::{event_channel, EventSender, Events, DEFAULT_EVENT_BUFFER};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 /// Probes allowed in flight at once: bounds the sockets in use.
@@ -56,7 +57,7 @@ struct Shared {
     /// thousands of probes a second, an embedder that does not read them
     /// should not pay for them).
     probe_events: std::sync::atomic::AtomicBool,
-    events: mpsc::UnboundedSender<DirectorEvent>,
+    events: EventSender<DirectorEvent>,
     changed: watch::Sender<u64>,
     permits: Semaphore,
     /// Raw sockets shared by every SYN check.
@@ -72,10 +73,38 @@ impl Shared {
         let mut changed = false;
         let probes = self.probe_events.load(std::sync::atomic::Ordering::Relaxed);
         for e in events {
+            match &e {
+                DirectorEvent::Probe {
+                    target,
+                    check,
+                    ok: false,
+                    diagnostic,
+                    ..
+                } => tracing::debug!(%target, %check, %diagnostic, "probe failed"),
+                DirectorEvent::Destination {
+                    service,
+                    destination,
+                    up,
+                    diagnostic,
+                } => tracing::info!(%service, %destination, up, %diagnostic, "destination"),
+                DirectorEvent::Service {
+                    service,
+                    up: true,
+                    available,
+                    ..
+                } => tracing::info!(%service, available, "service up"),
+                DirectorEvent::Service {
+                    service,
+                    up: false,
+                    available,
+                    required,
+                } => tracing::warn!(%service, available, required, "service down"),
+                _ => {}
+            }
             let probe = matches!(e, DirectorEvent::Probe { .. });
             changed |= !probe;
             if probes || !probe {
-                let _ = self.events.send(e);
+                self.events.send(e);
             }
         }
         if changed {
@@ -87,11 +116,21 @@ impl Shared {
 impl Director {
     /// Checks `config` ([`Config::validate`]) and starts probing. Must be
     /// called within a tokio runtime.
-    pub fn start(
+    pub fn start(config: Config) -> Result<(Director, Events<DirectorEvent>), ConfigError> {
+        Director::with_event_buffer(config, DEFAULT_EVENT_BUFFER)
+    }
+
+    /// As [`start`](Self::start), with room for `capacity` events. A
+    /// director never waits for its embedder: past that, events are dropped
+    /// and counted, and [`DirectorEvent::Lagged`] says how many at the next
+    /// read; [`changed`](Self::changed) and [`status`](Self::status) always
+    /// tell the present.
+    pub fn with_event_buffer(
         config: Config,
-    ) -> Result<(Director, mpsc::UnboundedReceiver<DirectorEvent>), ConfigError> {
+        capacity: usize,
+    ) -> Result<(Director, Events<DirectorEvent>), ConfigError> {
         config.validate()?;
-        let (events, rx) = mpsc::unbounded_channel();
+        let (events, rx) = event_channel(capacity);
         let director = Director {
             shared: Arc::new(Shared {
                 state: Mutex::new(DirectorState::default()),

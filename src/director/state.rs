@@ -70,6 +70,18 @@ pub enum DirectorEvent {
         /// Needed for the service to be up.
         required: u32,
     },
+    /// The embedder fell behind: this many events were dropped here (state
+    /// changes included: read [`Director::status`](super::Director::status)).
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+}
+
+impl crate::bgp::Lagged for DirectorEvent {
+    fn lagged(missed: u64) -> Self {
+        DirectorEvent::Lagged { missed }
+    }
 }
 
 /// The status of one check of a destination.
