@@ -25,12 +25,17 @@ fn main() -> ExitCode {
             return ExitCode::from(cmd::EXIT_USAGE);
         }
     };
+    // The library's own diagnostics (sessions, NOTIFICATIONs, health
+    // changes, RHI decisions) on standard error, when asked for with
+    // CUE_LOG or RUST_LOG (`info`, `cue=debug`, ...). Off by default: what
+    // they say is already printed as events.
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CUE_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("off"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CUE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -164,6 +164,16 @@ impl Session {
     }
 }
 
+/// A Cease is the ordinary end of a session (info); any other NOTIFICATION
+/// is a fault (warn).
+fn log_notification(peer: &str, n: &wire::Notification, what: &str) {
+    if matches!(n.kind(), NotificationKind::Cease(_)) {
+        tracing::info!(%peer, notification = %n, "{what}");
+    } else {
+        tracing::warn!(%peer, notification = %n, "{what}");
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -263,10 +273,14 @@ impl Driver {
                     s.last_error = Some(reason.clone());
                 }
             }
-            if requested {
-                tracing::info!(peer = %self.name, "session stopped");
-            } else {
-                tracing::warn!(peer = %self.name, %reason, "session down");
+            match &reason {
+                SessionError::LocalStop => tracing::info!(peer = %self.name, "session stopped"),
+                SessionError::NotificationReceived(n)
+                    if matches!(n.kind(), NotificationKind::Cease(_)) =>
+                {
+                    tracing::info!(peer = %self.name, %reason, "session closed by the peer")
+                }
+                _ => tracing::warn!(peer = %self.name, %reason, "session down"),
             }
             self.emit(Event::Down {
                 peer: self.name.clone(),
@@ -431,7 +445,7 @@ impl Driver {
         }
         match &msg {
             Ok(Message::Notification(n)) => {
-                tracing::warn!(peer = %self.name, notification = %n, "NOTIFICATION received");
+                log_notification(&self.name, n, "NOTIFICATION received");
                 self.emit(Event::notification(&self.name, Direction::Received, n));
             }
             Err(e) => {
@@ -461,7 +475,7 @@ impl Driver {
                         self.trace(Direction::Sent, msg.summary());
                     }
                     if let Message::Notification(n) = &msg {
-                        tracing::warn!(peer = %self.name, notification = %n, "NOTIFICATION sent");
+                        log_notification(&self.name, n, "NOTIFICATION sent");
                         self.emit(Event::notification(&self.name, Direction::Sent, n));
                     }
                     let r = wr.write_all(&bytes).await;
