@@ -1,20 +1,63 @@
 //! # cue
 //!
-//! A BGP speaker for route health injection: it advertises the virtual IP
-//! addresses a load balancer serves as /32 and /128 host routes to one or
-//! more peers, over IPv4 or IPv6, with multiprotocol extensions.
+//! A BGP speaker and a load-balancer director: it health-checks backends
+//! and advertises the virtual IP addresses (VIPs) of healthy services as
+//! /32 and /128 host routes to one or more peers, over IPv4 or IPv6, with
+//! multiprotocol extensions (route health injection).
+//!
+//! The core of a load balancer that embeds it (`examples/load_balancer.rs`
+//! is the whole program):
+//!
+//! ```no_run
+//! use cue::bgp::{Event, PeerConfig, Pool};
+//! use cue::director::{Config, DirectorEvent};
+//! use cue::rhi::HealthInjector;
+//!
+//! # async fn load_balancer(file: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let config = Config::from_json(&std::fs::read_to_string(file)?)?; // checked whole
+//!
+//! // One iBGP peer, IPv4 and IPv6 unicast; every field is checked.
+//! let (pool, mut bgp_events) = Pool::new();
+//! let peer = PeerConfig::builder("127.0.0.1".parse()?, 65001, "127.0.0.1".parse()?)
+//!     .port(1179)
+//!     .peer_as(65001)
+//!     .multiprotocol(true)
+//!     .build()?;
+//! pool.configure(vec![peer]).await?;
+//!
+//! // Health checks; the pool advertises the VIPs found healthy, as they change.
+//! let (rhi, mut health_events) = HealthInjector::start(pool, config)?;
+//! loop {
+//!     tokio::select! {
+//!         Some(DirectorEvent::Service { service, up, .. }) = health_events.recv() => {
+//!             println!("service {service} {}", if up { "up" } else { "down" });
+//!         }
+//!         Some(Event::State { peer, state }) = bgp_events.recv() => println!("{peer}: {state}"),
+//!         _ = tokio::signal::ctrl_c() => break,
+//!     }
+//! }
+//! rhi.shutdown().await; // withdraw every VIP, Cease / Administrative Shutdown
+//! # Ok(()) }
+//! ```
 //!
 //! | module | what |
 //! |---|---|
-//! | [`bgp::wire`] | pure codec (RFC 4271, 4760, 6793, 1997, 8092, 2918) with RFC 4271 section 6 errors |
+//! | [`bgp::wire`] | pure codec (RFC 4271, 4760, 6793, 1997, 8092, 2918) with RFC 4271 section 6 errors and typed NOTIFICATION codes |
 //! | [`bgp::fsm`] | sans-IO session state machine, time passed in |
-//! | [`bgp::session`] | tokio driver of one session |
+//! | [`bgp::config`] | [`PeerConfig`](bgp::PeerConfig) and [`Parameters`](bgp::Parameters), checked, with a builder |
+//! | [`bgp::session`] | tokio driver of one session; [`bgp::session::policy`] is its export policy, pure |
 //! | [`bgp::rib`] | Loc-RIB to Adj-RIB-Out, deltas, Adj-RIB-In |
-//! | [`bgp::pool`] | peers sharing one Loc-RIB; reconfiguration; listener |
-//! | [`bgp::event`] | events and status for the embedder |
-//! | [`director`] | health checks of backends; which services and VIPs are up |
+//! | [`bgp::pool`] | peers sharing one Loc-RIB; reconfiguration; listener; status watch |
+//! | [`bgp::event`], [`bgp::error`] | events (bounded, never blocking a session) and typed errors |
+//! | `director` | health checks of backends; which services and VIPs are up (feature `director`) |
+//! | `rhi` | route health injection: a director and a pool joined (feature `director`) |
 //!
-//! Start with [`bgp::Pool`].
+//! Features: `director` (default) brings the health checks (rustls,
+//! hickory-proto, httparse); `cli` (default) the `cue-bgp` command. With
+//! `default-features = false` the crate is the BGP speaker alone, on tokio,
+//! ipnet, serde, thiserror and tracing. The library emits `tracing` events
+//! (sessions at info, faults at warn, UPDATE work at debug); it installs no
+//! subscriber.
 
 pub mod bgp;
 #[cfg(feature = "director")]
