@@ -39,7 +39,8 @@ if [ -n "$cli_crates" ]; then
   echo "the library without default features pulls CLI crates:"; echo "$cli_crates"; exit 1
 fi
 cargo clippy --all-targets --no-default-features --quiet -- -D warnings
-cargo test --no-default-features --quiet
+# (doc tests run in the default build: the crate docs show the director)
+cargo test --no-default-features --lib --tests --quiet
 cargo clippy --all-targets --no-default-features --features director --quiet -- -D warnings
 cargo test --no-default-features --features director --lib --test config --quiet
 cargo build --no-default-features --features cli --quiet
