@@ -11,7 +11,7 @@
 
 use super::nlri::{decode_prefixes, encode_prefix};
 use super::reader::Reader;
-use super::{DecodeContext, DecodeError, Family, AFI_IPV4, AFI_IPV6, AS_TRANS};
+use super::{DecodeContext, DecodeError, Family, LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS};
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -445,6 +445,147 @@ fn u32_of(v: &[u8]) -> u32 {
     u32::from_be_bytes([v[0], v[1], v[2], v[3]])
 }
 
+/// The value of one recognised attribute, with what its errors carry.
+struct Value<'a> {
+    type_code: u8,
+    value: &'a [u8],
+    /// The whole attribute, header included: the data of its NOTIFICATION.
+    whole: &'a [u8],
+}
+
+impl Value<'_> {
+    fn length_error(&self) -> DecodeError {
+        DecodeError::AttributeLength {
+            type_code: self.type_code,
+            data: self.whole.to_vec(),
+        }
+    }
+
+    fn optional_error(&self, reason: &'static str) -> DecodeError {
+        DecodeError::OptionalAttribute {
+            type_code: self.type_code,
+            reason,
+            data: self.whole.to_vec(),
+        }
+    }
+
+    fn exact_len(&self, len: usize) -> Result<(), DecodeError> {
+        if self.value.len() == len {
+            Ok(())
+        } else {
+            Err(self.length_error())
+        }
+    }
+
+    fn u32(&self) -> Result<u32, DecodeError> {
+        self.exact_len(4)?;
+        Ok(u32_of(self.value))
+    }
+
+    fn origin(&self) -> Result<Origin, DecodeError> {
+        self.exact_len(1)?;
+        match self.value[0] {
+            0 => Ok(Origin::Igp),
+            1 => Ok(Origin::Egp),
+            2 => Ok(Origin::Incomplete),
+            _ => Err(DecodeError::InvalidOrigin {
+                data: self.whole.to_vec(),
+            }),
+        }
+    }
+
+    fn next_hop(&self) -> Result<Ipv4Addr, DecodeError> {
+        let nh = Ipv4Addr::from(self.u32()?);
+        if nh.is_unspecified() || nh.is_multicast() || nh.is_broadcast() {
+            return Err(DecodeError::InvalidNextHop {
+                data: self.whole.to_vec(),
+            });
+        }
+        Ok(nh)
+    }
+
+    /// AGGREGATOR (2- or 4-octet AS by the session) or AS4_AGGREGATOR.
+    fn aggregator(&self, four_octet: bool) -> Result<(u32, Ipv4Addr), DecodeError> {
+        let v = self.value;
+        match (v.len(), four_octet) {
+            (6, false) => Ok((
+                u16::from_be_bytes([v[0], v[1]]) as u32,
+                Ipv4Addr::from(u32_of(&v[2..])),
+            )),
+            (8, true) => Ok((u32_of(v), Ipv4Addr::from(u32_of(&v[4..])))),
+            _ => Err(self.length_error()),
+        }
+    }
+
+    /// A non-empty list of fixed-size units (communities).
+    fn units<T>(
+        &self,
+        size: usize,
+        reason: &'static str,
+        unit: impl Fn(&[u8]) -> T,
+    ) -> Result<Vec<T>, DecodeError> {
+        if self.value.is_empty() || self.value.len() % size != 0 {
+            return Err(self.optional_error(reason));
+        }
+        Ok(self.value.chunks_exact(size).map(unit).collect())
+    }
+
+    /// MP_REACH_NLRI (RFC 4760 section 3): families we do not handle are
+    /// kept without next hops or NLRI.
+    fn mp_reach(&self) -> Result<MpReach, DecodeError> {
+        let mut r = Reader::new(self.value);
+        let (Some(afi), Some(safi), Some(nh_len)) = (r.u16(), r.u8(), r.u8()) else {
+            return Err(self.optional_error("truncated MP_REACH_NLRI"));
+        };
+        let nh = r
+            .take(nh_len as usize)
+            .ok_or_else(|| self.optional_error("next hop runs past the attribute"))?;
+        r.u8()
+            .ok_or_else(|| self.optional_error("truncated MP_REACH_NLRI"))?;
+        let mut reach = MpReach {
+            afi,
+            safi,
+            next_hops: Vec::new(),
+            nlri: Vec::new(),
+        };
+        if let Some(family) = Family::from_afi_safi(afi, safi) {
+            reach.next_hops = match nh.len() {
+                4 if afi == AFI_IPV4 => vec![IpAddr::V4(Ipv4Addr::from(u32_of(nh)))],
+                16 | 32 => nh
+                    .chunks_exact(16)
+                    .map(|c| {
+                        let mut o = [0u8; 16];
+                        o.copy_from_slice(c);
+                        IpAddr::V6(Ipv6Addr::from(o))
+                    })
+                    .collect(),
+                _ => return Err(self.optional_error("bad next hop length")),
+            };
+            reach.nlri = decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
+                .map_err(|e| self.optional_error(e))?;
+        }
+        Ok(reach)
+    }
+
+    /// MP_UNREACH_NLRI (RFC 4760 section 4).
+    fn mp_unreach(&self) -> Result<MpUnreach, DecodeError> {
+        let mut r = Reader::new(self.value);
+        let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
+            return Err(self.optional_error("truncated MP_UNREACH_NLRI"));
+        };
+        let withdrawn = match Family::from_afi_safi(afi, safi) {
+            Some(family) => decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
+                .map_err(|e| self.optional_error(e))?,
+            None => Vec::new(),
+        };
+        Ok(MpUnreach {
+            afi,
+            safi,
+            withdrawn,
+        })
+    }
+}
+
 impl PathAttributes {
     /// The AS path with any AS4_PATH merged in (RFC 6793).
     pub fn full_as_path(&self) -> Option<AsPath> {
@@ -490,6 +631,8 @@ impl PathAttributes {
         Ok(attrs)
     }
 
+    /// Decodes one attribute into its field: its flags are checked first
+    /// (RFC 4271 section 6.3), then its value by its own decoder.
     fn decode_one(
         &mut self,
         flags: u8,
@@ -498,186 +641,69 @@ impl PathAttributes {
         whole: &[u8],
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let length_error = || DecodeError::AttributeLength {
-            type_code,
-            data: whole.to_vec(),
-        };
-        let optional_error = |reason| DecodeError::OptionalAttribute {
-            type_code,
-            reason,
-            data: whole.to_vec(),
-        };
-        match expected_flags(type_code) {
-            Some(expected) => {
-                if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) != expected
-                    || (expected & FLAG_OPTIONAL == 0 && flags & FLAG_PARTIAL != 0)
-                {
-                    return Err(DecodeError::AttributeFlags {
-                        type_code,
-                        data: whole.to_vec(),
-                    });
-                }
-            }
-            None => {
-                if flags & FLAG_OPTIONAL == 0 {
-                    return Err(DecodeError::UnrecognizedWellKnown {
-                        type_code,
-                        data: whole.to_vec(),
-                    });
-                }
-                self.other.push(RawAttribute {
-                    // How the length was encoded is not part of the value.
-                    flags: flags & !FLAG_EXTENDED,
+        let Some(expected) = expected_flags(type_code) else {
+            if flags & FLAG_OPTIONAL == 0 {
+                return Err(DecodeError::UnrecognizedWellKnown {
                     type_code,
-                    value: value.to_vec(),
+                    data: whole.to_vec(),
                 });
-                return Ok(());
             }
+            self.other.push(RawAttribute {
+                // How the length was encoded is not part of the value.
+                flags: flags & !FLAG_EXTENDED,
+                type_code,
+                value: value.to_vec(),
+            });
+            return Ok(());
+        };
+        if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) != expected
+            || (expected & FLAG_OPTIONAL == 0 && flags & FLAG_PARTIAL != 0)
+        {
+            return Err(DecodeError::AttributeFlags {
+                type_code,
+                data: whole.to_vec(),
+            });
         }
+        let v = Value {
+            type_code,
+            value,
+            whole,
+        };
         match type_code {
-            ORIGIN => {
-                if value.len() != 1 {
-                    return Err(length_error());
-                }
-                self.origin = Some(match value[0] {
-                    0 => Origin::Igp,
-                    1 => Origin::Egp,
-                    2 => Origin::Incomplete,
-                    _ => {
-                        return Err(DecodeError::InvalidOrigin {
-                            data: whole.to_vec(),
-                        })
-                    }
-                });
-            }
+            ORIGIN => self.origin = Some(v.origin()?),
             AS_PATH => {
                 self.as_path = Some(
                     AsPath::decode(value, ctx.four_octet_as).ok_or(DecodeError::MalformedAsPath)?,
-                );
+                )
             }
-            NEXT_HOP => {
-                if value.len() != 4 {
-                    return Err(length_error());
-                }
-                let nh = Ipv4Addr::from(u32_of(value));
-                if nh.is_unspecified() || nh.is_multicast() || nh.is_broadcast() {
-                    return Err(DecodeError::InvalidNextHop {
-                        data: whole.to_vec(),
-                    });
-                }
-                self.next_hop = Some(nh);
-            }
-            MED | LOCAL_PREF => {
-                if value.len() != 4 {
-                    return Err(length_error());
-                }
-                if type_code == MED {
-                    self.med = Some(u32_of(value));
-                } else {
-                    self.local_pref = Some(u32_of(value));
-                }
-            }
+            NEXT_HOP => self.next_hop = Some(v.next_hop()?),
+            MED => self.med = Some(v.u32()?),
+            LOCAL_PREF => self.local_pref = Some(v.u32()?),
             ATOMIC_AGGREGATE => {
-                if !value.is_empty() {
-                    return Err(length_error());
-                }
+                v.exact_len(0)?;
                 self.atomic_aggregate = true;
             }
-            AGGREGATOR => {
-                let agg = match (value.len(), ctx.four_octet_as) {
-                    (6, false) => (
-                        u16::from_be_bytes([value[0], value[1]]) as u32,
-                        Ipv4Addr::from(u32_of(&value[2..])),
-                    ),
-                    (8, true) => (u32_of(value), Ipv4Addr::from(u32_of(&value[4..]))),
-                    _ => return Err(length_error()),
-                };
-                self.aggregator = Some(agg);
-            }
-            AS4_AGGREGATOR => {
-                if value.len() != 8 {
-                    return Err(length_error());
-                }
-                self.as4_aggregator = Some((u32_of(value), Ipv4Addr::from(u32_of(&value[4..]))));
-            }
+            AGGREGATOR => self.aggregator = Some(v.aggregator(ctx.four_octet_as)?),
+            AS4_AGGREGATOR => self.as4_aggregator = Some(v.aggregator(true)?),
             COMMUNITIES => {
-                if value.is_empty() || value.len() % 4 != 0 {
-                    return Err(optional_error("length is not a positive multiple of 4"));
-                }
-                self.communities = value
-                    .chunks_exact(4)
-                    .map(|c| Community(u32_of(c)))
-                    .collect();
+                self.communities = v.units(4, "length is not a positive multiple of 4", |c| {
+                    Community(u32_of(c))
+                })?
             }
             LARGE_COMMUNITY => {
-                if value.is_empty() || value.len() % 12 != 0 {
-                    return Err(optional_error("length is not a positive multiple of 12"));
-                }
-                self.large_communities = value
-                    .chunks_exact(12)
-                    .map(|c| LargeCommunity {
-                        global: u32_of(c),
-                        local1: u32_of(&c[4..]),
-                        local2: u32_of(&c[8..]),
-                    })
-                    .collect();
+                self.large_communities =
+                    v.units(12, "length is not a positive multiple of 12", |c| {
+                        LargeCommunity {
+                            global: u32_of(c),
+                            local1: u32_of(&c[4..]),
+                            local2: u32_of(&c[8..]),
+                        }
+                    })?
             }
-            AS4_PATH => {
-                // RFC 6793 section 6: a malformed AS4_PATH is discarded.
-                self.as4_path = AsPath::decode(value, true);
-            }
-            MP_REACH_NLRI => {
-                let mut r = Reader::new(value);
-                let (Some(afi), Some(safi), Some(nh_len)) = (r.u16(), r.u8(), r.u8()) else {
-                    return Err(optional_error("truncated MP_REACH_NLRI"));
-                };
-                let nh = r
-                    .take(nh_len as usize)
-                    .ok_or_else(|| optional_error("next hop runs past the attribute"))?;
-                r.u8()
-                    .ok_or_else(|| optional_error("truncated MP_REACH_NLRI"))?;
-                let family = Family::from_afi_safi(afi, safi);
-                let mut next_hops = Vec::new();
-                let mut nlri = Vec::new();
-                if let Some(family) = family {
-                    next_hops = match nh.len() {
-                        4 if afi == AFI_IPV4 => vec![IpAddr::V4(Ipv4Addr::from(u32_of(nh)))],
-                        16 | 32 => nh
-                            .chunks_exact(16)
-                            .map(|c| {
-                                let mut o = [0u8; 16];
-                                o.copy_from_slice(c);
-                                IpAddr::V6(Ipv6Addr::from(o))
-                            })
-                            .collect(),
-                        _ => return Err(optional_error("bad next hop length")),
-                    };
-                    nlri = decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
-                        .map_err(optional_error)?;
-                }
-                self.mp_reach = Some(MpReach {
-                    afi,
-                    safi,
-                    next_hops,
-                    nlri,
-                });
-            }
-            MP_UNREACH_NLRI => {
-                let mut r = Reader::new(value);
-                let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
-                    return Err(optional_error("truncated MP_UNREACH_NLRI"));
-                };
-                let withdrawn = match Family::from_afi_safi(afi, safi) {
-                    Some(family) => decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
-                        .map_err(optional_error)?,
-                    None => Vec::new(),
-                };
-                self.mp_unreach = Some(MpUnreach {
-                    afi,
-                    safi,
-                    withdrawn,
-                });
-            }
+            // RFC 6793 section 6: a malformed AS4_PATH is discarded.
+            AS4_PATH => self.as4_path = AsPath::decode(value, true),
+            MP_REACH_NLRI => self.mp_reach = Some(v.mp_reach()?),
+            MP_UNREACH_NLRI => self.mp_unreach = Some(v.mp_unreach()?),
             _ => unreachable!("expected_flags covers exactly the types matched here"),
         }
         Ok(())
@@ -718,126 +744,140 @@ impl PathAttributes {
     }
 
     /// Encodes the attributes whose type code is within `lo..=hi`, except
-    /// the multiprotocol ones.
+    /// the multiprotocol ones, in ascending type order: the recognised
+    /// ones and those kept as they came, merged.
     pub(crate) fn encode_range(&self, out: &mut Vec<u8>, ctx: DecodeContext, lo: u8, hi: u8) {
-        let within = |t: u8| (lo..=hi).contains(&t);
+        let within = |t: &u8| (lo..=hi).contains(t);
         let mut others: Vec<&RawAttribute> =
-            self.other.iter().filter(|a| within(a.type_code)).collect();
+            self.other.iter().filter(|a| within(&a.type_code)).collect();
         others.sort_by_key(|a| a.type_code);
         let mut others = others.into_iter().peekable();
-        let mut flush_others = |out: &mut Vec<u8>, below: u8| {
-            while let Some(a) = others.next_if(|a| a.type_code < below) {
-                let at = begin_attr(out, a.flags & !FLAG_EXTENDED, a.type_code);
-                out.extend_from_slice(&a.value);
-                end_attr(out, at);
+        for type_code in ENCODED.into_iter().filter(within) {
+            while let Some(a) = others.next_if(|a| a.type_code < type_code) {
+                a.encode(out);
             }
-        };
+            self.encode_known(type_code, out, ctx);
+        }
+        for a in others {
+            a.encode(out);
+        }
+    }
+
+    /// Encodes the recognised attribute `type_code`, when set.
+    fn encode_known(&self, type_code: u8, out: &mut Vec<u8>, ctx: DecodeContext) {
         let wk = FLAG_TRANSITIVE;
         let ot = FLAG_OPTIONAL | FLAG_TRANSITIVE;
-        if within(ORIGIN) {
-            if let Some(o) = self.origin {
-                flush_others(out, ORIGIN);
-                let at = begin_attr(out, wk, ORIGIN);
+        let u32s = |out: &mut Vec<u8>, v: &[u32]| {
+            for x in v {
+                out.extend_from_slice(&x.to_be_bytes());
+            }
+        };
+        match type_code {
+            ORIGIN => attr(out, wk, type_code, self.origin, |out, o| {
                 out.push(match o {
                     Origin::Igp => 0,
                     Origin::Egp => 1,
                     Origin::Incomplete => 2,
-                });
-                end_attr(out, at);
-            }
-        }
-        if within(AS_PATH) {
-            if let Some(p) = &self.as_path {
-                flush_others(out, AS_PATH);
-                let at = begin_attr(out, wk, AS_PATH);
-                p.encode_value(out, ctx.four_octet_as);
-                end_attr(out, at);
-            }
-        }
-        if within(NEXT_HOP) {
-            if let Some(nh) = self.next_hop {
-                flush_others(out, NEXT_HOP);
-                let at = begin_attr(out, wk, NEXT_HOP);
-                out.extend_from_slice(&nh.octets());
-                end_attr(out, at);
-            }
-        }
-        if within(MED) {
-            if let Some(v) = self.med {
-                flush_others(out, MED);
-                let at = begin_attr(out, FLAG_OPTIONAL, MED);
-                out.extend_from_slice(&v.to_be_bytes());
-                end_attr(out, at);
-            }
-        }
-        if within(LOCAL_PREF) {
-            if let Some(v) = self.local_pref {
-                flush_others(out, LOCAL_PREF);
-                let at = begin_attr(out, wk, LOCAL_PREF);
-                out.extend_from_slice(&v.to_be_bytes());
-                end_attr(out, at);
-            }
-        }
-        if within(ATOMIC_AGGREGATE) && self.atomic_aggregate {
-            flush_others(out, ATOMIC_AGGREGATE);
-            let at = begin_attr(out, wk, ATOMIC_AGGREGATE);
-            end_attr(out, at);
-        }
-        if within(AGGREGATOR) {
-            if let Some((asn, addr)) = self.aggregator {
-                flush_others(out, AGGREGATOR);
-                let at = begin_attr(out, ot, AGGREGATOR);
+                })
+            }),
+            AS_PATH => attr(out, wk, type_code, self.as_path.as_ref(), |out, p| {
+                p.encode_value(out, ctx.four_octet_as)
+            }),
+            NEXT_HOP => attr(out, wk, type_code, self.next_hop, |out, nh| {
+                out.extend_from_slice(&nh.octets())
+            }),
+            MED => attr(out, FLAG_OPTIONAL, type_code, self.med, |out, v| {
+                u32s(out, &[v])
+            }),
+            LOCAL_PREF => attr(out, wk, type_code, self.local_pref, |out, v| {
+                u32s(out, &[v])
+            }),
+            ATOMIC_AGGREGATE => attr(
+                out,
+                wk,
+                type_code,
+                self.atomic_aggregate.then_some(()),
+                |_, ()| {},
+            ),
+            AGGREGATOR => attr(out, ot, type_code, self.aggregator, |out, (asn, addr)| {
                 if ctx.four_octet_as {
                     out.extend_from_slice(&asn.to_be_bytes());
                 } else {
                     out.extend_from_slice(&u16::try_from(asn).unwrap_or(AS_TRANS).to_be_bytes());
                 }
                 out.extend_from_slice(&addr.octets());
-                end_attr(out, at);
+            }),
+            COMMUNITIES => {
+                let set = (!self.communities.is_empty()).then_some(&self.communities);
+                attr(out, ot, type_code, set, |out, c| {
+                    for c in c {
+                        u32s(out, &[c.0]);
+                    }
+                })
             }
-        }
-        if within(COMMUNITIES) && !self.communities.is_empty() {
-            flush_others(out, COMMUNITIES);
-            let at = begin_attr(out, ot, COMMUNITIES);
-            for c in &self.communities {
-                out.extend_from_slice(&c.0.to_be_bytes());
+            AS4_PATH => attr(out, ot, type_code, self.as4_path.as_ref(), |out, p| {
+                p.encode_value(out, true)
+            }),
+            AS4_AGGREGATOR => attr(
+                out,
+                ot,
+                type_code,
+                self.as4_aggregator,
+                |out, (asn, addr)| {
+                    u32s(out, &[asn]);
+                    out.extend_from_slice(&addr.octets());
+                },
+            ),
+            LARGE_COMMUNITY => {
+                let set = (!self.large_communities.is_empty()).then_some(&self.large_communities);
+                attr(out, ot, type_code, set, |out, c| {
+                    for c in c {
+                        u32s(out, &[c.global, c.local1, c.local2]);
+                    }
+                })
             }
-            end_attr(out, at);
+            _ => {}
         }
-        if within(AS4_PATH) {
-            if let Some(p) = &self.as4_path {
-                flush_others(out, AS4_PATH);
-                let at = begin_attr(out, ot, AS4_PATH);
-                p.encode_value(out, true);
-                end_attr(out, at);
-            }
-        }
-        if within(AS4_AGGREGATOR) {
-            if let Some((asn, addr)) = self.as4_aggregator {
-                flush_others(out, AS4_AGGREGATOR);
-                let at = begin_attr(out, ot, AS4_AGGREGATOR);
-                out.extend_from_slice(&asn.to_be_bytes());
-                out.extend_from_slice(&addr.octets());
-                end_attr(out, at);
-            }
-        }
-        if within(LARGE_COMMUNITY) && !self.large_communities.is_empty() {
-            flush_others(out, LARGE_COMMUNITY);
-            let at = begin_attr(out, ot, LARGE_COMMUNITY);
-            for c in &self.large_communities {
-                out.extend_from_slice(&c.global.to_be_bytes());
-                out.extend_from_slice(&c.local1.to_be_bytes());
-                out.extend_from_slice(&c.local2.to_be_bytes());
-            }
-            end_attr(out, at);
-        }
-        flush_others(out, u8::MAX);
-        if let Some(a) = others.next() {
-            // type code 255 itself
-            let at = begin_attr(out, a.flags & !FLAG_EXTENDED, a.type_code);
-            out.extend_from_slice(&a.value);
-            end_attr(out, at);
-        }
+    }
+}
+
+/// The recognised attributes `encode_range` writes, in type order (the
+/// multiprotocol ones are written by their callers).
+const ENCODED: [u8; 11] = [
+    ORIGIN,
+    AS_PATH,
+    NEXT_HOP,
+    MED,
+    LOCAL_PREF,
+    ATOMIC_AGGREGATE,
+    AGGREGATOR,
+    COMMUNITIES,
+    AS4_PATH,
+    AS4_AGGREGATOR,
+    LARGE_COMMUNITY,
+];
+
+/// Writes one attribute when `value` is set: header, value, length.
+fn attr<T>(
+    out: &mut Vec<u8>,
+    flags: u8,
+    type_code: u8,
+    value: Option<T>,
+    write: impl FnOnce(&mut Vec<u8>, T),
+) {
+    if let Some(v) = value {
+        let at = begin_attr(out, flags, type_code);
+        write(out, v);
+        end_attr(out, at);
+    }
+}
+
+impl RawAttribute {
+    /// Writes the attribute as it came (the length's size chosen anew).
+    fn encode(&self, out: &mut Vec<u8>) {
+        let at = begin_attr(out, self.flags & !FLAG_EXTENDED, self.type_code);
+        out.extend_from_slice(&self.value);
+        end_attr(out, at);
     }
 }
 
@@ -862,17 +902,10 @@ pub(crate) fn end_attr(out: &mut Vec<u8>, at: usize) {
 }
 
 /// Starts an attribute with the Extended Length flag set and a two-octet
-/// length placeholder, for values whose size is not known in advance.
-pub(crate) fn begin_ext_attr(out: &mut Vec<u8>, flags: u8, type_code: u8) -> usize {
-    let at = out.len();
-    out.extend_from_slice(&[flags | FLAG_EXTENDED, type_code, 0, 0]);
-    at
-}
-
-/// Finishes an attribute begun with [`begin_ext_attr`].
-pub(crate) fn end_ext_attr(out: &mut [u8], at: usize) {
-    let len = (out.len() - at - 4) as u16;
-    out[at + 2..at + 4].copy_from_slice(&len.to_be_bytes());
+/// length, for values whose size is not known in advance (large NLRI).
+pub(crate) fn begin_ext_attr(out: &mut Vec<u8>, flags: u8, type_code: u8) -> LengthField {
+    out.extend_from_slice(&[flags | FLAG_EXTENDED, type_code]);
+    LengthField::begin(out)
 }
 
 /// The AFI for an address family.

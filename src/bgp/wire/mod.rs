@@ -251,6 +251,28 @@ pub(crate) fn begin_message(out: &mut Vec<u8>, kind: u8) -> usize {
     start
 }
 
+/// A two-octet length field: written as a placeholder, filled in with the
+/// number of octets written after it once they are. Every length that
+/// precedes what it counts (withdrawn routes, path attributes, an extended
+/// attribute) is written this way.
+#[must_use = "a length field must be finished"]
+pub(crate) struct LengthField(usize);
+
+impl LengthField {
+    /// Writes the placeholder.
+    pub(crate) fn begin(out: &mut Vec<u8>) -> LengthField {
+        let at = out.len();
+        out.extend_from_slice(&[0, 0]);
+        LengthField(at)
+    }
+
+    /// Fills in how many octets follow the field.
+    pub(crate) fn finish(self, out: &mut [u8]) {
+        let len = (out.len() - self.0 - 2) as u16;
+        out[self.0..self.0 + 2].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
 /// Fills in the length of the message that starts at `start`.
 pub(crate) fn finish_message(out: &mut [u8], start: usize) {
     let len = (out.len() - start) as u16;

@@ -15,12 +15,12 @@
 //! +-----------------------------------------------------+
 //! ```
 
-use super::attributes::{afi_of, attr_type, begin_ext_attr, end_ext_attr, FLAG_OPTIONAL};
+use super::attributes::{afi_of, attr_type, begin_ext_attr, FLAG_OPTIONAL};
 use super::nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
 use super::reader::Reader;
 use super::{
-    begin_message, finish_message, msg_type, DecodeContext, DecodeError, Family, PathAttributes,
-    MAX_MESSAGE_LEN, SAFI_UNICAST,
+    begin_message, finish_message, msg_type, DecodeContext, DecodeError, Family, LengthField,
+    PathAttributes, MAX_MESSAGE_LEN, SAFI_UNICAST,
 };
 use ipnet::IpNet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -79,18 +79,14 @@ impl Update {
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
         let start = begin_message(out, msg_type::UPDATE);
-        let wl_at = out.len();
-        out.extend_from_slice(&[0, 0]);
+        let withdrawn = LengthField::begin(out);
         for p in &self.withdrawn {
             encode_prefix(out, p);
         }
-        let wl = (out.len() - wl_at - 2) as u16;
-        out[wl_at..wl_at + 2].copy_from_slice(&wl.to_be_bytes());
-        let al_at = out.len();
-        out.extend_from_slice(&[0, 0]);
+        withdrawn.finish(out);
+        let attributes = LengthField::begin(out);
         self.attributes.encode(out, ctx);
-        let al = (out.len() - al_at - 2) as u16;
-        out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+        attributes.finish(out);
         for p in &self.nlri {
             encode_prefix(out, p);
         }
@@ -201,8 +197,7 @@ impl UpdateBuilder {
         while it.peek().is_some() {
             let start = begin_message(out, msg_type::UPDATE);
             out.extend_from_slice(&[0, 0]); // no withdrawn routes
-            let al_at = out.len();
-            out.extend_from_slice(&[0, 0]);
+            let attributes = LengthField::begin(out);
             if ipv6 {
                 out.extend_from_slice(&self.mp_head);
                 let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_REACH_NLRI);
@@ -216,14 +211,12 @@ impl UpdateBuilder {
                 {
                     encode_prefix(out, p);
                 }
-                end_ext_attr(out, at);
+                at.finish(out);
                 out.extend_from_slice(&self.mp_tail);
-                let al = (out.len() - al_at - 2) as u16;
-                out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+                attributes.finish(out);
             } else {
                 out.extend_from_slice(&self.v4_attrs);
-                let al = (out.len() - al_at - 2) as u16;
-                out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+                attributes.finish(out);
                 while let Some(p) =
                     it.next_if(|p| out.len() - start + prefix_wire_len(p) <= MAX_MESSAGE_LEN)
                 {
@@ -252,9 +245,8 @@ impl UpdateBuilder {
         while it.peek().is_some() {
             let start = begin_message(out, msg_type::UPDATE);
             if ipv6 {
-                out.extend_from_slice(&[0, 0]);
-                let al_at = out.len();
-                out.extend_from_slice(&[0, 0]);
+                out.extend_from_slice(&[0, 0]); // no classic withdrawn routes
+                let attributes = LengthField::begin(out);
                 let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_UNREACH_NLRI);
                 out.extend_from_slice(&afi_of(true).to_be_bytes());
                 out.push(SAFI_UNICAST);
@@ -263,21 +255,18 @@ impl UpdateBuilder {
                 {
                     encode_prefix(out, p);
                 }
-                end_ext_attr(out, at);
-                let al = (out.len() - al_at - 2) as u16;
-                out[al_at..al_at + 2].copy_from_slice(&al.to_be_bytes());
+                at.finish(out);
+                attributes.finish(out);
             } else {
-                let wl_at = out.len();
-                out.extend_from_slice(&[0, 0]);
+                let withdrawn = LengthField::begin(out);
                 // Leave room for the two-octet total attribute length.
                 while let Some(p) =
                     it.next_if(|p| out.len() - start + prefix_wire_len(p) + 2 <= MAX_MESSAGE_LEN)
                 {
                     encode_prefix(out, p);
                 }
-                let wl = (out.len() - wl_at - 2) as u16;
-                out[wl_at..wl_at + 2].copy_from_slice(&wl.to_be_bytes());
-                out.extend_from_slice(&[0, 0]);
+                withdrawn.finish(out);
+                out.extend_from_slice(&[0, 0]); // no path attributes
             }
             finish_message(out, start);
             messages += 1;
