@@ -8,6 +8,14 @@
 //! advertised, with no withdrawal in between (the director keeps the
 //! history of checks that stay, and a new service on a VIP starts up).
 //!
+//! A service with a `down` backup ([`Backup`](crate::director::Backup))
+//! keeps its VIP announced while it is down, with the backup's attributes
+//! (a higher MED, an extra community, a prepended AS path), as anycast
+//! operators keep a less preferred path; when it is up again the VIP is
+//! announced with the session's own attributes, with no withdrawal in
+//! between. A fixed prefix is always announced with the session's own
+//! attributes.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use cue::bgp::{PeerConfig, Pool};
@@ -28,10 +36,10 @@
 //! # Ok(()) }
 //! ```
 
-use crate::bgp::{Events, LocRib, PeerStatus, Pool};
+use crate::bgp::{AttributeOverrides, Events, LocRib, Overrides, PeerStatus, Pool};
 use crate::director::{Config, ConfigError, Director, DirectorEvent};
 use ipnet::IpNet;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -64,17 +72,35 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The Loc-RIB for `fixed` prefixes and healthy `vips` (as /32 and /128).
-/// When every VIP is already among the fixed prefixes, the fixed set itself
-/// is returned, shared and not copied.
-pub fn compose(fixed: &LocRib, vips: &BTreeSet<IpAddr>) -> LocRib {
-    let vip_nets = vips.iter().map(|v| IpNet::from(*v));
+/// The Loc-RIB for `fixed` prefixes, healthy `vips` and `backup` VIPs (as
+/// /32 and /128). When every VIP is already among the fixed prefixes, the
+/// fixed set itself is returned, shared and not copied.
+pub fn compose(
+    fixed: &LocRib,
+    vips: &BTreeSet<IpAddr>,
+    backup: &BTreeMap<IpAddr, AttributeOverrides>,
+) -> LocRib {
+    let vip_nets = vips.iter().chain(backup.keys()).map(|v| IpNet::from(*v));
     if vip_nets.clone().all(|n| fixed.contains(&n)) {
         return fixed.clone();
     }
     let mut rib: BTreeSet<IpNet> = (**fixed).clone();
     rib.extend(vip_nets);
     Arc::new(rib)
+}
+
+/// The attributes of the backup VIPs that are not fixed prefixes.
+pub fn backup_overrides(
+    fixed: &LocRib,
+    backup: &BTreeMap<IpAddr, AttributeOverrides>,
+) -> Overrides {
+    Arc::new(
+        backup
+            .iter()
+            .map(|(v, o)| (IpNet::from(*v), Arc::new(o.clone())))
+            .filter(|(n, _)| !fixed.contains(n))
+            .collect(),
+    )
 }
 
 impl HealthInjector {
@@ -176,18 +202,26 @@ async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receive
     loop {
         let base = fixed.borrow_and_update().clone();
         changed.borrow_and_update();
-        let vips = director.healthy_vips();
+        let (vips, backup) = director.announced_vips();
         for vip in vips.difference(&healthy) {
             tracing::info!(%vip, "VIP healthy: announced");
         }
         for vip in healthy.difference(&vips) {
             if base.contains(&IpNet::from(*vip)) {
                 tracing::info!(%vip, "VIP not healthy: stays announced as a fixed prefix");
+            } else if let Some(o) = backup.get(vip) {
+                tracing::info!(%vip, ?o, "VIP not healthy: announced as a backup path");
             } else {
                 tracing::info!(%vip, "VIP not healthy: withdrawn");
             }
         }
-        let rib = compose(&base, &vips);
+        // The attributes first: a VIP turning into a backup path is
+        // re-announced with them, never withdrawn in between.
+        let overrides = backup_overrides(&base, &backup);
+        if *pool.overrides() != *overrides {
+            pool.set_overrides(overrides);
+        }
+        let rib = compose(&base, &vips, &backup);
         let current = pool.loc_rib();
         if !Arc::ptr_eq(&current, &rib) && *current != *rib {
             tracing::debug!(routes = rib.len(), "Loc-RIB replaced");
@@ -212,13 +246,14 @@ mod tests {
     #[test]
     fn compose_shares_the_fixed_set_when_it_can() {
         let fixed = nets(&["10.0.0.0/24", "192.0.2.1/32"]);
-        let same = compose(&fixed, &BTreeSet::new());
+        let none = BTreeMap::new();
+        let same = compose(&fixed, &BTreeSet::new(), &none);
         assert!(Arc::ptr_eq(&same, &fixed));
         let inside: BTreeSet<IpAddr> = ["192.0.2.1".parse().unwrap()].into();
-        assert!(Arc::ptr_eq(&compose(&fixed, &inside), &fixed));
+        assert!(Arc::ptr_eq(&compose(&fixed, &inside, &none), &fixed));
         let more: BTreeSet<IpAddr> =
             ["192.0.2.2".parse().unwrap(), "2001:db8::1".parse().unwrap()].into();
-        let rib = compose(&fixed, &more);
+        let rib = compose(&fixed, &more, &none);
         assert_eq!(
             *rib,
             *nets(&[
@@ -228,5 +263,28 @@ mod tests {
                 "2001:db8::1/128"
             ])
         );
+    }
+
+    #[test]
+    fn backup_vips_are_announced_with_their_overrides_unless_fixed() {
+        let fixed = nets(&["192.0.2.1/32"]);
+        let o = |med| AttributeOverrides {
+            med: Some(med),
+            ..Default::default()
+        };
+        let backup: BTreeMap<IpAddr, AttributeOverrides> = [
+            ("192.0.2.1".parse().unwrap(), o(9)),
+            ("192.0.2.3".parse().unwrap(), o(7)),
+        ]
+        .into();
+        let rib = compose(&fixed, &BTreeSet::new(), &backup);
+        assert_eq!(*rib, *nets(&["192.0.2.1/32", "192.0.2.3/32"]));
+        let own = backup_overrides(&fixed, &backup);
+        assert_eq!(
+            own.len(),
+            1,
+            "a fixed prefix keeps the session's attributes"
+        );
+        assert_eq!(own[&"192.0.2.3/32".parse::<IpNet>().unwrap()].med, Some(7));
     }
 }

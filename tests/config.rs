@@ -326,6 +326,30 @@ mod director {
         assert!(
             Config::from_json(&none.replace("\"port\": 9,", "\"port\": 9, \"weight\": 0,")).is_ok()
         );
+        // A backup path must set something apart, with communities that parse.
+        let down = |d: &str| {
+            tcp().replace(
+                "\"protocol\": \"tcp\",",
+                &format!("\"protocol\": \"tcp\", \"down\": {d},"),
+            )
+        };
+        let e = Config::from_json(&down("{}")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                ConfigError::Service {
+                    problem: ServiceProblem::EmptyBackup,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(e.field(), "down");
+        let e = Config::from_json(&down(r#"{"communities": ["65536:1"]}"#)).unwrap_err();
+        assert!(matches!(e, ConfigError::Syntax { .. }), "{e}");
+        let ok =
+            Config::from_json(&down(r#"{"prepend": 3, "large_communities": ["1:2:3"]}"#)).unwrap();
+        assert_eq!(ok.services[0].down.as_ref().unwrap().overrides().prepend, 3);
         let e = Config::from_json("{\"services\": [}").unwrap_err();
         assert_eq!(e.field(), "json");
         assert!(matches!(e, ConfigError::Syntax { line: 1, .. }));

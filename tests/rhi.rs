@@ -184,6 +184,62 @@ fn health_injector_follows_backends_keeps_fixed_prefixes_and_reconfigures_withou
     drop((b, c));
 }
 
+#[test]
+fn a_down_service_with_a_backup_keeps_its_vip_with_other_attributes() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird(port);
+    let mut a = Backend::start("127.0.0.1:0");
+    let pa = a.addr.port();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let (pool, _events) = Pool::new();
+    let peer = PeerConfig::builder(
+        "127.0.0.1".parse().unwrap(),
+        65001,
+        "127.0.0.1".parse().unwrap(),
+    )
+    .port(port)
+    .connect_retry(Duration::from_millis(500))
+    .build()
+    .unwrap();
+    rt.block_on(pool.configure(vec![peer])).unwrap();
+    // Two VIPs on one backend: .80 has a backup path, .81 has none.
+    let backup = service("192.0.2.80", pa).replace(
+        "\"protocol\": \"tcp\",",
+        "\"protocol\": \"tcp\", \"down\": {\"med\": 500, \"local_pref\": 50, \"communities\": [\"65000:666\"]},",
+    );
+    let (_rhi, _health) =
+        HealthInjector::start(pool.clone(), config(&[backup, service("192.0.2.81", pa)])).unwrap();
+    let both = sorted(&["192.0.2.80/32", "192.0.2.81/32"]);
+    wait_for("both VIPs", T, || (prefixes(&bird) == both).then_some(()));
+    let healthy = bird.route("192.0.2.80/32").unwrap();
+    assert!(!healthy.contains("BGP.med"), "{healthy}");
+    assert!(healthy.contains("BGP.local_pref: 100"), "{healthy}");
+
+    // The backend stops: .81 is withdrawn, .80 stays as the backup path.
+    a.stop();
+    wait_for("the backup path", T, || {
+        let r = bird.route("192.0.2.80/32")?;
+        (prefixes(&bird) == ["192.0.2.80/32"] && r.contains("BGP.med: 500")).then_some(())
+    });
+    let down = bird.route("192.0.2.80/32").unwrap();
+    assert!(down.contains("BGP.local_pref: 50"), "{down}");
+    assert!(down.contains("(65000,666)"), "{down}");
+
+    // Back: the session's own attributes again.
+    a.resume();
+    wait_for("the healthy path again", T, || {
+        let r = bird.route("192.0.2.80/32")?;
+        (prefixes(&bird) == both && !r.contains("BGP.med")).then_some(())
+    });
+    // .80 was replaced twice, never removed; .81 was.
+    assert_eq!(removals(&bird, "192.0.2.80/32"), 0, "{}", bird.log());
+    assert!(removals(&bird, "192.0.2.81/32") > 0, "{}", bird.log());
+}
+
 /// The example's binary: `cargo test` builds it beside the test binaries;
 /// built here when only this test was asked for.
 fn example(name: &str) -> std::path::PathBuf {

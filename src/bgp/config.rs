@@ -78,6 +78,47 @@ impl Parameters {
     }
 }
 
+/// Attributes that set some routes apart from the others: a backup path
+/// that stays announced, less preferred, instead of being withdrawn (as
+/// anycast operators keep a site's VIP while its backends are down). Applied
+/// on top of the session's [`Parameters`].
+///
+/// ```
+/// use cue::bgp::AttributeOverrides;
+/// let backup = AttributeOverrides {
+///     med: Some(1000),
+///     add_communities: vec!["65000:666".parse().unwrap()],
+///     ..Default::default()
+/// };
+/// assert!(!backup.is_empty());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttributeOverrides {
+    /// MULTI_EXIT_DISC instead of the session's.
+    pub med: Option<u32>,
+    /// LOCAL_PREF instead of the session's (internal peers only).
+    pub local_pref: Option<u32>,
+    /// Communities added to the session's.
+    pub add_communities: Vec<Community>,
+    /// Large communities added to the session's.
+    pub add_large_communities: Vec<LargeCommunity>,
+    /// Our AS prepended this many more times (external peers only: towards
+    /// an internal peer the AS_PATH stays empty).
+    pub prepend: u8,
+}
+
+impl AttributeOverrides {
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == AttributeOverrides::default()
+    }
+}
+
+/// Routes with [`AttributeOverrides`], by prefix: shared by every session
+/// of a pool (see [`Pool::set_overrides`](super::Pool::set_overrides)).
+pub type Overrides =
+    std::sync::Arc<std::collections::BTreeMap<ipnet::IpNet, std::sync::Arc<AttributeOverrides>>>;
+
 /// How to reach one peer.
 ///
 /// Build one with [`PeerConfig::builder`] (checked) or

@@ -11,7 +11,9 @@ pub mod rib;
 pub mod session;
 pub mod wire;
 
-pub use config::{Parameters, PeerConfig, PeerConfigBuilder, PeerConfigError};
+pub use config::{
+    AttributeOverrides, Overrides, Parameters, PeerConfig, PeerConfigBuilder, PeerConfigError,
+};
 pub use error::{IoFailure, Refusal, SessionError};
 pub use event::{
     event_channel, Direction, Event, EventSender, Events, Lagged, PeerStatus, PrefixList,

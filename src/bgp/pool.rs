@@ -1,11 +1,12 @@
 //! Several peers sharing one Loc-RIB; reconfigurable while running, and a
 //! listener that hands incoming connections to passive sessions.
 
+use super::config::Overrides;
 use super::config::{Parameters, PeerConfig, PeerConfigError};
 use super::error::{IoFailure, Refusal, SessionError};
 use super::event::{event_channel, Event, EventSender, Events, PeerStatus, DEFAULT_EVENT_BUFFER};
 use super::rib::LocRib;
-use super::session::{Session, StatusNotifier};
+use super::session::{Session, Shared, StatusNotifier};
 use super::State;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
@@ -65,6 +66,7 @@ pub struct Pool {
 
 struct Inner {
     loc_rib: watch::Sender<LocRib>,
+    overrides: watch::Sender<Overrides>,
     sessions: Mutex<BTreeMap<IpAddr, Session>>,
     accept_any: Mutex<Option<PeerConfig>>,
     events: EventSender,
@@ -100,6 +102,7 @@ impl Pool {
             Pool {
                 inner: Arc::new(Inner {
                     loc_rib,
+                    overrides: watch::channel(Overrides::default()).0,
                     sessions: Mutex::new(BTreeMap::new()),
                     accept_any: Mutex::new(None),
                     events,
@@ -127,6 +130,20 @@ impl Pool {
     /// The current Loc-RIB.
     pub fn loc_rib(&self) -> LocRib {
         self.inner.loc_rib.borrow().clone()
+    }
+
+    /// Gives some Loc-RIB prefixes attributes of their own (a backup path,
+    /// say): they are announced with the session's parameters changed by
+    /// their [`AttributeOverrides`](super::AttributeOverrides). A prefix
+    /// here that is not in the Loc-RIB is not announced. Every established
+    /// session re-announces what changed.
+    pub fn set_overrides(&self, overrides: Overrides) {
+        self.inner.overrides.send_replace(overrides);
+    }
+
+    /// The routes with attributes of their own.
+    pub fn overrides(&self) -> Overrides {
+        self.inner.overrides.borrow().clone()
     }
 
     /// Sets the peers: new ones are started, existing ones are updated in
@@ -196,9 +213,12 @@ impl Pool {
         });
         Session::start(
             config,
-            self.inner.loc_rib.subscribe(),
-            self.inner.events.clone(),
-            self.inner.changes.clone(),
+            Shared {
+                loc_rib: self.inner.loc_rib.subscribe(),
+                overrides: self.inner.overrides.subscribe(),
+                events: self.inner.events.clone(),
+                changes: self.inner.changes.clone(),
+            },
         )
         .expect("peer configurations are checked before they are started")
     }

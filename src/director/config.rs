@@ -2,6 +2,8 @@
 //! whole. A bad configuration is rejected with an error that names the
 //! service, the destination, the check and the field.
 
+use crate::bgp::wire::{Community, LargeCommunity};
+use crate::bgp::AttributeOverrides;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -158,6 +160,67 @@ pub struct ServiceConfig {
     /// Backends.
     #[serde(default)]
     pub destinations: Vec<DestinationConfig>,
+    /// While the service is down, keep its VIP announced with these
+    /// attributes (a less preferred backup path) instead of withdrawing it.
+    #[serde(default)]
+    pub down: Option<Backup>,
+}
+
+/// The attributes a VIP is announced with while a service on it is down
+/// (`"down"` in the services file), instead of being withdrawn.
+///
+/// ```
+/// use cue::director::Config;
+/// let c = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80,
+///   "protocol": "tcp", "down": {"med": 1000, "communities": ["65000:666"], "prepend": 2},
+///   "destinations": [{"address": "10.0.0.1", "port": 80, "checks": [{"type": "tcp"}]}]}]}"#)
+///     .unwrap();
+/// let backup = c.services[0].down.as_ref().unwrap().overrides();
+/// assert_eq!(backup.med, Some(1000));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    /// MULTI_EXIT_DISC (replaces the session's).
+    #[serde(default)]
+    pub med: Option<u32>,
+    /// LOCAL_PREF for internal peers (replaces the session's).
+    #[serde(default)]
+    pub local_pref: Option<u32>,
+    /// Communities added, `ASN:VALUE` or a well-known name.
+    #[serde(default, deserialize_with = "parsed")]
+    pub communities: Vec<Community>,
+    /// Large communities added, `GLOBAL:LOCAL1:LOCAL2`.
+    #[serde(default, deserialize_with = "parsed")]
+    pub large_communities: Vec<LargeCommunity>,
+    /// Our AS prepended this many more times towards external peers.
+    #[serde(default)]
+    pub prepend: u8,
+}
+
+impl Backup {
+    /// The attribute overrides of the BGP speaker.
+    pub fn overrides(&self) -> AttributeOverrides {
+        AttributeOverrides {
+            med: self.med,
+            local_pref: self.local_pref,
+            add_communities: self.communities.clone(),
+            add_large_communities: self.large_communities.clone(),
+            prepend: self.prepend,
+        }
+    }
+}
+
+/// A list of values written as strings and parsed with `FromStr`.
+fn parsed<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err = String>,
+{
+    let v: Vec<String> = Vec::deserialize(d)?;
+    v.iter()
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 /// The whole configuration file.
@@ -253,6 +316,10 @@ pub enum ServiceProblem {
     /// and its VIP advertised unchecked.
     #[error("required 0 would call the service up with no healthy destination")]
     RequiredZero,
+    /// A backup path (`down`) that sets nothing apart: it would look like
+    /// the healthy announcement.
+    #[error("down: give a med, local_pref, communities, large_communities or prepend")]
+    EmptyBackup,
 }
 
 impl ServiceProblem {
@@ -262,6 +329,7 @@ impl ServiceProblem {
             ServiceProblem::PortZero => "port",
             ServiceProblem::ListedTwice => "address",
             ServiceProblem::RequiredZero => "required",
+            ServiceProblem::EmptyBackup => "down",
         }
     }
 }
@@ -486,6 +554,9 @@ impl Config {
             if s.required == 0 {
                 return Err(err(ServiceProblem::RequiredZero));
             }
+            if s.down.as_ref().is_some_and(|b| b.overrides().is_empty()) {
+                return Err(err(ServiceProblem::EmptyBackup));
+            }
             let mut dests = BTreeSet::new();
             for d in &s.destinations {
                 let destination = socket_name(d.address, d.port);
@@ -659,6 +730,19 @@ mod tests {
         }
       ]
     }"#;
+
+    #[test]
+    fn the_example_files_are_valid() {
+        for text in [
+            include_str!("../../examples/services.json"),
+            include_str!("../../examples/services-loopback.json"),
+        ] {
+            Config::from_json(text).unwrap();
+        }
+        let c = Config::from_json(include_str!("../../examples/services.json")).unwrap();
+        let backup = c.services[0].down.as_ref().unwrap().overrides();
+        assert_eq!(backup.med, Some(1000));
+    }
 
     #[test]
     fn sample_parses() {

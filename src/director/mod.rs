@@ -29,12 +29,12 @@ pub mod state;
 
 pub use check::ProbeResult;
 pub use config::{
-    CheckProblem, CheckSpec, CheckType, Config, ConfigError, DestinationProblem, Protocol, Rule,
-    ServiceProblem,
+    Backup, CheckProblem, CheckSpec, CheckType, Config, ConfigError, DestinationProblem, Protocol,
+    Rule, ServiceProblem,
 };
 pub use state::{DestinationStatus, DirectorEvent, DirectorState, ServiceStatus};
 
-use crate::bgp::{event_channel, EventSender, Events, DEFAULT_EVENT_BUFFER};
+use crate::bgp::{event_channel, AttributeOverrides, EventSender, Events, DEFAULT_EVENT_BUFFER};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -197,6 +197,19 @@ impl Director {
     /// VIPs whose every service is up.
     pub fn healthy_vips(&self) -> BTreeSet<IpAddr> {
         lock(&self.shared.state).healthy_vips()
+    }
+
+    /// VIPs not healthy that stay announced as a backup path, with the
+    /// attributes of the `down` backup of their first service that is down
+    /// and has one.
+    pub fn backup_vips(&self) -> BTreeMap<IpAddr, AttributeOverrides> {
+        lock(&self.shared.state).backup_vips()
+    }
+
+    /// The healthy VIPs and the backup ones, read at one instant.
+    pub fn announced_vips(&self) -> (BTreeSet<IpAddr>, BTreeMap<IpAddr, AttributeOverrides>) {
+        let state = lock(&self.shared.state);
+        (state.healthy_vips(), state.backup_vips())
     }
 
     /// Whether every check has seen a whole rise/fall window.

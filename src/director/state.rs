@@ -5,6 +5,7 @@
 use super::check::ProbeResult;
 use super::config::{service_name, socket_name, CheckSpec, Config, Protocol, ServiceConfig};
 use super::monitor::Monitor;
+use crate::bgp::AttributeOverrides;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -485,6 +486,22 @@ impl DirectorState {
     /// Every VIP in the configuration.
     pub fn all_vips(&self) -> BTreeSet<IpAddr> {
         self.config.services.iter().map(|s| s.address).collect()
+    }
+
+    /// VIPs not healthy that stay announced as a backup path: for each, the
+    /// attributes of the first service on it (in address, port and protocol
+    /// order) that is down and has a `down` backup.
+    pub fn backup_vips(&self) -> BTreeMap<IpAddr, AttributeOverrides> {
+        let mut services: Vec<&ServiceConfig> = self.config.services.iter().collect();
+        services.sort_by_key(|s| key(s));
+        let mut out = BTreeMap::new();
+        for s in services {
+            let up = self.services.get(&key(s)).is_some_and(|x| x.up);
+            if let (false, Some(b)) = (up, &s.down) {
+                out.entry(s.address).or_insert_with(|| b.overrides());
+            }
+        }
+        out
     }
 
     /// VIPs whose every service is up: what the BGP speaker advertises.

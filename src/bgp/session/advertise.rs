@@ -1,9 +1,9 @@
 //! Bringing a peer's Adj-RIB-Out up to date: the difference from what was
 //! sent, packed into UPDATEs and written in bounded buffers.
 
-use super::policy::{export, ExportContext};
+use super::policy::{export, export_with, ExportContext};
 use super::{lock, Driver};
-use crate::bgp::config::Parameters;
+use crate::bgp::config::{AttributeOverrides, Overrides, Parameters};
 use crate::bgp::event::{Direction, Event, EventSender, PrefixList};
 use crate::bgp::fsm::Negotiated;
 use crate::bgp::rib::{adj_rib_out, delta, LocRib};
@@ -19,6 +19,8 @@ pub(super) struct Advertised {
     pub(super) negotiated: Negotiated,
     pub(super) local: SocketAddr,
     pub(super) rib: LocRib,
+    /// The routes sent with attributes of their own.
+    pub(super) overrides: Overrides,
     pub(super) params: Parameters,
 }
 
@@ -49,9 +51,10 @@ impl Driver {
         let started = Instant::now();
         let params = self.params.borrow_and_update().clone();
         let loc = self.loc_rib.borrow_and_update().clone();
+        let overrides = self.overrides.borrow_and_update().clone();
         let new = adj_rib_out(&loc, &adv.negotiated.families, &params.filter);
         let attrs_changed = !params.same_attributes(&adv.params);
-        let (announce, withdraw) = match what {
+        let (mut announce, withdraw) = match what {
             Sync::Full => (PrefixList::Rib(new.clone()), PrefixList::List(vec![])),
             Sync::Family(family) => (
                 PrefixList::List(
@@ -76,26 +79,56 @@ impl Driver {
                 (PrefixList::List(d.announce), PrefixList::List(d.withdraw))
             }
         };
+        // Routes that stay whose own attributes changed go again.
+        if let PrefixList::List(list) = &mut announce {
+            let again = changed_overrides(&adv.overrides, &overrides, &adv.rib, &new);
+            if !again.is_empty() {
+                list.extend(again);
+                list.sort_unstable();
+                list.dedup();
+            }
+        }
         if announce.is_empty() && withdraw.is_empty() {
             adv.rib = new;
             adv.params = params;
+            adv.overrides = overrides;
             return Ok(());
         }
-        let builder = self.builder(adv, &params);
         let tracer = self.config.trace.then(|| Tracer {
             events: self.events.clone(),
             peer: self.name.clone(),
             ctx: self.fsm.decode_context(),
         });
         let tracer = tracer.as_ref();
-        let mut messages = write_chunked(wr, tracer, &withdraw, |family, chunk, buf| {
+        let mut messages = write_chunked(wr, tracer, &withdraw, None, |family, chunk, buf| {
             UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
         })
         .await?;
-        messages += write_chunked(wr, tracer, &announce, |family, chunk, buf| {
+        // The routes with the session's attributes, then each group of
+        // routes with attributes of their own.
+        let builder = self.builder(adv, &params, None);
+        let own = (!overrides.is_empty()).then_some(&overrides);
+        messages += write_chunked(wr, tracer, &announce, own, |family, chunk, buf| {
             builder.announce(family, chunk.iter().copied(), buf)
         })
         .await?;
+        let mut groups: std::collections::BTreeMap<&AttributeOverrides, Vec<IpNet>> =
+            Default::default();
+        if !overrides.is_empty() {
+            for p in announce.iter() {
+                if let Some(o) = overrides.get(p) {
+                    groups.entry(o).or_default().push(*p);
+                }
+            }
+        }
+        for (o, prefixes) in groups {
+            let builder = self.builder(adv, &params, Some(o));
+            let list = PrefixList::List(prefixes);
+            messages += write_chunked(wr, tracer, &list, None, |family, chunk, buf| {
+                builder.announce(family, chunk.iter().copied(), buf)
+            })
+            .await?;
+        }
         self.fsm.sent(Instant::now());
         {
             let mut s = lock(&self.status);
@@ -115,6 +148,7 @@ impl Driver {
         );
         adv.rib = new;
         adv.params = params;
+        adv.overrides = overrides;
         self.emit(Event::Sent {
             peer: self.name.clone(),
             direction: Direction::Sent,
@@ -125,8 +159,14 @@ impl Driver {
         Ok(())
     }
 
-    /// The UPDATE builder of the export policy for this session.
-    fn builder(&self, adv: &Advertised, params: &Parameters) -> UpdateBuilder {
+    /// The UPDATE builder of the export policy for this session, for routes
+    /// with `overrides` or with the session's attributes.
+    fn builder(
+        &self,
+        adv: &Advertised,
+        params: &Parameters,
+        overrides: Option<&AttributeOverrides>,
+    ) -> UpdateBuilder {
         let ctx = ExportContext {
             local_as: self.config.local_as,
             router_id: self.config.router_id,
@@ -134,7 +174,10 @@ impl Driver {
             four_octet_as: adv.negotiated.four_octet_as,
             local_ip: adv.local.ip(),
         };
-        let e = export(&ctx, params);
+        let e = match overrides {
+            Some(o) => export_with(&ctx, params, o),
+            None => export(&ctx, params),
+        };
         UpdateBuilder::new(
             &e.attributes,
             e.next_hop4,
@@ -144,13 +187,34 @@ impl Driver {
     }
 }
 
-/// Encodes `list` in chunks of [`PREFIXES_PER_WRITE`] prefixes (IPv4 then
-/// IPv6 within each chunk) and writes each chunk's UPDATEs, so that a large
-/// RIB goes out in bounded buffers. Returns how many UPDATEs were written.
+/// Prefixes advertised before and still advertised whose attributes of
+/// their own changed (given, taken away or replaced).
+fn changed_overrides(
+    old: &Overrides,
+    new: &Overrides,
+    old_rib: &LocRib,
+    new_rib: &LocRib,
+) -> Vec<IpNet> {
+    if std::sync::Arc::ptr_eq(old, new) || (old.is_empty() && new.is_empty()) {
+        return Vec::new();
+    }
+    old.keys()
+        .chain(new.keys())
+        .filter(|p| old.get(*p) != new.get(*p))
+        .filter(|p| old_rib.contains(*p) && new_rib.contains(*p))
+        .copied()
+        .collect()
+}
+
+/// Encodes the prefixes of `list` (but those in `skip`) in chunks of
+/// [`PREFIXES_PER_WRITE`] (IPv4 then IPv6 within each chunk) and writes
+/// each chunk's UPDATEs, so that a large RIB goes out in bounded buffers.
+/// Returns how many UPDATEs were written.
 async fn write_chunked(
     wr: &mut OwnedWriteHalf,
     tracer: Option<&Tracer>,
     list: &PrefixList,
+    skip: Option<&Overrides>,
     mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
 ) -> std::io::Result<usize> {
     let mut messages = 0;
@@ -159,7 +223,15 @@ async fn write_chunked(
     let mut it = list.iter().peekable();
     while it.peek().is_some() {
         chunk.clear();
-        chunk.extend(it.by_ref().take(PREFIXES_PER_WRITE));
+        for p in it.by_ref() {
+            if skip.is_some_and(|s| s.contains_key(p)) {
+                continue;
+            }
+            chunk.push(p);
+            if chunk.len() == PREFIXES_PER_WRITE {
+                break;
+            }
+        }
         buf.clear();
         for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
             messages += encode(family, &chunk, &mut buf);

@@ -14,7 +14,7 @@ mod dial;
 mod framing;
 pub mod policy;
 
-use super::config::{Parameters, PeerConfig, PeerConfigError};
+use super::config::{Overrides, Parameters, PeerConfig, PeerConfigError};
 use super::error::{IoFailure, SessionError};
 use super::event::{Direction, Event, EventSender, PeerStatus, PrefixList, ReceivedRoute};
 use super::fsm::{Action, CloseReason, Fsm, FsmConfig};
@@ -34,6 +34,18 @@ use tokio::sync::{mpsc, watch};
 /// A counter bumped whenever a session's status changes (state, routes
 /// sent or received), shared by the sessions of a pool.
 pub type StatusNotifier = Arc<watch::Sender<u64>>;
+
+/// What the sessions of a pool share.
+pub(crate) struct Shared {
+    /// The Loc-RIB.
+    pub(crate) loc_rib: watch::Receiver<LocRib>,
+    /// Routes with attributes of their own.
+    pub(crate) overrides: watch::Receiver<Overrides>,
+    /// Where events go.
+    pub(crate) events: EventSender,
+    /// Bumped at every status change.
+    pub(crate) changes: StatusNotifier,
+}
 
 /// A running session: dials (or waits for) its peer, reconnects after
 /// failures, and advertises the shared Loc-RIB.
@@ -59,16 +71,26 @@ impl Session {
         loc_rib: watch::Receiver<LocRib>,
         events: EventSender,
     ) -> Result<Session, PeerConfigError> {
-        Session::start(config, loc_rib, events, Arc::new(watch::channel(0).0))
+        Session::start(
+            config,
+            Shared {
+                loc_rib,
+                // No route with attributes of its own, ever.
+                overrides: watch::channel(Overrides::default()).1,
+                events,
+                changes: Arc::new(watch::channel(0).0),
+            },
+        )
     }
 
-    /// As [`spawn`](Self::spawn), bumping `changes` at every status change.
-    pub(crate) fn start(
-        config: PeerConfig,
-        loc_rib: watch::Receiver<LocRib>,
-        events: EventSender,
-        changes: StatusNotifier,
-    ) -> Result<Session, PeerConfigError> {
+    /// As [`spawn`](Self::spawn), with what the sessions of a pool share.
+    pub(crate) fn start(config: PeerConfig, shared: Shared) -> Result<Session, PeerConfigError> {
+        let Shared {
+            loc_rib,
+            overrides,
+            events,
+            changes,
+        } = shared;
         config.validate()?;
         let name = config.name();
         let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
@@ -90,6 +112,7 @@ impl Session {
             status: status.clone(),
             adj_rib_in: adj_rib_in.clone(),
             loc_rib,
+            overrides,
             params: params_rx,
             stop: stop_rx,
             incoming: incoming_rx,
@@ -185,6 +208,7 @@ struct Driver {
     status: Arc<Mutex<PeerStatus>>,
     adj_rib_in: Arc<Mutex<AdjRibIn>>,
     loc_rib: watch::Receiver<LocRib>,
+    overrides: watch::Receiver<Overrides>,
     params: watch::Receiver<Parameters>,
     stop: watch::Receiver<bool>,
     incoming: mpsc::Receiver<TcpStream>,
@@ -360,8 +384,10 @@ impl Driver {
         let mut closed = self.perform(actions, wr, &mut adv, local).await;
         let mut params = self.params.clone();
         let mut loc = self.loc_rib.clone();
+        let mut overrides = self.overrides.clone();
         params.mark_unchanged();
         loc.mark_unchanged();
+        overrides.mark_unchanged();
         loop {
             if let Some(reason) = closed {
                 return reason;
@@ -420,6 +446,12 @@ impl Driver {
                             continue;
                         }
                         _ = params.changed(), if established => {
+                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
+                                return SessionError::Write(e.into());
+                            }
+                            continue;
+                        }
+                        _ = overrides.changed(), if established => {
                             if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
                                 return SessionError::Write(e.into());
                             }
@@ -506,6 +538,7 @@ impl Driver {
                         negotiated: *n,
                         local,
                         rib: Arc::default(),
+                        overrides: Overrides::default(),
                         params: self.params.borrow().clone(),
                     });
                     if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Full).await {

@@ -3,7 +3,7 @@
 //! for 2-octet peers, RFC 2545 for link-local sessions), and the
 //! NOTIFICATION for a peer over its prefix limit (RFC 4486).
 
-use crate::bgp::config::{is_link_local, Parameters};
+use crate::bgp::config::{is_link_local, AttributeOverrides, Parameters};
 use crate::bgp::wire::{
     AsPath, CeaseSubcode, Family, Notification, NotificationKind, Origin, PathAttributes,
 };
@@ -80,6 +80,37 @@ pub fn export(ctx: &ExportContext, params: &Parameters) -> Export {
         next_hop4,
         next_hops6,
     }
+}
+
+/// The export of routes with `overrides`: MED and LOCAL_PREF replaced (the
+/// latter towards internal peers only), communities added, our AS
+/// prepended towards external peers.
+pub fn export_with(
+    ctx: &ExportContext,
+    params: &Parameters,
+    overrides: &AttributeOverrides,
+) -> Export {
+    let mut e = export(ctx, params);
+    let a = &mut e.attributes;
+    if let Some(med) = overrides.med {
+        a.med = Some(med);
+    }
+    if let (Some(lp), Some(_)) = (overrides.local_pref, a.local_pref) {
+        a.local_pref = Some(lp);
+    }
+    a.communities
+        .extend(overrides.add_communities.iter().copied());
+    a.communities.dedup();
+    a.large_communities
+        .extend(overrides.add_large_communities.iter().copied());
+    a.large_communities.dedup();
+    if overrides.prepend > 0 && ctx.peer_as != ctx.local_as {
+        let path = vec![ctx.local_as; 1 + overrides.prepend as usize];
+        a.as_path = Some(AsPath::sequence(&path));
+        a.as4_path =
+            (!ctx.four_octet_as && ctx.local_as > u16::MAX as u32).then(|| AsPath::sequence(&path));
+    }
+    e
 }
 
 /// Cease / Maximum Number of Prefixes Reached (RFC 4486) with the family
@@ -190,6 +221,41 @@ mod tests {
         // Without a global one, the link-local address alone.
         let e = export(&ctx(65001, "fe80::2"), &Parameters::default());
         assert_eq!(e.next_hops6, vec!["fe80::2".parse::<Ipv6Addr>().unwrap()]);
+    }
+
+    #[test]
+    fn overrides_replace_add_and_prepend() {
+        let params = Parameters {
+            med: 10,
+            communities: vec!["65000:1".parse().unwrap()],
+            ..Default::default()
+        };
+        let o = AttributeOverrides {
+            med: Some(500),
+            local_pref: Some(50),
+            add_communities: vec!["65000:666".parse().unwrap()],
+            prepend: 2,
+            ..Default::default()
+        };
+        // Internal: MED and LOCAL_PREF replaced, community added, no prepend.
+        let i = export_with(&ctx(65001, "192.0.2.1"), &params, &o).attributes;
+        assert_eq!((i.med, i.local_pref), (Some(500), Some(50)));
+        assert_eq!(i.communities.len(), 2);
+        assert_eq!(i.as_path, Some(AsPath::default()));
+        // External: no LOCAL_PREF, our AS three times.
+        let e = export_with(&ctx(65002, "192.0.2.1"), &params, &o).attributes;
+        assert_eq!(e.local_pref, None);
+        assert_eq!(e.as_path, Some(AsPath::sequence(&[65001, 65001, 65001])));
+        // Nothing overridden: the plain export.
+        let plain = export(&ctx(65002, "192.0.2.1"), &params);
+        assert_eq!(
+            export_with(
+                &ctx(65002, "192.0.2.1"),
+                &params,
+                &AttributeOverrides::default()
+            ),
+            plain
+        );
     }
 
     #[test]
