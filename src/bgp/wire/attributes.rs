@@ -58,6 +58,11 @@ pub mod attr_type {
 use attr_type::*;
 
 /// ORIGIN values.
+///
+/// ```
+/// use cue::bgp::wire::Origin;
+/// assert_eq!(Origin::Igp.to_string(), "IGP");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Origin {
     /// Learned by an interior gateway protocol.
@@ -82,6 +87,11 @@ impl fmt::Display for Origin {
 }
 
 /// AS_PATH segment types.
+///
+/// ```
+/// use cue::bgp::wire::{AsPath, AsSegmentKind};
+/// assert_eq!(AsPath::sequence(&[65001]).segments[0].kind, AsSegmentKind::Sequence);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AsSegmentKind {
     /// AS_SET (1).
@@ -95,6 +105,12 @@ pub enum AsSegmentKind {
 }
 
 /// One AS_PATH segment.
+///
+/// ```
+/// use cue::bgp::wire::{AsSegment, AsSegmentKind};
+/// let s = AsSegment { kind: AsSegmentKind::Set, asns: vec![65010, 65020] };
+/// assert_eq!(s.asns.len(), 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AsSegment {
     /// Segment type.
@@ -104,6 +120,13 @@ pub struct AsSegment {
 }
 
 /// An AS_PATH (or AS4_PATH): a list of segments.
+///
+/// ```
+/// use cue::bgp::wire::AsPath;
+/// let p = AsPath::sequence(&[65001, 4_200_000_000]);
+/// assert_eq!(p.to_string(), "65001 4200000000");
+/// assert!(p.has_large_as(), "needs AS4_PATH towards a 2-octet peer");
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AsPath {
     /// The segments, in order.
@@ -263,6 +286,14 @@ impl serde::Serialize for AsPath {
 }
 
 /// A standard community (RFC 1997), shown as `ASN:VALUE`.
+///
+/// ```
+/// use cue::bgp::wire::Community;
+/// let c: Community = "65000:7".parse().unwrap();
+/// assert_eq!(c.0, 65000 << 16 | 7);
+/// assert_eq!("no-export".parse::<Community>().unwrap().to_string(), "no-export");
+/// assert!("65536:1".parse::<Community>().is_err());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Community(pub u32);
 
@@ -320,6 +351,13 @@ impl serde::Serialize for Community {
 }
 
 /// A large community (RFC 8092), shown as `GLOBAL:LOCAL1:LOCAL2`.
+///
+/// ```
+/// use cue::bgp::wire::LargeCommunity;
+/// let c: LargeCommunity = "4200000000:1:2".parse().unwrap();
+/// assert_eq!((c.global, c.local1, c.local2), (4_200_000_000, 1, 2));
+/// assert_eq!(c.to_string(), "4200000000:1:2");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LargeCommunity {
     /// Global administrator (an AS number).
@@ -362,6 +400,18 @@ impl serde::Serialize for LargeCommunity {
 }
 
 /// MP_REACH_NLRI (RFC 4760).
+///
+/// ```
+/// use cue::bgp::wire::{AsPath, DecodeContext, Family, Message, Origin, PathAttributes, UpdateBuilder};
+/// let attrs = PathAttributes { origin: Some(Origin::Igp), as_path: Some(AsPath::default()), ..Default::default() };
+/// let b = UpdateBuilder::new(&attrs, "10.0.0.1".parse().unwrap(),
+///     &["2001:db8::1".parse().unwrap()], DecodeContext::default());
+/// let mut out = Vec::new();
+/// b.announce(Family::Ipv6Unicast, &["2001:db8::10/128".parse().unwrap()], &mut out);
+/// let Ok(Message::Update(u)) = Message::decode(&out, DecodeContext::default()) else { panic!() };
+/// let mp = u.attributes.mp_reach.unwrap();
+/// assert_eq!((mp.afi, mp.safi, mp.nlri.len()), (2, 1, 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MpReach {
     /// Address family identifier.
@@ -375,6 +425,14 @@ pub struct MpReach {
 }
 
 /// MP_UNREACH_NLRI (RFC 4760).
+///
+/// ```
+/// use cue::bgp::wire::{DecodeContext, Family, Message, UpdateBuilder};
+/// let mut out = Vec::new();
+/// UpdateBuilder::withdraw(Family::Ipv6Unicast, &["2001:db8::10/128".parse().unwrap()], &mut out);
+/// let Ok(Message::Update(u)) = Message::decode(&out, DecodeContext::default()) else { panic!() };
+/// assert_eq!(u.attributes.mp_unreach.unwrap().withdrawn.len(), 1);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MpUnreach {
     /// Address family identifier.
@@ -386,6 +444,16 @@ pub struct MpUnreach {
 }
 
 /// An attribute kept as it came (optional attributes we do not interpret).
+///
+/// ```
+/// use cue::bgp::wire::{DecodeContext, PathAttributes, RawAttribute};
+/// // An optional transitive attribute we do not interpret (type 99) is kept.
+/// let mut a = PathAttributes::default();
+/// a.other.push(RawAttribute { flags: 0xc0, type_code: 99, value: vec![1, 2] });
+/// let mut out = Vec::new();
+/// a.encode(&mut out, DecodeContext::default());
+/// assert_eq!(PathAttributes::decode(&out, DecodeContext::default()).unwrap(), a);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawAttribute {
     /// Flags.
@@ -397,6 +465,20 @@ pub struct RawAttribute {
 }
 
 /// The path attributes of an UPDATE.
+///
+/// ```
+/// use cue::bgp::wire::{AsPath, DecodeContext, Origin, PathAttributes};
+/// let a = PathAttributes {
+///     origin: Some(Origin::Igp),
+///     as_path: Some(AsPath::sequence(&[65001])),
+///     med: Some(10),
+///     communities: vec!["65000:1".parse().unwrap()],
+///     ..Default::default()
+/// };
+/// let mut out = Vec::new();
+/// a.encode(&mut out, DecodeContext::default());
+/// assert_eq!(PathAttributes::decode(&out, DecodeContext::default()).unwrap(), a);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathAttributes {
     /// ORIGIN.

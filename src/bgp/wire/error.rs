@@ -25,6 +25,16 @@ pub mod code {
 /// A received message that is malformed or unacceptable.
 ///
 /// [`DecodeError::notification`] gives the NOTIFICATION to answer it with.
+///
+/// ```
+/// use cue::bgp::wire::{DecodeContext, DecodeError, Message};
+/// let mut bytes = vec![0xff; 16];
+/// bytes.extend_from_slice(&[0, 19, 9]); // type 9 does not exist
+/// let e = Message::decode(&bytes, DecodeContext::default()).unwrap_err();
+/// assert_eq!(e, DecodeError::BadType(9));
+/// let n = e.notification();
+/// assert_eq!((n.code, n.subcode, n.data), (1, 3, vec![9]));
+/// ```
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {

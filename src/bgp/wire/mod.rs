@@ -71,6 +71,13 @@ pub mod msg_type {
 }
 
 /// An address family this speaker handles (unicast only).
+///
+/// ```
+/// use cue::bgp::wire::Family;
+/// assert_eq!(Family::of("2001:db8::1".parse().unwrap()), Family::Ipv6Unicast);
+/// assert_eq!(Family::Ipv4Unicast.afi_safi(), (1, 1));
+/// assert_eq!(Family::from_afi_safi(2, 1), Some(Family::Ipv6Unicast));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Family {
     /// IPv4 unicast (AFI 1, SAFI 1).
@@ -119,6 +126,14 @@ impl std::fmt::Display for Family {
 }
 
 /// What the decoder needs to know about the session.
+///
+/// ```
+/// use cue::bgp::wire::{DecodeContext, Message};
+/// // Before OPENs are exchanged, AS numbers are 2 octets.
+/// let ctx = DecodeContext::default();
+/// let bytes = Message::Keepalive.to_bytes(ctx);
+/// assert_eq!(Message::decode(&bytes, ctx).unwrap(), Message::Keepalive);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DecodeContext {
     /// Both sides advertised the 4-octet AS capability: AS_PATH carries
@@ -127,6 +142,17 @@ pub struct DecodeContext {
 }
 
 /// A decoded BGP message.
+///
+/// ```
+/// use cue::bgp::wire::{frame, DecodeContext, Message, Notification};
+/// let ctx = DecodeContext::default();
+/// let bytes = Message::Notification(Notification::admin_shutdown()).to_bytes(ctx);
+/// // A stream is cut into messages by `frame`, then each is decoded.
+/// let len = frame(&bytes).unwrap().unwrap();
+/// let m = Message::decode(&bytes[..len], ctx).unwrap();
+/// assert_eq!(m.kind(), "NOTIFICATION");
+/// assert_eq!(m.summary(), "NOTIFICATION 6/2 Cease / Administrative Shutdown");
+/// ```
 // An UPDATE is the large variant and also the common one: boxing it would
 // add an allocation to every received UPDATE for no gain.
 #[allow(clippy::large_enum_variant)]

@@ -12,6 +12,13 @@ use super::error::code;
 use super::{begin_message, finish_message, msg_type};
 
 /// A NOTIFICATION: error code, subcode and data.
+///
+/// ```
+/// use cue::bgp::wire::Notification;
+/// let n = Notification::new(6, 2, b"\x07upgrade".to_vec());
+/// assert_eq!(n.reason(), "Cease / Administrative Shutdown: \"upgrade\"");
+/// assert_eq!(n.to_string(), "6/2 Cease / Administrative Shutdown: \"upgrade\"");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// Error code.

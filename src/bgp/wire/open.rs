@@ -28,6 +28,13 @@ const CAP_ROUTE_REFRESH: u8 = 2;
 const CAP_FOUR_OCTET_AS: u8 = 65;
 
 /// A BGP capability (RFC 5492).
+///
+/// ```
+/// use cue::bgp::wire::{Capability, Family, Open};
+/// let open = Open::new(65001, 90, "10.0.0.1".parse().unwrap(), &[Family::Ipv4Unicast]);
+/// assert!(open.capabilities.contains(&Capability::RouteRefresh));
+/// assert!(open.capabilities.contains(&Capability::FourOctetAs(65001)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Capability {
     /// Multiprotocol extensions (RFC 4760).
@@ -127,6 +134,15 @@ impl std::fmt::Display for Capability {
 }
 
 /// An OPEN message.
+///
+/// ```
+/// use cue::bgp::wire::{Family, Open};
+/// let open = Open::new(4_200_000_000, 90, "10.0.0.1".parse().unwrap(), &[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+/// assert_eq!(open.my_as, 23456, "AS_TRANS in the 2-octet field");
+/// assert_eq!(open.asn(), 4_200_000_000, "the 4-octet AS capability");
+/// assert!(open.four_octet_as() && open.route_refresh());
+/// assert_eq!(open.mp_families().unwrap().len(), 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Open {
     /// BGP version; always 4 once decoded.

@@ -10,6 +10,14 @@
 use super::{begin_message, finish_message, msg_type, DecodeError, HEADER_LEN};
 
 /// A ROUTE-REFRESH request for one address family.
+///
+/// ```
+/// use cue::bgp::wire::{DecodeContext, Message, RouteRefresh};
+/// let rr = Message::RouteRefresh(RouteRefresh { afi: 2, safi: 1, subtype: 0 });
+/// let ctx = DecodeContext::default();
+/// assert_eq!(Message::decode(&rr.to_bytes(ctx), ctx).unwrap(), rr);
+/// assert_eq!(rr.summary(), "ROUTE-REFRESH ipv6-unicast");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteRefresh {
     /// Address family identifier.

@@ -26,6 +26,19 @@ use ipnet::IpNet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// An UPDATE message.
+///
+/// ```
+/// use cue::bgp::wire::{AsPath, DecodeContext, Family, Message, Origin, PathAttributes, UpdateBuilder};
+/// let attrs = PathAttributes { origin: Some(Origin::Igp), as_path: Some(AsPath::default()), ..Default::default() };
+/// let b = UpdateBuilder::new(&attrs, "10.0.0.1".parse().unwrap(),
+///     &["::1".parse().unwrap()], DecodeContext::default());
+/// let mut out = Vec::new();
+/// b.announce(Family::Ipv4Unicast, &["192.0.2.1/32".parse().unwrap()], &mut out);
+/// let Ok(Message::Update(u)) = Message::decode(&out, DecodeContext::default()) else { panic!() };
+/// assert_eq!(u.announced().count(), 1);
+/// assert_eq!(u.attributes.next_hop, Some("10.0.0.1".parse().unwrap()));
+/// assert_eq!(u.end_of_rib(), None);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Update {
     /// Withdrawn IPv4 prefixes (classic field).
@@ -138,6 +151,20 @@ impl Update {
 
 /// Packs announcements and withdrawals into as few UPDATEs as the
 /// 4096-octet limit allows, with the path attributes encoded once.
+///
+/// ```
+/// use cue::bgp::wire::{AsPath, DecodeContext, Family, Origin, PathAttributes, UpdateBuilder};
+/// use ipnet::IpNet;
+/// let routes: Vec<IpNet> = (0..2000u32)
+///     .map(|i| IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i))))
+///     .collect();
+/// let attrs = PathAttributes { origin: Some(Origin::Igp), as_path: Some(AsPath::default()), ..Default::default() };
+/// let b = UpdateBuilder::new(&attrs, "10.0.0.1".parse().unwrap(),
+///     &["::1".parse().unwrap()], DecodeContext::default());
+/// let mut out = Vec::new();
+/// let messages = b.announce(Family::Ipv4Unicast, &routes, &mut out);
+/// assert_eq!(messages, 3, "5 octets a /32, 4096 octets a message");
+/// ```
 #[derive(Debug, Clone)]
 pub struct UpdateBuilder {
     /// All attributes for classic IPv4 NLRI, NEXT_HOP included.
