@@ -9,6 +9,12 @@ use std::net::SocketAddr;
 
 /// An I/O failure, kept as its kind and text (so that errors can be cloned
 /// into status snapshots and events).
+///
+/// ```
+/// use cue::bgp::IoFailure;
+/// let e = IoFailure::from(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
+/// assert_eq!(e.kind, std::io::ErrorKind::ConnectionRefused);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IoFailure {
     /// The kind of failure.
@@ -39,6 +45,12 @@ impl std::fmt::Display for IoFailure {
 }
 
 /// Why a connection from a peer was not taken.
+///
+/// ```
+/// use cue::bgp::{Refusal, SessionError};
+/// let e = SessionError::Refused { remote: "192.0.2.9:40000".parse().unwrap(), reason: Refusal::NotConfigured };
+/// assert_eq!(e.to_string(), "connection from 192.0.2.9:40000 refused: not a configured peer");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Refusal {

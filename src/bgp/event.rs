@@ -31,6 +31,15 @@ use tokio::sync::mpsc;
 pub const DEFAULT_EVENT_BUFFER: usize = 4096;
 
 /// An event type that can say "this many events were dropped here".
+///
+/// ```
+/// use cue::bgp::{event_channel, Event};
+/// let (tx, mut rx) = event_channel::<Event>(1);
+/// tx.send(Event::Added { peer: "a".into() });
+/// tx.send(Event::Added { peer: "b".into() }); // the buffer is full: counted
+/// assert!(matches!(rx.try_recv(), Some(Event::Lagged { missed: 1 })));
+/// assert!(matches!(rx.try_recv(), Some(Event::Added { .. })));
+/// ```
 pub trait Lagged {
     /// The event standing for `missed` dropped events.
     fn lagged(missed: u64) -> Self;
@@ -44,6 +53,13 @@ impl Lagged for Event {
 
 /// The sending side of an event stream: never waits; counts what a full
 /// buffer drops.
+///
+/// ```
+/// use cue::bgp::{event_channel, Event};
+/// let (tx, mut rx) = event_channel::<Event>(16);
+/// tx.send(Event::Removed { peer: "192.0.2.1".into() }); // never waits
+/// assert_eq!(rx.try_recv().unwrap().peer(), "192.0.2.1");
+/// ```
 #[derive(Debug)]
 pub struct EventSender<T = Event> {
     tx: mpsc::Sender<T>,
@@ -70,6 +86,19 @@ impl<T> EventSender<T> {
 
 /// A stream of events in order, with a [`Lagged`] event where some were
 /// dropped (see the module docs).
+///
+/// ``` no_run
+/// # async fn demo() {
+/// use cue::bgp::{Event, Pool};
+/// let (pool, mut events) = Pool::new();
+/// while let Some(e) = events.recv().await {
+///     match e {
+///         Event::Lagged { missed } => eprintln!("{missed} events lost; status is still whole: {:?}", pool.status()),
+///         e => println!("{}", serde_json::to_string(&e).unwrap()),
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Events<T = Event> {
     rx: mpsc::Receiver<T>,
@@ -114,6 +143,11 @@ pub fn event_channel<T>(capacity: usize) -> (EventSender<T>, Events<T>) {
 }
 
 /// Who sent a message.
+///
+/// ```
+/// use cue::bgp::Direction;
+/// assert_eq!(serde_json::to_string(&Direction::Sent).unwrap(), "\"sent\"");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -124,6 +158,13 @@ pub enum Direction {
 }
 
 /// A list of prefixes: either a shared RIB (no copy) or a plain list.
+///
+/// ```
+/// use cue::bgp::PrefixList;
+/// let l = PrefixList::List(vec!["192.0.2.1/32".parse().unwrap()]);
+/// assert_eq!(l.len(), 1);
+/// assert_eq!(serde_json::to_string(&l).unwrap(), "[\"192.0.2.1/32\"]");
+/// ```
 #[derive(Debug, Clone)]
 pub enum PrefixList {
     /// Every prefix of a RIB.
@@ -162,6 +203,17 @@ impl Serialize for PrefixList {
 }
 
 /// A route received from a peer.
+///
+/// ```
+/// # fn show(e: cue::bgp::Event) {
+/// use cue::bgp::Event;
+/// if let Event::Received { peer, announce, .. } = e {
+///     for r in announce {
+///         println!("{peer}: {} next hop {:?}", r.prefix, r.attributes.next_hop);
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct ReceivedRoute {
     /// The prefix.
@@ -172,6 +224,15 @@ pub struct ReceivedRoute {
 }
 
 /// Something that happened to a peer.
+///
+/// ```
+/// use cue::bgp::{Event, State};
+/// let e = Event::State { peer: "192.0.2.1".into(), state: State::Established };
+/// assert_eq!(
+///     serde_json::to_string(&e).unwrap(),
+///     r#"{"event":"state","peer":"192.0.2.1","state":"ESTABLISHED"}"#
+/// );
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Event {
@@ -305,6 +366,15 @@ fn micros<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// Counters of one peer.
+///
+/// ```
+/// # fn show(pool: &cue::bgp::Pool) {
+/// for s in pool.status() {
+///     let c = &s.counters;
+///     println!("{}: {} advertised now, {} UPDATEs sent, {} sessions", s.peer, c.current, c.updates_sent, c.established);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Counters {
     /// Prefixes announced, over the peer's life.
@@ -326,6 +396,16 @@ pub struct Counters {
 }
 
 /// The status of one peer.
+///
+/// ``` no_run
+/// # async fn demo(pool: cue::bgp::Pool) {
+/// use cue::bgp::State;
+/// let status = pool.wait_for(|s| s.iter().all(|p| p.state == State::Established)).await;
+/// for s in status {
+///     println!("{} AS {} hold {} s, last error {:?}", s.peer, s.remote_as, s.hold_time, s.last_error);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerStatus {
     /// The peer's address.

@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 pub const OPEN_HOLD_TIME: Duration = Duration::from_secs(240);
 
 /// Session states (RFC 4271 section 8.2.2).
+///
+/// ```
+/// use cue::bgp::State;
+/// assert_eq!(State::OpenConfirm.to_string(), "OPEN_CONFIRM");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum State {
@@ -52,6 +57,19 @@ impl std::fmt::Display for State {
 }
 
 /// What the state machine needs to know about the local side.
+///
+/// ```
+/// use cue::bgp::fsm::{Fsm, FsmConfig};
+/// use cue::bgp::wire::Family;
+/// let fsm = Fsm::new(FsmConfig {
+///     local_as: 65001,
+///     router_id: "10.0.0.1".parse().unwrap(),
+///     hold_time: 90,
+///     peer_as: None,
+///     families: vec![Family::Ipv4Unicast],
+/// });
+/// assert_eq!(fsm.state(), cue::bgp::State::Idle);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FsmConfig {
     /// Local AS.
@@ -67,6 +85,21 @@ pub struct FsmConfig {
 }
 
 /// What both sides agreed on.
+///
+/// ```
+/// # use cue::bgp::fsm::{Fsm, FsmConfig};
+/// # use cue::bgp::wire::{Family, Message, Open};
+/// # let mut fsm = Fsm::new(FsmConfig { local_as: 65001, router_id: "10.0.0.1".parse().unwrap(),
+/// #     hold_time: 90, peer_as: None, families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast] });
+/// # let now = std::time::Instant::now();
+/// # fsm.connecting(true);
+/// # fsm.connected(now);
+/// # fsm.received(Ok(Message::Open(Open::new(65002, 90, "10.0.0.2".parse().unwrap(), &[Family::Ipv4Unicast]))), now);
+/// # fsm.received(Ok(Message::Keepalive), now);
+/// let n = fsm.negotiated().unwrap();
+/// assert_eq!(n.families, vec![Family::Ipv4Unicast], "what both sides support");
+/// assert_eq!(n.keepalive(), Some(std::time::Duration::from_secs(30)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
     /// The peer's AS (4-octet when it said so).
@@ -93,6 +126,13 @@ impl Negotiated {
 }
 
 /// Why a session ended.
+///
+/// ```
+/// use cue::bgp::fsm::CloseReason;
+/// use cue::bgp::wire::Notification;
+/// let r = CloseReason::NotificationReceived(Notification::admin_shutdown());
+/// assert_eq!(r.to_string(), "received Cease / Administrative Shutdown");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
     /// We sent this NOTIFICATION.
@@ -114,6 +154,18 @@ impl std::fmt::Display for CloseReason {
 }
 
 /// What the driver must do.
+///
+/// ```
+/// use cue::bgp::fsm::{Action, Fsm, FsmConfig};
+/// use cue::bgp::wire::{Family, Notification};
+/// let mut fsm = Fsm::new(FsmConfig { local_as: 65001, router_id: "10.0.0.1".parse().unwrap(),
+///     hold_time: 90, peer_as: None, families: vec![Family::Ipv4Unicast] });
+/// fsm.connecting(true);
+/// fsm.connected(std::time::Instant::now());
+/// // A stop sends Cease and closes.
+/// let actions = fsm.stop();
+/// assert!(actions.iter().any(|a| matches!(a, Action::Close(_))));
+/// ```
 // Actions live for one step of the driver; see `Message` for the size.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,6 +185,34 @@ pub enum Action {
 }
 
 /// The session state machine.
+///
+/// ```
+/// use cue::bgp::fsm::{Action, Fsm, FsmConfig, State};
+/// use cue::bgp::wire::{Family, Message, Open};
+/// use std::time::Instant;
+/// let mut fsm = Fsm::new(FsmConfig {
+///     local_as: 65001,
+///     router_id: "10.0.0.1".parse().unwrap(),
+///     hold_time: 90,
+///     peer_as: Some(65002),
+///     families: vec![Family::Ipv4Unicast],
+/// });
+/// let now = Instant::now();
+/// fsm.connecting(true);
+/// // Connected: our OPEN goes out.
+/// let actions = fsm.connected(now);
+/// assert!(actions.iter().any(|a| matches!(a, Action::Send(Message::Open(_)))));
+/// assert_eq!(fsm.state(), State::OpenSent);
+/// // The peer's OPEN: we confirm with a KEEPALIVE.
+/// let peer = Open::new(65002, 30, "10.0.0.2".parse().unwrap(), &[Family::Ipv4Unicast]);
+/// let actions = fsm.received(Ok(Message::Open(peer)), now);
+/// assert!(actions.contains(&Action::Send(Message::Keepalive)));
+/// assert_eq!(fsm.state(), State::OpenConfirm);
+/// // Its KEEPALIVE: established, with the smaller hold time.
+/// let actions = fsm.received(Ok(Message::Keepalive), now);
+/// assert!(actions.iter().any(|a| matches!(a, Action::Established(_))));
+/// assert_eq!(fsm.negotiated().unwrap().hold_time, 30);
+/// ```
 #[derive(Debug)]
 pub struct Fsm {
     config: FsmConfig,

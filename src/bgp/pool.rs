@@ -20,6 +20,19 @@ use tokio::sync::watch;
 pub const MAX_ACCEPTED_PEERS: usize = 1024;
 
 /// A pool configuration that cannot be used: nothing of it was applied.
+///
+/// ``` no_run
+/// use cue::bgp::{PeerConfig, Pool, PoolConfigError};
+/// # async fn demo() {
+/// let (pool, _events) = Pool::new();
+/// let mut peer = PeerConfig::new("127.0.0.1".parse().unwrap(), 65001, "10.0.0.1".parse().unwrap());
+/// peer.hold_time = 2;
+/// match pool.configure(vec![peer]).await {
+///     Err(PoolConfigError::Peer { peer, error }) => assert_eq!((peer.as_str(), error.field()), ("127.0.0.1", "hold_time")),
+///     other => panic!("{other:?}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PoolConfigError {

@@ -8,9 +8,30 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The addresses the embedder wants advertised, shared by every peer.
+///
+/// ``` no_run
+/// use cue::bgp::{LocRib, Pool};
+/// # async fn demo() {
+/// let (pool, _events) = Pool::new();
+/// let rib: LocRib = std::sync::Arc::new(["192.0.2.1/32".parse().unwrap()].into());
+/// pool.set_loc_rib(rib.clone()); // shared with every session, not copied
+/// assert!(std::sync::Arc::ptr_eq(&pool.loc_rib(), &rib));
+/// # }
+/// ```
 pub type LocRib = Arc<BTreeSet<IpNet>>;
 
 /// Which Loc-RIB entries go to a peer.
+///
+/// ```
+/// use cue::bgp::ExportFilter;
+/// let f = ExportFilter {
+///     accept: vec!["192.0.2.1/32".parse().unwrap()],
+///     reject: vec!["192.0.2.0/24".parse().unwrap()],
+/// };
+/// assert!(f.allows(&"192.0.2.1/32".parse().unwrap()));
+/// assert!(!f.allows(&"192.0.2.2/32".parse().unwrap()));
+/// assert!(f.allows(&"198.51.100.1/32".parse().unwrap()));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExportFilter {
     /// Prefixes whose addresses are always exported.
@@ -56,6 +77,15 @@ pub fn adj_rib_out(loc: &LocRib, families: &[Family], filter: &ExportFilter) -> 
 }
 
 /// What changed between two Adj-RIB-Outs.
+///
+/// ```
+/// use cue::bgp::rib::delta;
+/// let old = ["10.0.0.1/32".parse().unwrap(), "10.0.0.2/32".parse().unwrap()].into();
+/// let new = ["10.0.0.2/32".parse().unwrap(), "10.0.0.3/32".parse().unwrap()].into();
+/// let d = delta(&old, &new);
+/// assert_eq!(d.announce, vec!["10.0.0.3/32".parse().unwrap()]);
+/// assert_eq!(d.withdraw, vec!["10.0.0.1/32".parse().unwrap()]);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Delta {
     /// New prefixes to announce.
@@ -139,6 +169,15 @@ pub fn parse_prefix_lines(text: &str, out: &mut Vec<IpNet>) -> Result<(), String
 }
 
 /// The attributes of a route received from a peer.
+///
+/// ``` no_run
+/// # async fn demo(pool: cue::bgp::Pool) {
+/// // What a peer sent, with its attributes (AS4_PATH merged in).
+/// for (peer, prefix, attrs) in pool.adj_rib_in() {
+///     println!("{peer} {prefix} via {:?} as-path [{}] med {:?}", attrs.next_hop, attrs.as_path, attrs.med);
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RouteAttributes {
     /// Next hop (NEXT_HOP, or the first MP_REACH_NLRI next hop).
@@ -165,12 +204,41 @@ pub struct RouteAttributes {
 }
 
 /// Routes received from one peer, by prefix.
+///
+/// ```
+/// use cue::bgp::rib::AdjRibIn;
+/// use cue::bgp::wire::{AsPath, DecodeContext, Message, Origin, PathAttributes, Update};
+/// let u = Update {
+///     withdrawn: vec![],
+///     attributes: PathAttributes {
+///         origin: Some(Origin::Igp),
+///         as_path: Some(AsPath::sequence(&[65002])),
+///         next_hop: Some("10.0.0.2".parse().unwrap()),
+///         ..Default::default()
+///     },
+///     nlri: vec!["192.0.2.0/24".parse().unwrap()],
+/// };
+/// let mut rib = AdjRibIn::default();
+/// let received = rib.apply(&u);
+/// assert_eq!(received.announce.len(), 1);
+/// assert_eq!(rib.len(), 1);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct AdjRibIn {
     routes: BTreeMap<IpNet, Arc<RouteAttributes>>,
 }
 
 /// What one received UPDATE changed.
+///
+/// ```
+/// # use cue::bgp::rib::AdjRibIn;
+/// # use cue::bgp::wire::{PathAttributes, Update};
+/// let mut rib = AdjRibIn::default();
+/// let withdraw = Update { withdrawn: vec!["192.0.2.0/24".parse().unwrap()], attributes: PathAttributes::default(), nlri: vec![] };
+/// let r = rib.apply(&withdraw);
+/// assert_eq!(r.withdraw.len(), 1);
+/// assert!(r.announce.is_empty());
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Received {
     /// Announced prefixes with their attributes.

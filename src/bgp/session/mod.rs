@@ -33,6 +33,15 @@ use tokio::sync::{mpsc, watch};
 
 /// A counter bumped whenever a session's status changes (state, routes
 /// sent or received), shared by the sessions of a pool.
+///
+/// ``` no_run
+/// # async fn demo(pool: cue::bgp::Pool) {
+/// let mut changes = pool.status_changes();
+/// while changes.changed().await.is_ok() {
+///     println!("{:?}", pool.status());
+/// }
+/// # }
+/// ```
 pub type StatusNotifier = Arc<watch::Sender<u64>>;
 
 /// What the sessions of a pool share.
@@ -49,6 +58,19 @@ pub(crate) struct Shared {
 
 /// A running session: dials (or waits for) its peer, reconnects after
 /// failures, and advertises the shared Loc-RIB.
+///
+/// ``` no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use cue::bgp::{event_channel, PeerConfig, Session};
+/// // One session on its own (a Pool runs several and shares one Loc-RIB).
+/// let (rib, rib_rx) = tokio::sync::watch::channel(std::sync::Arc::new(["192.0.2.1/32".parse()?].into()));
+/// let (events, mut rx) = event_channel(64);
+/// let peer = PeerConfig::builder("127.0.0.1".parse()?, 65001, "10.0.0.1".parse()?).port(1179).build()?;
+/// let session = Session::spawn(peer, rib_rx, events)?;
+/// let _ = rx.recv().await;
+/// let status = session.stop().await; // Cease, then the final status
+/// # drop(rib); Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Session {
     config: PeerConfig,

@@ -10,6 +10,21 @@ use crate::bgp::wire::{
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// What the export policy needs to know of a session.
+///
+/// ```
+/// use cue::bgp::session::policy::{export, ExportContext};
+/// use cue::bgp::Parameters;
+/// let ctx = ExportContext {
+///     local_as: 65001,
+///     router_id: "10.0.0.1".parse().unwrap(),
+///     peer_as: 65002,
+///     four_octet_as: true,
+///     local_ip: "192.0.2.1".parse().unwrap(),
+/// };
+/// let e = export(&ctx, &Parameters::default());
+/// assert_eq!(e.next_hop4, "192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap());
+/// assert_eq!(e.attributes.local_pref, None, "an external peer");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExportContext {
     /// Our AS.
@@ -25,6 +40,17 @@ pub struct ExportContext {
 }
 
 /// The attributes and next hops of our routes towards one peer.
+///
+/// ```
+/// use cue::bgp::session::policy::{export, ExportContext};
+/// use cue::bgp::Parameters;
+/// let ctx = ExportContext { local_as: 65001, router_id: "10.0.0.1".parse().unwrap(), peer_as: 65001,
+///     four_octet_as: true, local_ip: "fe80::1".parse().unwrap() };
+/// let p = Parameters { next_hop6: Some("2001:db8::1".parse().unwrap()), ..Default::default() };
+/// let e = export(&ctx, &p);
+/// assert_eq!(e.attributes.local_pref, Some(100), "an internal peer");
+/// assert_eq!(e.next_hops6.len(), 2, "global and link-local over a link-local session");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Export {
     /// Path attributes (without next hops).
