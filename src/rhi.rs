@@ -47,6 +47,20 @@ use tokio::task::JoinHandle;
 
 /// A director whose healthy VIPs a pool advertises, together with fixed
 /// prefixes. Cloning gives another handle to the same injector.
+///
+/// ``` no_run
+/// # async fn demo(pool: cue::bgp::Pool, config: cue::director::Config, new: cue::director::Config) {
+/// use cue::rhi::HealthInjector;
+/// let (rhi, _events) = HealthInjector::start(pool, config).unwrap();
+/// rhi.update_fixed(|fixed| {
+///     fixed.insert("192.0.2.0/24".parse().unwrap());
+/// });
+/// if let Err(e) = rhi.reconfigure(new) {
+///     eprintln!("{e}; the running configuration stays");
+/// }
+/// let statuses = rhi.shutdown().await;
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct HealthInjector {
     inner: Arc<Inner>,

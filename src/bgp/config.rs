@@ -116,6 +116,15 @@ impl AttributeOverrides {
 
 /// Routes with [`AttributeOverrides`], by prefix: shared by every session
 /// of a pool (see [`Pool::set_overrides`](super::Pool::set_overrides)).
+///
+/// ```
+/// # fn demo(pool: &cue::bgp::Pool) {
+/// use cue::bgp::AttributeOverrides;
+/// use std::sync::Arc;
+/// let backup = Arc::new(AttributeOverrides { med: Some(1000), prepend: 2, ..Default::default() });
+/// pool.set_overrides(Arc::new([("192.0.2.1/32".parse().unwrap(), backup)].into()));
+/// # }
+/// ```
 pub type Overrides =
     std::sync::Arc<std::collections::BTreeMap<ipnet::IpNet, std::sync::Arc<AttributeOverrides>>>;
 
@@ -124,6 +133,14 @@ pub type Overrides =
 /// Build one with [`PeerConfig::builder`] (checked) or
 /// [`PeerConfig::new`] plus field assignments (checked when the session
 /// starts).
+///
+/// ```
+/// use cue::bgp::PeerConfig;
+/// let mut peer = PeerConfig::new("192.0.2.2".parse().unwrap(), 65001, "10.0.0.1".parse().unwrap());
+/// peer.multiprotocol = true;
+/// peer.parameters.next_hop6 = Some("2001:db8::1".parse().unwrap());
+/// assert!(peer.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     /// The peer's address and TCP port (with a scope id for link-local).
@@ -159,6 +176,15 @@ pub struct PeerConfig {
 
 /// A [`PeerConfig`] or [`Parameters`] that cannot be used; each variant
 /// names the field at fault.
+///
+/// ```
+/// use cue::bgp::{PeerConfig, PeerConfigError};
+/// let mut c = PeerConfig::new("ff02::5".parse().unwrap(), 65001, "10.0.0.1".parse().unwrap());
+/// assert_eq!(c.validate(), Err(PeerConfigError::PeerAddress("ff02::5".parse().unwrap())));
+/// c.address = "[2001:db8::1]:179".parse().unwrap();
+/// c.connect_retry = std::time::Duration::from_millis(5);
+/// assert_eq!(c.validate().unwrap_err().field(), "connect_retry");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum PeerConfigError {
@@ -382,6 +408,19 @@ pub fn validate_peer_address(address: SocketAddr) -> Result<(), PeerConfigError>
 }
 
 /// Builds a [`PeerConfig`]; [`build`](Self::build) checks it.
+///
+/// ```
+/// use cue::bgp::{Parameters, PeerConfig};
+/// let peer = PeerConfig::builder("fe80::2".parse().unwrap(), 65001, "10.0.0.1".parse().unwrap())
+///     .zone(3)
+///     .peer_as(65002)
+///     .md5_key("secret")
+///     .hold_time(30)
+///     .parameters(Parameters { med: 50, ..Default::default() })
+///     .build()
+///     .unwrap();
+/// assert_eq!(peer.name(), "fe80::2%3");
+/// ```
 #[derive(Debug, Clone)]
 pub struct PeerConfigBuilder(PeerConfig);
 

@@ -11,6 +11,11 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 /// Transport protocol of a service.
+///
+/// ```
+/// use cue::director::Protocol;
+/// assert_eq!(Protocol::Udp.to_string(), "udp");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -30,6 +35,11 @@ impl fmt::Display for Protocol {
 }
 
 /// Kinds of health check.
+///
+/// ```
+/// use cue::director::CheckType;
+/// assert_eq!(CheckType::Https.to_string(), "https");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckType {
@@ -67,6 +77,14 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Erro
 }
 
 /// A health check as written in the file.
+///
+/// ```
+/// use cue::director::config::{CheckConfig, DestinationConfig};
+/// let d: DestinationConfig = serde_json::from_str(r#"{"address": "10.0.0.1", "port": 8080,
+///     "checks": [{"type": "http", "path": "/health"}]}"#).unwrap();
+/// let spec = d.checks[0].spec(&d).unwrap(); // defaults applied
+/// assert_eq!((spec.port, spec.host.as_str(), spec.timeout.as_secs()), (8080, "10.0.0.1", 2));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CheckConfig {
@@ -110,6 +128,12 @@ pub struct CheckConfig {
 }
 
 /// A destination (backend) as written in the file.
+///
+/// ```
+/// use cue::director::config::DestinationConfig;
+/// let d: DestinationConfig = serde_json::from_str(r#"{"address": "10.0.0.1", "port": 8080, "weight": 0}"#).unwrap();
+/// assert_eq!(d.weight, 0); // out of service: no checks needed
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationConfig {
@@ -133,6 +157,13 @@ fn one() -> u32 {
 }
 
 /// A service as written in the file.
+///
+/// ```
+/// use cue::director::config::ServiceConfig;
+/// let s: ServiceConfig = serde_json::from_str(r#"{"address": "192.0.2.1", "port": 53, "protocol": "udp",
+///     "required": 2, "scheduler": "mh"}"#).unwrap();
+/// assert_eq!((s.required, s.scheduler.as_deref()), (2, Some("mh")));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
@@ -224,6 +255,15 @@ where
 }
 
 /// The whole configuration file.
+///
+/// ```
+/// use cue::director::Config;
+/// let config = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp",
+///     "destinations": [{"address": "10.0.0.1", "port": 8080,
+///       "checks": [{"type": "http", "path": "/health", "interval": "1s", "window": 3, "rise": 2, "fall": 2}]}]}]}"#).unwrap();
+/// assert_eq!(config.services[0].destinations.len(), 1);
+/// assert!(Config::from_json(r#"{"services": [{"address": "192.0.2.1"}]}"#).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -303,6 +343,12 @@ impl ConfigError {
 }
 
 /// What can be wrong with a service.
+///
+/// ```
+/// use cue::director::{Config, ConfigError, ServiceProblem};
+/// let e = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 0, "protocol": "tcp"}]}"#).unwrap_err();
+/// assert!(matches!(e, ConfigError::Service { problem: ServiceProblem::PortZero, .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServiceProblem {
@@ -335,6 +381,13 @@ impl ServiceProblem {
 }
 
 /// What can be wrong with a destination.
+///
+/// ```
+/// use cue::director::{Config, ConfigError, DestinationProblem};
+/// let e = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp",
+///     "destinations": [{"address": "10.0.0.1", "port": 0, "checks": [{"type": "tcp"}]}]}]}"#).unwrap_err();
+/// assert!(matches!(e, ConfigError::Destination { problem: DestinationProblem::PortZero, .. }));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DestinationProblem {
@@ -363,6 +416,14 @@ impl DestinationProblem {
 }
 
 /// What can be wrong with a check.
+///
+/// ```
+/// use cue::director::{CheckProblem, Config, ConfigError};
+/// let e = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp",
+///     "destinations": [{"address": "10.0.0.1", "port": 80, "checks": [{"type": "tcp", "rise": 9}]}]}]}"#).unwrap_err();
+/// let ConfigError::Check { problem, index, .. } = e else { panic!() };
+/// assert_eq!((problem, index), (CheckProblem::Rise { rise: 9, window: 5 }, 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CheckProblem {
@@ -447,6 +508,13 @@ impl CheckProblem {
 }
 
 /// HTTP methods a check may use.
+///
+/// ```
+/// use cue::director::config::{DestinationConfig, HttpMethod};
+/// let d: DestinationConfig = serde_json::from_str(r#"{"address": "10.0.0.1", "port": 80,
+///     "checks": [{"type": "http", "method": "head"}]}"#).unwrap();
+/// assert_eq!(d.checks[0].spec(&d).unwrap().method, HttpMethod::Head);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum HttpMethod {
     /// GET.
@@ -457,6 +525,15 @@ pub enum HttpMethod {
 
 /// What a check probes, fully resolved: the key under which identical probes
 /// are shared between services.
+///
+/// ```
+/// use cue::director::config::DestinationConfig;
+/// // Two services checking one backend the same way share one probe: the
+/// // resolved spec is the key.
+/// let d: DestinationConfig = serde_json::from_str(r#"{"address": "10.0.0.1", "port": 80,
+///     "checks": [{"type": "tcp"}, {"type": "tcp", "port": 80, "interval": "2s"}]}"#).unwrap();
+/// assert_eq!(d.checks[0].spec(&d).unwrap(), d.checks[1].spec(&d).unwrap());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct CheckSpec {
     /// Kind of check.
@@ -498,6 +575,11 @@ mod humantime_serde_compat {
 /// The rise/fall rule of a check: the last `window` results are kept; an up
 /// check goes down when fewer than `fall` of them passed; a down check comes
 /// up when at least `rise` of them passed.
+///
+/// ```
+/// use cue::director::Rule;
+/// assert_eq!(Rule::default(), Rule { window: 5, rise: 5, fall: 4 });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct Rule {
     /// Results kept (1-32).

@@ -46,6 +46,20 @@ use tokio::task::JoinHandle;
 pub const MAX_CONCURRENT_PROBES: usize = 4096;
 
 /// A running director.
+///
+/// ``` no_run
+/// # async fn demo() -> Result<(), cue::director::ConfigError> {
+/// use cue::director::{Config, Director};
+/// let config = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp",
+///     "destinations": [{"address": "10.0.0.1", "port": 8080,
+///       "checks": [{"type": "http", "path": "/health", "interval": "1s", "window": 3, "rise": 2, "fall": 2}]}]}]}"#).unwrap();
+/// let (director, _events) = Director::start(config)?;
+/// let mut changed = director.changed();
+/// changed.changed().await.ok();
+/// println!("healthy: {:?}, all: {:?}", director.healthy_vips(), director.all_vips());
+/// director.stop();
+/// # Ok(()) }
+/// ```
 pub struct Director {
     shared: Arc<Shared>,
     tasks: Mutex<BTreeMap<CheckSpec, JoinHandle<()>>>,

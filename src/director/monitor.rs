@@ -3,6 +3,17 @@
 use super::config::Rule;
 
 /// The recent results of one check and whether it counts as up.
+///
+/// ```
+/// use cue::director::monitor::Monitor;
+/// use cue::director::Rule;
+/// let mut m = Monitor::new(Rule { window: 3, rise: 3, fall: 2 }, true);
+/// assert_eq!(m.record(false), None, "2 of 3 still pass");
+/// assert_eq!(m.record(false), Some(false), "1 of 3: down");
+/// m.record(true);
+/// m.record(true);
+/// assert_eq!(m.record(true), Some(true), "3 of 3: up");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Monitor {
     rule: Rule,

@@ -12,8 +12,17 @@ use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 /// A service: VIP, port and protocol.
+///
+/// ```
+/// use cue::director::config::Protocol;
+/// let key: cue::director::state::ServiceKey = ("192.0.2.1".parse().unwrap(), 80, Protocol::Tcp);
+/// ```
 pub type ServiceKey = (IpAddr, u16, Protocol);
 /// A destination within a service.
+///
+/// ```
+/// let key: cue::director::state::DestinationKey = ("10.0.0.1".parse().unwrap(), 8080);
+/// ```
 pub type DestinationKey = (IpAddr, u16);
 
 fn rfc3339<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
@@ -32,6 +41,15 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 }
 
 /// What the director reports.
+///
+/// ```
+/// use cue::director::DirectorEvent;
+/// let e = DirectorEvent::Service { service: "192.0.2.1:80/tcp".into(), up: false, available: 0, required: 1 };
+/// assert_eq!(
+///     serde_json::to_string(&e).unwrap(),
+///     r#"{"event":"service","service":"192.0.2.1:80/tcp","up":false,"available":0,"required":1}"#
+/// );
+/// ```
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum DirectorEvent {
@@ -86,6 +104,20 @@ impl crate::bgp::Lagged for DirectorEvent {
 }
 
 /// The status of one check of a destination.
+///
+/// ```
+/// # fn show(director: &cue::director::Director) {
+/// for s in director.status() {
+///     println!("{}:{}/{} {} ({} available)", s.address, s.port, s.protocol, s.up, s.available);
+///     for d in &s.destinations {
+///         println!("  {}:{} ok {} {}", d.address, d.port, d.ok, d.diagnostic);
+///         for c in &d.checks {
+///             println!("    {} up {}, {} recent passes", c.check, c.up, c.passes);
+///         }
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckStatus {
     /// Kind and target, e.g. `http 10.1.2.3:8080`.
@@ -99,6 +131,20 @@ pub struct CheckStatus {
 }
 
 /// The status of one destination.
+///
+/// ```
+/// # fn show(director: &cue::director::Director) {
+/// for s in director.status() {
+///     println!("{}:{}/{} {} ({} available)", s.address, s.port, s.protocol, s.up, s.available);
+///     for d in &s.destinations {
+///         println!("  {}:{} ok {} {}", d.address, d.port, d.ok, d.diagnostic);
+///         for c in &d.checks {
+///             println!("    {} up {}, {} recent passes", c.check, c.up, c.passes);
+///         }
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct DestinationStatus {
     /// Backend address.
@@ -127,6 +173,20 @@ pub struct DestinationStatus {
 }
 
 /// The status of one service.
+///
+/// ```
+/// # fn show(director: &cue::director::Director) {
+/// for s in director.status() {
+///     println!("{}:{}/{} {} ({} available)", s.address, s.port, s.protocol, s.up, s.available);
+///     for d in &s.destinations {
+///         println!("  {}:{} ok {} {}", d.address, d.port, d.ok, d.diagnostic);
+///         for c in &d.checks {
+///             println!("    {} up {}, {} recent passes", c.check, c.up, c.passes);
+///         }
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {
     /// VIP.
@@ -171,6 +231,24 @@ struct Since {
 
 /// The whole state: the configuration, one monitor per distinct check, and
 /// the derived destination and service states.
+///
+/// ```
+/// use cue::director::{Config, DirectorState, ProbeResult};
+/// use std::time::{Duration, SystemTime};
+/// let config = Config::from_json(r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp",
+///     "destinations": [{"address": "10.0.0.1", "port": 8080,
+///       "checks": [{"type": "http", "path": "/health", "interval": "1s", "window": 3, "rise": 2, "fall": 2}]}]}]}"#).unwrap();
+/// let mut state = DirectorState::default();
+/// let t = SystemTime::UNIX_EPOCH;
+/// state.configure(config, t); // a new VIP starts down
+/// let spec = state.specs().next().unwrap().clone();
+/// let pass = ProbeResult { ok: true, diagnostic: "200 OK".into(), took: Duration::from_millis(2) };
+/// state.record(&spec, pass.clone(), t);
+/// assert!(state.healthy_vips().is_empty(), "one pass is not enough: rise 2");
+/// let events = state.record(&spec, pass, t);
+/// assert_eq!(state.healthy_vips().len(), 1);
+/// assert!(!events.is_empty());
+/// ```
 #[derive(Debug, Default)]
 pub struct DirectorState {
     config: Config,

@@ -12,6 +12,13 @@ use super::config::{CheckSpec, CheckType};
 use std::time::{Duration, Instant};
 
 /// The outcome of one probe.
+///
+/// ``` no_run
+/// # async fn demo(mut prober: cue::director::check::Prober) {
+/// let r = prober.probe().await;
+/// println!("{} in {:?}: {}", if r.ok { "passed" } else { "failed" }, r.took, r.diagnostic);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProbeResult {
     /// Passed.
@@ -24,6 +31,18 @@ pub struct ProbeResult {
 
 /// Runs the probes of one check, keeping what may be reused between them
 /// (an HTTP connection kept alive).
+///
+/// ``` no_run
+/// # async fn demo() {
+/// use cue::director::check::Prober;
+/// use cue::director::config::DestinationConfig;
+/// let d: DestinationConfig = serde_json::from_str(r#"{"address": "127.0.0.1", "port": 8080,
+///     "checks": [{"type": "http", "path": "/health"}]}"#).unwrap();
+/// let mut prober = Prober::new(d.checks[0].spec(&d).unwrap());
+/// let first = prober.probe().await; // connects
+/// let second = prober.probe().await; // the same connection, kept alive
+/// # }
+/// ```
 pub struct Prober {
     spec: CheckSpec,
     http: http::HttpProber,

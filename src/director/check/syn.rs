@@ -131,6 +131,15 @@ fn judge(tcp: &[u8], dport: u16, sport: u16, seq: u32) -> Option<Result<String, 
 /// probe waiting on its source port, so ten thousand SYN checks cost two
 /// sockets and two tasks, not one socket (and one copy of every incoming
 /// TCP segment) per probe.
+///
+/// ``` no_run
+/// # async fn demo(specs: Vec<cue::director::CheckSpec>) {
+/// use cue::director::check::{Prober, SynSockets};
+/// // Many SYN checks, two raw sockets (IPv4 and IPv6) between them.
+/// let shared = std::sync::Arc::new(SynSockets::default());
+/// let probers: Vec<Prober> = specs.into_iter().map(|s| Prober::with_syn_sockets(s, shared.clone())).collect();
+/// # }
+/// ```
 #[derive(Default)]
 pub struct SynSockets {
     v4: std::sync::OnceLock<Result<Arc<RawFamily>, String>>,
