@@ -156,7 +156,7 @@ type Reply = Result<String, String>;
 
 /// One raw socket, its reader, and the probes waiting for a reply, by local
 /// (source) port.
-pub struct RawFamily {
+pub(crate) struct RawFamily {
     fd: Arc<AsyncFd<Socket>>,
     waiting: Arc<Mutex<HashMap<u16, Waiter>>>,
     next_port: Mutex<u16>,
