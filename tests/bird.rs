@@ -14,27 +14,6 @@ const SAMPLES6: [&str; 3] = [
     "fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6502/128",
 ];
 
-/// A BIRD that listens on `port` for cue-bgp at `neighbor`.
-fn bird_passive(port: u16, local: &str, neighbor: &str, local_as: u32, peer_as: u32) -> Bird {
-    let multihop = if local_as != peer_as { "multihop;" } else { "" };
-    Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local {local} port {port} as {local_as};
-  neighbor {neighbor} as {peer_as};
-  passive;
-  error wait time 1, 2;   # BIRD's default keeps a failed session down 60 s
-  {multihop}
-  ipv4 {{ import all; export none; }};
-  ipv6 {{ import all; export none; }};
-}}
-"#
-    ))
-}
-
 /// An iBGP BIRD (AS 65001) waiting for cue-bgp on 127.0.0.1, and its port
 /// for `--port`; `None` (the test skips) when BIRD is not installed.
 fn ibgp_bird() -> Option<(Bird, String)> {
@@ -44,18 +23,6 @@ fn ibgp_bird() -> Option<(Bird, String)> {
     let port = free_port();
     let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
     Some((bird, port.to_string()))
-}
-
-fn prefixes(bird: &Bird) -> Vec<String> {
-    let mut p: Vec<String> = bird.routes().into_iter().map(|(p, _)| p).collect();
-    p.sort();
-    p
-}
-
-fn sorted(v: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
 }
 
 #[test]

@@ -29,6 +29,12 @@ fn drain(rx: &mut Events) -> Vec<Event> {
 }
 
 async fn pair() -> (Pool, Pool, Events, PeerConfig) {
+    pair_with_buffer(cue::bgp::DEFAULT_EVENT_BUFFER).await
+}
+
+/// A listening pool accepting any peer, and a speaker pool whose events are
+/// buffered up to `events`, with its configuration for the listener.
+async fn pair_with_buffer(events: usize) -> (Pool, Pool, Events, PeerConfig) {
     let (listener, _) = Pool::new();
     let mut t = PeerConfig::new(
         Ipv4Addr::UNSPECIFIED.into(),
@@ -41,7 +47,7 @@ async fn pair() -> (Pool, Pool, Events, PeerConfig) {
         .listen("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let (speaker, events) = Pool::new();
+    let (speaker, events) = Pool::with_event_buffer(events);
     let mut peer = PeerConfig::new(addr.ip(), 65001, Ipv4Addr::new(10, 0, 0, 1));
     peer.address = addr;
     peer.multiprotocol = true;
@@ -200,22 +206,8 @@ async fn wait_established_awaits_without_polling_and_status_changes_wake() {
 
 #[tokio::test]
 async fn an_embedder_that_falls_behind_is_told_how_many_events_it_lost() {
-    let (listener, _) = Pool::new();
-    let mut t = PeerConfig::new(
-        Ipv4Addr::UNSPECIFIED.into(),
-        65002,
-        Ipv4Addr::new(10, 0, 0, 2),
-    );
-    t.multiprotocol = true;
-    listener.accept_any(Some(t)).unwrap();
-    let addr = listener
-        .listen("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
     // Room for 4 events only, and nobody reading while routes change.
-    let (speaker, mut events) = Pool::with_event_buffer(4);
-    let mut peer = PeerConfig::new(addr.ip(), 65001, Ipv4Addr::new(10, 0, 0, 1));
-    peer.address = addr;
+    let (listener, speaker, mut events, peer) = pair_with_buffer(4).await;
     speaker.configure(vec![peer]).await.unwrap();
     speaker.wait_established().await;
     for i in 0..50u8 {

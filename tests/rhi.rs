@@ -12,45 +12,32 @@ use std::time::{Duration, Instant};
 
 const T: Duration = Duration::from_secs(15);
 
-/// A BIRD waiting for an iBGP speaker on 127.0.0.1 (AS 65001) that logs
+/// A BIRD waiting for an iBGP speaker on 127.0.0.1 (AS 65001); it logs
 /// every route it adds and removes.
 fn bird(port: u16) -> Bird {
-    Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  error wait time 1, 2;
-  debug {{ states, routes }};
-  ipv4 {{ import all; export none; }};
-  ipv6 {{ import all; export none; }};
-}}
-"#
-    ))
+    bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001)
 }
 
-fn prefixes(bird: &Bird) -> Vec<String> {
-    let mut p: Vec<String> = bird.routes().into_iter().map(|(p, _)| p).collect();
-    p.sort();
-    p
-}
-
-fn sorted(v: &[&str]) -> Vec<String> {
-    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
-    v.sort();
-    v
-}
-
-/// BIRD's log lines that remove `prefix` from its table.
-fn removals(bird: &Bird, prefix: &str) -> usize {
-    bird.log()
-        .lines()
-        .filter(|l| l.contains("removed") && l.contains(prefix))
-        .count()
+/// A pool with one iBGP peer, the BIRD on `port` (IPv6 routes too when
+/// `multiprotocol`, with next hop ::1).
+fn speaker(rt: &tokio::runtime::Runtime, port: u16, multiprotocol: bool) -> Pool {
+    let (pool, _events) = Pool::new();
+    let peer = PeerConfig::builder(
+        "127.0.0.1".parse().unwrap(),
+        65001,
+        "127.0.0.1".parse().unwrap(),
+    )
+    .port(port)
+    .multiprotocol(multiprotocol)
+    .connect_retry(Duration::from_millis(500))
+    .parameters(Parameters {
+        next_hop6: Some("::1".parse().unwrap()),
+        ..Default::default()
+    })
+    .build()
+    .unwrap();
+    rt.block_on(pool.configure(vec![peer])).unwrap();
+    pool
 }
 
 fn service(vip: &str, port: u16) -> String {
@@ -78,22 +65,7 @@ fn health_injector_follows_backends_keeps_fixed_prefixes_and_reconfigures_withou
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
 
-    let (pool, _events) = Pool::new();
-    let peer = PeerConfig::builder(
-        "127.0.0.1".parse().unwrap(),
-        65001,
-        "127.0.0.1".parse().unwrap(),
-    )
-    .port(port)
-    .multiprotocol(true)
-    .connect_retry(Duration::from_millis(500))
-    .parameters(Parameters {
-        next_hop6: Some("::1".parse().unwrap()),
-        ..Default::default()
-    })
-    .build()
-    .unwrap();
-    rt.block_on(pool.configure(vec![peer])).unwrap();
+    let pool = speaker(&rt, port, true);
     let (rhi, _health) = HealthInjector::start_with_fixed(
         pool.clone(),
         config(&[service("192.0.2.50", pa), service("2001:db8::51", pb)]),
@@ -195,17 +167,7 @@ fn a_down_service_with_a_backup_keeps_its_vip_with_other_attributes() {
     let pa = a.addr.port();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let _guard = rt.enter();
-    let (pool, _events) = Pool::new();
-    let peer = PeerConfig::builder(
-        "127.0.0.1".parse().unwrap(),
-        65001,
-        "127.0.0.1".parse().unwrap(),
-    )
-    .port(port)
-    .connect_retry(Duration::from_millis(500))
-    .build()
-    .unwrap();
-    rt.block_on(pool.configure(vec![peer])).unwrap();
+    let pool = speaker(&rt, port, false);
     // Two VIPs on one backend: .80 has a backup path, .81 has none.
     let backup = service("192.0.2.80", pa).replace(
         "\"protocol\": \"tcp\",",

@@ -595,3 +595,48 @@ impl Backend {
         self.sock = Some(Backend::socket(self.addr, true));
     }
 }
+
+/// A BIRD that listens on `port` for cue-bgp at `neighbor`.
+pub fn bird_passive(port: u16, local: &str, neighbor: &str, local_as: u32, peer_as: u32) -> Bird {
+    let multihop = if local_as != peer_as { "multihop;" } else { "" };
+    Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local {local} port {port} as {local_as};
+  neighbor {neighbor} as {peer_as};
+  passive;
+  error wait time 1, 2;   # BIRD's default keeps a failed session down 60 s
+  debug {{ states, routes }};  # what was added and removed, in its log
+  {multihop}
+  ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+"#
+    ))
+}
+
+/// BIRD's routes, their prefixes sorted.
+pub fn prefixes(bird: &Bird) -> Vec<String> {
+    let mut p: Vec<String> = bird.routes().into_iter().map(|(p, _)| p).collect();
+    p.sort();
+    p
+}
+
+/// Owned and sorted, to compare with [`prefixes`].
+pub fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// BIRD's log lines that remove `prefix` from its table (with `debug
+/// routes`, as [`bird_passive`] sets).
+pub fn removals(bird: &Bird, prefix: &str) -> usize {
+    bird.log()
+        .lines()
+        .filter(|l| l.contains("removed") && l.contains(prefix))
+        .count()
+}
