@@ -41,9 +41,7 @@ fn builder() -> UpdateBuilder {
         &attrs,
         Ipv4Addr::LOCALHOST,
         &[Ipv6Addr::LOCALHOST],
-        DecodeContext {
-            four_octet_as: true,
-        },
+        DecodeContext::with_four_octet_as(true),
     )
 }
 

@@ -36,9 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prefixes.sort_unstable();
     prefixes.dedup();
 
-    let ctx = DecodeContext {
-        four_octet_as: true,
-    };
+    let ctx = DecodeContext::with_four_octet_as(true);
     let attrs = PathAttributes {
         origin: Some(Origin::Igp),
         as_path: Some(AsPath::default()),

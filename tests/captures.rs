@@ -17,9 +17,7 @@ fn hex(s: &str) -> Vec<u8> {
 /// Splits a captured byte stream into messages and decodes each.
 fn decode_stream(s: &str) -> Vec<Message> {
     let bytes = hex(s);
-    let ctx = DecodeContext {
-        four_octet_as: true,
-    };
+    let ctx = DecodeContext::with_four_octet_as(true);
     let mut rest = &bytes[..];
     let mut out = Vec::new();
     while !rest.is_empty() {

@@ -72,7 +72,7 @@ prop_compose! {
             mp_unreach: unreach6.map(|withdrawn| MpUnreach { afi: 2, safi: 1, withdrawn }),
             ..Default::default()
         };
-        Update { withdrawn, attributes, nlri }
+        Update { withdrawn, attributes, nlri, errors: vec![] }
     }
 }
 
@@ -88,7 +88,7 @@ proptest! {
                 for a in &mut s.asns { *a &= 0xffff; }
             }
         }
-        let ctx = DecodeContext { four_octet_as: four };
+        let ctx = DecodeContext::with_four_octet_as(four);
         let bytes = Message::Update(u.clone()).to_bytes(ctx);
         prop_assume!(bytes.len() <= MAX_MESSAGE_LEN);
         prop_assert_eq!(Message::decode(&bytes, ctx), Ok(Message::Update(u)));
@@ -100,7 +100,7 @@ proptest! {
         v6 in prop::collection::btree_set(v6net(), 0..800),
         communities in prop::collection::vec(any::<u32>().prop_map(Community), 0..100),
     ) {
-        let ctx = DecodeContext { four_octet_as: true };
+        let ctx = DecodeContext::with_four_octet_as(true);
         let attrs = PathAttributes {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::sequence(&[4_200_000_000])),
@@ -138,7 +138,7 @@ proptest! {
         m.extend_from_slice(&((19 + body.len()) as u16).to_be_bytes());
         m.push(kind);
         m.extend_from_slice(&body);
-        let ctx = DecodeContext { four_octet_as: four };
+        let ctx = DecodeContext::with_four_octet_as(four);
         if let Ok(msg) = Message::decode(&m, ctx) {
             // Whatever decodes re-encodes and decodes to the same value.
             let again = msg.to_bytes(ctx);

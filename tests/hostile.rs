@@ -1,6 +1,8 @@
 //! Hostile bytes on the wire: a raw TCP client talks to a listening pool and
 //! checks that every malformed message is answered with the NOTIFICATION of
-//! RFC 4271 section 6, and that the listener survives for the next peer.
+//! RFC 4271 section 6 (with `strict_errors`, RFC 4271 alone), or, with the
+//! default RFC 7606 handling, that a malformed attribute keeps the session;
+//! and that the listener survives for the next peer.
 
 use cue::bgp::wire::{DecodeContext, Family, Message, Open};
 use cue::bgp::{PeerConfig, Pool};
@@ -10,6 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 async fn listener() -> (Pool, SocketAddr) {
+    listener_with(true).await
+}
+
+async fn listener_with(strict_errors: bool) -> (Pool, SocketAddr) {
     let (pool, _events) = Pool::new();
     let mut t = PeerConfig::new(
         Ipv4Addr::UNSPECIFIED.into(),
@@ -17,6 +23,7 @@ async fn listener() -> (Pool, SocketAddr) {
         Ipv4Addr::new(10, 0, 0, 1),
     );
     t.multiprotocol = true;
+    t.strict_errors = strict_errors;
     pool.accept_any(Some(t)).unwrap();
     let addr = pool
         .listen("127.0.0.1:0".parse().unwrap())
@@ -26,9 +33,7 @@ async fn listener() -> (Pool, SocketAddr) {
 }
 
 fn ctx() -> DecodeContext {
-    DecodeContext {
-        four_octet_as: true,
-    }
+    DecodeContext::with_four_octet_as(true)
 }
 
 fn open(asn: u32, hold: u16, id: [u8; 4]) -> Vec<u8> {
@@ -173,6 +178,49 @@ async fn malformed_messages_get_their_notification() {
     tokio::time::timeout(Duration::from_secs(5), established)
         .await
         .expect("the listener still establishes sessions");
+    pool.shutdown().await;
+}
+
+/// With RFC 7606 (the default), the attribute errors above keep the
+/// session: a KEEPALIVE sent after them is answered by nothing but the
+/// listener's own KEEPALIVEs, and the session stays Established. What
+/// cannot be parsed still resets it.
+#[tokio::test]
+async fn rfc7606_keeps_the_session_for_attribute_errors() {
+    let (pool, addr) = listener_with(false).await;
+    let kept = [
+        update(&[0, 0, 0, 4, 0x40, 1, 1, 7]),
+        update(&[0, 0, 0, 7, 0x40, 1, 1, 0, 0x40, 2, 0, 8, 10]),
+        update(&[0, 0, 0, 4, 0x80, 1, 1, 0]),
+        update(&[0, 0, 0, 7, 0x40, 2, 4, 7, 1, 0, 1]),
+    ];
+    for (i, bad) in kept.iter().enumerate() {
+        let mut s = TcpStream::connect(addr).await.expect("connect");
+        s.write_all(&open(65002, 30, [10, 0, 0, 2])).await.unwrap();
+        s.write_all(&Message::Keepalive.to_bytes(ctx()))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        s.write_all(bad).await.unwrap();
+        let none = tokio::time::timeout(Duration::from_millis(500), notification(&mut s)).await;
+        assert!(none.is_err(), "no NOTIFICATION and no close for {bad:?}");
+        assert!(pool
+            .status()
+            .iter()
+            .any(|st| st.state == cue::bgp::State::Established));
+        assert!(pool
+            .status()
+            .iter()
+            .any(|st| st.counters.updates_malformed == i as u64 + 1));
+        drop(s);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A total path attribute length past the message, or an NLRI of /40,
+    // cannot be parsed: session reset.
+    let overrun = update(&[0, 0, 0, 200, 0x40, 1, 1, 0]);
+    assert_eq!(answer(addr, true, &overrun).await, (3, 1, vec![]));
+    let bad_nlri = update(&[0, 0, 0, 0, 40, 1, 2, 3, 4, 5]);
+    assert_eq!(answer(addr, true, &bad_nlri).await, (3, 10, vec![]));
     pool.shutdown().await;
 }
 

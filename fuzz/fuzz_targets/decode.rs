@@ -10,9 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, bytes)) = data.split_first() else {
         return;
     };
-    let ctx = DecodeContext {
-        four_octet_as: flags & 1 == 1,
-    };
+    let ctx = DecodeContext::with_four_octet_as(flags & 1 == 1);
     // As a stream: frame message after message.
     let mut rest = bytes;
     while let Ok(Some(len)) = frame(rest) {

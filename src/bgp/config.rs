@@ -170,6 +170,11 @@ pub struct PeerConfig {
     /// Routes the peer may send before the session is closed with Cease /
     /// Maximum Number of Prefixes Reached.
     pub max_prefixes: Option<usize>,
+    /// Answer every malformed UPDATE with a NOTIFICATION, as RFC 4271 alone
+    /// has it, instead of the revised error handling of RFC 7606
+    /// (treat-as-withdraw, attribute discard): for testing a peer's
+    /// conformance.
+    pub strict_errors: bool,
     /// Attributes and filters.
     pub parameters: Parameters,
 }
@@ -275,6 +280,7 @@ impl PeerConfig {
             trace: false,
             md5_key: None,
             max_prefixes: None,
+            strict_errors: false,
             parameters: Parameters::default(),
         }
     }
@@ -484,6 +490,12 @@ impl PeerConfigBuilder {
     /// TCP MD5 signature key (RFC 2385).
     pub fn md5_key(mut self, key: impl Into<String>) -> Self {
         self.0.md5_key = Some(key.into());
+        self
+    }
+
+    /// Sets [`PeerConfig::strict_errors`] (RFC 4271 error handling alone).
+    pub fn strict_errors(mut self, on: bool) -> Self {
+        self.0.strict_errors = on;
         self
     }
 

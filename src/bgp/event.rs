@@ -18,7 +18,7 @@
 use super::error::SessionError;
 use super::fsm::State;
 use super::rib::{LocRib, RouteAttributes};
-use super::wire::{Family, Notification};
+use super::wire::{AttributeError, ErrorAction, Family, Notification};
 use ipnet::IpNet;
 use serde::{Serialize, Serializer};
 use std::net::{IpAddr, Ipv4Addr};
@@ -290,6 +290,24 @@ pub enum Event {
         /// Prefixes withdrawn.
         withdraw: Vec<IpNet>,
     },
+    /// An UPDATE from the peer was malformed, and RFC 7606 handled it
+    /// without a session reset: what was done and why.
+    Malformed {
+        /// The peer.
+        peer: String,
+        /// What was done: `attribute-discard` or `treat-as-withdraw`.
+        action: ErrorAction,
+        /// Type code of the malformed attribute, when one is to blame.
+        attribute: Option<u8>,
+        /// What is wrong.
+        reason: String,
+        /// The NOTIFICATION code RFC 4271 alone would have sent.
+        code: u8,
+        /// Its subcode.
+        subcode: u8,
+        /// The prefixes handled as withdrawn (none for a discard).
+        withdrawn: Vec<IpNet>,
+    },
     /// The session went down.
     Down {
         /// The peer.
@@ -332,10 +350,24 @@ impl Event {
             | Event::Notification { peer, .. }
             | Event::Sent { peer, .. }
             | Event::Received { peer, .. }
+            | Event::Malformed { peer, .. }
             | Event::Down { peer, .. }
             | Event::Message { peer, .. }
             | Event::Error { peer, .. } => peer,
             Event::Lagged { .. } => "",
+        }
+    }
+
+    pub(crate) fn malformed(peer: &str, e: &AttributeError, withdrawn: Vec<IpNet>) -> Event {
+        let n = e.error.notification();
+        Event::Malformed {
+            peer: peer.to_string(),
+            action: e.action,
+            attribute: e.attribute,
+            reason: e.error.to_string(),
+            code: n.code,
+            subcode: n.subcode,
+            withdrawn,
         }
     }
 
@@ -393,6 +425,9 @@ pub struct Counters {
     pub updates_sent: u64,
     /// UPDATE messages received.
     pub updates_received: u64,
+    /// Received UPDATEs that were malformed and handled by RFC 7606
+    /// (treat-as-withdraw or attribute discard) without a reset.
+    pub updates_malformed: u64,
 }
 
 /// The status of one peer.

@@ -246,14 +246,14 @@ impl Fsm {
         self.negotiated.as_ref()
     }
 
-    /// The context for decoding the peer's messages.
+    /// The context for decoding the peer's messages (RFC 7606 error
+    /// handling; the driver sets `strict` when asked to).
     pub fn decode_context(&self) -> DecodeContext {
+        let n = self.negotiated.as_ref().or(self.pending.as_ref());
         DecodeContext {
-            four_octet_as: self
-                .negotiated
-                .as_ref()
-                .or(self.pending.as_ref())
-                .is_some_and(|n| n.four_octet_as),
+            four_octet_as: n.is_some_and(|n| n.four_octet_as),
+            external: n.is_some_and(|n| n.peer_as != self.config.local_as),
+            strict: false,
         }
     }
 

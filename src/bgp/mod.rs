@@ -23,4 +23,4 @@ pub use fsm::State;
 pub use pool::Pool;
 pub use pool::PoolConfigError;
 pub use rib::{ExportFilter, LocRib, RouteAttributes};
-pub use session::Session;
+pub use session::{SendRawError, Session, RAW_QUEUE};

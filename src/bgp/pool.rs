@@ -287,6 +287,15 @@ impl Pool {
             .await
     }
 
+    /// Writes `bytes` as they are to every Established peer (see
+    /// [`Session::send_raw`]); returns how many took them.
+    pub fn send_raw(&self, bytes: &[u8]) -> usize {
+        lock(&self.inner.sessions)
+            .values()
+            .filter(|s| s.send_raw(bytes.to_vec()).is_ok())
+            .count()
+    }
+
     /// Status of every peer, in address order.
     pub fn status(&self) -> Vec<PeerStatus> {
         lock(&self.inner.sessions)

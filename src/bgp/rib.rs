@@ -217,6 +217,7 @@ pub struct RouteAttributes {
 ///         ..Default::default()
 ///     },
 ///     nlri: vec!["192.0.2.0/24".parse().unwrap()],
+///     errors: vec![],
 /// };
 /// let mut rib = AdjRibIn::default();
 /// let received = rib.apply(&u);
@@ -234,7 +235,7 @@ pub struct AdjRibIn {
 /// # use cue::bgp::rib::AdjRibIn;
 /// # use cue::bgp::wire::{PathAttributes, Update};
 /// let mut rib = AdjRibIn::default();
-/// let withdraw = Update { withdrawn: vec!["192.0.2.0/24".parse().unwrap()], attributes: PathAttributes::default(), nlri: vec![] };
+/// let withdraw = Update { withdrawn: vec!["192.0.2.0/24".parse().unwrap()], attributes: PathAttributes::default(), nlri: vec![], errors: vec![] };
 /// let r = rib.apply(&withdraw);
 /// assert_eq!(r.withdraw.len(), 1);
 /// assert!(r.announce.is_empty());
@@ -248,12 +249,19 @@ pub struct Received {
 }
 
 impl AdjRibIn {
-    /// Applies an UPDATE; returns what it announced and withdrew.
+    /// Applies an UPDATE; returns what it announced and withdrew. The
+    /// announcements of an UPDATE that RFC 7606 treats as withdrawn
+    /// ([`Update::treat_as_withdraw`]) are withdrawals.
     pub fn apply(&mut self, u: &Update) -> Received {
         let mut r = Received::default();
-        for p in u.withdrawn_all() {
+        let withdrawn = u.withdrawn_all();
+        let treated = u.announced().filter(|_| u.treat_as_withdraw());
+        for p in withdrawn.chain(treated) {
             self.routes.remove(p);
             r.withdraw.push(*p);
+        }
+        if u.treat_as_withdraw() {
+            return r;
         }
         let a = &u.attributes;
         let make = |next_hop: Option<IpAddr>, link_local: Option<IpAddr>| {

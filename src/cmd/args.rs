@@ -194,9 +194,15 @@ pub struct RunArgs {
     /// peer sends more routes than this
     #[arg(long = "max-prefixes", value_name = "N")]
     pub max_prefixes: Option<usize>,
+    /// Answer every malformed UPDATE with a NOTIFICATION (RFC 4271 alone)
+    /// instead of RFC 7606's treat-as-withdraw and attribute discard: for
+    /// testing a peer's conformance
+    #[arg(long = "strict-errors")]
+    pub strict_errors: bool,
     /// Read commands from standard input while running (announce,
     /// withdraw, set med|local-pref|communities|large-communities, status,
-    /// wait established, sleep, quit); each is answered with one line
+    /// wait established, sleep, send HEX, quit); each is answered with one
+    /// line
     #[arg(long)]
     pub commands: bool,
     /// One JSON object per line instead of text

@@ -5,7 +5,7 @@
 use super::args::parse_duration;
 use super::output::Printer;
 use cue::bgp::rib::parse_prefix;
-use cue::bgp::wire::{Community, LargeCommunity};
+use cue::bgp::wire::{self, Community, LargeCommunity};
 use cue::bgp::{Parameters, Pool};
 use cue::rhi::HealthInjector;
 use ipnet::IpNet;
@@ -34,6 +34,8 @@ pub enum Command {
     WaitEstablished(Option<Duration>),
     /// `sleep DURATION`
     Sleep(Duration),
+    /// `send HEX`: a message written as it is to every Established peer
+    Send(Vec<u8>),
     /// `quit`
     Quit,
 }
@@ -41,7 +43,7 @@ pub enum Command {
 /// The commands, for `help` and errors.
 pub const USAGE: &str = "announce PREFIX..., withdraw PREFIX..., set med N, set local-pref N, \
 set communities C..., set large-communities C..., status, wait established [TIMEOUT], \
-sleep DURATION, quit";
+sleep DURATION, send HEX, quit";
 
 fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
     let s = s.ok_or_else(|| format!("{what} needs a number"))?;
@@ -101,10 +103,33 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
             ("wait", _) => Err("wait established [TIMEOUT]".into()),
             ("sleep", [t]) => parse_duration(t).map(Command::Sleep),
             ("sleep", _) => Err("sleep DURATION".into()),
+            ("send", []) => Err("send HEX: a message in hex, the marker may be left out".into()),
+            ("send", hex) => super::decode::parse_hex(&hex.concat()).and_then(|bytes| {
+                let message = with_marker(bytes);
+                if message.len() < wire::HEADER_LEN || message.len() > wire::MAX_MESSAGE_LEN {
+                    return Err(format!(
+                        "send: a message is {}-{} octets, marker included; this is {}",
+                        wire::HEADER_LEN,
+                        wire::MAX_MESSAGE_LEN,
+                        message.len()
+                    ));
+                }
+                Ok(Command::Send(message))
+            }),
             ("quit" | "exit", []) => Ok(Command::Quit),
             (other, _) => Err(format!("unknown command {other:?}; commands: {USAGE}")),
         },
     )
+}
+
+/// The message with the 16-octet marker in front, unless it has one.
+fn with_marker(bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.len() >= 16 && bytes[..16].iter().all(|&b| b == 0xff) {
+        return bytes;
+    }
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&bytes);
+    m
 }
 
 /// What the commands change.
@@ -179,6 +204,10 @@ impl Targets {
                 tokio::time::sleep(d).await;
                 Ok(())
             }
+            Command::Send(bytes) => match self.pool.send_raw(&bytes) {
+                0 => Err("no peer is established".into()),
+                _ => Ok(()),
+            },
             Command::Quit => Ok(()),
         }
     }
@@ -264,6 +293,14 @@ mod tests {
             Command::Sleep(Duration::from_millis(250))
         );
         assert_eq!(ok("quit"), Command::Quit);
+        let keepalive = ok("send 0013 04");
+        assert_eq!(
+            keepalive,
+            Command::Send([vec![0xff; 16], vec![0, 19, 4]].concat())
+        );
+        assert_eq!(ok(&format!("send {}001304", "ff".repeat(16))), keepalive);
+        assert!(err("send 00").contains("19-4096 octets"));
+        assert!(err("send zz").contains("hex digit"));
         assert!(parse("   ").is_none());
         assert!(parse("# comment").is_none());
     }

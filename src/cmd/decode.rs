@@ -2,7 +2,9 @@
 
 use super::UsageError;
 use clap::Args;
-use cue::bgp::wire::{describe, frame, DecodeContext, Message, HEADER_LEN};
+use cue::bgp::wire::{
+    describe, frame, DecodeContext, DecodeError, ErrorAction, Message, HEADER_LEN,
+};
 use serde_json::{json, Value};
 use std::io::Read;
 use std::process::ExitCode;
@@ -74,33 +76,81 @@ fn split(bytes: &[u8]) -> Vec<Result<Vec<u8>, Vec<u8>>> {
     out
 }
 
+/// The NOTIFICATION that answers a decode error, as JSON.
+fn notification_json(e: &DecodeError) -> Value {
+    let n = e.notification();
+    json!({
+        "code": n.code,
+        "subcode": n.subcode,
+        "reason": describe(n.code, n.subcode),
+        "data": cue::bgp::wire::hex(&n.data),
+    })
+}
+
+/// Explains one message. A malformed one is decoded twice: once as RFC
+/// 4271 alone has it (the `notification` it answers with) and once with
+/// the revised handling of RFC 7606 (`rfc7606`: the action, and the
+/// message as it is then taken, when it is not a session reset).
 fn explain(bytes: &[u8], ctx: DecodeContext) -> Value {
-    let decoded = if bytes.len() < HEADER_LEN {
-        Err(cue::bgp::wire::DecodeError::BadLength(bytes.len() as u16))
-    } else {
-        Message::decode(bytes, ctx)
+    let decode = |strict| {
+        if bytes.len() < HEADER_LEN {
+            Err(DecodeError::BadLength(bytes.len() as u16))
+        } else {
+            Message::decode(bytes, DecodeContext { strict, ..ctx })
+        }
     };
-    match decoded {
+    let strict = match decode(true) {
         Ok(m) => {
             let mut v = super::explain::message_json(&m);
             v["length"] = json!(bytes.len());
-            v
+            return v;
         }
-        Err(e) => {
-            let n = e.notification();
+        Err(e) => e,
+    };
+    let mut v = json!({
+        "type": "MALFORMED",
+        "length": bytes.len(),
+        "error": strict.to_string(),
+        "notification": notification_json(&strict),
+    });
+    v["rfc7606"] = match decode(false) {
+        Ok(Message::Update(u)) => {
+            let action = u.errors.iter().map(|e| e.action).max();
+            let errors: Vec<Value> = u
+                .errors
+                .iter()
+                .map(|e| {
+                    json!({
+                        "action": e.action,
+                        "attribute": e.attribute,
+                        "error": e.error.to_string(),
+                    })
+                })
+                .collect();
+            let withdrawn: Vec<String> = if u.treat_as_withdraw() {
+                u.announced().map(|p| p.to_string()).collect()
+            } else {
+                vec![]
+            };
+            let mut taken = super::explain::message_json(&Message::Update(u));
+            if let Some(o) = taken.as_object_mut() {
+                o.remove("type");
+            }
             json!({
-                "type": "MALFORMED",
-                "length": bytes.len(),
-                "error": e.to_string(),
-                "notification": {
-                    "code": n.code,
-                    "subcode": n.subcode,
-                    "reason": describe(n.code, n.subcode),
-                    "data": cue::bgp::wire::hex(&n.data),
-                },
+                "action": action,
+                "errors": errors,
+                "treated_as_withdrawn": withdrawn,
+                "update": taken,
             })
         }
-    }
+        Ok(_) => json!({ "action": "none" }),
+        Err(e) => json!({
+            "action": ErrorAction::SessionReset,
+            "error": e.to_string(),
+            "notification": notification_json(&e),
+        }),
+    };
+    v
 }
 
 /// Prints a JSON value as indented `key: value` lines.
@@ -155,9 +205,7 @@ pub async fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.hex.clone()
     };
-    let ctx = DecodeContext {
-        four_octet_as: !args.two_octet_as,
-    };
+    let ctx = DecodeContext::with_four_octet_as(!args.two_octet_as);
     let mut malformed = false;
     let mut first = true;
     for input in inputs {
@@ -225,5 +273,21 @@ mod tests {
             v["notification"]["reason"],
             "UPDATE Message Error / Invalid ORIGIN Attribute"
         );
+        assert_eq!(v["rfc7606"]["action"], "treat-as-withdraw");
+        assert_eq!(v["rfc7606"]["errors"][0]["attribute"], 1);
+    }
+
+    #[test]
+    fn session_reset_named_next_to_the_notification() {
+        // UPDATE whose NLRI prefix length is 33: nothing can be withdrawn.
+        let m = parse_hex(&format!(
+            "{}002402 0000 0007 400101 00 400200 21 0a000000 01",
+            "ff".repeat(16)
+        ))
+        .unwrap();
+        let v = explain(&m, DecodeContext::default());
+        assert_eq!(v["type"], "MALFORMED");
+        assert_eq!(v["notification"]["subcode"], 10);
+        assert_eq!(v["rfc7606"]["action"], "session-reset");
     }
 }

@@ -67,6 +67,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         trace: args.run.trace,
         md5_key: args.run.md5_password.clone(),
         max_prefixes: args.run.max_prefixes,
+        strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);

@@ -121,6 +121,7 @@ impl Printer {
                 Event::Removed { .. } => "removed",
                 Event::State { .. } => "state",
                 Event::Notification { .. } => "notification",
+                Event::Malformed { .. } => "malformed",
                 Event::Down { .. } => "down",
                 Event::Message { .. } => "message",
                 Event::Error { .. } => "error",
@@ -198,6 +199,30 @@ impl Printer {
                     out(&format!("{t} {peer} {l}"));
                 }
                 return;
+            }
+            Event::Malformed {
+                action,
+                reason,
+                code,
+                subcode,
+                withdrawn,
+                ..
+            } => {
+                let mut line = format!(
+                    "malformed UPDATE: {action}, session kept (RFC 7606): {reason} \
+                     (RFC 4271 alone: NOTIFICATION {code}/{subcode})"
+                );
+                if !withdrawn.is_empty() {
+                    line.push_str(&format!(
+                        "; treated as withdrawn {}: {}",
+                        withdrawn.len(),
+                        list(
+                            &mut withdrawn.iter().map(|p| p.to_string()),
+                            withdrawn.len()
+                        )
+                    ));
+                }
+                line
             }
             Event::Down {
                 requested, reason, ..

@@ -93,6 +93,7 @@ impl SpeakArgs {
                     trace: self.run.trace,
                     md5_key: self.run.md5_password.clone(),
                     max_prefixes: self.run.max_prefixes,
+                    strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),
                 }
             })

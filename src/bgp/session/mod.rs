@@ -44,6 +44,20 @@ use tokio::sync::{mpsc, watch};
 /// ```
 pub type StatusNotifier = Arc<watch::Sender<u64>>;
 
+/// Raw writes ([`Session::send_raw`]) that may wait at once.
+pub const RAW_QUEUE: usize = 16;
+
+/// Why [`Session::send_raw`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendRawError {
+    /// The session is not Established.
+    #[error("the session is not established")]
+    NotEstablished,
+    /// Too many raw writes are waiting.
+    #[error("too many raw writes are waiting")]
+    Busy,
+}
+
 /// What the sessions of a pool share.
 pub(crate) struct Shared {
     /// The Loc-RIB.
@@ -79,6 +93,7 @@ pub struct Session {
     parameters: watch::Sender<Parameters>,
     stop: watch::Sender<bool>,
     incoming: mpsc::Sender<TcpStream>,
+    raw: mpsc::Sender<Vec<u8>>,
     changes: StatusNotifier,
     task: tokio::task::JoinHandle<()>,
 }
@@ -120,6 +135,7 @@ impl Session {
         let (parameters, params_rx) = watch::channel(config.parameters.clone());
         let (stop, stop_rx) = watch::channel(false);
         let (incoming, incoming_rx) = mpsc::channel(1);
+        let (raw, raw_rx) = mpsc::channel(RAW_QUEUE);
         let fsm = Fsm::new(FsmConfig {
             local_as: config.local_as,
             router_id: config.router_id,
@@ -138,6 +154,7 @@ impl Session {
             params: params_rx,
             stop: stop_rx,
             incoming: incoming_rx,
+            raw: raw_rx,
             events,
             changes: changes.clone(),
         };
@@ -149,9 +166,22 @@ impl Session {
             parameters,
             stop,
             incoming,
+            raw,
             changes,
             task,
         })
+    }
+
+    /// Writes `bytes` to the peer as they are, once the session is
+    /// Established (for testing a peer's error handling: a malformed UPDATE,
+    /// say). Nothing checks them; the peer's answer is handled as usual.
+    /// Refused when the session is not Established or
+    /// [`RAW_QUEUE`] writes are already waiting.
+    pub fn send_raw(&self, bytes: Vec<u8>) -> Result<(), SendRawError> {
+        if self.status().state != super::State::Established {
+            return Err(SendRawError::NotEstablished);
+        }
+        self.raw.try_send(bytes).map_err(|_| SendRawError::Busy)
     }
 
     /// The configuration the session runs with.
@@ -234,6 +264,7 @@ struct Driver {
     params: watch::Receiver<Parameters>,
     stop: watch::Receiver<bool>,
     incoming: mpsc::Receiver<TcpStream>,
+    raw: mpsc::Receiver<Vec<u8>>,
     events: EventSender,
     changes: StatusNotifier,
 }
@@ -473,6 +504,16 @@ impl Driver {
                             }
                             continue;
                         }
+                        Some(bytes) = self.raw.recv(), if established => {
+                            if self.config.trace {
+                                self.trace(Direction::Sent, format!("raw {}", wire::hex(&bytes)));
+                            }
+                            tracing::info!(peer = %self.name, len = bytes.len(), "raw bytes sent");
+                            if let Err(e) = wr.write_all(&bytes).await {
+                                return SessionError::Write(e.into());
+                            }
+                            continue;
+                        }
                         _ = overrides.changed(), if established => {
                             if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
                                 return SessionError::Write(e.into());
@@ -487,9 +528,37 @@ impl Driver {
         }
     }
 
+    /// The context for decoding the peer's messages: RFC 7606 error
+    /// handling unless the configuration asks for RFC 4271 alone.
+    fn decode_context(&self) -> wire::DecodeContext {
+        wire::DecodeContext {
+            strict: self.config.strict_errors,
+            ..self.fsm.decode_context()
+        }
+    }
+
+    /// Says what RFC 7606 did with a malformed UPDATE: an event and a log
+    /// line per malformed part.
+    fn report_malformed(&self, update: &wire::Update) {
+        for e in &update.errors {
+            tracing::warn!(
+                peer = %self.name,
+                action = %e.action,
+                attribute = e.attribute,
+                error = %e.error,
+                "malformed UPDATE handled without a session reset (RFC 7606)"
+            );
+            let withdrawn = match e.action {
+                wire::ErrorAction::TreatAsWithdraw => update.announced().copied().collect(),
+                _ => Vec::new(),
+            };
+            self.emit(Event::malformed(&self.name, e, withdrawn));
+        }
+    }
+
     /// Decodes one message and hands it to the state machine.
     fn received(&mut self, bytes: &[u8]) -> Vec<Action> {
-        let msg = Message::decode(bytes, self.fsm.decode_context());
+        let msg = Message::decode(bytes, self.decode_context());
         if self.config.trace {
             let summary = match &msg {
                 Ok(m) => m.summary(),
@@ -568,11 +637,13 @@ impl Driver {
                     }
                 }
                 Action::Received(update) => {
+                    self.report_malformed(&update);
                     let received = lock(&self.adj_rib_in).apply(&update);
                     let held = lock(&self.adj_rib_in).len();
                     {
                         let mut s = lock(&self.status);
                         s.counters.updates_received += 1;
+                        s.counters.updates_malformed += !update.errors.is_empty() as u64;
                         s.received = held as u64;
                     }
                     let family = received

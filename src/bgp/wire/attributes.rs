@@ -11,7 +11,10 @@
 
 use super::nlri::{decode_prefixes, encode_prefix};
 use super::reader::Reader;
-use super::{DecodeContext, DecodeError, Family, LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS};
+use super::{
+    AttributeError, DecodeContext, DecodeError, ErrorAction, Family, LengthField, AFI_IPV4,
+    AFI_IPV6, AS_TRANS,
+};
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -44,14 +47,22 @@ pub mod attr_type {
     pub const AGGREGATOR: u8 = 7;
     /// COMMUNITIES (RFC 1997).
     pub const COMMUNITIES: u8 = 8;
+    /// ORIGINATOR_ID (RFC 4456).
+    pub const ORIGINATOR_ID: u8 = 9;
+    /// CLUSTER_LIST (RFC 4456).
+    pub const CLUSTER_LIST: u8 = 10;
     /// MP_REACH_NLRI (RFC 4760).
     pub const MP_REACH_NLRI: u8 = 14;
     /// MP_UNREACH_NLRI (RFC 4760).
     pub const MP_UNREACH_NLRI: u8 = 15;
+    /// EXTENDED COMMUNITIES (RFC 4360).
+    pub const EXTENDED_COMMUNITIES: u8 = 16;
     /// AS4_PATH (RFC 6793).
     pub const AS4_PATH: u8 = 17;
     /// AS4_AGGREGATOR (RFC 6793).
     pub const AS4_AGGREGATOR: u8 = 18;
+    /// IPv6 Address Specific Extended Community (RFC 5701).
+    pub const IPV6_EXTENDED_COMMUNITIES: u8 = 25;
     /// LARGE_COMMUNITY (RFC 8092).
     pub const LARGE_COMMUNITY: u8 = 32;
 }
@@ -145,6 +156,16 @@ impl AsPath {
                 asns: asns.to_vec(),
             }],
         }
+    }
+
+    /// Whether the path holds confederation segments (RFC 5065).
+    pub fn has_confederation(&self) -> bool {
+        self.segments.iter().any(|s| {
+            matches!(
+                s.kind,
+                AsSegmentKind::ConfedSequence | AsSegmentKind::ConfedSet
+            )
+        })
     }
 
     /// Whether any AS number does not fit in two octets.
@@ -515,11 +536,29 @@ pub struct PathAttributes {
 fn expected_flags(type_code: u8) -> Option<u8> {
     match type_code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(FLAG_TRANSITIVE),
-        MED | MP_REACH_NLRI | MP_UNREACH_NLRI => Some(FLAG_OPTIONAL),
-        AGGREGATOR | COMMUNITIES | AS4_PATH | AS4_AGGREGATOR | LARGE_COMMUNITY => {
-            Some(FLAG_OPTIONAL | FLAG_TRANSITIVE)
-        }
+        MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => Some(FLAG_OPTIONAL),
+        AGGREGATOR
+        | COMMUNITIES
+        | EXTENDED_COMMUNITIES
+        | AS4_PATH
+        | AS4_AGGREGATOR
+        | IPV6_EXTENDED_COMMUNITIES
+        | LARGE_COMMUNITY => Some(FLAG_OPTIONAL | FLAG_TRANSITIVE),
         _ => None,
+    }
+}
+
+/// What RFC 7606 (section 7, and RFC 6793 section 6 for the AS4
+/// attributes) does when attribute `type_code` is malformed.
+fn revised_action(type_code: u8, ctx: DecodeContext) -> ErrorAction {
+    match type_code {
+        // The NLRI cannot be located reliably (RFC 7606 sections 5.3, 7.11).
+        MP_REACH_NLRI | MP_UNREACH_NLRI => ErrorAction::SessionReset,
+        // Attributes that do not affect route selection.
+        ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => ErrorAction::AttributeDiscard,
+        // Ignored from an external peer in any case (RFC 4271 5.1.5).
+        LOCAL_PREF if ctx.external => ErrorAction::AttributeDiscard,
+        _ => ErrorAction::TreatAsWithdraw,
     }
 }
 
@@ -677,37 +716,98 @@ impl PathAttributes {
         }
     }
 
-    /// Decodes a path attribute list.
+    /// Decodes a path attribute list: every malformed attribute is an
+    /// error, as RFC 4271 alone has it.
     pub fn decode(buf: &[u8], ctx: DecodeContext) -> Result<PathAttributes, DecodeError> {
+        let strict = DecodeContext {
+            strict: true,
+            ..ctx
+        };
+        PathAttributes::decode_revised(buf, strict, &mut Vec::new())
+    }
+
+    /// Decodes a path attribute list with the error handling of RFC 7606
+    /// (unless `ctx.strict`): a malformed attribute that does not need a
+    /// session reset is recorded in `errors` with its action, and decoding
+    /// goes on. An attribute discarded or treated as withdrawn is left out
+    /// of the result. Only what must reset the session is an `Err`.
+    pub fn decode_revised(
+        buf: &[u8],
+        ctx: DecodeContext,
+        errors: &mut Vec<AttributeError>,
+    ) -> Result<PathAttributes, DecodeError> {
         let mut attrs = PathAttributes::default();
         let mut seen = [0u64; 4];
         let mut r = Reader::new(buf);
+        let mut report = |action, attribute: Option<u8>, error| {
+            // RFC 6793 discards malformed AS4 attributes whatever the rest
+            // of the error handling is.
+            let as4 = matches!(attribute, Some(AS4_PATH | AS4_AGGREGATOR));
+            if action == ErrorAction::SessionReset || (ctx.strict && !as4) {
+                return Err(error);
+            }
+            errors.push(AttributeError {
+                action,
+                attribute,
+                error,
+            });
+            Ok(())
+        };
         while !r.is_empty() {
             let at = buf.len() - r.remaining();
-            let (Some(flags), Some(type_code)) = (r.u8(), r.u8()) else {
-                return Err(DecodeError::MalformedAttributeList(
-                    "truncated attribute header",
-                ));
+            let header = match (r.u8(), r.u8()) {
+                (Some(flags), Some(type_code)) => Some((flags, type_code)),
+                _ => None,
             };
-            let len = if flags & FLAG_EXTENDED != 0 {
-                r.u16().map(|l| l as usize)
-            } else {
-                r.u8().map(|l| l as usize)
-            };
-            let Some(value) = len.and_then(|l| r.take(l)) else {
-                return Err(DecodeError::MalformedAttributeList(
-                    "attribute length runs past the attribute list",
-                ));
+            let value = header.and_then(|(flags, _)| {
+                let len = if flags & FLAG_EXTENDED != 0 {
+                    r.u16().map(|l| l as usize)
+                } else {
+                    r.u8().map(|l| l as usize)
+                };
+                len.and_then(|l| r.take(l))
+            });
+            let (Some((flags, type_code)), Some(value)) = (header, value) else {
+                // RFC 7606 section 4: the rest of the list cannot be parsed;
+                // the Total Path Attribute Length still locates the NLRI.
+                let reason = if header.is_none() {
+                    "truncated attribute header"
+                } else {
+                    "attribute length runs past the attribute list"
+                };
+                report(
+                    ErrorAction::TreatAsWithdraw,
+                    header.map(|(_, t)| t),
+                    DecodeError::MalformedAttributeList(reason),
+                )?;
+                break;
             };
             let whole = &buf[at..buf.len() - r.remaining()];
             let bit = 1u64 << (type_code % 64);
             if seen[(type_code / 64) as usize] & bit != 0 {
-                return Err(DecodeError::MalformedAttributeList("duplicate attribute"));
+                // RFC 7606 section 3 (g): a repeated MP_REACH_NLRI or
+                // MP_UNREACH_NLRI resets the session; any other repeat is
+                // discarded.
+                let action = match type_code {
+                    MP_REACH_NLRI | MP_UNREACH_NLRI => ErrorAction::SessionReset,
+                    _ => ErrorAction::AttributeDiscard,
+                };
+                let error = DecodeError::MalformedAttributeList("duplicate attribute");
+                report(action, Some(type_code), error)?;
+                continue;
             }
             seen[(type_code / 64) as usize] |= bit;
-            attrs.decode_one(flags, type_code, value, whole, ctx)?;
+            if let Err(error) = attrs.decode_one(flags, type_code, value, whole, ctx) {
+                let action = match error {
+                    // Not a recognised attribute: RFC 7606 prefers
+                    // treat-as-withdraw to the session reset of RFC 4271.
+                    DecodeError::UnrecognizedWellKnown { .. } => ErrorAction::TreatAsWithdraw,
+                    _ => revised_action(type_code, ctx),
+                };
+                report(action, Some(type_code), error)?;
+            }
         }
-        // Attributes are a set keyed by type code (duplicates are refused):
+        // Attributes are a set keyed by type code (repeats are dropped):
         // keep them in the order they are encoded in.
         attrs.other.sort_by_key(|a| a.type_code);
         Ok(attrs)
@@ -730,16 +830,12 @@ impl PathAttributes {
                     data: whole.to_vec(),
                 });
             }
-            self.other.push(RawAttribute {
-                // How the length was encoded is not part of the value.
-                flags: flags & !FLAG_EXTENDED,
-                type_code,
-                value: value.to_vec(),
-            });
+            self.keep(flags, type_code, value);
             return Ok(());
         };
+        // The Partial bit is for optional transitive attributes only.
         if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) != expected
-            || (expected & FLAG_OPTIONAL == 0 && flags & FLAG_PARTIAL != 0)
+            || (expected != FLAG_OPTIONAL | FLAG_TRANSITIVE && flags & FLAG_PARTIAL != 0)
         {
             return Err(DecodeError::AttributeFlags {
                 type_code,
@@ -754,9 +850,14 @@ impl PathAttributes {
         match type_code {
             ORIGIN => self.origin = Some(v.origin()?),
             AS_PATH => {
-                self.as_path = Some(
-                    AsPath::decode(value, ctx.four_octet_as).ok_or(DecodeError::MalformedAsPath)?,
-                )
+                let path =
+                    AsPath::decode(value, ctx.four_octet_as).ok_or(DecodeError::MalformedAsPath)?;
+                // Confederation segments never come from outside (RFC 5065
+                // section 5.3, RFC 7606 section 7.2).
+                if ctx.external && path.has_confederation() {
+                    return Err(DecodeError::MalformedAsPath);
+                }
+                self.as_path = Some(path)
             }
             NEXT_HOP => self.next_hop = Some(v.next_hop()?),
             MED => self.med = Some(v.u32()?),
@@ -766,7 +867,13 @@ impl PathAttributes {
                 self.atomic_aggregate = true;
             }
             AGGREGATOR => self.aggregator = Some(v.aggregator(ctx.four_octet_as)?),
-            AS4_AGGREGATOR => self.as4_aggregator = Some(v.aggregator(true)?),
+            AS4_AGGREGATOR => {
+                let aggregator = v.aggregator(true)?;
+                if ctx.four_octet_as {
+                    return Err(v.optional_error("AS4_AGGREGATOR from a 4-octet AS speaker"));
+                }
+                self.as4_aggregator = Some(aggregator)
+            }
             COMMUNITIES => {
                 self.communities = v.units(4, "length is not a positive multiple of 4", |c| {
                     Community(u32_of(c))
@@ -782,13 +889,49 @@ impl PathAttributes {
                         }
                     })?
             }
-            // RFC 6793 section 6: a malformed AS4_PATH is discarded.
-            AS4_PATH => self.as4_path = AsPath::decode(value, true),
+            // RFC 6793 section 6: a malformed AS4_PATH is discarded, and so
+            // is one from a 4-octet speaker, which must not send it.
+            AS4_PATH => {
+                let path = AsPath::decode(value, true)
+                    .ok_or_else(|| v.optional_error("malformed AS4_PATH"))?;
+                if ctx.four_octet_as {
+                    return Err(v.optional_error("AS4_PATH from a 4-octet AS speaker"));
+                }
+                self.as4_path = Some(path)
+            }
+            // Kept as they came once their length is checked (RFC 7606
+            // sections 7.9, 7.10, 7.14 and 7.15).
+            ORIGINATOR_ID => {
+                v.exact_len(4)?;
+                self.keep(flags, type_code, value);
+            }
+            CLUSTER_LIST => {
+                v.units(4, "length is not a positive multiple of 4", |_| ())?;
+                self.keep(flags, type_code, value);
+            }
+            EXTENDED_COMMUNITIES => {
+                v.units(8, "length is not a positive multiple of 8", |_| ())?;
+                self.keep(flags, type_code, value);
+            }
+            IPV6_EXTENDED_COMMUNITIES => {
+                v.units(20, "length is not a positive multiple of 20", |_| ())?;
+                self.keep(flags, type_code, value);
+            }
             MP_REACH_NLRI => self.mp_reach = Some(v.mp_reach()?),
             MP_UNREACH_NLRI => self.mp_unreach = Some(v.mp_unreach()?),
             _ => unreachable!("expected_flags covers exactly the types matched here"),
         }
         Ok(())
+    }
+
+    /// Keeps an attribute as it came.
+    fn keep(&mut self, flags: u8, type_code: u8, value: &[u8]) {
+        self.other.push(RawAttribute {
+            // How the length was encoded is not part of the value.
+            flags: flags & !FLAG_EXTENDED,
+            type_code,
+            value: value.to_vec(),
+        });
     }
 
     /// Encodes the attributes in ascending type order.
@@ -1004,9 +1147,7 @@ mod tests {
     use super::*;
 
     fn ctx4() -> DecodeContext {
-        DecodeContext {
-            four_octet_as: true,
-        }
+        DecodeContext::with_four_octet_as(true)
     }
 
     #[test]

@@ -157,3 +157,72 @@ impl DecodeError {
         Notification::new(c, s, data)
     }
 }
+
+/// What RFC 7606 does with a malformed part of an UPDATE, weakest first:
+/// when several parts are malformed, the strongest action is taken.
+///
+/// ```
+/// use cue::bgp::wire::ErrorAction;
+/// assert!(ErrorAction::TreatAsWithdraw > ErrorAction::AttributeDiscard);
+/// assert_eq!(ErrorAction::TreatAsWithdraw.to_string(), "treat-as-withdraw");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum ErrorAction {
+    /// The attribute is dropped and the routes stand (RFC 7606 section 2).
+    #[serde(rename = "attribute-discard")]
+    AttributeDiscard,
+    /// The UPDATE's routes are handled as withdrawn; the session stays.
+    #[serde(rename = "treat-as-withdraw")]
+    TreatAsWithdraw,
+    /// NOTIFICATION and the session closes (RFC 4271's only answer).
+    #[serde(rename = "session-reset")]
+    SessionReset,
+}
+
+impl std::fmt::Display for ErrorAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorAction::AttributeDiscard => "attribute-discard",
+            ErrorAction::TreatAsWithdraw => "treat-as-withdraw",
+            ErrorAction::SessionReset => "session-reset",
+        })
+    }
+}
+
+/// A malformed part of an UPDATE that RFC 7606 let the UPDATE through with:
+/// what was done, and the error RFC 4271 alone would have answered with a
+/// NOTIFICATION.
+///
+/// ```
+/// use cue::bgp::wire::{DecodeContext, ErrorAction, Message, Update};
+/// // An UPDATE whose COMMUNITIES attribute is 3 octets long.
+/// let mut m = vec![0xff; 16];
+/// m.extend_from_slice(&[0, 47, 2, 0, 0, 0, 20,
+///     0x40, 1, 1, 0,  0x40, 2, 0,  0x40, 3, 4, 10, 0, 0, 1,  0xc0, 8, 3, 0, 0, 0,
+///     24, 192, 0, 2]);
+/// let Ok(Message::Update(u)) = Message::decode(&m, DecodeContext::default()) else { panic!() };
+/// assert!(u.treat_as_withdraw());
+/// let e = &u.errors[0];
+/// assert_eq!((e.action, e.attribute), (ErrorAction::TreatAsWithdraw, Some(8)));
+/// assert_eq!(e.error.notification().subcode, 9, "RFC 4271: Optional Attribute Error");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeError {
+    /// What was done.
+    pub action: ErrorAction,
+    /// The type code of the malformed attribute, when one is to blame.
+    pub attribute: Option<u8>,
+    /// What is wrong; its NOTIFICATION is what RFC 4271 alone would send.
+    pub error: DecodeError,
+}
+
+impl std::fmt::Display for AttributeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.error.notification();
+        write!(
+            f,
+            "{} ({}; RFC 4271 alone: NOTIFICATION {}/{})",
+            self.action, self.error, n.code, n.subcode
+        )
+    }
+}

@@ -3,7 +3,11 @@
 //! Every message is decoded by [`Message::decode`] after [`frame`] has found
 //! its boundaries in a byte stream. Every decode error is a [`DecodeError`]
 //! that maps to the NOTIFICATION code and subcode RFC 4271 section 6
-//! prescribes, so a caller can answer malformed input precisely.
+//! prescribes, so a caller can answer malformed input precisely. UPDATEs
+//! are decoded with the revised error handling of RFC 7606 unless
+//! [`DecodeContext::strict`] says otherwise: a malformed attribute that does
+//! not need a session reset is an [`AttributeError`] in [`Update::errors`],
+//! with its [`ErrorAction`] (treat-as-withdraw or attribute discard).
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -31,7 +35,7 @@ pub use attributes::{
     AsPath, AsSegment, AsSegmentKind, Community, LargeCommunity, MpReach, MpUnreach, Origin,
     PathAttributes, RawAttribute,
 };
-pub use error::DecodeError;
+pub use error::{AttributeError, DecodeError, ErrorAction};
 pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
 pub use notification::{
     describe, CeaseSubcode, FsmSubcode, HeaderSubcode, Notification, NotificationKind, OpenSubcode,
@@ -139,6 +143,23 @@ pub struct DecodeContext {
     /// Both sides advertised the 4-octet AS capability: AS_PATH carries
     /// 4-octet AS numbers.
     pub four_octet_as: bool,
+    /// The peer is in another AS (eBGP): a malformed LOCAL_PREF is
+    /// discarded and confederation segments in AS_PATH are malformed.
+    pub external: bool,
+    /// RFC 4271 alone: every malformed UPDATE is an error that resets the
+    /// session, instead of the revised handling of RFC 7606 (for those who
+    /// test a peer's conformance).
+    pub strict: bool,
+}
+
+impl DecodeContext {
+    /// A context for a session with (or without) 4-octet AS numbers.
+    pub fn with_four_octet_as(four_octet_as: bool) -> DecodeContext {
+        DecodeContext {
+            four_octet_as,
+            ..Default::default()
+        }
+    }
 }
 
 /// A decoded BGP message.

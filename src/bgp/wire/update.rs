@@ -19,8 +19,8 @@ use super::attributes::{afi_of, attr_type, begin_ext_attr, FLAG_OPTIONAL};
 use super::nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
 use super::reader::Reader;
 use super::{
-    begin_message, finish_message, msg_type, DecodeContext, DecodeError, Family, LengthField,
-    PathAttributes, MAX_MESSAGE_LEN, SAFI_UNICAST,
+    begin_message, finish_message, msg_type, AttributeError, DecodeContext, DecodeError,
+    ErrorAction, Family, LengthField, PathAttributes, MAX_MESSAGE_LEN, SAFI_UNICAST,
 };
 use ipnet::IpNet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -47,6 +47,9 @@ pub struct Update {
     pub attributes: PathAttributes,
     /// Announced IPv4 prefixes (classic field).
     pub nlri: Vec<IpNet>,
+    /// Malformed parts that RFC 7606 let the UPDATE through with, each with
+    /// its action (empty for a well-formed UPDATE; never set when encoding).
+    pub errors: Vec<AttributeError>,
 }
 
 impl Update {
@@ -64,30 +67,55 @@ impl Update {
         let attrs = r.take(alen).ok_or(DecodeError::MalformedAttributeList(
             "total path attribute length exceeds the message",
         ))?;
+        // Prefixes that cannot be parsed leave nothing to withdraw safely:
+        // session reset (RFC 7606 section 5.3).
         let withdrawn =
             decode_prefixes(withdrawn, false).map_err(DecodeError::InvalidNetworkField)?;
-        let attributes = PathAttributes::decode(attrs, ctx)?;
+        let mut errors = Vec::new();
+        let attributes = PathAttributes::decode_revised(attrs, ctx, &mut errors)?;
         let nlri = decode_prefixes(r.rest(), false).map_err(DecodeError::InvalidNetworkField)?;
         let mp_nlri = attributes
             .mp_reach
             .as_ref()
             .is_some_and(|m| !m.nlri.is_empty());
+        let mut missing = Vec::new();
         if !nlri.is_empty() || mp_nlri {
-            if attributes.origin.is_none() {
-                return Err(DecodeError::MissingWellKnown(attr_type::ORIGIN));
-            }
-            if attributes.as_path.is_none() {
-                return Err(DecodeError::MissingWellKnown(attr_type::AS_PATH));
-            }
+            missing.extend(attributes.origin.is_none().then_some(attr_type::ORIGIN));
+            missing.extend(attributes.as_path.is_none().then_some(attr_type::AS_PATH));
         }
         if !nlri.is_empty() && attributes.next_hop.is_none() {
-            return Err(DecodeError::MissingWellKnown(attr_type::NEXT_HOP));
+            missing.push(attr_type::NEXT_HOP);
+        }
+        for type_code in missing {
+            let error = DecodeError::MissingWellKnown(type_code);
+            if ctx.strict {
+                return Err(error);
+            }
+            // RFC 7606 section 3 (d); an attribute already found malformed
+            // has been reported as such.
+            if !errors.iter().any(|e| e.attribute == Some(type_code)) {
+                errors.push(AttributeError {
+                    action: ErrorAction::TreatAsWithdraw,
+                    attribute: Some(type_code),
+                    error,
+                });
+            }
         }
         Ok(Update {
             withdrawn,
             attributes,
             nlri,
+            errors,
         })
+    }
+
+    /// Whether RFC 7606 has this UPDATE's announcements handled as
+    /// withdrawals (a malformed attribute that affects route selection).
+    /// Its withdrawals, classic and MP_UNREACH_NLRI, stand either way.
+    pub fn treat_as_withdraw(&self) -> bool {
+        self.errors
+            .iter()
+            .any(|e| e.action == ErrorAction::TreatAsWithdraw)
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
@@ -308,9 +336,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> DecodeContext {
-        DecodeContext {
-            four_octet_as: true,
-        }
+        DecodeContext::with_four_octet_as(true)
     }
 
     fn attrs() -> PathAttributes {
@@ -354,6 +380,7 @@ mod tests {
             withdrawn: vec![],
             attributes: expected,
             nlri: vec![net],
+            errors: vec![],
         };
         assert_eq!(
             Message::decode(V4_UPDATE, ctx()),
@@ -432,16 +459,24 @@ mod tests {
         split_and_check(Family::Ipv6Unicast, &v6, true);
     }
 
+    fn decode_update(body: &[u8], ctx: DecodeContext) -> Result<Message, DecodeError> {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(&((body.len() + 19) as u16).to_be_bytes());
+        m.push(2);
+        m.extend_from_slice(body);
+        Message::decode(&m, ctx)
+    }
+
+    fn strict() -> DecodeContext {
+        DecodeContext {
+            strict: true,
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn update_errors() {
-        let ctx = DecodeContext::default();
-        let mk = |body: &[u8]| {
-            let mut m = vec![0xff; 16];
-            m.extend_from_slice(&((body.len() + 19) as u16).to_be_bytes());
-            m.push(2);
-            m.extend_from_slice(body);
-            Message::decode(&m, ctx)
-        };
+        let mk = |body: &[u8]| decode_update(body, strict());
         // Withdrawn length past the end.
         assert_eq!(mk(&[0, 9, 0, 0]).unwrap_err().notification().subcode, 1);
         // Attribute length past the end.
@@ -461,5 +496,184 @@ mod tests {
             panic!()
         };
         assert_eq!(u.end_of_rib(), Some((1, 1)));
+    }
+
+    /// ORIGIN IGP, empty AS_PATH, NEXT_HOP 10.0.0.1.
+    const BASE: [&[u8]; 3] = [&[0x40, 1, 1, 0], &[0x40, 2, 0], &[0x40, 3, 4, 10, 0, 0, 1]];
+
+    /// An UPDATE announcing 192.0.2.0/24 with the attributes of BASE and
+    /// `extra` (which replaces the BASE attribute of its type), withdrawing
+    /// 198.51.100.0/24.
+    fn with_attrs(extra: &[u8], ctx: DecodeContext) -> Result<Message, DecodeError> {
+        let mut body = vec![0, 4, 24, 198, 51, 100];
+        let attrs: Vec<u8> = BASE
+            .iter()
+            .filter(|a| extra.get(1) != Some(&a[1]))
+            .flat_map(|a| a.iter())
+            .chain(extra)
+            .copied()
+            .collect();
+        body.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        body.extend_from_slice(&attrs);
+        body.extend_from_slice(&[24, 192, 0, 2]);
+        decode_update(&body, ctx)
+    }
+
+    /// Every RFC 7606 case: the malformed attribute, what RFC 7606 does and
+    /// the NOTIFICATION subcode RFC 4271 alone would send.
+    #[test]
+    fn rfc7606_actions() {
+        use ErrorAction::*;
+        let ebgp = DecodeContext {
+            external: true,
+            ..Default::default()
+        };
+        let four = DecodeContext::with_four_octet_as(true);
+        let ibgp = DecodeContext::default();
+        #[rustfmt::skip]
+        let cases: &[(&str, &[u8], DecodeContext, ErrorAction, u8)] = &[
+            ("ORIGIN value 3", &[0x40, 1, 1, 3], ibgp, TreatAsWithdraw, 6),
+            ("MED of 5 octets", &[0x80, 4, 5, 0, 0, 0, 0, 1], ibgp, TreatAsWithdraw, 5),
+            ("MED flagged transitive", &[0xc0, 4, 4, 0, 0, 0, 1], ibgp, TreatAsWithdraw, 4),
+            ("LOCAL_PREF of 2 octets, iBGP", &[0x40, 5, 2, 0, 1], ibgp, TreatAsWithdraw, 5),
+            ("LOCAL_PREF of 2 octets, eBGP", &[0x40, 5, 2, 0, 1], ebgp, AttributeDiscard, 5),
+            ("ATOMIC_AGGREGATE of 1 octet", &[0x40, 6, 1, 0], ibgp, AttributeDiscard, 5),
+            ("AGGREGATOR of 5 octets", &[0xc0, 7, 5, 0, 1, 10, 0, 0], ibgp, AttributeDiscard, 5),
+            ("AGGREGATOR flagged well-known", &[0x40, 7, 6, 0, 1, 10, 0, 0, 1], ibgp, AttributeDiscard, 4),
+            ("COMMUNITIES of 3 octets", &[0xc0, 8, 3, 0, 0, 0], ibgp, TreatAsWithdraw, 9),
+            ("COMMUNITIES empty", &[0xc0, 8, 0], ibgp, TreatAsWithdraw, 9),
+            ("ORIGINATOR_ID of 3 octets", &[0x80, 9, 3, 1, 2, 3], ibgp, TreatAsWithdraw, 5),
+            ("CLUSTER_LIST of 6 octets", &[0x80, 10, 6, 1, 2, 3, 4, 5, 6], ibgp, TreatAsWithdraw, 9),
+            ("EXTENDED COMMUNITIES of 7 octets", &[0xc0, 16, 7, 0, 2, 0, 1, 0, 0, 0], ibgp, TreatAsWithdraw, 9),
+            ("IPv6 EXTENDED COMMUNITIES of 8", &[0xc0, 25, 8, 0, 2, 0, 1, 0, 0, 0, 1], ibgp, TreatAsWithdraw, 9),
+            ("LARGE_COMMUNITY of 8 octets", &[0xc0, 32, 8, 0, 0, 0, 1, 0, 0, 0, 2], ibgp, TreatAsWithdraw, 9),
+            ("AS4_PATH segment type 9", &[0xc0, 17, 6, 9, 1, 0, 0, 0, 1], ibgp, AttributeDiscard, 9),
+            ("AS4_PATH from a 4-octet speaker", &[0xc0, 17, 6, 2, 1, 0, 0, 0, 1], four, AttributeDiscard, 9),
+            ("AS4_AGGREGATOR of 6 octets", &[0xc0, 18, 6, 0, 1, 10, 0, 0, 1], ibgp, AttributeDiscard, 5),
+            ("unrecognized well-known attribute", &[0x40, 99, 1, 0], ibgp, TreatAsWithdraw, 2),
+            ("repeated MED", &[0x80, 4, 4, 0, 0, 0, 1, 0x80, 4, 4, 0, 0, 0, 2], ibgp, AttributeDiscard, 1),
+            ("attribute length past the list", &[0xc0, 8, 200, 0, 0], ibgp, TreatAsWithdraw, 1),
+            ("truncated attribute header", &[0xc0], ibgp, TreatAsWithdraw, 1),
+        ];
+        for (what, extra, ctx, action, subcode) in cases {
+            let Ok(Message::Update(u)) = with_attrs(extra, *ctx) else {
+                panic!("{what}: the session must be kept");
+            };
+            let e = &u.errors[0];
+            assert_eq!(e.action, *action, "{what}");
+            assert_eq!(e.error.notification().subcode, *subcode, "{what}");
+            assert_eq!(u.treat_as_withdraw(), *action == TreatAsWithdraw, "{what}");
+            // The withdrawals of the UPDATE stand whatever happens.
+            assert_eq!(
+                u.withdrawn,
+                vec!["198.51.100.0/24".parse::<IpNet>().unwrap()],
+                "{what}"
+            );
+            // RFC 4271 alone: a NOTIFICATION with that subcode.
+            let strict = DecodeContext {
+                strict: true,
+                ..*ctx
+            };
+            let r = with_attrs(extra, strict);
+            match what {
+                // RFC 6793's discard of malformed AS4 attributes is not RFC 7606's.
+                w if w.starts_with("AS4") => assert!(r.is_ok(), "{what}"),
+                _ => assert_eq!(r.unwrap_err().notification().subcode, *subcode, "{what}"),
+            }
+        }
+        // A repeated MED: the first one is kept.
+        let Ok(Message::Update(u)) = with_attrs(cases[19].1, ibgp) else {
+            panic!()
+        };
+        assert_eq!(u.attributes.med, Some(1));
+        // A discarded attribute leaves the rest as it came.
+        let Ok(Message::Update(u)) = with_attrs(&[0x40, 6, 1, 0, 0x80, 4, 4, 0, 0, 0, 7], ibgp)
+        else {
+            panic!()
+        };
+        assert!(!u.attributes.atomic_aggregate);
+        assert_eq!(u.attributes.med, Some(7));
+        assert!(!u.treat_as_withdraw());
+    }
+
+    #[test]
+    fn rfc7606_session_resets() {
+        let ibgp = DecodeContext::default();
+        // MP_REACH_NLRI with a 5-octet IPv6 next hop: the NLRI cannot be found.
+        let bad_reach = [0x80, 14, 10, 0, 2, 1, 5, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            with_attrs(&bad_reach, ibgp)
+                .unwrap_err()
+                .notification()
+                .subcode,
+            9
+        );
+        // MP_UNREACH_NLRI twice.
+        let unreach = [0x80, 15, 3, 0, 2, 1, 0x80, 15, 3, 0, 2, 1];
+        assert_eq!(
+            with_attrs(&unreach, ibgp)
+                .unwrap_err()
+                .notification()
+                .subcode,
+            1
+        );
+        // NLRI that cannot be parsed.
+        let e = decode_update(&[0, 0, 0, 0, 33, 1, 2, 3, 4, 5], ibgp).unwrap_err();
+        assert_eq!(e.notification().subcode, 10);
+        // Withdrawn routes length past the message.
+        assert!(decode_update(&[0, 9, 0, 0], ibgp).is_err());
+    }
+
+    #[test]
+    fn rfc7606_missing_and_confederation() {
+        let ibgp = DecodeContext::default();
+        // NLRI without any attribute: treat-as-withdraw, one error per
+        // missing well-known attribute.
+        let Ok(Message::Update(u)) = decode_update(&[0, 0, 0, 0, 8, 10], ibgp) else {
+            panic!()
+        };
+        let missing: Vec<_> = u.errors.iter().map(|e| e.attribute).collect();
+        assert_eq!(missing, vec![Some(1), Some(2), Some(3)]);
+        assert!(u.treat_as_withdraw());
+        // A malformed ORIGIN is reported once, not again as missing.
+        let Ok(Message::Update(u)) = with_attrs(&[0x40, 1, 1, 9], ibgp) else {
+            panic!()
+        };
+        assert_eq!(u.errors.len(), 1);
+        // AS_CONFED_SEQUENCE from an external peer.
+        let ebgp = DecodeContext {
+            external: true,
+            ..Default::default()
+        };
+        let body = [
+            0, 0, 0, 18, 0x40, 1, 1, 0, 0x40, 2, 4, 3, 1, 0xfd, 0xe9, 0x40, 3, 4, 10, 0, 0, 1, 24,
+            192, 0, 2,
+        ];
+        let Ok(Message::Update(u)) = decode_update(&body, ebgp) else {
+            panic!()
+        };
+        assert!(u.treat_as_withdraw());
+        assert_eq!(u.errors[0].error.notification().subcode, 11);
+        let Ok(Message::Update(u)) = decode_update(&body, ibgp) else {
+            panic!()
+        };
+        assert!(
+            u.errors.is_empty(),
+            "confederation segments are fine inside"
+        );
+    }
+
+    #[test]
+    fn rfc7606_mp_unreach_beats_the_rest() {
+        // MP_UNREACH_NLRI withdrawing 2001:db8::/32, then a malformed
+        // ORIGIN: the withdrawal is carried out.
+        let body = [
+            0, 0, 0, 15, 0x80, 15, 8, 0, 2, 1, 32, 0x20, 0x01, 0x0d, 0xb8, 0x40, 1, 1, 9,
+        ];
+        let Ok(Message::Update(u)) = decode_update(&body, DecodeContext::default()) else {
+            panic!()
+        };
+        assert_eq!(u.withdrawn_all().count(), 1);
+        assert_eq!(u.errors.len(), 1);
     }
 }
