@@ -17,7 +17,17 @@ command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || {
 
 cargo build --release --quiet --bin cue-bgp --example replay_updates
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -f "$work/bird.pid" ] && kill "$(cat "$work/bird.pid")" 2>/dev/null; rm -rf "$work"' EXIT
+cleanup() {
+  kill $(jobs -p) 2>/dev/null || true
+  if [ -f "$work/bird.pid" ]; then
+    pid=$(cat "$work/bird.pid")
+    kill "$pid" 2>/dev/null || true
+    # BIRD writes its log and removes its socket as it exits: wait for it.
+    for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 awk 'BEGIN {
   for (i = 0; i < 500000; i++) printf "10.%d.%d.%d\n", int(i / 65536), int(i / 256) % 256, i % 256;
