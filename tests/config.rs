@@ -75,6 +75,11 @@ fn refused() -> Vec<(&'static str, &'static str, PeerConfig)> {
             with(&|c| c.max_prefixes = Some(0)),
         ),
         (
+            "GTSM for 0 hops",
+            "ttl_security",
+            with(&|c| c.ttl_security = Some(0)),
+        ),
+        (
             "source of the other family",
             "source",
             with(&|c| c.source = Some("::1".parse().unwrap())),
@@ -137,6 +142,11 @@ fn the_builder_refuses_what_validate_refuses() {
         b().max_prefixes(0).build(),
         Err(PeerConfigError::MaxPrefixesZero)
     );
+    assert_eq!(
+        b().ttl_security(0).build(),
+        Err(PeerConfigError::TtlSecurityZero)
+    );
+    assert!(b().ttl_security(1).build().is_ok());
     let ll: IpAddr = "fe80::1".parse().unwrap();
     let e = PeerConfig::builder(ll, 65001, Ipv4Addr::new(10, 0, 0, 1))
         .build()

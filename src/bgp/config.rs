@@ -167,6 +167,10 @@ pub struct PeerConfig {
     pub trace: bool,
     /// TCP MD5 signature key (RFC 2385), 1 to 80 bytes.
     pub md5_key: Option<String>,
+    /// GTSM (RFC 5082): send with TTL 255 and accept only packets from a
+    /// peer at most this many hops away (1 to 255; 1 for a directly
+    /// connected peer).
+    pub ttl_security: Option<u8>,
     /// Routes the peer may send before the session is closed with Cease /
     /// Maximum Number of Prefixes Reached.
     pub max_prefixes: Option<usize>,
@@ -234,6 +238,9 @@ pub enum PeerConfigError {
     /// An empty TCP MD5 key, or one over 80 bytes.
     #[error("md5_key: {0} bytes; a TCP MD5 key holds 1 to 80")]
     Md5KeyLength(usize),
+    /// GTSM for 0 hops.
+    #[error("ttl_security: 0 hops; a peer is 1 to 255 hops away")]
+    TtlSecurityZero,
     /// A prefix limit of 0.
     #[error("max_prefixes: 0 would close every session that receives a route")]
     MaxPrefixesZero,
@@ -255,6 +262,7 @@ impl PeerConfigError {
             SourceFamily { .. } | SourceAddress(_) => "source",
             ConnectRetry(_) => "connect_retry",
             Md5KeyLength(_) => "md5_key",
+            TtlSecurityZero => "ttl_security",
             MaxPrefixesZero => "max_prefixes",
             NextHop(_) => "parameters",
         }
@@ -279,6 +287,7 @@ impl PeerConfig {
             passive: false,
             trace: false,
             md5_key: None,
+            ttl_security: None,
             max_prefixes: None,
             strict_errors: false,
             parameters: Parameters::default(),
@@ -358,6 +367,9 @@ impl PeerConfig {
         }
         if self.max_prefixes == Some(0) {
             return Err(MaxPrefixesZero);
+        }
+        if self.ttl_security == Some(0) {
+            return Err(TtlSecurityZero);
         }
         self.parameters.validate()
     }
@@ -496,6 +508,12 @@ impl PeerConfigBuilder {
     /// Sets [`PeerConfig::strict_errors`] (RFC 4271 error handling alone).
     pub fn strict_errors(mut self, on: bool) -> Self {
         self.0.strict_errors = on;
+        self
+    }
+
+    /// Sets [`PeerConfig::ttl_security`] (GTSM, RFC 5082).
+    pub fn ttl_security(mut self, hops: u8) -> Self {
+        self.0.ttl_security = Some(hops);
         self
     }
 

@@ -5,6 +5,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod fsm;
+pub mod gtsm;
 pub mod md5;
 pub mod pool;
 pub mod rib;

@@ -208,6 +208,7 @@ impl Pool {
             }
         }
         self.apply_md5_keys();
+        self.apply_gtsm();
         for (s, removed) in to_stop {
             let name = s.config().name();
             s.stop().await;
@@ -326,6 +327,7 @@ impl Pool {
                 .map_err(PoolConfigError::Template)?;
         }
         *lock(&self.inner.accept_any) = template;
+        self.apply_gtsm();
         Ok(())
     }
 
@@ -338,6 +340,7 @@ impl Pool {
         let bound = listener.local_addr()?;
         lock(&self.inner.listeners).push(listener.clone());
         self.apply_md5_keys();
+        self.apply_gtsm();
         let pool = Arc::downgrade(&self.inner);
         let mut closed = self.inner.closed.subscribe();
         tokio::spawn(async move {
@@ -387,6 +390,35 @@ impl Pool {
                         error,
                     });
                 }
+            }
+        }
+    }
+
+    /// GTSM (RFC 5082) on every listening socket when every peer it may
+    /// take asks for it, for the farthest of them: a SYN that arrives with
+    /// too low a TTL is then dropped by the kernel. Otherwise the listening
+    /// sockets have none, and each session puts its own on its connection.
+    fn apply_gtsm(&self) {
+        let mut hops: Vec<Option<u8>> = lock(&self.inner.sessions)
+            .values()
+            .filter(|s| s.config().passive)
+            .map(|s| s.config().ttl_security)
+            .collect();
+        if let Some(t) = lock(&self.inner.accept_any).as_ref() {
+            hops.push(t.ttl_security);
+        }
+        let farthest = match hops.iter().copied().collect::<Option<Vec<u8>>>() {
+            Some(h) => h.into_iter().max(),
+            None => None,
+        };
+        for l in lock(&self.inner.listeners).iter() {
+            let Ok(local) = l.local_addr() else { continue };
+            let r = match farthest {
+                Some(h) => super::gtsm::set(l.as_ref(), local.is_ipv6(), h),
+                None => super::gtsm::clear(l.as_ref(), local.is_ipv6()),
+            };
+            if let Err(e) = r {
+                tracing::error!(%local, error = %e, "GTSM not set on the listening socket");
             }
         }
     }

@@ -190,6 +190,10 @@ pub struct RunArgs {
     /// bytes (with listen, for the --peer addresses)
     #[arg(long = "md5-password", value_name = "KEY", value_parser = parse_md5_key)]
     pub md5_password: Option<String>,
+    /// GTSM (RFC 5082): send with TTL 255 and drop packets from a peer more
+    /// than HOPS hops away (1 for a directly connected peer)
+    #[arg(long = "ttl-security", value_name = "HOPS", value_parser = clap::value_parser!(u8).range(1..=255))]
+    pub ttl_security: Option<u8>,
     /// Close a session (Cease / Maximum Number of Prefixes Reached) when the
     /// peer sends more routes than this
     #[arg(long = "max-prefixes", value_name = "N")]

@@ -66,6 +66,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         passive: true,
         trace: args.run.trace,
         md5_key: args.run.md5_password.clone(),
+        ttl_security: args.run.ttl_security,
         max_prefixes: args.run.max_prefixes,
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),

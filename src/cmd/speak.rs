@@ -92,6 +92,7 @@ impl SpeakArgs {
                     passive: false,
                     trace: self.run.trace,
                     md5_key: self.run.md5_password.clone(),
+                    ttl_security: self.run.ttl_security,
                     max_prefixes: self.run.max_prefixes,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),

@@ -1,4 +1,4 @@
-//! Dialling a peer: source address, TCP MD5 key, connect timeout.
+//! Dialling a peer: source address, TCP MD5 key, GTSM, connect timeout.
 
 use crate::bgp::config::{is_link_local, PeerConfig};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
@@ -25,6 +25,9 @@ pub(super) async fn connect(config: &PeerConfig) -> std::io::Result<TcpStream> {
     }
     if let Some(key) = &config.md5_key {
         crate::bgp::md5::set_key(&socket, config.address.ip(), key.as_bytes())?;
+    }
+    if let Some(hops) = config.ttl_security {
+        crate::bgp::gtsm::set(&socket, config.address.is_ipv6(), hops)?;
     }
     let timeout = config
         .connect_retry

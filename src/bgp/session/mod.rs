@@ -411,6 +411,12 @@ impl Driver {
     /// Runs one connection until it closes; returns why.
     async fn run_connection(&mut self, stream: TcpStream) -> SessionError {
         let _ = stream.set_nodelay(true);
+        // A connection the listener accepted gets this peer's GTSM too.
+        if let Some(hops) = self.config.ttl_security {
+            if let Err(e) = super::gtsm::set(&stream, self.config.address.is_ipv6(), hops) {
+                return SessionError::Socket(e.into());
+            }
+        }
         let local = match stream.local_addr() {
             Ok(a) => a,
             Err(e) => return SessionError::Socket(e.into()),
