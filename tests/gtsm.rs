@@ -3,8 +3,12 @@
 //! loopback nothing decrements the TTL, so a GTSM side sends 255 and
 //! requires at least 255 (one hop); a side without GTSM sends the system's
 //! 64 and is dropped by the other's kernel. Each pairing is checked with
-//! GTSM on both ends (the session comes up and routes flow) and on one end
-//! only (it never comes up).
+//! GTSM on both ends (the session comes up and routes flow) and with GTSM
+//! on our end only (BIRD's TTL-64 packets are dropped: it never comes up).
+//! The third pairing, GTSM at BIRD only, is BIRD's own behaviour and not
+//! deterministic: BIRD sets its minimum TTL on a connection after accepting
+//! it, so an OPEN that arrives first gets through and the session lives
+//! until BIRD's hold timer runs out.
 
 mod common;
 
@@ -93,37 +97,6 @@ fn speaker_with_gtsm_reaches_bird_with_ttl_security() {
     });
     assert!(established(&bird, "lb"));
     assert!(cue.terminate().status.success());
-}
-
-#[test]
-fn speaker_without_gtsm_is_dropped_by_bird_with_ttl_security() {
-    if !have("bird") {
-        return;
-    }
-    let port = free_port();
-    let bird = passive_bird(port, true);
-    let p = port.to_string();
-    let cue = Cue::start(&[
-        "--port",
-        &p,
-        "--connect-retry",
-        "500ms",
-        "--json",
-        "-a",
-        "192.0.2.30",
-        "65001",
-        "10.0.0.1",
-        "127.0.0.1",
-    ]);
-    std::thread::sleep(Duration::from_secs(3));
-    assert!(!established(&bird, "lb"));
-    assert!(prefixes(&bird).is_empty());
-    let out = cue.terminate();
-    assert!(
-        !out.stdout.contains("ESTABLISHED"),
-        "TTL-64 SYNs must not get through: {}",
-        out.stdout
-    );
 }
 
 #[test]
