@@ -55,12 +55,14 @@ fn bird_session() {
         Some(vec![Family::Ipv4Unicast, Family::Ipv6Unicast])
     );
     assert!(open.route_refresh() && open.four_octet_as());
-    // Graceful restart (64), enhanced route refresh (70), long-lived GR (71)
-    // are kept as unknown capabilities.
+    // BIRD's default is "graceful restart aware": the capability with its
+    // restart time (120 s) and no families. Enhanced route refresh (70) and
+    // long-lived GR (71) are kept as unknown capabilities.
+    assert_eq!(open.graceful_restart(), Some((120, &[][..])));
     assert!(open
         .capabilities
         .iter()
-        .any(|c| matches!(c, Capability::Unknown { code: 64, .. })));
+        .any(|c| matches!(c, Capability::Unknown { code: 71, .. })));
     assert_eq!(m[1], Message::Keepalive);
 
     let Message::Update(u) = &m[2] else { panic!() };

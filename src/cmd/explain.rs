@@ -33,6 +33,18 @@ fn open_json(o: &Open) -> Value {
             }),
             Capability::RouteRefresh => json!({"code": 2, "name": "route-refresh"}),
             Capability::FourOctetAs(asn) => json!({"code": 65, "name": "4-octet-as", "asn": asn}),
+            Capability::GracefulRestart {
+                restarting,
+                restart_time,
+                families,
+            } => json!({
+                "code": 64, "name": "graceful-restart", "restarting": restarting,
+                "restart_time": restart_time,
+                "families": families.iter().map(|f| json!({
+                    "afi": f.afi, "safi": f.safi, "family": family_name(f.afi, f.safi),
+                    "forwarding": f.forwarding,
+                })).collect::<Vec<_>>(),
+            }),
             Capability::Unknown { code, data } => json!({
                 "code": code, "name": capability_name(*code), "data": hex(data),
             }),

@@ -41,7 +41,7 @@ pub use notification::{
     describe, CeaseSubcode, FsmSubcode, HeaderSubcode, Notification, NotificationKind, OpenSubcode,
     RouteRefreshSubcode, UpdateSubcode,
 };
-pub use open::{Capability, Open};
+pub use open::{Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME};
 pub use route_refresh::RouteRefresh;
 pub use summary::{capability_name, family_name, hex};
 pub use update::{Update, UpdateBuilder};

@@ -25,7 +25,34 @@ use std::net::Ipv4Addr;
 const PARAM_CAPABILITIES: u8 = 2;
 const CAP_MULTIPROTOCOL: u8 = 1;
 const CAP_ROUTE_REFRESH: u8 = 2;
+const CAP_GRACEFUL_RESTART: u8 = 64;
 const CAP_FOUR_OCTET_AS: u8 = 65;
+
+/// Restart Flags of the graceful restart capability: R, the speaker has
+/// restarted.
+const GR_RESTARTING: u16 = 0x8000;
+/// Flags for an address family: F, its forwarding state was preserved.
+const GR_FORWARDING: u8 = 0x80;
+/// The largest restart time the 12-bit field holds, in seconds.
+pub const MAX_RESTART_TIME: u16 = 4095;
+
+/// One address family of the graceful restart capability.
+///
+/// ```
+/// use cue::bgp::wire::GracefulRestartFamily;
+/// let f = GracefulRestartFamily { afi: 1, safi: 1, forwarding: true };
+/// assert!(f.forwarding);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracefulRestartFamily {
+    /// Address family identifier.
+    pub afi: u16,
+    /// Subsequent address family identifier.
+    pub safi: u8,
+    /// The forwarding state of this family was preserved across the
+    /// restart (F bit): the peer may keep using our routes until End-of-RIB.
+    pub forwarding: bool,
+}
 
 /// A BGP capability (RFC 5492).
 ///
@@ -48,6 +75,16 @@ pub enum Capability {
     RouteRefresh,
     /// 4-octet AS numbers (RFC 6793), with the speaker's AS.
     FourOctetAs(u32),
+    /// Graceful restart (RFC 4724).
+    GracefulRestart {
+        /// R bit: the speaker has restarted.
+        restarting: bool,
+        /// Seconds the peer should keep our routes after the session drops
+        /// (0-4095).
+        restart_time: u16,
+        /// The families whose routes are kept, with their F bit.
+        families: Vec<GracefulRestartFamily>,
+    },
     /// Any other capability, kept as it came.
     Unknown {
         /// Capability code.
@@ -69,6 +106,23 @@ impl Capability {
             Capability::FourOctetAs(asn) => {
                 out.extend_from_slice(&[CAP_FOUR_OCTET_AS, 4]);
                 out.extend_from_slice(&asn.to_be_bytes());
+            }
+            Capability::GracefulRestart {
+                restarting,
+                restart_time,
+                families,
+            } => {
+                // At most 63 families fit the one-octet capability length.
+                let families = &families[..families.len().min(63)];
+                out.extend_from_slice(&[CAP_GRACEFUL_RESTART, (2 + 4 * families.len()) as u8]);
+                let flags = if *restarting { GR_RESTARTING } else { 0 };
+                let word = flags | (*restart_time).min(MAX_RESTART_TIME);
+                out.extend_from_slice(&word.to_be_bytes());
+                for f in families {
+                    out.extend_from_slice(&f.afi.to_be_bytes());
+                    out.push(f.safi);
+                    out.push(if f.forwarding { GR_FORWARDING } else { 0 });
+                }
             }
             Capability::Unknown { code, data } => {
                 out.push(*code);
@@ -109,6 +163,26 @@ impl Capability {
                     value[0], value[1], value[2], value[3],
                 ]))
             }
+            CAP_GRACEFUL_RESTART => {
+                if value.len() < 2 || (value.len() - 2) % 4 != 0 {
+                    return Err(DecodeError::MalformedOpen(
+                        "graceful restart capability length is not 2 plus a multiple of 4",
+                    ));
+                }
+                let word = u16::from_be_bytes([value[0], value[1]]);
+                Capability::GracefulRestart {
+                    restarting: word & GR_RESTARTING != 0,
+                    restart_time: word & MAX_RESTART_TIME,
+                    families: value[2..]
+                        .chunks_exact(4)
+                        .map(|c| GracefulRestartFamily {
+                            afi: u16::from_be_bytes([c[0], c[1]]),
+                            safi: c[2],
+                            forwarding: c[3] & GR_FORWARDING != 0,
+                        })
+                        .collect(),
+                }
+            }
             code => Capability::Unknown {
                 code,
                 data: value.to_vec(),
@@ -126,6 +200,26 @@ impl std::fmt::Display for Capability {
             },
             Capability::RouteRefresh => f.write_str("route-refresh"),
             Capability::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
+            Capability::GracefulRestart {
+                restarting,
+                restart_time,
+                families,
+            } => {
+                write!(f, "graceful-restart {restart_time}s")?;
+                if *restarting {
+                    f.write_str(" restarting")?;
+                }
+                for fam in families {
+                    match Family::from_afi_safi(fam.afi, fam.safi) {
+                        Some(family) => write!(f, " {family}")?,
+                        None => write!(f, " afi {} safi {}", fam.afi, fam.safi)?,
+                    }
+                    if fam.forwarding {
+                        f.write_str("(forwarding)")?;
+                    }
+                }
+                Ok(())
+            }
             Capability::Unknown { code, data } => {
                 write!(f, "capability {code} ({} bytes)", data.len())
             }
@@ -195,6 +289,44 @@ impl Open {
         self.capabilities
             .iter()
             .any(|c| matches!(c, Capability::FourOctetAs(_)))
+    }
+
+    /// The graceful restart capability (RFC 4724), when present: restart
+    /// time and families.
+    pub fn graceful_restart(&self) -> Option<(u16, &[GracefulRestartFamily])> {
+        self.capabilities.iter().find_map(|c| match c {
+            Capability::GracefulRestart {
+                restart_time,
+                families,
+                ..
+            } => Some((*restart_time, families.as_slice())),
+            _ => None,
+        })
+    }
+
+    /// Adds the graceful restart capability: `restart_time` seconds, and
+    /// every family of the OPEN with its forwarding state preserved (a load
+    /// balancer's VIPs keep working while its BGP process restarts).
+    pub fn with_graceful_restart(mut self, restart_time: u16) -> Open {
+        let families = self
+            .mp_families()
+            .unwrap_or_else(|| vec![Family::Ipv4Unicast])
+            .into_iter()
+            .map(|f| {
+                let (afi, safi) = f.afi_safi();
+                GracefulRestartFamily {
+                    afi,
+                    safi,
+                    forwarding: true,
+                }
+            })
+            .collect();
+        self.capabilities.push(Capability::GracefulRestart {
+            restarting: false,
+            restart_time: restart_time.min(MAX_RESTART_TIME),
+            families,
+        });
+        self
     }
 
     /// Whether the route refresh capability is present.
@@ -332,6 +464,37 @@ mod tests {
     }
 
     #[test]
+    fn graceful_restart_capability() {
+        let open = Open::new(65001, 10, Ipv4Addr::LOCALHOST, &[Family::Ipv4Unicast])
+            .with_graceful_restart(120);
+        let bytes = Message::Open(open.clone()).to_bytes(DecodeContext::default());
+        // Code 64, length 6: restart time 120, IPv4 unicast with F set.
+        let at = bytes.windows(2).position(|w| w == [64, 6]).unwrap();
+        assert_eq!(&bytes[at + 2..at + 8], &[0x00, 0x78, 0, 1, 1, 0x80]);
+        assert_eq!(
+            Message::decode(&bytes, DecodeContext::default()),
+            Ok(Message::Open(open.clone()))
+        );
+        let (time, families) = open.graceful_restart().unwrap();
+        assert_eq!(
+            (time, families.len(), families[0].forwarding),
+            (120, 1, true)
+        );
+        // The R bit and a restart time of 4095, no families (a helper only).
+        let cap = Capability::decode(64, &[0x8f, 0xff]).unwrap();
+        assert_eq!(
+            cap,
+            Capability::GracefulRestart {
+                restarting: true,
+                restart_time: 4095,
+                families: vec![]
+            }
+        );
+        assert!(Capability::decode(64, &[0, 1, 0]).is_err());
+        assert_eq!(cap.to_string(), "graceful-restart 4095s restarting");
+    }
+
+    #[test]
     fn large_as_uses_as_trans() {
         let open = Open::new(4_200_000_000, 90, Ipv4Addr::new(1, 2, 3, 4), &[]);
         assert_eq!(open.my_as, AS_TRANS);
@@ -391,7 +554,8 @@ mod tests {
     #[test]
     fn unknown_capability_is_kept() {
         let b = body_with(|b| {
-            b.extend_from_slice(&[0x02, 0x04, 0x40, 0x02, 0x00, 0x78]);
+            // Capability 73 (FQDN), not interpreted.
+            b.extend_from_slice(&[0x02, 0x04, 0x49, 0x02, 0x00, 0x78]);
             b[28] += 6;
         });
         let Message::Open(open) = Message::decode(&b, DecodeContext::default()).unwrap() else {
@@ -400,7 +564,7 @@ mod tests {
         assert_eq!(
             open.capabilities.last(),
             Some(&Capability::Unknown {
-                code: 64,
+                code: 73,
                 data: vec![0x00, 0x78]
             })
         );
