@@ -203,7 +203,6 @@ impl HealthInjector {
             let _ = t.await;
         }
         self.inner.director.stop();
-        self.inner.pool.set_rib([]);
         self.inner.pool.shutdown().await
     }
 }

@@ -75,6 +75,16 @@ fn refused() -> Vec<(&'static str, &'static str, PeerConfig)> {
             with(&|c| c.max_prefixes = Some(0)),
         ),
         (
+            "graceful restart time of 0",
+            "graceful_restart",
+            with(&|c| c.graceful_restart = Some(Duration::ZERO)),
+        ),
+        (
+            "graceful restart time over 4095 s",
+            "graceful_restart",
+            with(&|c| c.graceful_restart = Some(Duration::from_secs(4096))),
+        ),
+        (
             "GTSM for 0 hops",
             "ttl_security",
             with(&|c| c.ttl_security = Some(0)),

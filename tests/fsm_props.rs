@@ -53,6 +53,7 @@ proptest! {
             hold_time: 9,
             peer_as: Some(65002),
             families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
+            graceful_restart: None,
         });
         let mut now = Instant::now();
         for e in events {

@@ -171,6 +171,12 @@ pub struct PeerConfig {
     /// peer at most this many hops away (1 to 255; 1 for a directly
     /// connected peer).
     pub ttl_security: Option<u8>,
+    /// Graceful restart (RFC 4724): the restart time (1 s to 4095 s, whole
+    /// seconds) a peer keeps our routes for when the session drops without
+    /// a NOTIFICATION, and End-of-RIB markers after the initial
+    /// advertisement. A stop then closes the session without withdrawing
+    /// (see the README's trade-off). `None`: off.
+    pub graceful_restart: Option<Duration>,
     /// Routes the peer may send before the session is closed with Cease /
     /// Maximum Number of Prefixes Reached.
     pub max_prefixes: Option<usize>,
@@ -238,6 +244,9 @@ pub enum PeerConfigError {
     /// An empty TCP MD5 key, or one over 80 bytes.
     #[error("md5_key: {0} bytes; a TCP MD5 key holds 1 to 80")]
     Md5KeyLength(usize),
+    /// A graceful restart time outside 1 s to 4095 s.
+    #[error("graceful_restart: {0:?}; the restart time is 1 s to 4095 s")]
+    RestartTime(Duration),
     /// GTSM for 0 hops.
     #[error("ttl_security: 0 hops; a peer is 1 to 255 hops away")]
     TtlSecurityZero,
@@ -263,6 +272,7 @@ impl PeerConfigError {
             ConnectRetry(_) => "connect_retry",
             Md5KeyLength(_) => "md5_key",
             TtlSecurityZero => "ttl_security",
+            RestartTime(_) => "graceful_restart",
             MaxPrefixesZero => "max_prefixes",
             NextHop(_) => "parameters",
         }
@@ -288,6 +298,7 @@ impl PeerConfig {
             trace: false,
             md5_key: None,
             ttl_security: None,
+            graceful_restart: None,
             max_prefixes: None,
             strict_errors: false,
             parameters: Parameters::default(),
@@ -370,6 +381,12 @@ impl PeerConfig {
         }
         if self.ttl_security == Some(0) {
             return Err(TtlSecurityZero);
+        }
+        if let Some(t) = self.graceful_restart {
+            let max = Duration::from_secs(u64::from(super::wire::MAX_RESTART_TIME));
+            if t < Duration::from_secs(1) || t > max {
+                return Err(RestartTime(t));
+            }
         }
         self.parameters.validate()
     }
@@ -514,6 +531,13 @@ impl PeerConfigBuilder {
     /// Sets [`PeerConfig::ttl_security`] (GTSM, RFC 5082).
     pub fn ttl_security(mut self, hops: u8) -> Self {
         self.0.ttl_security = Some(hops);
+        self
+    }
+
+    /// Sets [`PeerConfig::graceful_restart`] (RFC 4724) with this restart
+    /// time.
+    pub fn graceful_restart(mut self, restart_time: Duration) -> Self {
+        self.0.graceful_restart = Some(restart_time);
         self
     }
 

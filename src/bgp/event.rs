@@ -308,6 +308,17 @@ pub enum Event {
         /// The prefixes handled as withdrawn (none for a discard).
         withdrawn: Vec<IpNet>,
     },
+    /// The peer's session dropped without a NOTIFICATION and it had
+    /// announced graceful restart (RFC 4724): its routes are kept, stale,
+    /// until it is back and sends End-of-RIB, or the restart time runs out.
+    Restarting {
+        /// The peer.
+        peer: String,
+        /// Routes kept as stale.
+        stale: usize,
+        /// The peer's restart time, in seconds.
+        restart_time: u16,
+    },
     /// The session went down.
     Down {
         /// The peer.
@@ -351,6 +362,7 @@ impl Event {
             | Event::Sent { peer, .. }
             | Event::Received { peer, .. }
             | Event::Malformed { peer, .. }
+            | Event::Restarting { peer, .. }
             | Event::Down { peer, .. }
             | Event::Message { peer, .. }
             | Event::Error { peer, .. } => peer,

@@ -67,6 +67,7 @@ impl std::fmt::Display for State {
 ///     hold_time: 90,
 ///     peer_as: None,
 ///     families: vec![Family::Ipv4Unicast],
+///     graceful_restart: None,
 /// });
 /// assert_eq!(fsm.state(), cue::bgp::State::Idle);
 /// ```
@@ -82,6 +83,10 @@ pub struct FsmConfig {
     pub peer_as: Option<u32>,
     /// Families advertised in the multiprotocol capability.
     pub families: Vec<Family>,
+    /// Graceful restart (RFC 4724): the restart time (seconds, at most
+    /// 4095) advertised in the capability, for every family with its
+    /// forwarding state preserved. `None`: no capability.
+    pub graceful_restart: Option<u16>,
 }
 
 /// What both sides agreed on.
@@ -90,7 +95,7 @@ pub struct FsmConfig {
 /// # use cue::bgp::fsm::{Fsm, FsmConfig};
 /// # use cue::bgp::wire::{Family, Message, Open};
 /// # let mut fsm = Fsm::new(FsmConfig { local_as: 65001, router_id: "10.0.0.1".parse().unwrap(),
-/// #     hold_time: 90, peer_as: None, families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast] });
+/// #     hold_time: 90, peer_as: None, families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast], graceful_restart: None });
 /// # let now = std::time::Instant::now();
 /// # fsm.connecting(true);
 /// # fsm.connected(now);
@@ -114,6 +119,15 @@ pub struct Negotiated {
     pub route_refresh: bool,
     /// Families both sides support.
     pub families: Vec<Family>,
+    /// Both sides sent the graceful restart capability (RFC 4724): End-of-RIB
+    /// markers follow the initial advertisement, and a session that drops
+    /// without a NOTIFICATION leaves routes as stale rather than gone.
+    pub graceful_restart: bool,
+    /// The peer's restart time, when it sent the capability.
+    pub peer_restart_time: Option<u16>,
+    /// The families whose forwarding state the peer says it preserved
+    /// across a restart (F bit): their stale routes wait for End-of-RIB.
+    pub peer_forwarding: Vec<Family>,
     /// The peer's OPEN, as it came.
     pub peer_open: Open,
 }
@@ -159,7 +173,7 @@ impl std::fmt::Display for CloseReason {
 /// use cue::bgp::fsm::{Action, Fsm, FsmConfig};
 /// use cue::bgp::wire::{Family, Notification};
 /// let mut fsm = Fsm::new(FsmConfig { local_as: 65001, router_id: "10.0.0.1".parse().unwrap(),
-///     hold_time: 90, peer_as: None, families: vec![Family::Ipv4Unicast] });
+///     hold_time: 90, peer_as: None, families: vec![Family::Ipv4Unicast], graceful_restart: None });
 /// fsm.connecting(true);
 /// fsm.connected(std::time::Instant::now());
 /// // A stop sends Cease and closes.
@@ -196,6 +210,7 @@ pub enum Action {
 ///     hold_time: 90,
 ///     peer_as: Some(65002),
 ///     families: vec![Family::Ipv4Unicast],
+///     graceful_restart: None,
 /// });
 /// let now = Instant::now();
 /// fsm.connecting(true);
@@ -294,7 +309,10 @@ impl Fsm {
     pub fn connected(&mut self, now: Instant) -> Vec<Action> {
         let mut out = Vec::new();
         let c = &self.config;
-        let open = Open::new(c.local_as, c.hold_time, c.router_id, &c.families);
+        let mut open = Open::new(c.local_as, c.hold_time, c.router_id, &c.families);
+        if let Some(t) = c.graceful_restart {
+            open = open.with_graceful_restart(t);
+        }
         out.push(Action::Send(Message::Open(open)));
         self.hold_deadline = Some(now + OPEN_HOLD_TIME);
         self.set_state(State::OpenSent, &mut out);
@@ -451,6 +469,18 @@ impl Fsm {
             four_octet_as: open.four_octet_as(),
             route_refresh: open.route_refresh(),
             families,
+            graceful_restart: self.config.graceful_restart.is_some()
+                && open.graceful_restart().is_some(),
+            peer_restart_time: open.graceful_restart().map(|(t, _)| t),
+            peer_forwarding: open
+                .graceful_restart()
+                .map(|(_, fams)| {
+                    fams.iter()
+                        .filter(|f| f.forwarding)
+                        .filter_map(|f| Family::from_afi_safi(f.afi, f.safi))
+                        .collect()
+                })
+                .unwrap_or_default(),
             peer_open: open,
         };
         let keepalive = negotiated.keepalive();
@@ -474,6 +504,7 @@ mod tests {
             hold_time: 9,
             peer_as: Some(65002),
             families: vec![Family::Ipv4Unicast, Family::Ipv6Unicast],
+            graceful_restart: None,
         }
     }
 

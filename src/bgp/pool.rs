@@ -318,6 +318,18 @@ impl Pool {
             .collect()
     }
 
+    /// The routes of [`adj_rib_in`](Self::adj_rib_in) kept as stale while
+    /// their peer restarts (RFC 4724), with the peer's name.
+    pub fn stale_routes(&self) -> std::collections::BTreeSet<(String, IpNet)> {
+        lock(&self.inner.sessions)
+            .values()
+            .flat_map(|s| {
+                let name = s.config().name();
+                s.stale_routes().into_iter().map(move |p| (name.clone(), p))
+            })
+            .collect()
+    }
+
     /// Accept connections from any peer, with `template` as their
     /// configuration (its address is replaced by the peer's; every other
     /// field is checked). `None` accepts only configured peers again.
@@ -456,9 +468,10 @@ impl Pool {
         sessions.insert(k, session);
     }
 
-    /// Stops listening and stops every session (pending changes sent, then
-    /// Cease / Administrative Shutdown), waits for them to end, and returns
-    /// their final status.
+    /// Stops listening and stops every session (see [`Session::stop`]:
+    /// everything withdrawn, then Cease / Administrative Shutdown; with
+    /// graceful restart negotiated, just closed), waits for them to end,
+    /// and returns their final status.
     pub async fn shutdown(&self) -> Vec<PeerStatus> {
         *lock(&self.inner.accept_any) = None;
         self.inner.closed.send_replace(true);

@@ -227,6 +227,10 @@ pub struct RouteAttributes {
 #[derive(Debug, Clone, Default)]
 pub struct AdjRibIn {
     routes: BTreeMap<IpNet, Arc<RouteAttributes>>,
+    /// Routes kept from a session that dropped while the peer restarts
+    /// (RFC 4724): replaced when announced again, removed at End-of-RIB or
+    /// when the restart time runs out.
+    stale: BTreeSet<IpNet>,
 }
 
 /// What one received UPDATE changed.
@@ -254,6 +258,11 @@ impl AdjRibIn {
     /// ([`Update::treat_as_withdraw`]) are withdrawals.
     pub fn apply(&mut self, u: &Update) -> Received {
         let mut r = Received::default();
+        if !self.stale.is_empty() {
+            for p in u.withdrawn_all().chain(u.announced()) {
+                self.stale.remove(p);
+            }
+        }
         let withdrawn = u.withdrawn_all();
         let treated = u.announced().filter(|_| u.treat_as_withdraw());
         for p in withdrawn.chain(treated) {
@@ -311,6 +320,51 @@ impl AdjRibIn {
     /// Forget every route (the session went down).
     pub fn clear(&mut self) {
         self.routes.clear();
+        self.stale.clear();
+    }
+
+    /// Marks every route stale (the peer restarts); returns how many.
+    ///
+    /// ```
+    /// # use cue::bgp::rib::AdjRibIn;
+    /// # use cue::bgp::wire::{AsPath, Family, Origin, PathAttributes, Update};
+    /// # let u = Update { withdrawn: vec![], attributes: PathAttributes { origin: Some(Origin::Igp),
+    /// #     as_path: Some(AsPath::default()), next_hop: Some("10.0.0.2".parse().unwrap()), ..Default::default() },
+    /// #     nlri: vec!["192.0.2.0/24".parse().unwrap(), "198.51.100.0/24".parse().unwrap()], errors: vec![] };
+    /// let mut rib = AdjRibIn::default();
+    /// rib.apply(&u); // two routes
+    /// assert_eq!(rib.mark_stale(), 2);
+    /// // The peer is back and announces one of them again.
+    /// let again = Update { nlri: vec!["192.0.2.0/24".parse().unwrap()], ..u.clone() };
+    /// rib.apply(&again);
+    /// // End-of-RIB: what is still stale goes.
+    /// assert_eq!(rib.remove_stale(Some(Family::Ipv4Unicast)), vec!["198.51.100.0/24".parse().unwrap()]);
+    /// assert_eq!(rib.len(), 1);
+    /// ```
+    pub fn mark_stale(&mut self) -> usize {
+        self.stale.extend(self.routes.keys().copied());
+        self.stale.len()
+    }
+
+    /// Removes the routes still stale, of one family or of all; returns
+    /// them.
+    pub fn remove_stale(&mut self, family: Option<Family>) -> Vec<IpNet> {
+        let gone: Vec<IpNet> = self
+            .stale
+            .iter()
+            .filter(|p| family.map_or(true, |f| Family::of(p.addr()) == f))
+            .copied()
+            .collect();
+        for p in &gone {
+            self.stale.remove(p);
+            self.routes.remove(p);
+        }
+        gone
+    }
+
+    /// The routes kept as stale, in prefix order.
+    pub fn stale(&self) -> impl Iterator<Item = &IpNet> {
+        self.stale.iter()
     }
 }
 

@@ -144,6 +144,17 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s: {e}"))
 }
 
+/// A graceful restart time: whole seconds, 1s to 4095s.
+pub fn parse_restart_time(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.subsec_nanos() != 0 || d < Duration::from_secs(1) || d > Duration::from_secs(4095) {
+        return Err(format!(
+            "{s:?}: a restart time is whole seconds, 1s to 4095s (68m15s)"
+        ));
+    }
+    Ok(d)
+}
+
 /// Path attributes and next hops.
 #[derive(Debug, Clone, Args)]
 pub struct AttributeArgs {
@@ -194,6 +205,12 @@ pub struct RunArgs {
     /// than HOPS hops away (1 for a directly connected peer)
     #[arg(long = "ttl-security", value_name = "HOPS", value_parser = clap::value_parser!(u8).range(1..=255))]
     pub ttl_security: Option<u8>,
+    /// Graceful restart (RFC 4724) with this restart time (1s-4095s): peers
+    /// keep our routes that long when the session drops (kill -9, a
+    /// restart, a stop), End-of-RIB after the first advertisement; routes
+    /// of a restarting peer are kept as stale
+    #[arg(long = "graceful-restart", value_name = "DURATION", value_parser = parse_restart_time)]
+    pub graceful_restart: Option<Duration>,
     /// Close a session (Cease / Maximum Number of Prefixes Reached) when the
     /// peer sends more routes than this
     #[arg(long = "max-prefixes", value_name = "N")]

@@ -100,7 +100,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         r.len() == 6 && r.iter().all(|(_, _, a)| a.med == Some(50))
     })
     .await?;
-    printer.routes(&listener.adj_rib_in());
+    printer.routes(&listener.adj_rib_in(), &Default::default());
 
     say("change MED and LOCAL_PREF to 123: every route is re-advertised");
     peer.parameters = params(123, 123);
@@ -112,12 +112,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 .all(|(_, _, a)| a.med == Some(123) && a.local_pref == Some(123))
     })
     .await?;
-    printer.routes(&listener.adj_rib_in());
+    printer.routes(&listener.adj_rib_in(), &Default::default());
 
     say("withdraw 192.168.101.0 and fd0b:2b0b:a7b8:1ee7:c0de:0:c0a8:6500");
     speaker.set_rib(samples[1..3].iter().chain(&samples[4..]).copied());
     wait_for("the withdrawal", || listener.adj_rib_in().len() == 4).await?;
-    printer.routes(&listener.adj_rib_in());
+    printer.routes(&listener.adj_rib_in(), &Default::default());
 
     say("withdraw everything and stop");
     speaker.set_rib([]);

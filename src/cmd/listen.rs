@@ -67,6 +67,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         trace: args.run.trace,
         md5_key: args.run.md5_password.clone(),
         ttl_security: args.run.ttl_security,
+        graceful_restart: args.run.graceful_restart,
         max_prefixes: args.run.max_prefixes,
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),

@@ -122,6 +122,7 @@ impl Printer {
                 Event::State { .. } => "state",
                 Event::Notification { .. } => "notification",
                 Event::Malformed { .. } => "malformed",
+                Event::Restarting { .. } => "restarting",
                 Event::Down { .. } => "down",
                 Event::Message { .. } => "message",
                 Event::Error { .. } => "error",
@@ -224,6 +225,13 @@ impl Printer {
                 }
                 line
             }
+            Event::Restarting {
+                stale,
+                restart_time,
+                ..
+            } => format!(
+                "peer restarting (graceful restart): {stale} routes kept as stale for up to {restart_time}s"
+            ),
             Event::Down {
                 requested, reason, ..
             } => {
@@ -260,21 +268,28 @@ impl Printer {
     }
 
     /// Prints routes received from peers: a table, or one `route` JSON line
-    /// per route.
-    pub fn routes(&self, routes: &[(String, IpNet, Arc<RouteAttributes>)]) {
+    /// per route; those in `stale` (kept while their peer restarts) are
+    /// marked.
+    pub fn routes(&self, routes: &[(String, IpNet, Arc<RouteAttributes>)], stale: &Stale) {
         if self.json {
             for (peer, prefix, attrs) in routes {
                 let mut v = serde_json::to_value(attrs.as_ref()).unwrap_or_default();
                 if let serde_json::Value::Object(m) = &mut v {
                     m.insert("prefix".into(), prefix.to_string().into());
+                    if stale.contains(&(peer.clone(), *prefix)) {
+                        m.insert("stale".into(), true.into());
+                    }
                 }
                 out(&json_line("route", peer, v));
             }
             return;
         }
-        out(&routes_table(routes).to_string());
+        out(&routes_table(routes, stale).to_string());
     }
 }
+
+/// Routes kept as stale, by peer and prefix.
+pub type Stale = std::collections::BTreeSet<(String, IpNet)>;
 
 fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
@@ -324,7 +339,7 @@ pub fn status_table(status: &[PeerStatus]) -> Table {
 }
 
 /// Received routes as a table.
-pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)]) -> Table {
+pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)], stale: &Stale) -> Table {
     let mut t = table(&[
         "Peer",
         "Prefix",
@@ -346,7 +361,11 @@ pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)]) -> Table {
         }
         t.add_row(vec![
             peer.clone(),
-            prefix.to_string(),
+            if stale.contains(&(peer.clone(), *prefix)) {
+                format!("{prefix} (stale)")
+            } else {
+                prefix.to_string()
+            },
             nh,
             a.as_path.to_string(),
             a.origin.map(|o| o.to_string()).unwrap_or_default(),

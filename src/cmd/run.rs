@@ -95,10 +95,10 @@ pub async fn until_stopped(
     }
 }
 
-/// Withdraws everything, stops every session with Cease, prints the
-/// remaining events, and returns the final status.
+/// Stops every session (each withdraws everything and sends Cease, or,
+/// with graceful restart, just closes), prints the remaining events, and
+/// returns the final status.
 pub async fn shutdown(pool: &Pool, events: &mut Events, printer: Printer) -> Vec<PeerStatus> {
-    pool.set_rib([]);
     let status = pool.shutdown().await;
     while let Some(e) = events.try_recv() {
         printer.event(&e);

@@ -93,6 +93,7 @@ impl SpeakArgs {
                     trace: self.run.trace,
                     md5_key: self.run.md5_password.clone(),
                     ttl_security: self.run.ttl_security,
+                    graceful_restart: self.run.graceful_restart,
                     max_prefixes: self.run.max_prefixes,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),
@@ -174,10 +175,10 @@ pub async fn drive(
     follower.abort();
     let _ = follower.await;
     // The routes held are forgotten as the sessions close: take them first.
-    let received = show_received.then(|| pool.adj_rib_in());
+    let received = show_received.then(|| (pool.adj_rib_in(), pool.stale_routes()));
     let status = shutdown(&pool, &mut events, printer).await;
-    if let Some(routes) = received {
-        printer.routes(&routes);
+    if let Some((routes, stale)) = received {
+        printer.routes(&routes, &stale);
     }
     printer.status(&status);
     Ok(exit_code(ended, &status, run.wait_established))

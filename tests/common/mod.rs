@@ -122,6 +122,8 @@ pub struct Bird {
     pub dir: Scratch,
     config: String,
     netns: Option<String>,
+    /// Extra command line arguments (`-R`: graceful restart recovery).
+    args: Vec<String>,
 }
 
 impl Bird {
@@ -139,6 +141,7 @@ impl Bird {
             dir,
             config: config.to_string(),
             netns: netns.map(str::to_string),
+            args: Vec::new(),
         };
         bird.spawn();
         bird
@@ -168,6 +171,7 @@ impl Bird {
             .arg(self.dir.path("bird.ctl"))
             .arg("-P")
             .arg(self.dir.path("bird.pid"))
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -186,6 +190,14 @@ impl Bird {
         let _ = self.child.wait();
         let _ = std::fs::remove_file(self.dir.path("bird.ctl"));
         self.spawn();
+    }
+
+    /// Kills BIRD (SIGKILL) and starts it again as after a crash, with
+    /// graceful restart recovery (`bird -R`): its OPEN says it restarted
+    /// and kept forwarding, and it sends End-of-RIB when it is done.
+    pub fn restart_gracefully(&mut self) {
+        self.args = vec!["-R".into()];
+        self.restart();
     }
 
     /// Sends a signal (`-STOP`, `-CONT`, ...) to BIRD.

@@ -33,6 +33,8 @@ pub(super) enum Sync {
     Full,
     /// Everything of one family again (route refresh).
     Family(Family),
+    /// Withdraw everything sent (the session stops).
+    WithdrawAll,
 }
 
 /// Prefixes encoded per write, so that a large RIB is sent in bounded
@@ -52,7 +54,10 @@ impl Driver {
         let params = self.params.borrow_and_update().clone();
         let loc = self.loc_rib.borrow_and_update().clone();
         let overrides = self.overrides.borrow_and_update().clone();
-        let new = adj_rib_out(&loc, &adv.negotiated.families, &params.filter);
+        let new = match what {
+            Sync::WithdrawAll => LocRib::default(),
+            _ => adj_rib_out(&loc, &adv.negotiated.families, &params.filter),
+        };
         let attrs_changed = !params.same_attributes(&adv.params);
         let (mut announce, withdraw) = match what {
             Sync::Full => (PrefixList::Rib(new.clone()), PrefixList::List(vec![])),
@@ -67,14 +72,14 @@ impl Driver {
             ),
             // Everything goes (an emptied Loc-RIB, or a stop): withdraw what
             // was sent, shared rather than copied.
-            Sync::Delta if new.is_empty() => {
+            Sync::Delta | Sync::WithdrawAll if new.is_empty() => {
                 (PrefixList::List(vec![]), PrefixList::Rib(adv.rib.clone()))
             }
-            Sync::Delta if attrs_changed => (
+            Sync::Delta | Sync::WithdrawAll if attrs_changed => (
                 PrefixList::Rib(new.clone()),
                 PrefixList::List(delta(&adv.rib, &new).withdraw),
             ),
-            Sync::Delta => {
+            Sync::Delta | Sync::WithdrawAll => {
                 let d = delta(&adv.rib, &new);
                 (PrefixList::List(d.announce), PrefixList::List(d.withdraw))
             }

@@ -44,6 +44,14 @@ use tokio::sync::{mpsc, watch};
 /// ```
 pub type StatusNotifier = Arc<watch::Sender<u64>>;
 
+/// Waits until `deadline` (forever when there is none).
+async fn stale_expiry(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Raw writes ([`Session::send_raw`]) that may wait at once.
 pub const RAW_QUEUE: usize = 16;
 
@@ -142,6 +150,7 @@ impl Session {
             hold_time: config.hold_time,
             peer_as: config.peer_as,
             families: config.families(),
+            graceful_restart: config.graceful_restart.map(|t| t.as_secs() as u16),
         });
         let driver = Driver {
             name,
@@ -157,6 +166,8 @@ impl Session {
             raw: raw_rx,
             events,
             changes: changes.clone(),
+            restart_time: None,
+            stale_deadline: None,
         };
         let task = tokio::spawn(driver.run());
         Ok(Session {
@@ -207,6 +218,12 @@ impl Session {
             .collect()
     }
 
+    /// The routes of [`adj_rib_in`](Self::adj_rib_in) kept as stale while
+    /// the peer restarts (RFC 4724).
+    pub fn stale_routes(&self) -> Vec<IpNet> {
+        lock(&self.adj_rib_in).stale().copied().collect()
+    }
+
     /// Changes attributes, next hops or filters; an established session
     /// sends the difference at once. Refused parameters change nothing.
     pub fn set_parameters(&mut self, parameters: Parameters) -> Result<(), PeerConfigError> {
@@ -229,8 +246,10 @@ impl Session {
         self.task.is_finished()
     }
 
-    /// Sends any Loc-RIB change still pending, then Cease / Administrative
-    /// Shutdown when connected; closes, waits for the task to end and
+    /// When connected, withdraws everything advertised, then sends Cease /
+    /// Administrative Shutdown; but with graceful restart negotiated (RFC
+    /// 4724) only closes the connection, so that the peer keeps the routes
+    /// as stale for the restart time. Waits for the task to end and
     /// returns the final status.
     pub async fn stop(self) -> PeerStatus {
         self.stop.send_replace(true);
@@ -267,6 +286,11 @@ struct Driver {
     raw: mpsc::Receiver<Vec<u8>>,
     events: EventSender,
     changes: StatusNotifier,
+    /// The peer's restart time, while a session with graceful restart
+    /// negotiated (RFC 4724) is up.
+    restart_time: Option<u16>,
+    /// When the routes kept as stale for a restarting peer go.
+    stale_deadline: Option<Instant>,
 }
 
 impl Driver {
@@ -293,25 +317,34 @@ impl Driver {
     /// Connects (or waits for the peer), runs the connection, and again
     /// after the connect-retry delay, until stopped.
     async fn run(mut self) {
-        loop {
+        'session: loop {
             if self.stopping() {
                 break;
             }
             let actions = self.fsm.connecting(!self.config.passive);
             self.apply_states(&actions);
             let stream = if self.config.passive {
-                tokio::select! {
-                    s = self.incoming.recv() => match s {
-                        Some(s) => s,
-                        None => break,
-                    },
-                    _ = self.stop.changed() => break,
+                loop {
+                    tokio::select! {
+                        s = self.incoming.recv() => match s {
+                            Some(s) => break s,
+                            None => break 'session,
+                        },
+                        _ = self.stop.changed() => break 'session,
+                        _ = stale_expiry(self.stale_deadline) => self.restart_over(),
+                    }
                 }
             } else {
                 lock(&self.status).counters.attempts += 1;
-                let result = tokio::select! {
-                    r = dial::connect(&self.config) => r,
-                    _ = self.stop.changed() => break,
+                let config = self.config.clone();
+                let connect = dial::connect(&config);
+                tokio::pin!(connect);
+                let result = loop {
+                    tokio::select! {
+                        r = &mut connect => break r,
+                        _ = self.stop.changed() => break 'session,
+                        _ = stale_expiry(self.stale_deadline) => self.restart_over(),
+                    }
                 };
                 match result {
                     Ok(s) => s,
@@ -340,10 +373,36 @@ impl Driver {
             let requested = reason.is_local_stop();
             let actions = self.fsm.reset();
             self.apply_states(&actions);
-            lock(&self.adj_rib_in).clear();
+            // A peer with graceful restart whose session dropped without a
+            // NOTIFICATION is restarting: its routes stay, as stale, for its
+            // restart time (RFC 4724 section 4.2).
+            let restarting = self
+                .restart_time
+                .take()
+                .filter(|t| *t > 0)
+                .filter(|_| matches!(reason, SessionError::PeerClosed | SessionError::Read(_)));
+            let stale = match restarting {
+                Some(t) => {
+                    let stale = lock(&self.adj_rib_in).mark_stale();
+                    let deadline = Instant::now() + std::time::Duration::from_secs(t.into());
+                    self.stale_deadline = Some(deadline);
+                    tracing::info!(peer = %self.name, stale, restart_time = t, "peer restarting: routes kept as stale");
+                    self.emit(Event::Restarting {
+                        peer: self.name.clone(),
+                        stale,
+                        restart_time: t,
+                    });
+                    stale
+                }
+                None => {
+                    lock(&self.adj_rib_in).clear();
+                    self.stale_deadline = None;
+                    0
+                }
+            };
             {
                 let mut s = lock(&self.status);
-                s.received = 0;
+                s.received = stale as u64;
                 s.counters.current = 0;
                 s.adj_rib_out = PrefixList::List(vec![]);
                 if !requested {
@@ -384,10 +443,49 @@ impl Driver {
             .connect_retry
             .max(super::config::MIN_CONNECT_RETRY);
         let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
-        tokio::select! {
-            _ = tokio::time::sleep(base + jitter) => true,
-            _ = self.stop.changed() => false,
+        let wait = tokio::time::sleep(base + jitter);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = &mut wait => return true,
+                _ = self.stop.changed() => return false,
+                _ = stale_expiry(self.stale_deadline) => self.restart_over(),
+            }
         }
+    }
+
+    /// The restart time of a restarting peer ran out: its stale routes go.
+    fn restart_over(&mut self) {
+        let gone = self.remove_stale(None);
+        tracing::info!(peer = %self.name, gone, "restart time over: stale routes removed");
+    }
+
+    /// Removes the routes still stale (of one family, or all), reported as
+    /// withdrawn; returns how many.
+    fn remove_stale(&mut self, family: Option<Family>) -> usize {
+        let (gone, left) = {
+            let mut rib = lock(&self.adj_rib_in);
+            let gone = rib.remove_stale(family);
+            let left = rib.stale().next().is_some();
+            (gone, left)
+        };
+        if !left {
+            self.stale_deadline = None;
+        }
+        if gone.is_empty() {
+            return 0;
+        }
+        let held = lock(&self.adj_rib_in).len();
+        lock(&self.status).received = held as u64;
+        let n = gone.len();
+        self.emit(Event::Received {
+            peer: self.name.clone(),
+            direction: Direction::Received,
+            announce: vec![],
+            withdraw: gone,
+        });
+        self.changed();
+        n
     }
 
     fn apply_states(&self, actions: &[Action]) {
@@ -489,9 +587,14 @@ impl Driver {
                             }
                         },
                         _ = self.stop.changed() => {
-                            // Send what changed just before the stop (an
-                            // emptied Loc-RIB is withdrawn), then Cease.
-                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
+                            // With graceful restart the peer keeps our
+                            // routes while we are away: close, nothing more.
+                            if adv.as_ref().is_some_and(|a| a.negotiated.graceful_restart) {
+                                tracing::info!(peer = %self.name, "stopped without withdrawal: graceful restart");
+                                return SessionError::LocalStop;
+                            }
+                            // Withdraw everything sent, then Cease.
+                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::WithdrawAll).await {
                                 return SessionError::Write(e.into());
                             }
                             let actions = self.fsm.stop();
@@ -524,6 +627,10 @@ impl Driver {
                             if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
                                 return SessionError::Write(e.into());
                             }
+                            continue;
+                        }
+                        _ = stale_expiry(self.stale_deadline) => {
+                            self.restart_over();
                             continue;
                         }
                         _ = sleep => self.fsm.poll_timers(Instant::now()),
@@ -632,7 +739,7 @@ impl Driver {
                         "session established"
                     );
                     *adv = Some(Advertised {
-                        negotiated: *n,
+                        negotiated: (*n).clone(),
                         local,
                         rib: Arc::default(),
                         overrides: Overrides::default(),
@@ -641,9 +748,37 @@ impl Driver {
                     if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Full).await {
                         return Some(SessionError::Write(e.into()));
                     }
+                    if n.graceful_restart {
+                        self.restart_time = n.peer_restart_time;
+                        // End-of-RIB for each family (RFC 4724 section 2).
+                        for f in &n.families {
+                            let eor = Message::Update(wire::Update::end_of_rib_marker(*f));
+                            queue.push_front(Action::Send(eor));
+                        }
+                    }
+                    // The stale routes of a restarted peer wait for its
+                    // End-of-RIB, in the families whose forwarding state it
+                    // kept; the others go now.
+                    if self.stale_deadline.is_some() {
+                        for f in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+                            if !(n.graceful_restart && n.peer_forwarding.contains(&f)) {
+                                self.remove_stale(Some(f));
+                            }
+                        }
+                        if let (Some(t), Some(_)) = (n.peer_restart_time, self.stale_deadline) {
+                            let t = std::time::Duration::from_secs(t.max(1).into());
+                            self.stale_deadline = Some(Instant::now() + t);
+                        }
+                    }
                 }
                 Action::Received(update) => {
                     self.report_malformed(&update);
+                    if let Some((afi, safi)) = update.end_of_rib() {
+                        if let Some(f) = Family::from_afi_safi(afi, safi) {
+                            tracing::debug!(peer = %self.name, %f, "End-of-RIB received");
+                            self.remove_stale(Some(f));
+                        }
+                    }
                     let received = lock(&self.adj_rib_in).apply(&update);
                     let held = lock(&self.adj_rib_in).len();
                     {

@@ -151,6 +151,31 @@ impl Update {
         )
     }
 
+    /// The End-of-RIB marker of `family` (RFC 4724): an empty UPDATE for
+    /// IPv4 unicast, an empty MP_UNREACH_NLRI for the others.
+    ///
+    /// ```
+    /// use cue::bgp::wire::{Family, Update};
+    /// assert_eq!(Update::end_of_rib_marker(Family::Ipv6Unicast).end_of_rib(), Some((2, 1)));
+    /// ```
+    pub fn end_of_rib_marker(family: Family) -> Update {
+        let (afi, safi) = family.afi_safi();
+        if family == Family::Ipv4Unicast {
+            return Update::default();
+        }
+        Update {
+            attributes: PathAttributes {
+                mp_unreach: Some(super::MpUnreach {
+                    afi,
+                    safi,
+                    withdrawn: vec![],
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
     /// Whether this is an End-of-RIB marker (RFC 4724): an empty UPDATE for
     /// IPv4, or one holding only an empty MP_UNREACH_NLRI.
     pub fn end_of_rib(&self) -> Option<(u16, u8)> {
