@@ -44,4 +44,6 @@ cargo test --no-default-features --lib --tests --quiet
 cargo clippy --all-targets --no-default-features --features director --quiet -- -D warnings
 cargo test --no-default-features --features director --lib --test config --quiet
 cargo build --no-default-features --features cli --quiet
+# Every fuzz target for 8 seconds (about a minute in all, plus the build).
+scripts/fuzz.sh 8
 CUE_REQUIRE_DAEMONS=1 cargo test

@@ -64,6 +64,7 @@ pub mod bgp;
 pub mod director;
 #[cfg(feature = "director")]
 pub mod rhi;
+pub mod script;
 
 /// The README's code examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "director"))]

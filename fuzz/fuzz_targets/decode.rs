@@ -1,6 +1,9 @@
 //! Feeds arbitrary bytes to the stream framer and the message decoder, in
-//! both AS-number widths. Nothing may panic; whatever decodes must encode
-//! and decode to the same value; every error must map to a NOTIFICATION.
+//! both AS-number widths and both error handlings (RFC 7606 and RFC 4271
+//! alone). Nothing may panic; a well-formed message must encode and decode
+//! to the same value; every error must map to a NOTIFICATION; RFC 7606 may
+//! only keep a session that RFC 4271 alone would have reset, never the
+//! other way round.
 #![no_main]
 
 use cue::bgp::wire::{frame, DecodeContext, Message};
@@ -10,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&flags, bytes)) = data.split_first() else {
         return;
     };
-    let ctx = DecodeContext::with_four_octet_as(flags & 1 == 1);
+    let ctx = DecodeContext {
+        four_octet_as: flags & 1 == 1,
+        external: flags & 0x80 != 0,
+        strict: false,
+    };
     // As a stream: frame message after message.
     let mut rest = bytes;
     while let Ok(Some(len)) = frame(rest) {
@@ -26,14 +33,37 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(bytes: &[u8], ctx: DecodeContext) {
-    match Message::decode(bytes, ctx) {
+    let strict = Message::decode(bytes, DecodeContext { strict: true, ..ctx });
+    let revised = Message::decode(bytes, ctx);
+    match &strict {
         Ok(msg) => {
+            assert_eq!(&revised, &strict, "well-formed either way");
+            // What RFC 6793 discarded is not encoded again.
+            let mut msg = msg.clone();
+            if let Message::Update(u) = &mut msg {
+                assert!(u.errors.iter().all(|e| matches!(e.attribute, Some(17 | 18))));
+                u.errors.clear();
+            }
             let again = msg.to_bytes(ctx);
             assert_eq!(Message::decode(&again, ctx), Ok(msg));
         }
         Err(e) => {
             let n = e.notification();
             assert!((1..=7).contains(&n.code));
+        }
+    }
+    match revised {
+        Ok(Message::Update(u)) if !u.errors.is_empty() => {
+            let rfc6793 = u.errors.iter().all(|e| matches!(e.attribute, Some(17 | 18)));
+            assert!(strict.is_err() || rfc6793, "RFC 7606 found errors RFC 4271 did not");
+            // What is kept encodes and decodes without a panic.
+            let again = Message::Update(u).to_bytes(ctx);
+            let _ = Message::decode(&again, ctx);
+        }
+        Ok(_) => {}
+        Err(e) => {
+            assert!(strict.is_err(), "a reset RFC 4271 would not do: {e}");
+            assert!((1..=7).contains(&e.notification().code));
         }
     }
 }

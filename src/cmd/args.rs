@@ -141,7 +141,7 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 
 /// A duration such as `5s`, `1m30s` or `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s: {e}"))
+    cue::script::parse_duration(s)
 }
 
 /// A graceful restart time: whole seconds, 1s to 4095s.

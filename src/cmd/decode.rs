@@ -3,7 +3,7 @@
 use super::UsageError;
 use clap::Args;
 use cue::bgp::wire::{
-    describe, frame, DecodeContext, DecodeError, ErrorAction, Message, HEADER_LEN,
+    describe, frame, parse_hex, DecodeContext, DecodeError, ErrorAction, Message, HEADER_LEN,
 };
 use serde_json::{json, Value};
 use std::io::Read;
@@ -23,26 +23,6 @@ pub struct DecodeArgs {
     /// One JSON object per message
     #[arg(long)]
     pub json: bool,
-}
-
-/// Turns hex text into bytes, ignoring whitespace, colons, commas and `0x`.
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
-    let cleaned: String = text
-        .replace("0x", "")
-        .replace("0X", "")
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
-        .collect();
-    if let Some(bad) = cleaned.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("{bad:?} is not a hex digit"));
-    }
-    if cleaned.len() % 2 != 0 {
-        return Err("an odd number of hex digits".into());
-    }
-    Ok((0..cleaned.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&cleaned[i..i + 2], 16).expect("checked hex"))
-        .collect())
 }
 
 /// Splits bytes into messages. A message may come without its marker (the

@@ -574,7 +574,14 @@ impl Backend {
         )
         .expect("socket");
         s.set_reuse_address(true).expect("SO_REUSEADDR");
-        s.bind(&addr.into()).expect("bind");
+        // The port's previous socket may still be in the kernel's hands for
+        // a moment (seen as EADDRINUSE under load): try again briefly.
+        let mut tries = 0;
+        while let Err(e) = s.bind(&addr.into()) {
+            tries += 1;
+            assert!(tries < 100, "bind {addr}: {e}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         if listen {
             s.listen(128).expect("listen");
         }

@@ -739,11 +739,10 @@ impl PathAttributes {
         let mut attrs = PathAttributes::default();
         let mut seen = [0u64; 4];
         let mut r = Reader::new(buf);
-        let mut report = |action, attribute: Option<u8>, error| {
-            // RFC 6793 discards malformed AS4 attributes whatever the rest
-            // of the error handling is.
-            let as4 = matches!(attribute, Some(AS4_PATH | AS4_AGGREGATOR));
-            if action == ErrorAction::SessionReset || (ctx.strict && !as4) {
+        // `rfc6793`: a malformed AS4 attribute's value, which RFC 6793
+        // discards whatever the rest of the error handling is.
+        let mut report = |action, attribute: Option<u8>, error, rfc6793: bool| {
+            if action == ErrorAction::SessionReset || (ctx.strict && !rfc6793) {
                 return Err(error);
             }
             errors.push(AttributeError {
@@ -779,6 +778,7 @@ impl PathAttributes {
                     ErrorAction::TreatAsWithdraw,
                     header.map(|(_, t)| t),
                     DecodeError::MalformedAttributeList(reason),
+                    false,
                 )?;
                 break;
             };
@@ -793,7 +793,7 @@ impl PathAttributes {
                     _ => ErrorAction::AttributeDiscard,
                 };
                 let error = DecodeError::MalformedAttributeList("duplicate attribute");
-                report(action, Some(type_code), error)?;
+                report(action, Some(type_code), error, false)?;
                 continue;
             }
             seen[(type_code / 64) as usize] |= bit;
@@ -804,7 +804,9 @@ impl PathAttributes {
                     DecodeError::UnrecognizedWellKnown { .. } => ErrorAction::TreatAsWithdraw,
                     _ => revised_action(type_code, ctx),
                 };
-                report(action, Some(type_code), error)?;
+                let rfc6793 = matches!(type_code, AS4_PATH | AS4_AGGREGATOR)
+                    && !matches!(error, DecodeError::AttributeFlags { .. });
+                report(action, Some(type_code), error, rfc6793)?;
             }
         }
         // Attributes are a set keyed by type code (repeats are dropped):

@@ -125,6 +125,30 @@ fn update_summary(u: &Update) -> String {
     s
 }
 
+/// Turns hex text into bytes, ignoring whitespace, colons, commas and `0x`.
+///
+/// ```
+/// assert_eq!(cue::bgp::wire::parse_hex("ff:ff 0x00 13"), Ok(vec![0xff, 0xff, 0, 0x13]));
+/// ```
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+    let cleaned: String = text
+        .replace("0x", "")
+        .replace("0X", "")
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
+        .collect();
+    if let Some(bad) = cleaned.chars().find(|c| !c.is_ascii_hexdigit()) {
+        return Err(format!("{bad:?} is not a hex digit"));
+    }
+    if cleaned.len() % 2 != 0 {
+        return Err("an odd number of hex digits".into());
+    }
+    Ok((0..cleaned.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&cleaned[i..i + 2], 16).expect("checked hex"))
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{DecodeContext, Notification, Open};

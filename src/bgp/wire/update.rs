@@ -621,6 +621,30 @@ mod tests {
         assert!(!u.treat_as_withdraw());
     }
 
+    /// Found by the fuzzer: an attribute list that overruns at an AS4
+    /// attribute's header is a list error, not RFC 6793's discard: RFC 4271
+    /// alone resets the session for it.
+    #[test]
+    fn fuzz_overrun_at_an_as4_header_is_not_a_discard() {
+        let body = [0, 0, 0, 9, 0x11, 0x12, 0, 0x11, 0x12, 0, 0, 0, 0];
+        let ctx = DecodeContext::with_four_octet_as(true);
+        let strict = DecodeContext {
+            strict: true,
+            ..ctx
+        };
+        assert_eq!(
+            decode_update(&body, strict)
+                .unwrap_err()
+                .notification()
+                .subcode,
+            1
+        );
+        let Ok(Message::Update(u)) = decode_update(&body, ctx) else {
+            panic!()
+        };
+        assert_eq!(u.errors[0].action, ErrorAction::TreatAsWithdraw);
+    }
+
     #[test]
     fn rfc7606_session_resets() {
         let ibgp = DecodeContext::default();

@@ -21,7 +21,7 @@ fn query(id: u16) -> Result<Vec<u8>, String> {
 }
 
 /// Judges a reply: `None` when it is not ours (another ID, not a response).
-fn judge(bytes: &[u8], id: u16) -> Option<Result<String, String>> {
+pub(super) fn judge(bytes: &[u8], id: u16) -> Option<Result<String, String>> {
     let m = Message::from_vec(bytes).ok()?;
     if m.id() != id || m.message_type() != MessageType::Response {
         return None;

@@ -223,6 +223,64 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
+/// A backend that answers with `bytes`, `chunk` bytes per read, and
+/// swallows what is written to it (for the fuzz targets).
+#[cfg(fuzzing)]
+struct Replay<'a> {
+    bytes: &'a [u8],
+    chunk: usize,
+}
+
+#[cfg(fuzzing)]
+impl AsyncRead for Replay<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let n = self.chunk.max(1).min(self.bytes.len()).min(buf.remaining());
+        buf.put_slice(&self.bytes[..n]);
+        self.bytes = &self.bytes[n..];
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(fuzzing)]
+impl AsyncWrite for Replay<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Reads a response replayed from `bytes` (see [`super::fuzzing`]).
+#[cfg(fuzzing)]
+pub(super) async fn read_response(
+    bytes: &[u8],
+    chunk: usize,
+    head: bool,
+) -> Result<(u16, bool), String> {
+    let mut backend = Replay { bytes, chunk };
+    request(&mut backend, b"GET / HTTP/1.1\r\n\r\n", head)
+        .await
+        .map_err(|f| f.message)
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Framing {
     Length(usize),

@@ -8,6 +8,31 @@ mod syn;
 pub use syn::SynSockets;
 mod tcp;
 
+/// What the fuzz targets (`fuzz/`, built with `--cfg fuzzing` by
+/// `scripts/fuzz.sh`) feed with arbitrary bytes: the HTTP response reader
+/// and the DNS reply judge, the two places that parse a backend's bytes.
+/// Not part of the API: it exists only in fuzzing builds.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Reads an HTTP response from `bytes`, delivered `chunk` bytes per
+    /// read (a request is "sent" first); returns the status and whether
+    /// the connection could be kept, or why the response fails the check.
+    pub async fn http_response(
+        bytes: &[u8],
+        chunk: usize,
+        head: bool,
+    ) -> Result<(u16, bool), String> {
+        super::http::read_response(bytes, chunk, head).await
+    }
+
+    /// Judges a DNS reply to the query with `id`: `None` when it is not
+    /// ours.
+    pub fn dns_reply(bytes: &[u8], id: u16) -> Option<Result<String, String>> {
+        super::dns::judge(bytes, id)
+    }
+}
+
 use super::config::{CheckSpec, CheckType};
 use std::time::{Duration, Instant};
 

@@ -1,0 +1,220 @@
+//! The command language of `cue-bgp --commands`: one command per line,
+//! parsed here without running anything, so that an embedder (or a test
+//! harness) can drive a [`Pool`](crate::bgp::Pool) with the same script
+//! the command line takes. Every line is hostile input: a malformed one is
+//! an error naming what is wrong, never a panic.
+//!
+//! ```
+//! use cue::script::{parse, Command};
+//! assert_eq!(parse("set med 50"), Some(Ok(Command::Med(50))));
+//! assert_eq!(parse("  # a comment"), None);
+//! assert!(parse("announce 10.0.0.300").unwrap().is_err());
+//! ```
+
+use crate::bgp::rib::parse_prefix;
+use crate::bgp::wire::{self, Community, LargeCommunity};
+use ipnet::IpNet;
+use std::time::Duration;
+
+/// A duration as the commands and the command line take it (`5s`,
+/// `250ms`, `1m30s`).
+///
+/// ```
+/// assert_eq!(cue::script::parse_duration("1m30s"), Ok(std::time::Duration::from_secs(90)));
+/// ```
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s: {e}"))
+}
+
+/// One command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `announce PREFIX...`
+    Announce(Vec<IpNet>),
+    /// `withdraw PREFIX...`
+    Withdraw(Vec<IpNet>),
+    /// `set med N`
+    Med(u32),
+    /// `set local-pref N`
+    LocalPref(u32),
+    /// `set communities C...` (none: clear)
+    Communities(Vec<Community>),
+    /// `set large-communities C...` (none: clear)
+    LargeCommunities(Vec<LargeCommunity>),
+    /// `status`
+    Status,
+    /// `wait established [TIMEOUT]`
+    WaitEstablished(Option<Duration>),
+    /// `sleep DURATION`
+    Sleep(Duration),
+    /// `send HEX`: a message written as it is to every Established peer
+    Send(Vec<u8>),
+    /// `quit`
+    Quit,
+}
+
+/// The commands, for `help` and errors.
+pub const USAGE: &str = "announce PREFIX..., withdraw PREFIX..., set med N, set local-pref N, \
+set communities C..., set large-communities C..., status, wait established [TIMEOUT], \
+sleep DURATION, send HEX, quit";
+
+fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
+    let s = s.ok_or_else(|| format!("{what} needs a number"))?;
+    s.parse()
+        .map_err(|_| format!("{what}: {s:?} is not a number 0-4294967295"))
+}
+
+/// Parses one line. Blank lines and `#` comments are `None`.
+pub fn parse(line: &str) -> Option<Result<Command, String>> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    let rest: Vec<&str> = words.collect();
+    let prefixes = |rest: &[&str]| -> Result<Vec<IpNet>, String> {
+        if rest.is_empty() {
+            return Err(format!("{first} needs at least one prefix"));
+        }
+        rest.iter()
+            .flat_map(|w| w.split(','))
+            .filter(|w| !w.is_empty())
+            .map(parse_prefix)
+            .collect()
+    };
+    let extra = |n: usize| -> Result<(), String> {
+        if rest.len() > n {
+            Err(format!("unexpected {:?}", rest[n]))
+        } else {
+            Ok(())
+        }
+    };
+    Some(
+        match (first.to_ascii_lowercase().as_str(), rest.as_slice()) {
+            ("announce", r) => prefixes(r).map(Command::Announce),
+            ("withdraw", r) => prefixes(r).map(Command::Withdraw),
+            ("set", ["med", ..]) => {
+                extra(2).and(number("set med", rest.get(1).copied()).map(Command::Med))
+            }
+            ("set", ["local-pref", ..]) => {
+                extra(2).and(number("set local-pref", rest.get(1).copied()).map(Command::LocalPref))
+            }
+            ("set", ["communities", cs @ ..]) => cs
+                .iter()
+                .map(|c| c.parse::<Community>())
+                .collect::<Result<_, _>>()
+                .map(Command::Communities),
+            ("set", ["large-communities", cs @ ..]) => cs
+                .iter()
+                .map(|c| c.parse::<LargeCommunity>())
+                .collect::<Result<_, _>>()
+                .map(Command::LargeCommunities),
+            ("set", _) => Err("set what? med, local-pref, communities or large-communities".into()),
+            ("status", _) => extra(0).map(|_| Command::Status),
+            ("wait", ["established"]) => Ok(Command::WaitEstablished(None)),
+            ("wait", ["established", t]) => {
+                parse_duration(t).map(|d| Command::WaitEstablished(Some(d)))
+            }
+            ("wait", _) => Err("wait established [TIMEOUT]".into()),
+            ("sleep", [t]) => parse_duration(t).map(Command::Sleep),
+            ("sleep", _) => Err("sleep DURATION".into()),
+            ("send", []) => Err("send HEX: a message in hex, the marker may be left out".into()),
+            ("send", hex) => wire::parse_hex(&hex.concat()).and_then(|bytes| {
+                let message = with_marker(bytes);
+                if message.len() < wire::HEADER_LEN || message.len() > wire::MAX_MESSAGE_LEN {
+                    return Err(format!(
+                        "send: a message is {}-{} octets, marker included; this is {}",
+                        wire::HEADER_LEN,
+                        wire::MAX_MESSAGE_LEN,
+                        message.len()
+                    ));
+                }
+                Ok(Command::Send(message))
+            }),
+            ("quit" | "exit", []) => Ok(Command::Quit),
+            (other, _) => Err(format!("unknown command {other:?}; commands: {USAGE}")),
+        },
+    )
+}
+
+/// The message with the 16-octet marker in front, unless it has one.
+fn with_marker(bytes: Vec<u8>) -> Vec<u8> {
+    if bytes.len() >= 16 && bytes[..16].iter().all(|&b| b == 0xff) {
+        return bytes;
+    }
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&bytes);
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> Command {
+        parse(line).unwrap().unwrap()
+    }
+
+    fn err(line: &str) -> String {
+        parse(line).unwrap().unwrap_err()
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(
+            ok("announce 10.0.0.1 fd00::/64,192.0.2.0/24"),
+            Command::Announce(vec![
+                "10.0.0.1/32".parse().unwrap(),
+                "fd00::/64".parse().unwrap(),
+                "192.0.2.0/24".parse().unwrap()
+            ])
+        );
+        assert_eq!(
+            ok("withdraw 10.0.0.1 # gone"),
+            Command::Withdraw(vec!["10.0.0.1/32".parse().unwrap()])
+        );
+        assert_eq!(ok("set med 5"), Command::Med(5));
+        assert_eq!(ok("SET local-pref 200"), Command::LocalPref(200));
+        assert_eq!(
+            ok("set communities 65001:1 no-export"),
+            Command::Communities(vec![Community(65001 << 16 | 1), Community::NO_EXPORT])
+        );
+        assert_eq!(ok("set communities"), Command::Communities(vec![]));
+        assert_eq!(
+            ok("set large-communities 1:2:3").clone(),
+            Command::LargeCommunities(vec!["1:2:3".parse().unwrap()])
+        );
+        assert_eq!(ok("status"), Command::Status);
+        assert_eq!(ok("wait established"), Command::WaitEstablished(None));
+        assert_eq!(
+            ok("wait established 5s"),
+            Command::WaitEstablished(Some(Duration::from_secs(5)))
+        );
+        assert_eq!(
+            ok("sleep 250ms"),
+            Command::Sleep(Duration::from_millis(250))
+        );
+        assert_eq!(ok("quit"), Command::Quit);
+        let keepalive = ok("send 0013 04");
+        assert_eq!(
+            keepalive,
+            Command::Send([vec![0xff; 16], vec![0, 19, 4]].concat())
+        );
+        assert_eq!(ok(&format!("send {}001304", "ff".repeat(16))), keepalive);
+        assert!(err("send 00").contains("19-4096 octets"));
+        assert!(err("send zz").contains("hex digit"));
+        assert!(parse("   ").is_none());
+        assert!(parse("# comment").is_none());
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(err("announce").contains("needs at least one prefix"));
+        assert!(err("announce 10.0.0.300").contains("not an address"));
+        assert!(err("set med -1").contains("not a number"));
+        assert!(err("set med 1 2").contains("unexpected"));
+        assert!(err("set colour blue").contains("set what"));
+        assert!(err("set communities 70000:1").contains("70000"));
+        assert!(err("wait for godot").contains("wait established"));
+        assert!(err("sleep forever").contains("duration"));
+        assert!(err("reboot").contains("unknown command"));
+    }
+}
