@@ -74,6 +74,86 @@ fn bad_arguments_exit_2_with_one_line_and_send_nothing() {
     );
 }
 
+/// What peers are known to refuse is said at start; what cannot be sent at
+/// all is refused before anything goes on the wire.
+#[test]
+fn known_refusals_are_said_at_start() {
+    let port = free_port().to_string();
+    // -m over IPv4 without -6: the IPv4-mapped next hop BIRD refuses.
+    let done = run(&[
+        "--port",
+        &port,
+        "--for",
+        "300ms",
+        "-m",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("warning: IPv6 routes to 127.0.0.1 would get the IPv4-mapped next hop"),
+        "{}",
+        done.stderr
+    );
+    // With -6, nothing to say.
+    let done = run(&[
+        "--port",
+        &port,
+        "--for",
+        "300ms",
+        "-m",
+        "-6",
+        "::1",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert!(!done.stderr.contains("warning"), "{}", done.stderr);
+    // Only IPv6 routes, an IPv4 session without -m: nothing can be sent.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let lport = l.local_addr().unwrap().port().to_string();
+    l.set_nonblocking(true).unwrap();
+    let done = run(&[
+        "--port",
+        &lport,
+        "-a",
+        "2001:db8::1",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("no session can carry 2001:db8::1/128"),
+        "{}",
+        done.stderr
+    );
+    assert!(l.accept().is_err(), "refused before connecting");
+    // Some of them can go: a warning for the others.
+    let done = run(&[
+        "--port",
+        &port,
+        "--for",
+        "300ms",
+        "-a",
+        "2001:db8::1",
+        "-a",
+        "192.0.2.7",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("2001:db8::1/128 (and any route of its family) is sent to no peer"),
+        "{}",
+        done.stderr
+    );
+}
+
 #[test]
 fn bad_advertise_file_line_exits_2() {
     let dir = Scratch::new("badfile");

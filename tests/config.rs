@@ -402,3 +402,39 @@ mod director {
         director.stop();
     }
 }
+
+/// Valid, but known to be refused by peers: said by `warnings`, not refused.
+#[test]
+fn warnings_for_what_peers_refuse() {
+    use cue::bgp::ConfigWarning;
+    let id = Ipv4Addr::new(10, 0, 0, 1);
+    let v4 = PeerConfig::builder("192.0.2.1".parse().unwrap(), 65001, id)
+        .multiprotocol(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        v4.warnings(),
+        vec![ConfigWarning::MappedNextHop6 {
+            peer: "192.0.2.1".parse().unwrap()
+        }]
+    );
+    let mut v6 = PeerConfig::builder("2001:db8::1".parse().unwrap(), 65001, id)
+        .multiprotocol(true)
+        .build()
+        .unwrap();
+    assert!(matches!(
+        v6.warnings()[..],
+        [ConfigWarning::RouterIdNextHop4 { .. }]
+    ));
+    v6.parameters.next_hop4 = Some(Ipv4Addr::LOCALHOST);
+    assert!(matches!(
+        v6.warnings()[..],
+        [ConfigWarning::LoopbackNextHop { .. }]
+    ));
+    v6.parameters.next_hop4 = Some(Ipv4Addr::new(192, 0, 2, 9));
+    assert!(v6.warnings().is_empty());
+    // A peer on loopback may have a loopback next hop.
+    let mut lo = PeerConfig::new(Ipv4Addr::LOCALHOST.into(), 65001, id);
+    lo.parameters.next_hop4 = Some(Ipv4Addr::LOCALHOST);
+    assert!(lo.warnings().is_empty());
+}

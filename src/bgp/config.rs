@@ -189,6 +189,54 @@ pub struct PeerConfig {
     pub parameters: Parameters,
 }
 
+/// A configuration the library takes but that peers are known to refuse or
+/// mishandle: [`PeerConfig::warnings`] lists them, and the command line
+/// prints them at start.
+///
+/// ```
+/// use cue::bgp::{ConfigWarning, PeerConfig};
+/// let peer = PeerConfig::builder("192.0.2.1".parse().unwrap(), 65001, "10.0.0.1".parse().unwrap())
+///     .multiprotocol(true)
+///     .build()
+///     .unwrap();
+/// assert!(matches!(peer.warnings()[0], ConfigWarning::MappedNextHop6 { .. }));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigWarning {
+    /// IPv6 routes over an IPv4 session with no IPv6 next hop set: the
+    /// IPv4-mapped form of the session's address is sent.
+    #[error(
+        "IPv6 routes to {peer} would get the IPv4-mapped next hop of the session's address, \
+         which BIRD refuses (\"mismatched address family\") and GoBGP and FRR take as martian: \
+         give an IPv6 next hop (-6 ADDR, Parameters::next_hop6)"
+    )]
+    MappedNextHop6 {
+        /// The peer.
+        peer: IpAddr,
+    },
+    /// IPv4 routes over an IPv6 session with no IPv4 next hop set: the
+    /// router ID is sent as the next hop.
+    #[error(
+        "IPv4 routes to {peer} would get the router ID {router_id} as next hop (the session is \
+         IPv6): give an IPv4 next hop (-4 ADDR, Parameters::next_hop4) unless it is reachable"
+    )]
+    RouterIdNextHop4 {
+        /// The peer.
+        peer: IpAddr,
+        /// The router ID.
+        router_id: Ipv4Addr,
+    },
+    /// A loopback next hop towards a peer that is not on loopback: it
+    /// cannot forward to it (GoBGP and FRR refuse it as martian).
+    #[error("next hop {next_hop} is a loopback address, but peer {peer} is not on this host")]
+    LoopbackNextHop {
+        /// The peer.
+        peer: IpAddr,
+        /// The next hop.
+        next_hop: IpAddr,
+    },
+}
+
 /// A [`PeerConfig`] or [`Parameters`] that cannot be used; each variant
 /// names the field at fault.
 ///
@@ -321,6 +369,34 @@ impl PeerConfig {
     /// ```
     pub fn builder(peer: IpAddr, local_as: u32, router_id: Ipv4Addr) -> PeerConfigBuilder {
         PeerConfigBuilder(PeerConfig::new(peer, local_as, router_id))
+    }
+
+    /// What peers are known to refuse in this configuration, though it is
+    /// valid: next hops of the wrong family, or on loopback towards a peer
+    /// elsewhere (see [`ConfigWarning`]).
+    pub fn warnings(&self) -> Vec<ConfigWarning> {
+        let peer = self.address.ip();
+        let p = &self.parameters;
+        let mut w = Vec::new();
+        if self.multiprotocol && peer.is_ipv4() && p.next_hop6.is_none() {
+            w.push(ConfigWarning::MappedNextHop6 { peer });
+        }
+        let source4 = self.source.is_some_and(|s| s.is_ipv4());
+        if self.multiprotocol && peer.is_ipv6() && p.next_hop4.is_none() && !source4 {
+            w.push(ConfigWarning::RouterIdNextHop4 {
+                peer,
+                router_id: self.router_id,
+            });
+        }
+        if !peer.is_loopback() && !peer.is_unspecified() {
+            let hops = [p.next_hop4.map(IpAddr::V4), p.next_hop6.map(IpAddr::V6)];
+            for next_hop in hops.into_iter().flatten() {
+                if next_hop.is_loopback() {
+                    w.push(ConfigWarning::LoopbackNextHop { peer, next_hop });
+                }
+            }
+        }
+        w
     }
 
     /// Checks every field; the first problem found is returned.

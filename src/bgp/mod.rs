@@ -13,7 +13,8 @@ pub mod session;
 pub mod wire;
 
 pub use config::{
-    AttributeOverrides, Overrides, Parameters, PeerConfig, PeerConfigBuilder, PeerConfigError,
+    AttributeOverrides, ConfigWarning, Overrides, Parameters, PeerConfig, PeerConfigBuilder,
+    PeerConfigError,
 };
 pub use error::{IoFailure, Refusal, SessionError};
 pub use event::{

@@ -72,6 +72,10 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
+    if !prefixes.is_empty() {
+        let configs: Vec<PeerConfig> = args.peers.iter().map(|p| template(*p)).collect();
+        super::speak::warn_about(&configs);
+    }
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     let prefixes = std::sync::Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());

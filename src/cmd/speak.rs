@@ -121,6 +121,31 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .first()
         .map(|p| p.parameters.clone())
         .unwrap_or_default();
+    warn_about(&peers);
+    // Routes of a family no session carries are never sent: when that is
+    // everything there is to send, nothing sensible can be done.
+    let carried = |p: &ipnet::IpNet| {
+        peers
+            .iter()
+            .any(|c| c.multiprotocol || c.address.is_ipv4() == p.addr().is_ipv4())
+    };
+    if !prefixes.is_empty() && services.is_none() && !args.run.commands {
+        if let Some(p) = prefixes.iter().find(|p| !carried(p)) {
+            if !prefixes.iter().any(carried) {
+                return Err(UsageError(format!(
+                    "no session can carry {p} or any other route given: a session carries only \
+                     its own address family unless -m is given"
+                ))
+                .into());
+            }
+        }
+    }
+    if let Some(p) = prefixes.iter().find(|p| !carried(p)) {
+        eprintln!(
+            "cue-bgp: warning: {p} (and any route of its family) is sent to no peer: a session \
+             carries only its own address family unless -m is given"
+        );
+    }
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     // One shared set: the pool advertises it as it is, without a copy.
     let prefixes = Arc::new(prefixes);
@@ -132,6 +157,17 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         pool, events, prefixes, services, parameters, &args.run, false,
     )
     .await
+}
+
+/// Says on standard error what the peers are known to refuse (each once).
+pub fn warn_about(peers: &[PeerConfig]) {
+    let mut said = std::collections::BTreeSet::new();
+    for w in peers.iter().flat_map(|p| p.warnings()) {
+        let line = w.to_string();
+        if said.insert(line.clone()) {
+            eprintln!("cue-bgp: warning: {line}");
+        }
+    }
 }
 
 /// The run shared by the speaker and `listen`: compose the RIB, take

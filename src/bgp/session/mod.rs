@@ -138,6 +138,9 @@ impl Session {
         } = shared;
         config.validate()?;
         let name = config.name();
+        for w in config.warnings() {
+            tracing::warn!(peer = %name, "{w}");
+        }
         let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
         let adj_rib_in = Arc::new(Mutex::new(AdjRibIn::default()));
         let (parameters, params_rx) = watch::channel(config.parameters.clone());
