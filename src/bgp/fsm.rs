@@ -353,6 +353,11 @@ impl Fsm {
         }
     }
 
+    /// When the hold timer expires, if it runs.
+    pub fn hold_deadline(&self) -> Option<Instant> {
+        self.hold_deadline
+    }
+
     /// The earliest timer deadline, if any timer runs.
     pub fn next_deadline(&self) -> Option<Instant> {
         match (self.hold_deadline, self.keepalive_deadline) {

@@ -91,6 +91,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         tokio::select! {
             Some(e) = events.recv() => printer.director_event(&e, args.probes),
             _ = &mut sig => break,
+            _ = super::output::stdout_gone() => break,
             Some(()) = recv_hangup(&mut hup) => reload(&director, &args.config),
         }
     }

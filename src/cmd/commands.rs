@@ -103,8 +103,16 @@ impl Targets {
 /// Reads commands from standard input until `quit` (then `quit` fires) or
 /// the end of input (then the session goes on).
 pub async fn serve(mut targets: Targets, quit: oneshot::Sender<()>) {
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut input = BufReader::new(tokio::io::stdin());
+    loop {
+        let line = match read_line(&mut input).await {
+            Ok(Some(Ok(line))) => line,
+            Ok(Some(Err(refused))) => {
+                reply(targets.printer, &refused.echo, Err(refused.reason));
+                continue;
+            }
+            Ok(None) | Err(_) => return,
+        };
         let Some(parsed) = parse(&line) else { continue };
         let line = line.trim().to_string();
         match parsed {
@@ -119,5 +127,62 @@ pub async fn serve(mut targets: Targets, quit: oneshot::Sender<()>) {
                 reply(targets.printer, &line, r);
             }
         }
+    }
+}
+
+/// The longest command line taken; longer ones are refused whole.
+const MAX_LINE: usize = 64 * 1024;
+
+/// A line that is refused before it is parsed: what to echo, and why.
+struct Refused {
+    echo: String,
+    reason: String,
+}
+
+/// Reads one line of at most [`MAX_LINE`] bytes; `None` at the end of
+/// input. A longer line is skipped to its end and refused, and so is one
+/// that is not UTF-8: neither is ever held whole in memory or taken apart.
+async fn read_line<R: tokio::io::AsyncBufRead + Unpin>(
+    input: &mut R,
+) -> std::io::Result<Option<Result<String, Refused>>> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = input.fill_buf().await?;
+        if buf.is_empty() {
+            if line.is_empty() && !too_long {
+                return Ok(None);
+            }
+            break;
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if !too_long {
+            if line.len() + take > MAX_LINE {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(&buf[..take]);
+            }
+        }
+        input.consume(take);
+        if done {
+            break;
+        }
+    }
+    if too_long {
+        return Ok(Some(Err(Refused {
+            echo: "(a line over 64 KiB)".into(),
+            reason: format!("a command line holds at most {} KiB", MAX_LINE / 1024),
+        })));
+    }
+    match String::from_utf8(line) {
+        Ok(s) => Ok(Some(Ok(s.trim_end_matches(['\n', '\r']).to_string()))),
+        Err(e) => Ok(Some(Err(Refused {
+            echo: String::from_utf8_lossy(e.as_bytes()).trim().to_string(),
+            reason: "a command line must be UTF-8 text".into(),
+        }))),
     }
 }

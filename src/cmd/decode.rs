@@ -195,15 +195,18 @@ pub async fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
                 Ok(m) | Err(m) => explain(&m, ctx),
             };
             malformed |= v["type"] == "MALFORMED";
+            let mut s = String::new();
             if args.json {
-                println!("{v}");
+                s = v.to_string();
             } else {
                 if !first {
-                    println!();
+                    s.push('\n');
                 }
-                let mut s = String::new();
                 text(&v, 0, &mut s);
-                print!("{s}");
+            }
+            super::output::raw(&s);
+            if super::output::stdout_closed() {
+                return Ok(ExitCode::SUCCESS);
             }
             first = false;
         }

@@ -37,7 +37,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let printer = Printer { json: args.json };
     let say = |s: &str| {
         if !args.json {
-            println!("\n== {s}");
+            printer.text(&format!("\n== {s}"));
         }
     };
 

@@ -113,7 +113,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     if !args.run.json {
-        println!("listening on {bound}");
+        super::output::raw(&format!("listening on {bound}"));
     }
     let parameters = args.attributes.parameters(args.advertise.filter());
     super::speak::drive(pool, events, prefixes, None, parameters, &args.run, true).await

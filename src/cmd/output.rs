@@ -23,10 +23,53 @@ fn now() -> String {
 
 /// Writes a line to standard output; a closed pipe is not an error worth
 /// dying noisily for, so write errors are ignored.
+/// Set once standard output is gone (`| head -1` exited): a closed pipe is
+/// the reader's way of saying it has seen enough.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn closed_notify() -> &'static tokio::sync::Notify {
+    static N: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    N.get_or_init(tokio::sync::Notify::new)
+}
+
+/// Whether standard output was found closed.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Resolves once standard output is found closed (at a write): the run
+/// then ends as it does at a signal, successfully.
+pub async fn stdout_gone() {
+    loop {
+        let notified = closed_notify().notified();
+        if stdout_closed() {
+            return;
+        }
+        notified.await;
+    }
+}
+
 fn out(line: &str) {
+    if stdout_closed() {
+        return;
+    }
     let stdout = std::io::stdout();
     let mut lock = stdout.lock();
-    let _ = writeln!(lock, "{line}");
+    if let Err(e) = writeln!(lock, "{line}").and_then(|()| lock.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+            closed_notify().notify_waiters();
+        }
+    }
+}
+
+/// Prints text as it is (several lines, or none), as [`out`] does.
+pub fn raw(text: &str) {
+    if let Some(t) = text.strip_suffix('\n') {
+        out(t);
+    } else if !text.is_empty() {
+        out(text);
+    }
 }
 
 fn json_line(event: &str, peer: &str, value: serde_json::Value) -> String {

@@ -88,6 +88,7 @@ pub async fn until_stopped(
                 None => return Ended::Done,
             },
             _ = &mut sig => return Ended::Done,
+            _ = super::output::stdout_gone() => return Ended::Done,
             _ = &mut quit => return Ended::Done,
             _ = &mut run_for => return Ended::Done,
             _ = &mut wait, if !established => return Ended::NotEstablished,

@@ -37,6 +37,25 @@ impl Framer {
         &self.buf[..len]
     }
 
+    /// The first NOTIFICATION among the whole messages not yet handled.
+    pub(super) fn notification(&self) -> Option<wire::Notification> {
+        let mut rest = &self.buf[..];
+        while let Ok(Some(len)) = wire::frame(rest) {
+            if let Ok(wire::Message::Notification(n)) =
+                wire::Message::decode(&rest[..len], wire::DecodeContext::default())
+            {
+                return Some(n);
+            }
+            rest = &rest[len..];
+        }
+        None
+    }
+
+    /// Bytes read and not yet handled.
+    pub(super) fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Drops the first `len` bytes (a message handled).
     pub(super) fn consume(&mut self, len: usize) {
         self.buf.advance(len);

@@ -44,6 +44,72 @@ use tokio::sync::{mpsc, watch};
 /// ```
 pub type StatusNotifier = Arc<watch::Sender<u64>>;
 
+/// How long a stop waits for the withdrawal and the Cease to be written to
+/// a peer that does not read.
+const STOP_WRITE_TIME: std::time::Duration = std::time::Duration::from_millis(700);
+
+/// Bytes read from the peer at most while a write waits.
+const MAX_READ_WHILE_WRITING: usize = 1 << 20;
+
+/// The bounds of a write to the peer. A peer that stops reading must hold
+/// neither the session nor its stop: the write ends with the session when
+/// a stop comes, or when the hold time passes without a byte from the peer
+/// (bytes that arrive meanwhile are read into the framer, to be handled
+/// after, and count as a sign of life).
+struct WriteGuard {
+    stop: Option<watch::Receiver<bool>>,
+    hold: Option<std::time::Duration>,
+    deadline: Option<Instant>,
+}
+
+impl WriteGuard {
+    /// A bound of a fixed deadline only.
+    fn until(deadline: Instant) -> WriteGuard {
+        WriteGuard {
+            stop: None,
+            hold: None,
+            deadline: Some(deadline),
+        }
+    }
+
+    /// Runs `work` to its end, or returns why it was cut short.
+    async fn run<T>(
+        mut self,
+        framer: &mut Framer,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, SessionError> {
+        tokio::pin!(work);
+        let mut reading = true;
+        loop {
+            let stopped = async {
+                match self.stop.as_mut() {
+                    Some(s) => {
+                        let _ = s.changed().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                r = &mut work => return Ok(r),
+                _ = stopped => return Err(SessionError::LocalStop),
+                n = framer.fill(), if reading && framer.buffered() < MAX_READ_WHILE_WRITING => {
+                    match n {
+                        // The end of the stream is seen once the write is done.
+                        Ok(0) | Err(_) => reading = false,
+                        Ok(_) => {
+                            if let Some(h) = self.hold {
+                                self.deadline = Some(Instant::now() + h);
+                            }
+                        }
+                    }
+                }
+                _ = stale_expiry(self.deadline) => return Err(SessionError::HoldTimerExpired),
+            }
+        }
+    }
+}
+
 /// Waits until `deadline` (forever when there is none).
 async fn stale_expiry(deadline: Option<Instant>) {
     match deadline {
@@ -525,7 +591,17 @@ impl Driver {
         lock(&self.status).local_ip = Some(local.ip());
         let (rd, mut wr) = stream.into_split();
         let mut framer = Framer::new(rd);
-        let reason = self.exchange(&mut framer, &mut wr, local).await;
+        let mut reason = self.exchange(&mut framer, &mut wr, local).await;
+        if let SessionError::Write(_) = reason {
+            // A peer that closed while we wrote may have said why first.
+            let wait = std::time::Duration::from_millis(100);
+            let _ = tokio::time::timeout(wait, framer.fill()).await;
+            if let Some(n) = framer.notification() {
+                log_notification(&self.name, &n, "NOTIFICATION received");
+                self.emit(Event::notification(&self.name, Direction::Received, &n));
+                reason = SessionError::NotificationReceived(n);
+            }
+        }
         let _ = wr.shutdown().await;
         reason
     }
@@ -541,7 +617,11 @@ impl Driver {
     ) -> SessionError {
         let mut adv: Option<Advertised> = None;
         let actions = self.fsm.connected(Instant::now());
-        let mut closed = self.perform(actions, wr, &mut adv, local).await;
+        let guard = self.guard();
+        let mut closed = guard
+            .run(framer, self.perform(actions, wr, &mut adv, local))
+            .await
+            .unwrap_or_else(Some);
         let mut params = self.params.clone();
         let mut loc = self.loc_rib.clone();
         let mut overrides = self.overrides.clone();
@@ -557,7 +637,11 @@ impl Driver {
                 Ok(Some(len)) => {
                     let actions = self.received(framer.message(len));
                     framer.consume(len);
-                    closed = self.perform(actions, wr, &mut adv, local).await;
+                    let guard = self.guard();
+                    closed = guard
+                        .run(framer, self.perform(actions, wr, &mut adv, local))
+                        .await
+                        .unwrap_or_else(Some);
                     continue;
                 }
                 Ok(None) => None,
@@ -596,23 +680,29 @@ impl Driver {
                                 tracing::info!(peer = %self.name, "stopped without withdrawal: graceful restart");
                                 return SessionError::LocalStop;
                             }
-                            // Withdraw everything sent, then Cease.
-                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::WithdrawAll).await {
-                                return SessionError::Write(e.into());
-                            }
-                            let actions = self.fsm.stop();
-                            let _ = self.perform(actions, wr, &mut adv, local).await;
-                            return SessionError::LocalStop;
+                            // Withdraw everything sent, then Cease; a peer
+                            // that does not read gets a bounded wait.
+                            let guard = WriteGuard::until(Instant::now() + STOP_WRITE_TIME);
+                            let work = async {
+                                self.sync(wr, adv.as_mut(), Sync::WithdrawAll).await?;
+                                let actions = self.fsm.stop();
+                                let _ = self.perform(actions, wr, &mut adv, local).await;
+                                Ok::<(), std::io::Error>(())
+                            };
+                            return match guard.run(framer, work).await {
+                                Ok(Err(e)) => SessionError::Write(e.into()),
+                                _ => SessionError::LocalStop,
+                            };
                         }
                         _ = loc.changed(), if established => {
-                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
-                                return SessionError::Write(e.into());
+                            if let Err(e) = self.guarded_sync(framer, wr, adv.as_mut()).await {
+                                return e;
                             }
                             continue;
                         }
                         _ = params.changed(), if established => {
-                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
-                                return SessionError::Write(e.into());
+                            if let Err(e) = self.guarded_sync(framer, wr, adv.as_mut()).await {
+                                return e;
                             }
                             continue;
                         }
@@ -621,14 +711,16 @@ impl Driver {
                                 self.trace(Direction::Sent, format!("raw {}", wire::hex(&bytes)));
                             }
                             tracing::info!(peer = %self.name, len = bytes.len(), "raw bytes sent");
-                            if let Err(e) = wr.write_all(&bytes).await {
-                                return SessionError::Write(e.into());
+                            match self.guard().run(framer, wr.write_all(&bytes)).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => return SessionError::Write(e.into()),
+                                Err(e) => return e,
                             }
                             continue;
                         }
                         _ = overrides.changed(), if established => {
-                            if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Delta).await {
-                                return SessionError::Write(e.into());
+                            if let Err(e) = self.guarded_sync(framer, wr, adv.as_mut()).await {
+                                return e;
                             }
                             continue;
                         }
@@ -640,7 +732,43 @@ impl Driver {
                     }
                 }
             };
-            closed = self.perform(actions, wr, &mut adv, local).await;
+            let guard = self.guard();
+            closed = guard
+                .run(framer, self.perform(actions, wr, &mut adv, local))
+                .await
+                .unwrap_or_else(Some);
+        }
+    }
+
+    /// A bound for the next write to the peer: a stop, or the hold time
+    /// passing with nothing from the peer.
+    fn guard(&self) -> WriteGuard {
+        let hold = self
+            .fsm
+            .negotiated()
+            .map(|n| n.hold_time)
+            .filter(|h| *h > 0)
+            .map(|h| std::time::Duration::from_secs(h.into()));
+        WriteGuard {
+            stop: Some(self.stop.clone()),
+            hold,
+            deadline: self.fsm.hold_deadline(),
+        }
+    }
+
+    /// Sends what changed in the Adj-RIB-Out, within the bounds of
+    /// [`guard`](Self::guard).
+    async fn guarded_sync(
+        &mut self,
+        framer: &mut Framer,
+        wr: &mut OwnedWriteHalf,
+        adv: Option<&mut Advertised>,
+    ) -> Result<(), SessionError> {
+        let guard = self.guard();
+        match guard.run(framer, self.sync(wr, adv, Sync::Delta)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SessionError::Write(e.into())),
+            Err(e) => Err(e),
         }
     }
 

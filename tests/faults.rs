@@ -1,0 +1,482 @@
+//! Fault injection with real processes on loopback: a peer that stops
+//! reading with a million routes queued; 300 reconnect cycles without a leak;
+//! 500 idle connections while a real BIRD session comes up; a peer that
+//! sends 2,000,000 routes to `listen --max-prefixes 100000`; closed
+//! standard output on every subcommand; a 10 MB `--commands` line and
+//! binary garbage. (A peer killed with SIGKILL and back is in
+//! `tests/bird.rs`; SIGHUP with a broken services file in `tests/cli.rs`;
+//! hostile backends in `tests/checks.rs`.)
+
+mod common;
+
+use common::*;
+use cue::bgp::wire::{frame, DecodeContext, Family, Message, Open};
+use std::io::{BufRead, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(20);
+
+/// Routes queued for a peer that stops reading: more than the 200,000 the
+/// fault list asks for, because a socket's send buffer on loopback takes up
+/// to 4 MiB (about 800,000 /32 routes packed into UPDATEs) before a write
+/// has to wait.
+const STALLED_ROUTES: u32 = 1_000_000;
+
+fn ctx() -> DecodeContext {
+    DecodeContext::with_four_octet_as(true)
+}
+
+/// Open file descriptors and resident memory (KiB) of a process.
+fn fds_and_rss(pid: u32) -> (usize, u64) {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (fds, kib("VmRSS:"))
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn open_bytes(asn: u32, hold: u16, id: [u8; 4]) -> Vec<u8> {
+    Message::Open(Open::new(
+        asn,
+        hold,
+        Ipv4Addr::from(id),
+        &[Family::Ipv4Unicast, Family::Ipv6Unicast],
+    ))
+    .to_bytes(ctx())
+}
+
+/// Reads whole messages until one matches, or the connection ends.
+fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, want: impl Fn(&Message) -> bool) -> bool {
+    loop {
+        while let Ok(Some(len)) = frame(buf) {
+            let m = Message::decode(&buf[..len], ctx());
+            buf.drain(..len);
+            if let Ok(m) = m {
+                if want(&m) {
+                    return true;
+                }
+            }
+        }
+        let mut chunk = [0u8; 65536];
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// A peer that brings the session up, then stops reading (and sending)
+/// while a million routes are queued for it: the speaker's hold timer still
+/// fires, and a SIGINT still ends the process within a second.
+#[test]
+fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
+    let dir = Scratch::new("stall");
+    let file = dir.path("routes");
+    let mut text = String::new();
+    for i in 0..STALLED_ROUTES {
+        text.push_str(&format!("{}\n", Ipv4Addr::from(0x0a00_0000 + i)));
+    }
+    std::fs::write(&file, text).unwrap();
+    // A small receive buffer, so that the routes cannot all sit in it.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(1).unwrap();
+    let l: TcpListener = socket.into();
+    let port = l.local_addr().unwrap().port().to_string();
+    let mut cue = Cue::start(&[
+        "--json",
+        "--hold-time",
+        "3",
+        "--connect-retry",
+        "30s",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "--port",
+        &port,
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let (mut s, _) = l.accept().unwrap();
+    s.write_all(&open_bytes(65001, 3, [10, 0, 0, 2])).unwrap();
+    s.write_all(&Message::Keepalive.to_bytes(ctx())).unwrap();
+    // Read the OPEN and KEEPALIVE, then nothing more.
+    let mut buf = Vec::new();
+    assert!(read_until(&mut s, &mut buf, |m| matches!(
+        m,
+        Message::Keepalive
+    )));
+    let down = wait_for("the hold timer to fire", Duration::from_secs(10), || {
+        cue.stdout()
+            .lines()
+            .find(|l| l.contains("\"down\""))
+            .map(str::to_string)
+    });
+    assert!(down.to_lowercase().contains("hold timer expired"), "{down}");
+    // Stalled again on the next attempt would be the same; stop now.
+    let started = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &cue.pid().to_string()])
+        .status();
+    let done = cue.wait(Duration::from_secs(5));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "SIGINT took {:?}",
+        started.elapsed()
+    );
+    drop(s);
+}
+
+/// SIGINT while the write to a stalled peer is blocked: the process ends
+/// within a second.
+#[test]
+fn sigint_ends_a_speaker_stuck_writing() {
+    let dir = Scratch::new("stuck");
+    let file = dir.path("routes");
+    let mut text = String::new();
+    for i in 0..STALLED_ROUTES {
+        text.push_str(&format!("{}\n", Ipv4Addr::from(0x0b00_0000 + i)));
+    }
+    std::fs::write(&file, text).unwrap();
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    socket.listen(1).unwrap();
+    let l: TcpListener = socket.into();
+    let port = l.local_addr().unwrap().port().to_string();
+    let cue = Cue::start(&[
+        "--hold-time",
+        "60",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "--port",
+        &port,
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let (mut s, _) = l.accept().unwrap();
+    s.write_all(&open_bytes(65001, 60, [10, 0, 0, 2])).unwrap();
+    s.write_all(&Message::Keepalive.to_bytes(ctx())).unwrap();
+    let mut buf = Vec::new();
+    assert!(read_until(&mut s, &mut buf, |m| matches!(
+        m,
+        Message::Keepalive
+    )));
+    // The routes fill both buffers; the speaker waits in its write.
+    std::thread::sleep(Duration::from_millis(700));
+    let started = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &cue.pid().to_string()])
+        .status();
+    let done = cue.wait(Duration::from_secs(5));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "SIGINT took {:?}",
+        started.elapsed()
+    );
+}
+
+/// 300 sessions to `listen`, each brought up and dropped: open files and
+/// memory do not grow.
+#[test]
+fn three_hundred_reconnects_leak_nothing() {
+    let port = free_port();
+    let cue = Cue::listen(&port.to_string(), &["65001", "10.0.0.1"]);
+    let cycle = || {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        s.write_all(&open_bytes(65002, 30, [10, 0, 0, 2])).unwrap();
+        s.write_all(&Message::Keepalive.to_bytes(ctx())).unwrap();
+        let mut buf = Vec::new();
+        assert!(read_until(&mut s, &mut buf, |m| matches!(
+            m,
+            Message::Keepalive
+        )));
+        // Dropped without a NOTIFICATION: the listener sees it closed.
+    };
+    // Warm up, then measure.
+    for _ in 0..50 {
+        cycle();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let (fds0, rss0) = fds_and_rss(cue.pid());
+    for _ in 0..300 {
+        cycle();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (fds1, rss1) = fds_and_rss(cue.pid());
+    assert!(fds1 <= fds0 + 2, "open files grew: {fds0} -> {fds1}");
+    assert!(
+        rss1 <= rss0 + 4096,
+        "memory grew by more than 4 MiB: {rss0} KiB -> {rss1} KiB"
+    );
+    let out = cue.terminate();
+    let established = out.stdout.matches("\"ESTABLISHED\"").count();
+    assert!(established >= 350, "{established} sessions");
+}
+
+/// 500 connections from as many addresses that never send an OPEN, while
+/// a real BIRD session comes up and its routes arrive.
+#[test]
+fn five_hundred_idle_connections_do_not_stop_a_real_session() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let cue = Cue::listen(&p, &["65001", "127.0.0.3"]);
+    let idle: Vec<TcpStream> = (0..500u32)
+        .map(|i| {
+            let src = Ipv4Addr::from(0x7f01_0000 + i + 1); // 127.1.0.1 and up
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.bind(&SocketAddr::new(src.into(), 0).into()).unwrap();
+            s.connect(&SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port).into())
+                .unwrap();
+            s.into()
+        })
+        .collect();
+    let _bird = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol static s4 {{
+  ipv4;
+  route 10.50.0.0/16 blackhole;
+}}
+protocol bgp to_cue {{
+  local 127.0.0.2 as 65002;
+  neighbor 127.0.0.1 port {port} as 65001;
+  multihop;
+  connect retry time 1;
+  ipv4 {{ import none; export all; next hop self; }};
+}}
+"#
+    ));
+    wait_for("BIRD's route", T, || {
+        received_routes(&cue.stdout())
+            .iter()
+            .any(|r| r["prefix"] == "10.50.0.0/16")
+            .then_some(())
+    });
+    drop(idle);
+    assert!(cue.terminate().status.success());
+}
+
+/// A speaker sends 2,000,000 routes to `listen --max-prefixes 100000`:
+/// Cease / Maximum Number of Prefixes Reached, and the listener's memory
+/// stays bounded.
+#[test]
+fn two_million_routes_against_a_prefix_limit() {
+    let dir = Scratch::new("flood");
+    let file = dir.path("routes");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    for i in 0..2_000_000u32 {
+        writeln!(f, "{}", Ipv4Addr::from(0x0c00_0000 + i)).unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let port = free_port();
+    let p = port.to_string();
+    let listener = Cue::listen(&p, &["--max-prefixes", "100000", "65001", "10.0.0.1"]);
+    let speaker = Cue::start(&[
+        "--json",
+        "--connect-retry",
+        "30s",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "--port",
+        &p,
+        "65002",
+        "10.0.0.2",
+        "127.0.0.1",
+    ]);
+    let cease = wait_for("the Cease", Duration::from_secs(60), || {
+        listener
+            .stdout()
+            .lines()
+            .find(|l| l.contains("\"notification\"") && l.contains("\"sent\""))
+            .map(str::to_string)
+    });
+    assert!(
+        cease.contains("\"code\":6") && cease.contains("\"subcode\":1"),
+        "{cease}"
+    );
+    let peak = peak_rss_kib(listener.pid());
+    assert!(peak < 128 * 1024, "listener peak {peak} KiB");
+    wait_for("the speaker told", Duration::from_secs(10), || {
+        speaker
+            .stdout()
+            .contains("Maximum Number of Prefixes Reached")
+            .then_some(())
+    });
+}
+
+/// `cue-bgp ... | head -1` for every subcommand: the process ends by
+/// itself, successfully and without a panic, at its next write.
+#[test]
+fn closed_stdout_ends_every_subcommand_quietly() {
+    let dir = Scratch::new("pipe");
+    let services = dir.path("services.json");
+    let backend = Backend::start("127.0.0.1:0");
+    std::fs::write(
+        &services,
+        format!(
+            r#"{{"services": [{{"address": "192.0.2.20", "port": 80, "protocol": "tcp",
+              "destinations": [{{"address": "127.0.0.1", "port": {}, "checks": [{{"type": "tcp"}}]}}]}}]}}"#,
+            backend.addr.port()
+        ),
+    )
+    .unwrap();
+    let many_hex: String = (0..2000).map(|_| "001304\n").collect();
+    let port = free_port().to_string();
+    let cases: Vec<(Vec<String>, Option<String>)> = vec![
+        (
+            vec![
+                "--connect-retry",
+                "200ms",
+                "--port",
+                &port,
+                "65001",
+                "10.0.0.1",
+                "127.0.0.1",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            None,
+        ),
+        (vec!["demo".into()], None),
+        (vec!["decode".into()], Some(many_hex)),
+        (
+            vec![
+                "check".into(),
+                "--once".into(),
+                services.to_str().unwrap().into(),
+            ],
+            None,
+        ),
+        (vec!["completions".into(), "bash".into()], None),
+        (vec!["manpage".into()], None),
+    ];
+    for (args, input) in cases {
+        let mut child = Command::new(cue_bin())
+            .args(&args)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(text) = input {
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(text.as_bytes());
+            });
+        }
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        out.read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        drop(out); // `head -1` exits
+        let started = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let _ = child.kill();
+                panic!("{args:?} kept running with its standard output closed");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(status.success(), "{args:?}: {status} {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
+/// A 10 MB line and binary garbage on `--commands`: each is refused with
+/// one line, and the commands after them still work.
+#[test]
+fn huge_and_binary_command_lines_are_refused() {
+    let port = free_port().to_string();
+    let mut cue = Interactive::start(&[
+        "--commands",
+        "--connect-retry",
+        "30s",
+        "--port",
+        &port,
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let mut huge = "announce ".to_string();
+    huge.push_str(&"x".repeat(10 * 1024 * 1024));
+    cue.send(&huge);
+    let reply = |cue: &mut Interactive| loop {
+        let l = cue
+            .lines
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a reply");
+        if l == "ok" || l.starts_with("error:") {
+            return l;
+        }
+    };
+    let r = reply(&mut cue);
+    assert!(
+        r.starts_with("error:") && r.len() < 200,
+        "{}",
+        &r[..r.len().min(200)]
+    );
+    cue.stdin
+        .write_all(b"\xff\xfe\x00\x01announce\x80 10.0.0.1\n")
+        .unwrap();
+    let r = reply(&mut cue);
+    assert!(r.starts_with("error:"), "{r}");
+    cue.send("announce 192.0.2.77");
+    assert_eq!(reply(&mut cue), "ok");
+    cue.send("quit");
+    assert_eq!(reply(&mut cue), "ok");
+}
