@@ -107,7 +107,7 @@ fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
     socket.listen(1).unwrap();
     let l: TcpListener = socket.into();
     let port = l.local_addr().unwrap().port().to_string();
-    let mut cue = Cue::start(&[
+    let cue = Cue::start(&[
         "--json",
         "--hold-time",
         "3",
