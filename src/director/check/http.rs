@@ -205,18 +205,20 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
             Ok((status, keep_alive))
         }
         Framing::UntilClose => {
+            // What was read with the head, then each read: counted, dropped.
+            let mut total = buf.len();
             loop {
-                if buf.len() > MAX_BODY {
+                if total > MAX_BODY {
                     return Err(fail("body too large".into()));
                 }
                 buf.clear();
-                if read_more(s, &mut buf)
+                let n = read_more(s, &mut buf)
                     .await
-                    .map_err(|e| fail(format!("reading body: {e}")))?
-                    == 0
-                {
+                    .map_err(|e| fail(format!("reading body: {e}")))?;
+                if n == 0 {
                     break;
                 }
+                total += n;
             }
             Ok((status, false))
         }
