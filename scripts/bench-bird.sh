@@ -48,7 +48,12 @@ protocol bgp lb {
 CONF
 
 start_bird() {
-  [ -f "$work/bird.pid" ] && kill "$(cat "$work/bird.pid")" 2>/dev/null && sleep 0.5
+  if [ -f "$work/bird.pid" ]; then
+    pid=$(cat "$work/bird.pid")
+    kill "$pid" 2>/dev/null || true
+    # A BIRD holding a million routes takes a while to exit.
+    for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  fi
   bird -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
   until birdc -s "$work/bird.ctl" show status 2>/dev/null | grep -q 'Daemon is up'; do sleep 0.05; done
 }
