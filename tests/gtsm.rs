@@ -5,6 +5,7 @@
 //! 64 and is dropped by the other's kernel. Each pairing is checked with
 //! GTSM on both ends (the session comes up and routes flow) and with GTSM
 //! on our end only (BIRD's TTL-64 packets are dropped: it never comes up).
+//! Then hop counts for real, through a router in network namespaces.
 //! The third pairing, GTSM at BIRD only, is BIRD's own behaviour and not
 //! deterministic: BIRD sets its minimum TTL on a connection after accepting
 //! it, so an OPEN that arrives first gets through and the session lives
@@ -160,4 +161,145 @@ fn listen_with_gtsm_drops_bird_without_it() {
     assert!(!established(&bird, "to_cue"));
     let out = cue.terminate();
     assert!(!out.stdout.contains("ESTABLISHED"), "{}", out.stdout);
+}
+
+/// Three network namespaces the test creates, `cue-bgp` two hops from
+/// BIRD through a router between them (which takes one off the TTL).
+struct TwoHops {
+    names: [String; 3],
+}
+
+fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+impl TwoHops {
+    /// `a` (192.0.2.1) -- `r` (192.0.2.2, 198.51.100.2) -- `b` (198.51.100.1).
+    fn new() -> Option<TwoHops> {
+        let id = std::process::id() % 100_000;
+        let names = [format!("gt{id}a"), format!("gt{id}r"), format!("gt{id}b")];
+        let [a, r, b] = [names[0].as_str(), names[1].as_str(), names[2].as_str()];
+        let hops = TwoHops {
+            names: names.clone(),
+        };
+        let ok = ip(&["netns", "add", a])
+            && ip(&["netns", "add", r])
+            && ip(&["netns", "add", b])
+            && ip(&[
+                "link", "add", "ga", "netns", a, "type", "veth", "peer", "name", "gr1", "netns", r,
+            ])
+            && ip(&[
+                "link", "add", "gb", "netns", b, "type", "veth", "peer", "name", "gr2", "netns", r,
+            ])
+            && ip(&["-n", a, "addr", "add", "192.0.2.1/24", "dev", "ga"])
+            && ip(&["-n", r, "addr", "add", "192.0.2.2/24", "dev", "gr1"])
+            && ip(&["-n", r, "addr", "add", "198.51.100.2/24", "dev", "gr2"])
+            && ip(&["-n", b, "addr", "add", "198.51.100.1/24", "dev", "gb"])
+            && [a, r, b]
+                .iter()
+                .all(|n| ip(&["-n", n, "link", "set", "lo", "up"]))
+            && ip(&["-n", a, "link", "set", "ga", "up"])
+            && ip(&["-n", r, "link", "set", "gr1", "up"])
+            && ip(&["-n", r, "link", "set", "gr2", "up"])
+            && ip(&["-n", b, "link", "set", "gb", "up"])
+            && ip(&["-n", a, "route", "add", "default", "via", "192.0.2.2"])
+            && ip(&["-n", b, "route", "add", "default", "via", "198.51.100.2"])
+            && ip(&["netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        ok.then_some(hops)
+    }
+}
+
+impl Drop for TwoHops {
+    fn drop(&mut self) {
+        for n in &self.names {
+            ip(&["netns", "del", n]);
+        }
+    }
+}
+
+/// Two hops apart: `--ttl-security 2` matches BIRD's `ttl security on;
+/// multihop 2` (both sides' packets arrive with TTL 254); `--ttl-security
+/// 1` wants 255 and drops BIRD's packets, so the session never comes up.
+#[test]
+fn gtsm_hop_counts_through_a_router() {
+    if !have("bird") {
+        return;
+    }
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root || !have("ip") {
+        eprintln!("skipped: network namespaces need root and iproute2");
+        return;
+    }
+    let Some(net) = TwoHops::new() else {
+        eprintln!("skipped: this machine does not let us create network namespaces");
+        return;
+    };
+    let bird = Bird::start_in(
+        r#"
+log stderr all;
+router id 198.51.100.1;
+protocol device {}
+protocol bgp lb {
+  local 198.51.100.1 port 1179 as 65002;
+  neighbor 192.0.2.1 as 65001;
+  multihop 2;
+  ttl security on;
+  passive;
+  error wait time 1, 2;
+  ipv4 { import all; export none; };
+}
+"#,
+        Some(&net.names[2]),
+    );
+    let speaker = |hops: &str| {
+        std::process::Command::new("ip")
+            .args(["netns", "exec", &net.names[0], cue_bin()])
+            .args([
+                "--ttl-security",
+                hops,
+                "--port",
+                "1179",
+                "--connect-retry",
+                "500ms",
+                "-a",
+                "203.0.113.5",
+                "--for",
+                "4s",
+                "65001",
+                "10.0.0.1",
+                "198.51.100.1",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    // The wrong count: BIRD's packets arrive with 254 and are dropped.
+    let wrong = speaker("1");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(prefixes(&bird).is_empty());
+    let out = wrong.wait_with_output().unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("ESTABLISHED"));
+    // The right one.
+    let right = speaker("2");
+    wait_for("the route two hops away", T, || {
+        prefixes(&bird)
+            .contains(&"203.0.113.5/32".to_string())
+            .then_some(())
+    });
+    let out = right.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ESTABLISHED"));
 }
