@@ -49,6 +49,10 @@ pub enum Command {
     Sleep(Duration),
     /// `send HEX`: a message written as it is to every Established peer
     Send(Vec<u8>),
+    /// `expect ROUTE... [TIMEOUT]`: answer once every route is received
+    /// with the attributes stated (see [`crate::bgp::route`]), or an error
+    /// with the difference after TIMEOUT (default 10 s)
+    Expect(Vec<crate::bgp::route::RouteSpec>, Option<Duration>),
     /// `quit`
     Quit,
 }
@@ -56,7 +60,7 @@ pub enum Command {
 /// The commands, for `help` and errors.
 pub const USAGE: &str = "announce PREFIX..., withdraw PREFIX..., set med N, set local-pref N, \
 set communities C..., set large-communities C..., status, wait established [TIMEOUT], \
-sleep DURATION, send HEX, quit";
+sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], quit";
 
 fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
     let s = s.ok_or_else(|| format!("{what} needs a number"))?;
@@ -129,6 +133,22 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
                 }
                 Ok(Command::Send(message))
             }),
+            ("expect", []) => Err("expect ROUTE... [TIMEOUT]".into()),
+            ("expect", words) => {
+                // A last word that is a duration (and not a prefix) is the timeout.
+                let (routes, timeout) = match words.split_last() {
+                    Some((last, rest))
+                        if !rest.is_empty()
+                            && parse_prefix(last).is_err()
+                            && parse_duration(last).is_ok() =>
+                    {
+                        (rest, parse_duration(last).ok())
+                    }
+                    _ => (words, None),
+                };
+                crate::bgp::route::RouteSpec::parse_many(routes)
+                    .map(|r| Command::Expect(r, timeout))
+            }
             ("quit" | "exit", []) => Ok(Command::Quit),
             (other, _) => Err(format!("unknown command {other:?}; commands: {USAGE}")),
         },
@@ -193,6 +213,15 @@ mod tests {
             Command::Sleep(Duration::from_millis(250))
         );
         assert_eq!(ok("quit"), Command::Quit);
+        let Command::Expect(r, t) =
+            ok("expect 10.0.0.0/24 med 10 community 65000:1 10.1.0.0/24 5s")
+        else {
+            panic!()
+        };
+        assert_eq!((r.len(), t), (2, Some(Duration::from_secs(5))));
+        assert_eq!(r[0].attributes.med, Some(10));
+        assert!(matches!(ok("expect 192.0.2.1"), Command::Expect(r, None) if r.len() == 1));
+        assert!(err("expect 10.0.0.0/24 med").contains("med needs a value"));
         let keepalive = ok("send 0013 04");
         assert_eq!(
             keepalive,

@@ -9,6 +9,7 @@ pub mod gtsm;
 pub mod md5;
 pub mod pool;
 pub mod rib;
+pub mod route;
 pub mod session;
 pub mod wire;
 

@@ -297,6 +297,43 @@ impl Pool {
             .count()
     }
 
+    /// Waits until the routes received hold what `present` states (each
+    /// from some peer, with every attribute stated) while none of `absent`
+    /// is there, or until `timeout`; returns what was found then (see
+    /// [`check_routes`](super::route::check_routes)). A route of `absent`
+    /// that arrives ends the wait at once; with nothing in `present`, the
+    /// wait lasts the whole timeout.
+    ///
+    /// ``` no_run
+    /// # async fn demo(pool: cue::bgp::Pool) {
+    /// let want = ["10.0.0.0/24 med 10 community 65000:7".parse().unwrap()];
+    /// let report = pool.expect_routes(&want, &[], std::time::Duration::from_secs(10)).await;
+    /// assert!(report.is_ok(), "{:?}", report.lines());
+    /// # }
+    /// ```
+    pub async fn expect_routes(
+        &self,
+        present: &[super::route::RouteSpec],
+        absent: &[super::route::RouteSpec],
+        timeout: std::time::Duration,
+    ) -> super::route::ExpectReport {
+        let mut changes = self.status_changes();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            changes.borrow_and_update();
+            let report = super::route::check_routes(present, absent, &self.adj_rib_in());
+            if !report.unexpected.is_empty() || (!present.is_empty() && report.is_ok()) {
+                return report;
+            }
+            tokio::select! {
+                r = changes.changed() => if r.is_err() { return report },
+                _ = tokio::time::sleep_until(deadline) => {
+                    return super::route::check_routes(present, absent, &self.adj_rib_in());
+                }
+            }
+        }
+    }
+
     /// Status of every peer, in address order.
     pub fn status(&self) -> Vec<PeerStatus> {
         lock(&self.inner.sessions)

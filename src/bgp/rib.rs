@@ -178,7 +178,7 @@ pub fn parse_prefix_lines(text: &str, out: &mut Vec<IpNet>) -> Result<(), String
 /// }
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RouteAttributes {
     /// Next hop (NEXT_HOP, or the first MP_REACH_NLRI next hop).
     pub next_hop: Option<IpAddr>,
@@ -201,6 +201,9 @@ pub struct RouteAttributes {
     /// LARGE_COMMUNITY.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub large_communities: Vec<LargeCommunity>,
+    /// EXTENDED COMMUNITIES (RFC 4360).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ext_communities: Vec<super::route::ExtCommunity>,
 }
 
 /// Routes received from one peer, by prefix.
@@ -283,6 +286,13 @@ impl AdjRibIn {
                 local_pref: a.local_pref,
                 communities: a.communities.clone(),
                 large_communities: a.large_communities.clone(),
+                ext_communities: a
+                    .other
+                    .iter()
+                    .filter(|r| r.type_code == super::wire::attr_type::EXTENDED_COMMUNITIES)
+                    .flat_map(|r| r.value.chunks_exact(8))
+                    .map(|c| super::route::ExtCommunity(c.try_into().expect("8 octets")))
+                    .collect(),
             })
         };
         if !u.nlri.is_empty() {

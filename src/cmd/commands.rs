@@ -6,6 +6,7 @@ use super::output::Printer;
 use cue::bgp::{Parameters, Pool};
 use cue::rhi::HealthInjector;
 use cue::script::{parse, Command};
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::sync::oneshot;
 
@@ -85,6 +86,15 @@ impl Targets {
                 0 => Err("no peer is established".into()),
                 _ => Ok(()),
             },
+            Command::Expect(routes, timeout) => {
+                let t = timeout.unwrap_or(Duration::from_secs(10));
+                let report = self.pool.expect_routes(&routes, &[], t).await;
+                if report.is_ok() {
+                    Ok(())
+                } else {
+                    Err(report.lines().join("; "))
+                }
+            }
             Command::Quit => Ok(()),
         }
     }

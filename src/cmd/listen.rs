@@ -1,11 +1,13 @@
 //! `cue-bgp listen`: the passive side, for seeing what a router sends.
 
-use super::args::{parse_asn, parse_port, parse_router_id};
+use super::args::{parse_asn, parse_duration, parse_port, parse_router_id};
 use super::args::{AdvertiseArgs, AttributeArgs, RunArgs};
 use super::UsageError;
 use clap::Args;
+use cue::bgp::route::{parse_route_lines, RouteSpec};
 use cue::bgp::{PeerConfig, Pool};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -33,12 +35,57 @@ pub struct ListenArgs {
     /// Multiprotocol: IPv4 and IPv6 unicast on every session
     #[arg(short = 'm', long)]
     pub multiprotocol: bool,
+    /// Exit 0 as soon as this route is received with the attributes stated,
+    /// quoted when it has some ("10.0.0.0/24 med 10 community 65000:7");
+    /// repeatable. At --timeout, exit 1 with the difference
+    #[arg(long = "expect", value_name = "ROUTE", value_parser = parse_route)]
+    pub expect: Vec<RouteSpec>,
+    /// Routes to expect, one per line, in the syntax of --expect
+    #[arg(long = "expect-file", value_name = "PATH")]
+    pub expect_file: Option<PathBuf>,
+    /// A route that must not be received (with the attributes stated, if
+    /// any); repeatable. Exit 1 as soon as it is
+    #[arg(long = "expect-absent", value_name = "ROUTE", value_parser = parse_route)]
+    pub expect_absent: Vec<RouteSpec>,
+    /// How long the expectations may take [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     #[command(flatten)]
     pub attributes: AttributeArgs,
     #[command(flatten)]
     pub advertise: AdvertiseArgs,
     #[command(flatten)]
     pub run: RunArgs,
+}
+
+fn parse_route(s: &str) -> Result<RouteSpec, String> {
+    s.parse()
+}
+
+/// The expectations of --expect, --expect-file and --expect-absent.
+fn expectations(args: &ListenArgs) -> Result<Option<super::speak::Expectations>, UsageError> {
+    let mut present = args.expect.clone();
+    if let Some(path) = &args.expect_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("--expect-file {}: {e}", path.display())))?;
+        present.extend(
+            parse_route_lines(&text)
+                .map_err(|e| UsageError(format!("--expect-file {}: {e}", path.display())))?,
+        );
+    }
+    if present.is_empty() && args.expect_absent.is_empty() {
+        if args.timeout.is_some() {
+            return Err(UsageError(
+                "--timeout needs --expect, --expect-file or --expect-absent".into(),
+            ));
+        }
+        return Ok(None);
+    }
+    Ok(Some(super::speak::Expectations {
+        present,
+        absent: args.expect_absent.clone(),
+        timeout: args.timeout.unwrap_or(Duration::from_secs(30)),
+    }))
 }
 
 /// Runs the listener.
@@ -49,6 +96,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         )
         .into());
     }
+    let expectations = expectations(&args)?;
     // Only what the user asked for is advertised: no sample addresses here.
     let prefixes = args
         .advertise
@@ -116,5 +164,16 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         super::output::raw(&format!("listening on {bound}"));
     }
     let parameters = args.attributes.parameters(args.advertise.filter());
-    super::speak::drive(pool, events, prefixes, None, parameters, &args.run, true).await
+    super::speak::drive(
+        pool,
+        events,
+        prefixes,
+        None,
+        parameters,
+        &args.run,
+        Some(super::speak::Listening {
+            expect: expectations,
+        }),
+    )
+    .await
 }

@@ -331,6 +331,28 @@ impl Printer {
     }
 }
 
+impl Printer {
+    /// Prints what `listen --expect` found: one `expect` JSON object
+    /// (`result`, `missing`, `different`, `unexpected`), or `expect:` lines.
+    pub fn expect(&self, report: &cue::bgp::route::ExpectReport) {
+        let result = if report.is_ok() { "ok" } else { "failed" };
+        if self.json {
+            let mut v = serde_json::to_value(report).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("time".into(), now().into());
+                m.insert("event".into(), "expect".into());
+                m.insert("result".into(), result.into());
+            }
+            out(&v.to_string());
+            return;
+        }
+        for l in report.lines() {
+            out(&format!("expect: {l}"));
+        }
+        out(&format!("expect: {result}"));
+    }
+}
+
 /// Routes kept as stale, by peer and prefix.
 pub type Stale = std::collections::BTreeSet<(String, IpNet)>;
 

@@ -27,6 +27,9 @@ pub enum Ended {
     Done,
     /// --wait-established ran out.
     NotEstablished,
+    /// `listen --expect`: the expectations held (true) or the timeout came
+    /// first (false).
+    Expected(bool),
 }
 
 pub async fn signal() {
@@ -57,6 +60,7 @@ pub async fn until_stopped(
     printer: Printer,
     rules: StopRules,
     quit: tokio::sync::oneshot::Receiver<()>,
+    expected: tokio::sync::oneshot::Receiver<bool>,
 ) -> Ended {
     let sleep_or_never = |d: Option<Duration>| async move {
         match d {
@@ -74,7 +78,14 @@ pub async fn until_stopped(
             std::future::pending::<()>().await;
         }
     };
-    tokio::pin!(sig, quit);
+    // The expectations' outcome; never, without expectations.
+    let expected = async {
+        match expected.await {
+            Ok(held) => held,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sig, quit, expected);
     let mut established = false;
     loop {
         tokio::select! {
@@ -91,6 +102,7 @@ pub async fn until_stopped(
             _ = super::output::stdout_gone() => return Ended::Done,
             _ = &mut quit => return Ended::Done,
             _ = &mut run_for => return Ended::Done,
+            held = &mut expected => return Ended::Expected(held),
             _ = &mut wait, if !established => return Ended::NotEstablished,
         }
     }
@@ -110,7 +122,8 @@ pub async fn shutdown(pool: &Pool, events: &mut Events, printer: Printer) -> Vec
 /// The exit code for how the run ended, saying why on standard error.
 pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) -> ExitCode {
     match ended {
-        Ended::Done => ExitCode::SUCCESS,
+        Ended::Done | Ended::Expected(true) => ExitCode::SUCCESS,
+        Ended::Expected(false) => ExitCode::FAILURE,
         Ended::NotEstablished => {
             let errors: Vec<String> = status
                 .iter()

@@ -5,7 +5,7 @@ use super::args::{
     RunArgs,
 };
 use super::output::Printer;
-use super::run::{exit_code, follow_health, shutdown, until_stopped};
+use super::run::{exit_code, follow_health, shutdown, until_stopped, Ended};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::{LocRib, Parameters};
@@ -154,7 +154,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| UsageError(e.to_string()))?;
     drive(
-        pool, events, prefixes, services, parameters, &args.run, false,
+        pool, events, prefixes, services, parameters, &args.run, None,
     )
     .await
 }
@@ -170,6 +170,24 @@ pub fn warn_about(peers: &[PeerConfig]) {
     }
 }
 
+/// Routes `listen` waits for (`--expect`, `--expect-file`) and routes it
+/// must not see (`--expect-absent`), within a timeout.
+pub struct Expectations {
+    /// Routes to receive, with the attributes stated.
+    pub present: Vec<cue::bgp::route::RouteSpec>,
+    /// Routes not to receive.
+    pub absent: Vec<cue::bgp::route::RouteSpec>,
+    /// How long to wait.
+    pub timeout: std::time::Duration,
+}
+
+/// What `listen` adds to the run: the received routes printed at exit, and
+/// the expectations, if any.
+pub struct Listening {
+    /// `--expect` and company.
+    pub expect: Option<Expectations>,
+}
+
 /// The run shared by the speaker and `listen`: compose the RIB, take
 /// commands, print events until a stop, then withdraw, Cease, and print the
 /// received routes (`listen`) and the status.
@@ -180,8 +198,10 @@ pub async fn drive(
     services: Option<(Config, PathBuf)>,
     parameters: Parameters,
     run: &RunArgs,
-    show_received: bool,
+    listening: Option<Listening>,
 ) -> anyhow::Result<ExitCode> {
+    let show_received = listening.is_some();
+    let expect = listening.and_then(|l| l.expect);
     let printer = Printer { json: run.json };
     // Route health injection: the fixed prefixes plus the VIPs the director
     // finds healthy (none without a services file).
@@ -204,7 +224,25 @@ pub async fn drive(
             quit,
         ))
     });
-    let ended = until_stopped(&mut events, printer, run.stop_rules(), quit_rx).await;
+    let (expected_tx, expected_rx) = oneshot::channel();
+    let (report_tx, report_rx) = oneshot::channel();
+    let expecting = expect.map(|e| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let report = pool.expect_routes(&e.present, &e.absent, e.timeout).await;
+            let _ = expected_tx.send(report.is_ok());
+            let _ = report_tx.send(report);
+        })
+    });
+    let ended = until_stopped(&mut events, printer, run.stop_rules(), quit_rx, expected_rx).await;
+    if let Some(t) = expecting {
+        if let Ended::Expected(_) = ended {
+            if let Ok(report) = report_rx.await {
+                printer.expect(&report);
+            }
+        }
+        t.abort();
+    }
     if let Some(c) = commands {
         c.abort();
     }

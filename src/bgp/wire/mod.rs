@@ -31,6 +31,7 @@ mod route_refresh;
 mod summary;
 mod update;
 
+pub use attributes::attr_type;
 pub use attributes::{
     AsPath, AsSegment, AsSegmentKind, Community, LargeCommunity, MpReach, MpUnreach, Origin,
     PathAttributes, RawAttribute,

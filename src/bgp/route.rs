@@ -1,0 +1,624 @@
+//! Routes written as text, with attributes of their own, and checks of
+//! received routes against them: the syntax of `cue-bgp listen --expect`
+//! and of the `expect` command.
+//!
+//! ```text
+//! PREFIX [next-hop ADDR] [origin igp|egp|incomplete] [as-path ASN...]
+//!        [med N] [local-pref N] [community C]... [large-community A:B:C]...
+//!        [ext-community C]...
+//! ```
+//!
+//! Every keyword is optional. As an expectation, an attribute not stated
+//! is not checked; stated communities (of each kind) must all be present,
+//! others may be too.
+//!
+//! ```
+//! use cue::bgp::route::RouteSpec;
+//! let r: RouteSpec = "10.0.0.0/24 med 10 community 65000:1 as-path 65010 65020".parse().unwrap();
+//! assert_eq!(r.prefix.to_string(), "10.0.0.0/24");
+//! assert_eq!(r.attributes.med, Some(10));
+//! assert_eq!(r.attributes.as_path, Some(vec![65010, 65020]));
+//! assert!("10.0.0.0/24 med".parse::<RouteSpec>().is_err());
+//! ```
+
+use super::rib::{parse_prefix, RouteAttributes};
+use super::wire::{Community, LargeCommunity, Origin};
+use ipnet::IpNet;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr};
+use std::str::FromStr;
+
+/// An extended community (RFC 4360): eight octets. Written `rt:ASN:N` or
+/// `rt:IPV4:N` (route target), `ro:ASN:N` or `ro:IPV4:N` (route origin),
+/// or as 16 hex digits (`0x0002fde800000001`).
+///
+/// ```
+/// use cue::bgp::route::ExtCommunity;
+/// let rt: ExtCommunity = "rt:65000:100".parse().unwrap();
+/// assert_eq!(rt.0, [0x00, 0x02, 0xfd, 0xe8, 0, 0, 0, 100]);
+/// assert_eq!(rt.to_string(), "rt:65000:100");
+/// let big: ExtCommunity = "ro:4200000000:7".parse().unwrap();
+/// assert_eq!(big.0[..2], [0x02, 0x03]);
+/// assert_eq!("0x0002fde800000064".parse::<ExtCommunity>().unwrap(), rt);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExtCommunity(pub [u8; 8]);
+
+const SUB_RT: u8 = 0x02;
+const SUB_RO: u8 = 0x03;
+
+impl FromStr for ExtCommunity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+            let bytes = super::wire::parse_hex(hex)
+                .map_err(|e| format!("extended community {s:?}: {e}"))?;
+            return <[u8; 8]>::try_from(bytes.as_slice())
+                .map(ExtCommunity)
+                .map_err(|_| format!("extended community {s:?}: 16 hex digits, 8 octets"));
+        }
+        let bad = || {
+            format!("extended community {s:?} is not rt:ASN:N, rt:IPV4:N, ro:..., or 0x and 16 hex digits")
+        };
+        let mut parts = s.splitn(3, ':');
+        let (Some(kind), Some(admin), Some(value)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let sub = match kind.to_ascii_lowercase().as_str() {
+            "rt" | "target" => SUB_RT,
+            "ro" | "origin" | "soo" => SUB_RO,
+            _ => return Err(bad()),
+        };
+        let mut b = [0u8; 8];
+        b[1] = sub;
+        if let Ok(ip) = admin.parse::<Ipv4Addr>() {
+            let n: u16 = value.parse().map_err(|_| bad())?;
+            b[0] = 0x01;
+            b[2..6].copy_from_slice(&ip.octets());
+            b[6..8].copy_from_slice(&n.to_be_bytes());
+        } else {
+            let asn: u32 = admin.parse().map_err(|_| bad())?;
+            match u16::try_from(asn) {
+                Ok(a) => {
+                    let n: u32 = value.parse().map_err(|_| bad())?;
+                    b[0] = 0x00;
+                    b[2..4].copy_from_slice(&a.to_be_bytes());
+                    b[4..8].copy_from_slice(&n.to_be_bytes());
+                }
+                Err(_) => {
+                    let n: u16 = value.parse().map_err(|_| bad())?;
+                    b[0] = 0x02;
+                    b[2..6].copy_from_slice(&asn.to_be_bytes());
+                    b[6..8].copy_from_slice(&n.to_be_bytes());
+                }
+            }
+        }
+        Ok(ExtCommunity(b))
+    }
+}
+
+impl fmt::Display for ExtCommunity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = &self.0;
+        let kind = match b[1] {
+            SUB_RT => "rt",
+            SUB_RO => "ro",
+            _ => "",
+        };
+        let u16_at = |i: usize| u16::from_be_bytes([b[i], b[i + 1]]);
+        let u32_at = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        match (b[0], kind) {
+            (0x00, k) if !k.is_empty() => write!(f, "{k}:{}:{}", u16_at(2), u32_at(4)),
+            (0x01, k) if !k.is_empty() => {
+                write!(f, "{k}:{}:{}", Ipv4Addr::from(u32_at(2)), u16_at(6))
+            }
+            (0x02, k) if !k.is_empty() => write!(f, "{k}:{}:{}", u32_at(2), u16_at(6)),
+            _ => write!(f, "0x{}", super::wire::hex(b).replace(' ', "")),
+        }
+    }
+}
+
+impl serde::Serialize for ExtCommunity {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The attributes a route is written with; each one optional.
+///
+/// ```
+/// use cue::bgp::route::AttributeSpec;
+/// let a: AttributeSpec = "origin egp local-pref 200".parse().unwrap();
+/// assert_eq!(a.local_pref, Some(200));
+/// assert_eq!(a.to_string(), "origin egp local-pref 200");
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct AttributeSpec {
+    /// NEXT_HOP (or the MP_REACH_NLRI next hop).
+    pub next_hop: Option<IpAddr>,
+    /// ORIGIN.
+    pub origin: Option<Origin>,
+    /// AS_PATH, as one sequence of AS numbers (empty: an empty path).
+    pub as_path: Option<Vec<u32>>,
+    /// MULTI_EXIT_DISC.
+    pub med: Option<u32>,
+    /// LOCAL_PREF.
+    pub local_pref: Option<u32>,
+    /// COMMUNITIES.
+    pub communities: Vec<Community>,
+    /// LARGE_COMMUNITY.
+    pub large_communities: Vec<LargeCommunity>,
+    /// EXTENDED COMMUNITIES.
+    pub ext_communities: Vec<ExtCommunity>,
+}
+
+impl AttributeSpec {
+    /// Whether nothing is stated.
+    pub fn is_empty(&self) -> bool {
+        *self == AttributeSpec::default()
+    }
+
+    /// Parses the keywords of `words` (everything after the prefix).
+    fn parse_words(words: &[&str]) -> Result<AttributeSpec, String> {
+        let mut a = AttributeSpec::default();
+        let mut i = 0;
+        let value = |i: usize, what: &str| {
+            words
+                .get(i + 1)
+                .copied()
+                .ok_or_else(|| format!("{what} needs a value"))
+        };
+        let number = |s: &str, what: &str| {
+            s.parse::<u32>()
+                .map_err(|_| format!("{what}: {s:?} is not a number 0-4294967295"))
+        };
+        while i < words.len() {
+            let kw = words[i].to_ascii_lowercase();
+            match kw.as_str() {
+                "next-hop" => {
+                    let v = value(i, "next-hop")?;
+                    a.next_hop = Some(
+                        v.parse()
+                            .map_err(|_| format!("next-hop: {v:?} is not an address"))?,
+                    );
+                    i += 2;
+                }
+                "origin" => {
+                    let v = value(i, "origin")?;
+                    a.origin = Some(match v.to_ascii_lowercase().as_str() {
+                        "igp" => Origin::Igp,
+                        "egp" => Origin::Egp,
+                        "incomplete" => Origin::Incomplete,
+                        _ => return Err(format!("origin: {v:?} is not igp, egp or incomplete")),
+                    });
+                    i += 2;
+                }
+                "as-path" => {
+                    let mut path = Vec::new();
+                    i += 1;
+                    while let Some(asn) = words.get(i).and_then(|w| w.parse::<u32>().ok()) {
+                        path.push(asn);
+                        i += 1;
+                    }
+                    a.as_path = Some(path);
+                }
+                "med" => {
+                    a.med = Some(number(value(i, "med")?, "med")?);
+                    i += 2;
+                }
+                "local-pref" => {
+                    a.local_pref = Some(number(value(i, "local-pref")?, "local-pref")?);
+                    i += 2;
+                }
+                "community" => {
+                    a.communities.push(value(i, "community")?.parse()?);
+                    i += 2;
+                }
+                "large-community" => {
+                    a.large_communities
+                        .push(value(i, "large-community")?.parse()?);
+                    i += 2;
+                }
+                "ext-community" => {
+                    a.ext_communities.push(value(i, "ext-community")?.parse()?);
+                    i += 2;
+                }
+                other => {
+                    return Err(format!(
+                        "unknown attribute {other:?}: next-hop, origin, as-path, med, \
+                         local-pref, community, large-community or ext-community"
+                    ))
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    /// How `route` differs from what is stated here, one line per
+    /// attribute (empty when it matches).
+    ///
+    /// ```
+    /// use cue::bgp::route::AttributeSpec;
+    /// use cue::bgp::RouteAttributes;
+    /// let want: AttributeSpec = "med 10 community 65000:7".parse().unwrap();
+    /// let got = RouteAttributes { med: Some(20), ..Default::default() };
+    /// assert_eq!(want.differences(&got), vec!["med 10, got 20", "community 65000:7 missing"]);
+    /// ```
+    pub fn differences(&self, route: &RouteAttributes) -> Vec<String> {
+        let mut d = Vec::new();
+        let opt = |v: Option<u32>| v.map_or("none".to_string(), |v| v.to_string());
+        if let Some(nh) = self.next_hop {
+            if route.next_hop != Some(nh) && route.link_local != Some(nh) {
+                let got = route.next_hop.map_or("none".to_string(), |n| n.to_string());
+                d.push(format!("next-hop {nh}, got {got}"));
+            }
+        }
+        if let Some(o) = self.origin {
+            if route.origin != Some(o) {
+                let got = route.origin.map_or("none".to_string(), |o| o.to_string());
+                d.push(format!("origin {o}, got {got}"));
+            }
+        }
+        if let Some(path) = &self.as_path {
+            let got: Vec<u32> = route
+                .as_path
+                .segments
+                .iter()
+                .flat_map(|s| s.asns.iter().copied())
+                .collect();
+            if *path != got || route.as_path.segments.len() > 1 {
+                let want: Vec<String> = path.iter().map(|a| a.to_string()).collect();
+                d.push(format!("as-path {}, got {}", want.join(" "), route.as_path));
+            }
+        }
+        if self.med.is_some() && self.med != route.med {
+            d.push(format!("med {}, got {}", opt(self.med), opt(route.med)));
+        }
+        if self.local_pref.is_some() && self.local_pref != route.local_pref {
+            d.push(format!(
+                "local-pref {}, got {}",
+                opt(self.local_pref),
+                opt(route.local_pref)
+            ));
+        }
+        for c in &self.communities {
+            if !route.communities.contains(c) {
+                d.push(format!("community {c} missing"));
+            }
+        }
+        for c in &self.large_communities {
+            if !route.large_communities.contains(c) {
+                d.push(format!("large-community {c} missing"));
+            }
+        }
+        for c in &self.ext_communities {
+            if !route.ext_communities.contains(c) {
+                d.push(format!("ext-community {c} missing"));
+            }
+        }
+        d
+    }
+}
+
+impl FromStr for AttributeSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        AttributeSpec::parse_words(&words)
+    }
+}
+
+impl fmt::Display for AttributeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(nh) = self.next_hop {
+            parts.push(format!("next-hop {nh}"));
+        }
+        if let Some(o) = self.origin {
+            parts.push(format!("origin {}", o.to_string().to_ascii_lowercase()));
+        }
+        if let Some(p) = &self.as_path {
+            let asns: Vec<String> = p.iter().map(|a| a.to_string()).collect();
+            parts.push(format!("as-path {}", asns.join(" ")).trim_end().to_string());
+        }
+        if let Some(m) = self.med {
+            parts.push(format!("med {m}"));
+        }
+        if let Some(l) = self.local_pref {
+            parts.push(format!("local-pref {l}"));
+        }
+        parts.extend(self.communities.iter().map(|c| format!("community {c}")));
+        parts.extend(
+            self.large_communities
+                .iter()
+                .map(|c| format!("large-community {c}")),
+        );
+        parts.extend(
+            self.ext_communities
+                .iter()
+                .map(|c| format!("ext-community {c}")),
+        );
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// A route as text: a prefix (a bare address is a /32 or /128) and the
+/// attributes stated for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteSpec {
+    /// The prefix.
+    pub prefix: IpNet,
+    /// Its attributes.
+    pub attributes: AttributeSpec,
+}
+
+impl RouteSpec {
+    /// Parses several routes from one list of words: each prefix starts a
+    /// route, the keywords after it are its attributes (`expect 10.0.0.0/24
+    /// med 10 10.1.0.0/24`).
+    ///
+    /// ```
+    /// use cue::bgp::route::RouteSpec;
+    /// let rs = RouteSpec::parse_many(&["10.0.0.0/24", "med", "10", "192.0.2.1"]).unwrap();
+    /// assert_eq!(rs.len(), 2);
+    /// assert_eq!(rs[1].prefix.to_string(), "192.0.2.1/32");
+    /// ```
+    pub fn parse_many(words: &[&str]) -> Result<Vec<RouteSpec>, String> {
+        let mut out: Vec<RouteSpec> = Vec::new();
+        let mut start = 0;
+        let mut i = 0;
+        // A word that is a prefix starts a route, unless it is the value of
+        // next-hop.
+        while i <= words.len() {
+            let boundary = i == words.len()
+                || (i > start
+                    && !words[i - 1].eq_ignore_ascii_case("next-hop")
+                    && parse_prefix(words[i]).is_ok()
+                    && words[i].parse::<u32>().is_err());
+            if boundary && i > start {
+                let prefix = parse_prefix(words[start])?;
+                let attributes = AttributeSpec::parse_words(&words[start + 1..i])
+                    .map_err(|e| format!("{prefix}: {e}"))?;
+                out.push(RouteSpec { prefix, attributes });
+                start = i;
+            }
+            i += 1;
+        }
+        Ok(out)
+    }
+}
+
+impl FromStr for RouteSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let Some(first) = words.first() else {
+            return Err("a route needs a prefix".into());
+        };
+        let prefix = parse_prefix(first)?;
+        let attributes =
+            AttributeSpec::parse_words(&words[1..]).map_err(|e| format!("{prefix}: {e}"))?;
+        Ok(RouteSpec { prefix, attributes })
+    }
+}
+
+impl fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.attributes.is_empty() {
+            write!(f, "{}", self.prefix)
+        } else {
+            write!(f, "{} {}", self.prefix, self.attributes)
+        }
+    }
+}
+
+/// Parses one route per line, skipping blank lines and `#` comments; the
+/// error names the first bad line.
+pub fn parse_route_lines(text: &str) -> Result<Vec<RouteSpec>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        out.push(line.parse().map_err(|e| format!("line {}: {e}", i + 1))?);
+    }
+    Ok(out)
+}
+
+/// What expectations found among the routes received.
+///
+/// ```
+/// use cue::bgp::route::{check_routes, RouteSpec};
+/// use cue::bgp::RouteAttributes;
+/// use std::sync::Arc;
+/// let got = vec![("192.0.2.2".to_string(), "10.0.0.0/24".parse().unwrap(),
+///     Arc::new(RouteAttributes { med: Some(10), ..Default::default() }))];
+/// let want: Vec<RouteSpec> = vec!["10.0.0.0/24 med 10".parse().unwrap(), "10.1.0.0/24".parse().unwrap()];
+/// let report = check_routes(&want, &[], &got);
+/// assert_eq!(report.missing, vec!["10.1.0.0/24"]);
+/// assert!(!report.is_ok());
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ExpectReport {
+    /// Expected routes not received at all.
+    pub missing: Vec<String>,
+    /// Expected routes received with other attributes.
+    pub different: Vec<Difference>,
+    /// Routes received that were to be absent.
+    pub unexpected: Vec<String>,
+}
+
+/// An expected route received with other attributes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Difference {
+    /// The route as expected.
+    pub route: String,
+    /// The peer that sent it.
+    pub peer: String,
+    /// How it differs, one entry per attribute.
+    pub differences: Vec<String>,
+}
+
+impl ExpectReport {
+    /// Whether every expectation holds.
+    pub fn is_ok(&self) -> bool {
+        self.missing.is_empty() && self.different.is_empty() && self.unexpected.is_empty()
+    }
+
+    /// The report as lines of text (none when it holds).
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .missing
+            .iter()
+            .map(|r| format!("missing {r}"))
+            .collect();
+        for d in &self.different {
+            out.push(format!(
+                "{} from {}: {}",
+                d.route,
+                d.peer,
+                d.differences.join("; ")
+            ));
+        }
+        out.extend(self.unexpected.iter().map(|r| format!("unexpected {r}")));
+        out
+    }
+}
+
+/// Checks `routes` (peer, prefix, attributes: what
+/// [`Pool::adj_rib_in`](super::Pool::adj_rib_in) gives) against routes
+/// expected present (from any peer, with every stated attribute) and
+/// routes expected absent (no peer sends the prefix with the stated
+/// attributes).
+pub fn check_routes(
+    expect: &[RouteSpec],
+    absent: &[RouteSpec],
+    routes: &[(String, IpNet, std::sync::Arc<RouteAttributes>)],
+) -> ExpectReport {
+    let mut by_prefix: std::collections::BTreeMap<&IpNet, Vec<(&String, &RouteAttributes)>> =
+        Default::default();
+    for (peer, prefix, attrs) in routes {
+        by_prefix.entry(prefix).or_default().push((peer, attrs));
+    }
+    let mut report = ExpectReport::default();
+    for want in expect {
+        let Some(got) = by_prefix.get(&want.prefix) else {
+            report.missing.push(want.to_string());
+            continue;
+        };
+        let mut closest: Option<(&String, Vec<String>)> = None;
+        for (peer, attrs) in got {
+            let d = want.attributes.differences(attrs);
+            if d.is_empty() {
+                closest = None;
+                break;
+            }
+            if closest.as_ref().map_or(true, |(_, c)| d.len() < c.len()) {
+                closest = Some((peer, d));
+            }
+        }
+        if let Some((peer, differences)) = closest {
+            report.different.push(Difference {
+                route: want.to_string(),
+                peer: peer.clone(),
+                differences,
+            });
+        }
+    }
+    for not in absent {
+        if let Some(got) = by_prefix.get(&not.prefix) {
+            if got
+                .iter()
+                .any(|(_, a)| not.attributes.differences(a).is_empty())
+            {
+                report.unexpected.push(not.to_string());
+            }
+        }
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bgp::wire::AsPath;
+
+    #[test]
+    fn syntax_round_trips_and_errors() {
+        let s = "10.0.0.0/24 next-hop 192.0.2.1 origin incomplete as-path 65010 65020 med 10 \
+                 local-pref 300 community 65000:1 community no-export large-community 1:2:3 \
+                 ext-community rt:65000:7";
+        let r: RouteSpec = s.parse().unwrap();
+        assert_eq!(r.to_string().parse::<RouteSpec>().unwrap(), r);
+        assert_eq!(r.attributes.communities.len(), 2);
+        for bad in [
+            "",
+            "10.0.0.300",
+            "10.0.0.0/24 med x",
+            "10.0.0.0/24 origin bgp",
+            "10.0.0.0/24 colour red",
+            "10.0.0.0/24 community 70000:1",
+            "10.0.0.0/24 ext-community rt:1",
+            "10.0.0.0/24 next-hop nowhere",
+        ] {
+            assert!(bad.parse::<RouteSpec>().is_err(), "{bad}");
+        }
+        let e = parse_route_lines("10.0.0.1\n# fine\n\n10.0.0.2 med\n").unwrap_err();
+        assert!(e.starts_with("line 4:"), "{e}");
+    }
+
+    #[test]
+    fn many_on_one_line() {
+        let rs = RouteSpec::parse_many(&[
+            "10.0.0.0/24",
+            "next-hop",
+            "192.0.2.1",
+            "as-path",
+            "65001",
+            "2001:db8::/32",
+        ])
+        .unwrap();
+        assert_eq!(rs.len(), 2);
+        assert_eq!(
+            rs[0].attributes.next_hop,
+            Some("192.0.2.1".parse().unwrap())
+        );
+        assert_eq!(rs[0].attributes.as_path, Some(vec![65001]));
+    }
+
+    #[test]
+    fn differences_name_each_attribute() {
+        let want: AttributeSpec =
+            "as-path 65002 origin igp large-community 1:2:3 ext-community rt:1:1"
+                .parse()
+                .unwrap();
+        let got = RouteAttributes {
+            as_path: AsPath::sequence(&[65002]),
+            origin: Some(Origin::Igp),
+            large_communities: vec!["1:2:3".parse().unwrap()],
+            ext_communities: vec!["rt:1:1".parse().unwrap()],
+            ..Default::default()
+        };
+        assert!(want.differences(&got).is_empty());
+        let other = RouteAttributes {
+            as_path: AsPath::sequence(&[65003, 65002]),
+            ..Default::default()
+        };
+        assert_eq!(want.differences(&other).len(), 4);
+    }
+
+    #[test]
+    fn ext_community_forms() {
+        for s in [
+            "rt:65000:100",
+            "rt:192.0.2.1:7",
+            "ro:4200000000:9",
+            "0x030c000000000008",
+        ] {
+            let c: ExtCommunity = s.parse().unwrap();
+            assert_eq!(c.to_string(), s);
+        }
+    }
+}
