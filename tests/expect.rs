@@ -217,3 +217,77 @@ fn the_expect_command() {
     cue.send("quit");
     assert_eq!(reply(&mut cue), "ok");
 }
+
+/// FRR's export policy: a route-map sets MED 77 and community 65002:70 on
+/// 10.70.0.0/16; FRR dials `listen` (eBGP).
+#[test]
+fn expect_against_frr() {
+    if !have(BGPD) || !have("vtysh") {
+        return;
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let run = |args: &[&str]| {
+        let started = Instant::now();
+        let child = Command::new(cue_bin())
+            .args(["listen", "--bind", "127.0.0.1", "--port", &p])
+            .args(args)
+            .args(["65001", "127.0.0.3"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let frr = Frr::start(
+            &format!(
+                r#"
+frr defaults traditional
+hostname cue-expect
+router bgp 65002
+ bgp router-id 127.0.0.4
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor 127.0.0.1 remote-as 65001
+ neighbor 127.0.0.1 port {port}
+ neighbor 127.0.0.1 timers connect 1
+ address-family ipv4 unicast
+  network 10.70.0.0/16 route-map EXPORT
+ exit-address-family
+route-map EXPORT permit 10
+ set metric 77
+ set community 65002:70
+"#
+            ),
+            free_port(),
+        );
+        let out = child.wait_with_output().unwrap();
+        drop(frr);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            started.elapsed(),
+        )
+    };
+    let (code, out, took) = run(&[
+        "--expect",
+        "10.70.0.0/16 med 77 community 65002:70 as-path 65002",
+        "--timeout",
+        "20s",
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(took < Duration::from_secs(18), "{took:?}");
+    let (code, out, _) = run(&[
+        "--json",
+        "--expect",
+        "10.70.0.0/16 med 78",
+        "--timeout",
+        "10s",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    let report: serde_json::Value = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["event"] == "expect")
+        .expect("an expect event");
+    assert_eq!(report["different"][0]["differences"][0], "med 78, got 77");
+}

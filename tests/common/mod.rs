@@ -659,3 +659,70 @@ pub fn removals(bird: &Bird, prefix: &str) -> usize {
         .filter(|l| l.contains("removed") && l.contains(prefix))
         .count()
 }
+
+pub const BGPD: &str = "/usr/lib/frr/bgpd";
+
+/// FRR's bgpd alone (no zebra), from a configuration, on loopback.
+pub struct Frr {
+    child: Child,
+    dir: Scratch,
+}
+
+impl Frr {
+    pub fn start(config: &str, port: u16) -> Frr {
+        let dir = Scratch::new("frr");
+        std::fs::write(dir.path("bgpd.conf"), config).unwrap();
+        let log = std::fs::File::create(dir.path("bgpd.log")).unwrap();
+        let child = Command::new(BGPD)
+            .args([
+                "-Z",
+                "-S",
+                "-P",
+                "0",
+                "-l",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
+            .arg("-f")
+            .arg(dir.path("bgpd.conf"))
+            .arg("-i")
+            .arg(dir.path("bgpd.pid"))
+            .arg("--vty_socket")
+            .arg(&dir.0)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start bgpd");
+        let frr = Frr { child, dir };
+        wait_for("bgpd's vty", Duration::from_secs(20), || {
+            frr.vtysh("show bgp summary")
+                .contains("65001")
+                .then_some(())
+        });
+        frr
+    }
+
+    pub fn vtysh(&self, cmd: &str) -> String {
+        Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir.0)
+            .args(["-d", "bgpd", "-c", cmd])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn route(&self, family: &str, prefix: &str) -> Option<serde_json::Value> {
+        let text = self.vtysh(&format!("show bgp {family} unicast {prefix} json"));
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        v.get("paths")?.get(0).cloned()
+    }
+}
+
+impl Drop for Frr {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
