@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy and rustdoc gates,
 # unit and property tests, and the integration tests against real BGP
-# daemons (BIRD 2, GoBGP, FRR and ExaBGP), which are installed with apt-get
+# daemons (BIRD 2, GoBGP, FRR and ExaBGP) and bgpdump, which are installed with apt-get
 # when missing and are then mandatory (CUE_REQUIRE_DAEMONS=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,7 @@ command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || need+=(bird2)
 command -v gobgpd >/dev/null 2>&1 || need+=(gobgpd)
 [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || need+=(frr)
 exabgp --version >/dev/null 2>&1 || need+=(exabgp)
+command -v bgpdump >/dev/null 2>&1 || need+=(bgpdump)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt-get"
   sudo=""

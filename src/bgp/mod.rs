@@ -7,6 +7,7 @@ pub mod event;
 pub mod fsm;
 pub mod gtsm;
 pub mod md5;
+pub mod mrt;
 pub mod pool;
 pub mod rib;
 pub mod route;

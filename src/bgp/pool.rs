@@ -89,6 +89,8 @@ struct Inner {
     changes: StatusNotifier,
     /// Listening sockets, for the TCP MD5 keys of passive peers.
     listeners: Mutex<Vec<Arc<TcpListener>>>,
+    /// Where the sessions record their messages (MRT), if anywhere.
+    mrt: watch::Sender<Option<Arc<super::mrt::MrtRecorder>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -122,6 +124,7 @@ impl Pool {
                     closed: watch::channel(false).0,
                     changes: Arc::new(watch::channel(0).0),
                     listeners: Mutex::new(Vec::new()),
+                    mrt: watch::channel(None).0,
                 }),
             },
             rx,
@@ -232,6 +235,7 @@ impl Pool {
                 overrides: self.inner.overrides.subscribe(),
                 events: self.inner.events.clone(),
                 changes: self.inner.changes.clone(),
+                mrt: self.inner.mrt.subscribe(),
             },
         )
         .expect("peer configurations are checked before they are started")
@@ -332,6 +336,21 @@ impl Pool {
                 }
             }
         }
+    }
+
+    /// Records every message the sessions send and receive from now on (on
+    /// connections that come up from now on) into `recorder`, as MRT
+    /// BGP4MP records; `None` stops recording.
+    ///
+    /// ``` no_run
+    /// # fn demo(pool: &cue::bgp::Pool) -> std::io::Result<()> {
+    /// use cue::bgp::mrt::MrtRecorder;
+    /// let recorder = std::sync::Arc::new(MrtRecorder::create("session.mrt".as_ref())?);
+    /// pool.record_mrt(Some(recorder));
+    /// # Ok(()) }
+    /// ```
+    pub fn record_mrt(&self, recorder: Option<Arc<super::mrt::MrtRecorder>>) {
+        self.inner.mrt.send_replace(recorder);
     }
 
     /// Status of every peer, in address order.

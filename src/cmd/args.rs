@@ -226,12 +226,28 @@ pub struct RunArgs {
     /// line
     #[arg(long)]
     pub commands: bool,
+    /// Record every message sent and received into FILE, as MRT BGP4MP
+    /// records (RFC 6396; read with bgpdump -m)
+    #[arg(long, value_name = "FILE")]
+    pub mrt: Option<std::path::PathBuf>,
     /// One JSON object per line instead of text
     #[arg(long)]
     pub json: bool,
 }
 
 impl RunArgs {
+    /// Starts recording the pool's messages into the `--mrt` file, if one
+    /// was given (before any session is configured, so that nothing is
+    /// missed).
+    pub fn record_mrt(&self, pool: &cue::bgp::Pool) -> Result<(), super::UsageError> {
+        if let Some(path) = &self.mrt {
+            let recorder = cue::bgp::mrt::MrtRecorder::create(path)
+                .map_err(|e| super::UsageError(format!("--mrt {}: {e}", path.display())))?;
+            pool.record_mrt(Some(std::sync::Arc::new(recorder)));
+        }
+        Ok(())
+    }
+
     /// When the run stops.
     pub fn stop_rules(&self) -> super::run::StopRules {
         super::run::StopRules {

@@ -127,6 +127,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     let prefixes = std::sync::Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());
+    args.run.record_mrt(&pool)?;
     if args.peers.is_empty() {
         pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
             .map_err(|e| UsageError(e.to_string()))?;

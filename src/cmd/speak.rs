@@ -150,6 +150,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     // One shared set: the pool advertises it as it is, without a copy.
     let prefixes = Arc::new(prefixes);
     pool.set_loc_rib(prefixes.clone());
+    args.run.record_mrt(&pool)?;
     pool.configure(peers)
         .await
         .map_err(|e| UsageError(e.to_string()))?;

@@ -105,7 +105,16 @@ impl Driver {
             ctx: self.fsm.decode_context(),
         });
         let tracer = tracer.as_ref();
-        let mut messages = write_chunked(wr, tracer, &withdraw, None, |family, chunk, buf| {
+        if let (Some((_, peers)), Some(n)) = (self.recording.as_mut(), self.fsm.negotiated()) {
+            peers.peer_as = n.peer_as;
+            peers.four_octet_as = n.four_octet_as;
+        }
+        let recording = self.recording.clone();
+        let out = Out {
+            tracer,
+            recording: recording.as_ref(),
+        };
+        let mut messages = write_chunked(wr, out, &withdraw, None, |family, chunk, buf| {
             UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
         })
         .await?;
@@ -113,7 +122,7 @@ impl Driver {
         // routes with attributes of their own.
         let builder = self.builder(adv, &params, None);
         let own = (!overrides.is_empty()).then_some(&overrides);
-        messages += write_chunked(wr, tracer, &announce, own, |family, chunk, buf| {
+        messages += write_chunked(wr, out, &announce, own, |family, chunk, buf| {
             builder.announce(family, chunk.iter().copied(), buf)
         })
         .await?;
@@ -129,7 +138,7 @@ impl Driver {
         for (o, prefixes) in groups {
             let builder = self.builder(adv, &params, Some(o));
             let list = PrefixList::List(prefixes);
-            messages += write_chunked(wr, tracer, &list, None, |family, chunk, buf| {
+            messages += write_chunked(wr, out, &list, None, |family, chunk, buf| {
                 builder.announce(family, chunk.iter().copied(), buf)
             })
             .await?;
@@ -217,7 +226,7 @@ fn changed_overrides(
 /// Returns how many UPDATEs were written.
 async fn write_chunked(
     wr: &mut OwnedWriteHalf,
-    tracer: Option<&Tracer>,
+    out: Out<'_>,
     list: &PrefixList,
     skip: Option<&Overrides>,
     mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
@@ -241,12 +250,25 @@ async fn write_chunked(
         for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
             messages += encode(family, &chunk, &mut buf);
         }
-        if let Some(t) = tracer {
+        if let Some(t) = out.tracer {
             t.messages(&buf);
+        }
+        if let Some((recorder, peers)) = out.recording {
+            recorder.record(peers, true, &buf);
         }
         wr.write_all(&buf).await?;
     }
     Ok(messages)
+}
+
+/// Who else sees what is written: the trace, the MRT recording.
+#[derive(Clone, Copy)]
+struct Out<'a> {
+    tracer: Option<&'a Tracer>,
+    recording: Option<&'a (
+        std::sync::Arc<crate::bgp::mrt::MrtRecorder>,
+        crate::bgp::mrt::Bgp4mpPeers,
+    )>,
 }
 
 /// Reports the UPDATEs of an encoded buffer, one event per message.

@@ -142,6 +142,8 @@ pub(crate) struct Shared {
     pub(crate) events: EventSender,
     /// Bumped at every status change.
     pub(crate) changes: StatusNotifier,
+    /// Where messages are recorded (MRT), if anywhere.
+    pub(crate) mrt: watch::Receiver<Option<Arc<super::mrt::MrtRecorder>>>,
 }
 
 /// A running session: dials (or waits for) its peer, reconnects after
@@ -190,6 +192,7 @@ impl Session {
                 overrides: watch::channel(Overrides::default()).1,
                 events,
                 changes: Arc::new(watch::channel(0).0),
+                mrt: watch::channel(None).1,
             },
         )
     }
@@ -201,6 +204,7 @@ impl Session {
             overrides,
             events,
             changes,
+            mrt,
         } = shared;
         config.validate()?;
         let name = config.name();
@@ -237,6 +241,8 @@ impl Session {
             changes: changes.clone(),
             restart_time: None,
             stale_deadline: None,
+            mrt,
+            recording: None,
         };
         let task = tokio::spawn(driver.run());
         Ok(Session {
@@ -360,6 +366,10 @@ struct Driver {
     restart_time: Option<u16>,
     /// When the routes kept as stale for a restarting peer go.
     stale_deadline: Option<Instant>,
+    /// Where the pool records messages.
+    mrt: watch::Receiver<Option<Arc<super::mrt::MrtRecorder>>>,
+    /// The recorder of the connection and who it is between.
+    recording: Option<(Arc<super::mrt::MrtRecorder>, super::mrt::Bgp4mpPeers)>,
 }
 
 impl Driver {
@@ -589,6 +599,16 @@ impl Driver {
             Err(e) => return SessionError::Socket(e.into()),
         };
         lock(&self.status).local_ip = Some(local.ip());
+        self.recording = self.mrt.borrow().clone().map(|r| {
+            let peers = super::mrt::Bgp4mpPeers {
+                peer_as: self.config.peer_as.unwrap_or(0),
+                local_as: self.config.local_as,
+                peer: self.config.address.ip(),
+                local: local.ip(),
+                four_octet_as: false,
+            };
+            (r, peers)
+        });
         let (rd, mut wr) = stream.into_split();
         let mut framer = Framer::new(rd);
         let mut reason = self.exchange(&mut framer, &mut wr, local).await;
@@ -711,6 +731,7 @@ impl Driver {
                                 self.trace(Direction::Sent, format!("raw {}", wire::hex(&bytes)));
                             }
                             tracing::info!(peer = %self.name, len = bytes.len(), "raw bytes sent");
+                            self.record(true, &bytes);
                             match self.guard().run(framer, wr.write_all(&bytes)).await {
                                 Ok(Ok(())) => {}
                                 Ok(Err(e)) => return SessionError::Write(e.into()),
@@ -781,6 +802,20 @@ impl Driver {
         }
     }
 
+    /// Records messages (several, one after another) into the pool's MRT
+    /// file, when it has one. The peer's AS and the AS width are those of
+    /// the OPENs as soon as they are known.
+    fn record(&mut self, sent: bool, messages: &[u8]) {
+        let Some((recorder, peers)) = self.recording.as_mut() else {
+            return;
+        };
+        if let Some(n) = self.fsm.negotiated() {
+            peers.peer_as = n.peer_as;
+            peers.four_octet_as = n.four_octet_as;
+        }
+        recorder.record(peers, sent, messages);
+    }
+
     /// Says what RFC 7606 did with a malformed UPDATE: an event and a log
     /// line per malformed part.
     fn report_malformed(&self, update: &wire::Update) {
@@ -802,6 +837,7 @@ impl Driver {
 
     /// Decodes one message and hands it to the state machine.
     fn received(&mut self, bytes: &[u8]) -> Vec<Action> {
+        self.record(false, bytes);
         let msg = Message::decode(bytes, self.decode_context());
         if self.config.trace {
             let summary = match &msg {
@@ -845,6 +881,7 @@ impl Driver {
                         log_notification(&self.name, n, "NOTIFICATION sent");
                         self.emit(Event::notification(&self.name, Direction::Sent, n));
                     }
+                    self.record(true, &bytes);
                     let r = wr.write_all(&bytes).await;
                     // A failed write of a NOTIFICATION must not hide why we
                     // are closing.
