@@ -46,6 +46,16 @@ protocol bgp to_cue {{
 /// Runs `cue-bgp listen` with `args` to its end, with a fresh exporting
 /// BIRD started right after it; returns (status, stdout, time taken).
 fn listen(port: u16, args: &[&str]) -> (Option<i32>, String, Duration) {
+    listen_with(port, args, || have("bird").then(|| exporting_bird(port)))
+}
+
+/// Runs `cue-bgp listen` with `args` to its end, with the peer that
+/// `peer` starts right after it.
+fn listen_with<T>(
+    port: u16,
+    args: &[&str],
+    peer: impl FnOnce() -> T,
+) -> (Option<i32>, String, Duration) {
     let p = port.to_string();
     let started = Instant::now();
     let child = Command::new(cue_bin())
@@ -57,9 +67,9 @@ fn listen(port: u16, args: &[&str]) -> (Option<i32>, String, Duration) {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(200));
-    let bird = have("bird").then(|| exporting_bird(port));
+    let peer = peer();
     let out = child.wait_with_output().unwrap();
-    drop(bird);
+    drop(peer);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -226,21 +236,11 @@ fn expect_against_frr() {
         return;
     }
     let port = free_port();
-    let p = port.to_string();
     let run = |args: &[&str]| {
-        let started = Instant::now();
-        let child = Command::new(cue_bin())
-            .args(["listen", "--bind", "127.0.0.1", "--port", &p])
-            .args(args)
-            .args(["65001", "127.0.0.3"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(200));
-        let frr = Frr::start(
-            &format!(
-                r#"
+        listen_with(port, args, || {
+            Frr::start(
+                &format!(
+                    r#"
 frr defaults traditional
 hostname cue-expect
 router bgp 65002
@@ -257,16 +257,10 @@ route-map EXPORT permit 10
  set metric 77
  set community 65002:70
 "#
-            ),
-            free_port(),
-        );
-        let out = child.wait_with_output().unwrap();
-        drop(frr);
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            started.elapsed(),
-        )
+                ),
+                free_port(),
+            )
+        })
     };
     let (code, out, took) = run(&[
         "--expect",

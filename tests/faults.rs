@@ -28,6 +28,14 @@ fn ctx() -> DecodeContext {
     DecodeContext::with_four_octet_as(true)
 }
 
+/// Waits until something listens on 127.0.0.1:`port` (a process just
+/// started may take a moment under load).
+fn wait_listening(port: u16) {
+    wait_for("the listener", Duration::from_secs(10), || {
+        TcpStream::connect(("127.0.0.1", port)).ok()
+    });
+}
+
 /// Open file descriptors and resident memory (KiB) of a process.
 fn fds_and_rss(pid: u32) -> (usize, u64) {
     let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -85,11 +93,11 @@ fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, want: impl Fn(&Message) -> b
     }
 }
 
-/// A peer that brings the session up, then stops reading (and sending)
-/// while a million routes are queued for it: the speaker's hold timer still
-/// fires, and a SIGINT still ends the process within a second.
-#[test]
-fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
+/// A speaker with a million routes to send, its session brought up by a
+/// peer (with a small receive buffer, so that the routes cannot all sit in
+/// it) that then reads nothing more and sends nothing: the speaker, and
+/// the peer's socket, kept open.
+fn stalled_session(hold: u16) -> (Cue, TcpStream, Scratch) {
     let dir = Scratch::new("stall");
     let file = dir.path("routes");
     let mut text = String::new();
@@ -97,20 +105,19 @@ fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
         text.push_str(&format!("{}\n", Ipv4Addr::from(0x0a00_0000 + i)));
     }
     std::fs::write(&file, text).unwrap();
-    // A small receive buffer, so that the routes cannot all sit in it.
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    socket.set_reuse_address(true).unwrap();
     socket
         .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
         .unwrap();
     socket.listen(1).unwrap();
     let l: TcpListener = socket.into();
     let port = l.local_addr().unwrap().port().to_string();
+    let hold = hold.to_string();
     let cue = Cue::start(&[
         "--json",
         "--hold-time",
-        "3",
+        &hold,
         "--connect-retry",
         "30s",
         "--advertise-file",
@@ -122,7 +129,8 @@ fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
         "127.0.0.1",
     ]);
     let (mut s, _) = l.accept().unwrap();
-    s.write_all(&open_bytes(65001, 3, [10, 0, 0, 2])).unwrap();
+    s.write_all(&open_bytes(65001, hold.parse().unwrap(), [10, 0, 0, 2]))
+        .unwrap();
     s.write_all(&Message::Keepalive.to_bytes(ctx())).unwrap();
     // Read the OPEN and KEEPALIVE, then nothing more.
     let mut buf = Vec::new();
@@ -130,6 +138,30 @@ fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
         m,
         Message::Keepalive
     )));
+    (cue, s, dir)
+}
+
+/// SIGINT to `cue`: it must end, successfully, within a second.
+fn sigint_ends_within_a_second(cue: Cue) {
+    let started = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &cue.pid().to_string()])
+        .status();
+    let done = cue.wait(Duration::from_secs(5));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "SIGINT took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A peer that brings the session up, then stops reading (and sending)
+/// while a million routes are queued for it: the speaker's hold timer still
+/// fires, and a SIGINT still ends the process within a second.
+#[test]
+fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
+    let (cue, peer, _dir) = stalled_session(3);
     let down = wait_for("the hold timer to fire", Duration::from_secs(10), || {
         cue.stdout()
             .lines()
@@ -137,72 +169,19 @@ fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
             .map(str::to_string)
     });
     assert!(down.to_lowercase().contains("hold timer expired"), "{down}");
-    // Stalled again on the next attempt would be the same; stop now.
-    let started = Instant::now();
-    let _ = Command::new("kill")
-        .args(["-INT", &cue.pid().to_string()])
-        .status();
-    let done = cue.wait(Duration::from_secs(5));
-    assert!(done.status.success(), "{}", done.stderr);
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "SIGINT took {:?}",
-        started.elapsed()
-    );
-    drop(s);
+    sigint_ends_within_a_second(cue);
+    drop(peer);
 }
 
 /// SIGINT while the write to a stalled peer is blocked: the process ends
 /// within a second.
 #[test]
 fn sigint_ends_a_speaker_stuck_writing() {
-    let dir = Scratch::new("stuck");
-    let file = dir.path("routes");
-    let mut text = String::new();
-    for i in 0..STALLED_ROUTES {
-        text.push_str(&format!("{}\n", Ipv4Addr::from(0x0b00_0000 + i)));
-    }
-    std::fs::write(&file, text).unwrap();
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    socket
-        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
-        .unwrap();
-    socket.listen(1).unwrap();
-    let l: TcpListener = socket.into();
-    let port = l.local_addr().unwrap().port().to_string();
-    let cue = Cue::start(&[
-        "--hold-time",
-        "60",
-        "--advertise-file",
-        file.to_str().unwrap(),
-        "--port",
-        &port,
-        "65001",
-        "10.0.0.1",
-        "127.0.0.1",
-    ]);
-    let (mut s, _) = l.accept().unwrap();
-    s.write_all(&open_bytes(65001, 60, [10, 0, 0, 2])).unwrap();
-    s.write_all(&Message::Keepalive.to_bytes(ctx())).unwrap();
-    let mut buf = Vec::new();
-    assert!(read_until(&mut s, &mut buf, |m| matches!(
-        m,
-        Message::Keepalive
-    )));
+    let (cue, peer, _dir) = stalled_session(60);
     // The routes fill both buffers; the speaker waits in its write.
     std::thread::sleep(Duration::from_millis(700));
-    let started = Instant::now();
-    let _ = Command::new("kill")
-        .args(["-INT", &cue.pid().to_string()])
-        .status();
-    let done = cue.wait(Duration::from_secs(5));
-    assert!(done.status.success(), "{}", done.stderr);
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "SIGINT took {:?}",
-        started.elapsed()
-    );
+    sigint_ends_within_a_second(cue);
+    drop(peer);
 }
 
 /// 300 sessions to `listen`, each brought up and dropped: open files and
@@ -211,17 +190,26 @@ fn sigint_ends_a_speaker_stuck_writing() {
 fn three_hundred_reconnects_leak_nothing() {
     let port = free_port();
     let cue = Cue::listen(&port.to_string(), &["65001", "10.0.0.1"]);
+    // One session up and dropped. A connection that comes while the
+    // listener still runs the last one (or before it listens, just
+    // started) is closed: try again.
     let cycle = || {
-        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        s.write_all(&open_bytes(65002, 30, [10, 0, 0, 2])).unwrap();
-        s.write_all(&Message::Keepalive.to_bytes(ctx())).unwrap();
-        let mut buf = Vec::new();
-        assert!(read_until(&mut s, &mut buf, |m| matches!(
-            m,
-            Message::Keepalive
-        )));
-        // Dropped without a NOTIFICATION: the listener sees it closed.
+        for _ in 0..100 {
+            let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(&open_bytes(65002, 30, [10, 0, 0, 2]));
+            let _ = s.write_all(&Message::Keepalive.to_bytes(ctx()));
+            let mut buf = Vec::new();
+            if read_until(&mut s, &mut buf, |m| matches!(m, Message::Keepalive)) {
+                // Dropped without a NOTIFICATION: the listener sees it closed.
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no session with the listener");
     };
     // Warm up, then measure.
     for _ in 0..50 {
@@ -256,6 +244,7 @@ fn five_hundred_idle_connections_do_not_stop_a_real_session() {
     let port = free_port();
     let p = port.to_string();
     let cue = Cue::listen(&p, &["65001", "127.0.0.3"]);
+    wait_listening(port);
     let idle: Vec<TcpStream> = (0..500u32)
         .map(|i| {
             let src = Ipv4Addr::from(0x7f01_0000 + i + 1); // 127.1.0.1 and up

@@ -105,7 +105,7 @@ fn bgpdump_reads_what_the_speaker_sent() {
     let dir = Scratch::new("mrt");
     let file = dir.path("speaker.mrt");
     let out = Command::new(cue_bin())
-        .args(["--port", &p, "--mrt"])
+        .args(["--port", &p, "--connect-retry", "100ms", "--mrt"])
         .arg(&file)
         .args([
             "-a",
