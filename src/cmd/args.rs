@@ -222,8 +222,8 @@ pub struct RunArgs {
     pub strict_errors: bool,
     /// Read commands from standard input while running (announce,
     /// withdraw, set med|local-pref|communities|large-communities, status,
-    /// wait established, sleep, send HEX, quit); each is answered with one
-    /// line
+    /// wait established, sleep, send HEX, expect ROUTE..., quit); each is
+    /// answered with one line
     #[arg(long)]
     pub commands: bool,
     /// Record every message sent and received into FILE, as MRT BGP4MP
