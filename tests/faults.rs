@@ -351,6 +351,7 @@ fn closed_stdout_ends_every_subcommand_quietly() {
     .unwrap();
     let many_hex: String = (0..2000).map(|_| "001304\n").collect();
     let port = free_port().to_string();
+    let listen_port = free_port().to_string();
     let cases: Vec<(Vec<String>, Option<String>)> = vec![
         (
             vec![
@@ -379,6 +380,21 @@ fn closed_stdout_ends_every_subcommand_quietly() {
         ),
         (vec!["completions".into(), "bash".into()], None),
         (vec!["manpage".into()], None),
+        (
+            vec![
+                "listen",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &listen_port,
+                "65001",
+                "10.0.0.1",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+            None,
+        ),
     ];
     for (args, input) in cases {
         let mut child = Command::new(cue_bin())
@@ -403,6 +419,13 @@ fn closed_stdout_ends_every_subcommand_quietly() {
         out.read_line(&mut first).unwrap();
         assert!(!first.is_empty(), "{args:?} printed nothing");
         drop(out); // `head -1` exits
+        if args[0] == "listen" {
+            // A quiet listener notices at its next line: a peer connects.
+            let port: u16 = listen_port.parse().unwrap();
+            let _peer = wait_for("the listener", Duration::from_secs(5), || {
+                TcpStream::connect(("127.0.0.1", port)).ok()
+            });
+        }
         let started = Instant::now();
         let status = loop {
             if let Some(s) = child.try_wait().unwrap() {
