@@ -243,23 +243,31 @@ fn listen_keeps_a_restarting_birds_routes_as_stale() {
     assert_eq!(held.len(), 2, "{}", out.stdout);
 }
 
+/// `listen --graceful-restart` with the two routes of a BIRD (restart time
+/// `restart_time`) that is then killed with SIGKILL (no NOTIFICATION):
+/// returned once the listener says BIRD is restarting.
+fn killed_bird(restart_time: u32) -> (Cue, Bird) {
+    let port = free_port();
+    let p = port.to_string();
+    let cue = Cue::listen(&p, &["--graceful-restart", "30s", "65001", "127.0.0.3"]);
+    let bird = restarting_bird(port, restart_time);
+    wait_for("the two routes from BIRD", T, || {
+        (received_routes(&cue.stdout()).len() >= 2).then_some(())
+    });
+    bird.signal("-KILL");
+    wait_for("the restarting event", T, || {
+        events_of(&cue, "restarting").first().cloned()
+    });
+    (cue, bird)
+}
+
 #[test]
 fn listen_drops_stale_routes_when_the_restart_time_runs_out() {
     if !have("bird") {
         return;
     }
-    let port = free_port();
-    let p = port.to_string();
-    let cue = Cue::listen(&p, &["--graceful-restart", "30s", "65001", "127.0.0.3"]);
-    let bird = restarting_bird(port, 2);
-    wait_for("the two routes from BIRD", T, || {
-        (received_routes(&cue.stdout()).len() >= 2).then_some(())
-    });
-    // SIGKILL: no NOTIFICATION, and BIRD does not come back.
-    bird.signal("-KILL");
-    wait_for("the restarting event", T, || {
-        events_of(&cue, "restarting").first().cloned()
-    });
+    // BIRD does not come back within its restart time of 2 s.
+    let (cue, bird) = killed_bird(2);
     let at = Instant::now();
     std::thread::sleep(Duration::from_millis(500));
     assert!(withdrawn(&cue).is_empty(), "kept while BIRD restarts");
@@ -278,17 +286,7 @@ fn listen_shows_stale_routes_as_stale() {
     if !have("bird") {
         return;
     }
-    let port = free_port();
-    let p = port.to_string();
-    let cue = Cue::listen(&p, &["--graceful-restart", "30s", "65001", "127.0.0.3"]);
-    let bird = restarting_bird(port, 30);
-    wait_for("the two routes from BIRD", T, || {
-        (received_routes(&cue.stdout()).len() >= 2).then_some(())
-    });
-    bird.signal("-KILL");
-    wait_for("the restarting event", T, || {
-        events_of(&cue, "restarting").first().cloned()
-    });
+    let (cue, bird) = killed_bird(30);
     let out = cue.terminate();
     let held: Vec<_> = out
         .json()

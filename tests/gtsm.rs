@@ -65,6 +65,26 @@ protocol bgp to_cue {{
     ))
 }
 
+/// `cue-bgp --ttl-security 1 --json` announcing 192.0.2.30 to the BIRD on
+/// `port`.
+fn gtsm_speaker(port: u16) -> Cue {
+    let p = port.to_string();
+    Cue::start(&[
+        "--ttl-security",
+        "1",
+        "--port",
+        &p,
+        "--connect-retry",
+        "500ms",
+        "--json",
+        "-a",
+        "192.0.2.30",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ])
+}
+
 fn established(bird: &Bird, protocol: &str) -> bool {
     bird.birdc(&["show", "protocols", protocol])
         .contains("Established")
@@ -77,20 +97,7 @@ fn speaker_with_gtsm_reaches_bird_with_ttl_security() {
     }
     let port = free_port();
     let bird = passive_bird(port, true);
-    let p = port.to_string();
-    let cue = Cue::start(&[
-        "--ttl-security",
-        "1",
-        "--port",
-        &p,
-        "--connect-retry",
-        "500ms",
-        "-a",
-        "192.0.2.30",
-        "65001",
-        "10.0.0.1",
-        "127.0.0.1",
-    ]);
+    let cue = gtsm_speaker(port);
     wait_for("the route at BIRD", T, || {
         prefixes(&bird)
             .contains(&"192.0.2.30/32".to_string())
@@ -107,21 +114,7 @@ fn speaker_with_gtsm_drops_bird_without_it() {
     }
     let port = free_port();
     let bird = passive_bird(port, false);
-    let p = port.to_string();
-    let cue = Cue::start(&[
-        "--ttl-security",
-        "1",
-        "--port",
-        &p,
-        "--connect-retry",
-        "500ms",
-        "--json",
-        "-a",
-        "192.0.2.30",
-        "65001",
-        "10.0.0.1",
-        "127.0.0.1",
-    ]);
+    let cue = gtsm_speaker(port);
     // BIRD answers with TTL 64: below 255, dropped by our kernel.
     std::thread::sleep(Duration::from_secs(3));
     assert!(!established(&bird, "lb"));
