@@ -207,15 +207,7 @@ fn the_expect_command() {
         "127.0.0.3",
     ]);
     let _bird = exporting_bird(port);
-    let reply = |cue: &mut Interactive| loop {
-        let l = cue
-            .lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("a reply");
-        if l == "ok" || l.starts_with("error:") {
-            return l;
-        }
-    };
+    let reply = |cue: &mut Interactive| cue.reply(Duration::from_secs(30));
     cue.send("expect 10.60.0.0/16 med 55 10.61.0.0/16 20s");
     assert_eq!(reply(&mut cue), "ok");
     cue.send("expect 10.60.0.0/16 med 1 1s");

@@ -467,15 +467,7 @@ fn huge_and_binary_command_lines_are_refused() {
     let mut huge = "announce ".to_string();
     huge.push_str(&"x".repeat(10 * 1024 * 1024));
     cue.send(&huge);
-    let reply = |cue: &mut Interactive| loop {
-        let l = cue
-            .lines
-            .recv_timeout(Duration::from_secs(10))
-            .expect("a reply");
-        if l == "ok" || l.starts_with("error:") {
-            return l;
-        }
-    };
+    let reply = |cue: &mut Interactive| cue.reply(Duration::from_secs(10));
     let r = reply(&mut cue);
     assert!(
         r.starts_with("error:") && r.len() < 200,

@@ -129,18 +129,15 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .any(|c| c.multiprotocol || c.address.is_ipv4() == p.addr().is_ipv4())
     };
-    if !prefixes.is_empty() && services.is_none() && !args.run.commands {
-        if let Some(p) = prefixes.iter().find(|p| !carried(p)) {
-            if !prefixes.iter().any(carried) {
-                return Err(UsageError(format!(
-                    "no session can carry {p} or any other route given: a session carries only \
-                     its own address family unless -m is given"
-                ))
-                .into());
-            }
-        }
-    }
     if let Some(p) = prefixes.iter().find(|p| !carried(p)) {
+        let more_to_come = services.is_some() || args.run.commands;
+        if !more_to_come && !prefixes.iter().any(carried) {
+            return Err(UsageError(format!(
+                "no session can carry {p} or any other route given: a session carries only \
+                 its own address family unless -m is given"
+            ))
+            .into());
+        }
         eprintln!(
             "cue-bgp: warning: {p} (and any route of its family) is sent to no peer: a session \
              carries only its own address family unless -m is given"

@@ -523,6 +523,17 @@ impl Interactive {
         }
     }
 
+    /// The next command reply (`ok` or `error: ...`), skipping event lines;
+    /// panics when none comes within `timeout`.
+    pub fn reply(&mut self, timeout: Duration) -> String {
+        loop {
+            let l = self.lines.recv_timeout(timeout).expect("a reply");
+            if l == "ok" || l.starts_with("error:") {
+                return l;
+            }
+        }
+    }
+
     /// Writes one line to standard input.
     pub fn send(&mut self, line: &str) {
         use std::io::Write;
