@@ -1,52 +1,73 @@
-//! Measures a peer's own ingest limit: encodes every UPDATE for a prefix
-//! file *before* connecting, brings up an iBGP session (AS 65001, IPv4 and
+//! Measures a peer's own ingest limit: encodes every UPDATE for a route
+//! file (`--advertise-file` lines, attributes included) *before* connecting, brings up an iBGP session (AS 65001, IPv4 and
 //! IPv6 unicast) to 127.0.0.1:PORT, prints `sending <unix-nanos>` and writes
 //! the pre-encoded UPDATEs in one go, then keeps the session alive until
 //! killed. `scripts/bench-bird.sh` uses it to report BIRD's limit next to
 //! cue-bgp's figure.
 //!
 //! ```text
-//! cargo run --release --example replay_updates -- PORT PREFIX-FILE
+//! cargo run --release --example replay_updates -- PORT ROUTE-FILE
 //! ```
 
-use cue::bgp::wire::{
-    self, AsPath, DecodeContext, Family, Message, Open, Origin, PathAttributes, UpdateBuilder,
-};
+use cue::bgp::route::RouteTable;
+use cue::bgp::session::policy::{self, ExportContext};
+use cue::bgp::wire::{self, DecodeContext, Family, Message, Open, UpdateBuilder};
+use cue::bgp::{AttributeOverrides, Parameters};
 use ipnet::IpNet;
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(port), Some(file)) = (args.get(1), args.get(2)) else {
-        return Err("usage: replay_updates PORT PREFIX-FILE".into());
+        return Err("usage: replay_updates PORT ROUTE-FILE".into());
     };
     let port: u16 = port.parse()?;
     let text = std::fs::read_to_string(file)?;
-    let mut prefixes: Vec<IpNet> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            l.parse::<IpNet>()
-                .or_else(|_| l.parse::<IpAddr>().map(IpNet::from))
-        })
-        .collect::<Result<_, _>>()?;
-    prefixes.sort_unstable();
-    prefixes.dedup();
-
+    // The routes and their attribute sets, as `cue-bgp --advertise-file`
+    // reads them, encoded by the same export policy towards an internal
+    // peer: only the sending differs.
+    let mut table = RouteTable::default();
+    table.parse_lines(&text)?;
+    let (prefixes, own) = table.finish();
     let ctx = DecodeContext::with_four_octet_as(true);
-    let attrs = PathAttributes {
-        origin: Some(Origin::Igp),
-        as_path: Some(AsPath::default()),
-        local_pref: Some(100),
+    let export = ExportContext {
+        local_as: 65001,
+        router_id: Ipv4Addr::new(127, 0, 0, 1),
+        peer_as: 65001,
+        four_octet_as: true,
+        local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let params = Parameters {
+        next_hop6: Some(Ipv6Addr::LOCALHOST),
         ..Default::default()
     };
-    let builder = UpdateBuilder::new(&attrs, Ipv4Addr::LOCALHOST, &[Ipv6Addr::LOCALHOST], ctx);
+    let mut plain = Vec::new();
+    let mut groups: HashMap<*const AttributeOverrides, (&AttributeOverrides, Vec<IpNet>)> =
+        HashMap::new();
+    for p in &prefixes {
+        match own.get(p) {
+            Some(a) => groups
+                .entry(Arc::as_ptr(a))
+                .or_insert((a, Vec::new()))
+                .1
+                .push(*p),
+            None => plain.push(*p),
+        }
+    }
     let mut updates = Vec::new();
-    builder.announce(Family::Ipv4Unicast, &prefixes, &mut updates);
-    builder.announce(Family::Ipv6Unicast, &prefixes, &mut updates);
+    let mut encode = |e: policy::Export, list: &[IpNet]| {
+        let builder = UpdateBuilder::new(&e.attributes, e.next_hop4, &e.next_hops6, ctx);
+        builder.announce(Family::Ipv4Unicast, list, &mut updates);
+        builder.announce(Family::Ipv6Unicast, list, &mut updates);
+    };
+    encode(policy::export(&export, &params), &plain);
+    for (a, list) in groups.values() {
+        encode(policy::export_with(&export, &params, a), list);
+    }
 
     let mut s = TcpStream::connect(("127.0.0.1", port))?;
     s.set_nodelay(true)?;

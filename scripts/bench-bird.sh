@@ -7,6 +7,10 @@
 #   - BIRD's own limit: the same routes pre-encoded before connecting and
 #     written in one go (examples/replay_updates.rs), timed from the first
 #     byte until BIRD holds them all.
+# Two tables: every route with the command line's attributes, then the same
+# routes spread over 10,000 attribute sets of their own (route i has set
+# i mod 10000: a MED, a community and a two-AS path each), so that routes
+# next to each other never share one.
 # Usage: scripts/bench-bird.sh [RUNS] [PORT]     (default 3 runs, port 11790)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +37,12 @@ awk 'BEGIN {
   for (i = 0; i < 500000; i++) printf "10.%d.%d.%d\n", int(i / 65536), int(i / 256) % 256, i % 256;
   for (i = 0; i < 500000; i++) printf "fd00::%x:%x\n", int(i / 65536), i % 65536;
 }' > "$work/routes.txt"
+awk 'BEGIN {
+  for (i = 0; i < 500000; i++) { k = i % 10000;
+    printf "10.%d.%d.%d med %d community 65000:%d as-path %d %d\n", int(i / 65536), int(i / 256) % 256, i % 256, k, k, 64512 + k % 1000, 4200000000 + k }
+  for (i = 0; i < 500000; i++) { k = i % 10000;
+    printf "fd00::%x:%x med %d community 65000:%d as-path %d %d\n", int(i / 65536), i % 65536, k, k, 64512 + k % 1000, 4200000000 + k }
+}' > "$work/routes-10k.txt"
 
 cat > "$work/bird.conf" <<CONF
 log "$work/bird.log" all;
@@ -67,12 +77,18 @@ wait_full() {
   done
 }
 
+for table in routes routes-10k; do
+if [ "$table" = routes ]; then
+  echo "1,000,000 routes, the command line's attributes:"
+else
+  echo; echo "1,000,000 routes in 10,000 attribute sets of their own:"
+fi
 echo "| run | cue-bgp: start to all routes in BIRD | cue-bgp peak RSS, whole run | BIRD alone: pre-encoded UPDATEs |"
 echo "|---|---|---|---|"
 for run in $(seq 1 "$runs"); do
   start_bird
   t0=$(date +%s%N)
-  ./target/release/cue-bgp --port "$port" -m -6 ::1 --advertise-file "$work/routes.txt" \
+  ./target/release/cue-bgp --port "$port" -m -6 ::1 --advertise-file "$work/$table.txt" \
     65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
   cue=$!
   t1=$(wait_full)
@@ -88,7 +104,7 @@ for run in $(seq 1 "$runs"); do
   wait "$cue" || true
 
   start_bird
-  ./target/release/examples/replay_updates "$port" "$work/routes.txt" > "$work/replay.out" 2>&1 &
+  ./target/release/examples/replay_updates "$port" "$work/$table.txt" > "$work/replay.out" 2>&1 &
   replay=$!
   until grep -q '^sending' "$work/replay.out"; do sleep 0.005; done
   r0=$(awk '/^sending/ {print $2}' "$work/replay.out")
@@ -97,4 +113,5 @@ for run in $(seq 1 "$runs"); do
 
   awk -v run="$run" -v a="$((t1 - t0))" -v rss="$rss" -v b="$((r1 - r0))" \
     'BEGIN { printf "| %d | %.2f s | %.1f MiB | %.2f s |\n", run, a / 1e9, rss / 1024, b / 1e9 }'
+done
 done

@@ -14,7 +14,8 @@
 //! operators keep a less preferred path; when it is up again the VIP is
 //! announced with the session's own attributes, with no withdrawal in
 //! between. A fixed prefix is always announced with the session's own
-//! attributes.
+//! attributes, or with its own when it was given some
+//! ([`HealthInjector::set_fixed_routes`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,10 +67,13 @@ pub struct HealthInjector {
     inner: Arc<Inner>,
 }
 
+/// The fixed routes: prefixes, and the attributes of those with their own.
+type Fixed = (LocRib, Overrides);
+
 struct Inner {
     pool: Pool,
     director: Arc<Director>,
-    fixed: watch::Sender<LocRib>,
+    fixed: watch::Sender<Fixed>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -117,6 +121,21 @@ pub fn backup_overrides(
     )
 }
 
+/// The attributes of the fixed routes with those of the backup VIPs (which
+/// are not fixed prefixes); the fixed ones themselves, shared, when there is
+/// no backup.
+fn with_backups(fixed: &Overrides, backups: Overrides) -> Overrides {
+    if backups.is_empty() {
+        return fixed.clone();
+    }
+    if fixed.is_empty() {
+        return backups;
+    }
+    let mut all = (**fixed).clone();
+    all.extend(backups.iter().map(|(k, v)| (*k, v.clone())));
+    Arc::new(all)
+}
+
 impl HealthInjector {
     /// Checks `config`, starts health-checking it and keeps `pool`'s
     /// Loc-RIB at the healthy VIPs (no fixed prefixes yet). Returns the
@@ -136,9 +155,22 @@ impl HealthInjector {
         config: Config,
         fixed: LocRib,
     ) -> Result<(HealthInjector, Events<DirectorEvent>), ConfigError> {
+        Self::start_with_routes(pool, config, fixed, Overrides::default())
+    }
+
+    /// As [`start`](Self::start), with fixed routes advertised from the
+    /// first moment: `fixed` prefixes, those in `attributes` with
+    /// attributes of their own (see
+    /// [`set_fixed_routes`](Self::set_fixed_routes)).
+    pub fn start_with_routes(
+        pool: Pool,
+        config: Config,
+        fixed: LocRib,
+        attributes: Overrides,
+    ) -> Result<(HealthInjector, Events<DirectorEvent>), ConfigError> {
         let (director, events) = Director::start(config)?;
         let director = Arc::new(director);
-        let (fixed, fixed_rx) = watch::channel(fixed);
+        let (fixed, fixed_rx) = watch::channel((fixed, attributes));
         let task = tokio::spawn(keep_rib(pool.clone(), director.clone(), fixed_rx));
         let inner = Arc::new(Inner {
             pool,
@@ -157,20 +189,44 @@ impl HealthInjector {
     }
 
     /// Replaces the fixed prefixes with a shared set (advertised as it is,
-    /// without a copy, while no VIP outside it is healthy).
+    /// without a copy, while no VIP outside it is healthy), with the
+    /// session's attributes.
     pub fn set_fixed_rib(&self, rib: LocRib) {
-        self.inner.fixed.send_replace(rib);
+        self.set_fixed_routes(rib, Overrides::default());
+    }
+
+    /// Replaces the fixed routes: the prefixes, and the attributes of
+    /// those with attributes of their own (see
+    /// [`RouteTable`](crate::bgp::route::RouteTable)).
+    pub fn set_fixed_routes(&self, rib: LocRib, attributes: Overrides) {
+        self.inner.fixed.send_replace((rib, attributes));
     }
 
     /// Changes the fixed prefixes in place (`announce` and `withdraw`
     /// without rebuilding the whole set).
     pub fn update_fixed(&self, f: impl FnOnce(&mut BTreeSet<IpNet>)) {
-        self.inner.fixed.send_modify(|r| f(Arc::make_mut(r)));
+        self.inner.fixed.send_modify(|(r, _)| f(Arc::make_mut(r)));
+    }
+
+    /// Changes the fixed routes in place: the prefixes, and the attributes
+    /// of those with their own (a prefix with none there has the session's).
+    pub fn update_fixed_routes(
+        &self,
+        f: impl FnOnce(&mut BTreeSet<IpNet>, &mut BTreeMap<IpNet, Arc<AttributeOverrides>>),
+    ) {
+        self.inner
+            .fixed
+            .send_modify(|(r, a)| f(Arc::make_mut(r), Arc::make_mut(a)));
     }
 
     /// The fixed prefixes.
     pub fn fixed(&self) -> LocRib {
-        self.inner.fixed.borrow().clone()
+        self.inner.fixed.borrow().0.clone()
+    }
+
+    /// The attributes of the fixed prefixes that have their own.
+    pub fn fixed_attributes(&self) -> Overrides {
+        self.inner.fixed.borrow().1.clone()
     }
 
     /// Replaces the director's configuration. A bad one is refused whole
@@ -209,11 +265,11 @@ impl HealthInjector {
 
 /// Keeps the pool's Loc-RIB at the fixed prefixes plus the healthy VIPs,
 /// recomputed when either changes and set only when different.
-async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receiver<LocRib>) {
+async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receiver<Fixed>) {
     let mut changed = director.changed();
     let mut healthy: BTreeSet<IpAddr> = BTreeSet::new();
     loop {
-        let base = fixed.borrow_and_update().clone();
+        let (base, own) = fixed.borrow_and_update().clone();
         changed.borrow_and_update();
         let (vips, backup) = director.announced_vips();
         for vip in vips.difference(&healthy) {
@@ -230,8 +286,9 @@ async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receive
         }
         // The attributes first: a VIP turning into a backup path is
         // re-announced with them, never withdrawn in between.
-        let overrides = backup_overrides(&base, &backup);
-        if *pool.overrides() != *overrides {
+        let overrides = with_backups(&own, backup_overrides(&base, &backup));
+        let current = pool.overrides();
+        if !Arc::ptr_eq(&current, &overrides) && *current != *overrides {
             pool.set_overrides(overrides);
         }
         let rib = compose(&base, &vips, &backup);

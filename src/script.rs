@@ -29,8 +29,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// One command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// `announce PREFIX...`
-    Announce(Vec<IpNet>),
+    /// `announce ROUTE...`: prefixes, each followed by its own attributes
+    /// if it has any (`announce 10.0.0.0/24 med 10 as-path 65010
+    /// 10.1.0.0/24`, see [`crate::bgp::route`]); the others have the
+    /// session's
+    Announce(Vec<crate::bgp::route::RouteSpec>),
     /// `withdraw PREFIX...`
     Withdraw(Vec<IpNet>),
     /// `set med N`
@@ -41,6 +44,8 @@ pub enum Command {
     Communities(Vec<Community>),
     /// `set large-communities C...` (none: clear)
     LargeCommunities(Vec<LargeCommunity>),
+    /// `set ext-communities C...` (none: clear)
+    ExtCommunities(Vec<crate::bgp::route::ExtCommunity>),
     /// `status`
     Status,
     /// `wait established [TIMEOUT]`
@@ -58,8 +63,8 @@ pub enum Command {
 }
 
 /// The commands, for `help` and errors.
-pub const USAGE: &str = "announce PREFIX..., withdraw PREFIX..., set med N, set local-pref N, \
-set communities C..., set large-communities C..., status, wait established [TIMEOUT], \
+pub const USAGE: &str = "announce ROUTE..., withdraw PREFIX..., set med N, set local-pref N, \
+set communities C..., set large-communities C..., set ext-communities C..., status, wait established [TIMEOUT], \
 sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], quit";
 
 fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
@@ -93,7 +98,26 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
     };
     Some(
         match (first.to_ascii_lowercase().as_str(), rest.as_slice()) {
-            ("announce", r) => prefixes(r).map(Command::Announce),
+            ("announce", []) => Err("announce needs at least one prefix".into()),
+            ("announce", r) => {
+                // Comma-separated prefixes, as --advertise takes them.
+                let words: Vec<&str> = r
+                    .iter()
+                    .flat_map(|w| {
+                        match w.contains(',')
+                            && w.split(',')
+                                .all(|p| p.is_empty() || parse_prefix(p).is_ok())
+                        {
+                            true => w.split(',').filter(|p| !p.is_empty()).collect::<Vec<_>>(),
+                            false => vec![*w],
+                        }
+                    })
+                    .collect();
+                crate::bgp::route::RouteSpec::parse_many(&words).and_then(|routes| {
+                    routes.iter().try_for_each(|r| r.check_announce())?;
+                    Ok(Command::Announce(routes))
+                })
+            }
             ("withdraw", r) => prefixes(r).map(Command::Withdraw),
             ("set", ["med", ..]) => {
                 extra(2).and(number("set med", rest.get(1).copied()).map(Command::Med))
@@ -111,7 +135,15 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
                 .map(|c| c.parse::<LargeCommunity>())
                 .collect::<Result<_, _>>()
                 .map(Command::LargeCommunities),
-            ("set", _) => Err("set what? med, local-pref, communities or large-communities".into()),
+            ("set", ["ext-communities", cs @ ..]) => cs
+                .iter()
+                .map(|c| c.parse::<crate::bgp::route::ExtCommunity>())
+                .collect::<Result<_, _>>()
+                .map(Command::ExtCommunities),
+            ("set", _) => Err(
+                "set what? med, local-pref, communities, large-communities or ext-communities"
+                    .into(),
+            ),
             ("status", _) => extra(0).map(|_| Command::Status),
             ("wait", ["established"]) => Ok(Command::WaitEstablished(None)),
             ("wait", ["established", t]) => {
@@ -187,6 +219,16 @@ mod tests {
                 "192.0.2.0/24".parse().unwrap()
             ])
         );
+        let Command::Announce(r) =
+            ok("announce 10.0.0.0/24 med 10 as-path 65010 65020 10.1.0.0/24")
+        else {
+            panic!()
+        };
+        assert_eq!(r[0].attributes.med, Some(10));
+        assert_eq!(r[0].attributes.as_path, Some(vec![65010, 65020]));
+        assert!(r[1].attributes.is_empty());
+        assert!(err("announce 10.0.0.0/24 next-hop 2001:db8::1").contains("address family"));
+        assert!(err("announce 10.0.0.0/24 med").contains("med needs a value"));
         assert_eq!(
             ok("withdraw 10.0.0.1 # gone"),
             Command::Withdraw(vec!["10.0.0.1/32".parse().unwrap()])

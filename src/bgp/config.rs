@@ -9,7 +9,8 @@
 //! [`Pool::configure`]: super::Pool::configure
 
 use super::rib::ExportFilter;
-use super::wire::{Community, Family, LargeCommunity};
+use super::route::{AttributeSpec, ExtCommunity};
+use super::wire::{AsPath, Community, Family, LargeCommunity, Origin, RawAttribute};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ pub struct Parameters {
     pub communities: Vec<Community>,
     /// LARGE_COMMUNITY.
     pub large_communities: Vec<LargeCommunity>,
+    /// EXTENDED COMMUNITIES (RFC 4360).
+    pub ext_communities: Vec<ExtCommunity>,
     /// Next hop for IPv4 routes (default: the local address of an IPv4
     /// session, else the router ID).
     pub next_hop4: Option<Ipv4Addr>,
@@ -57,6 +60,7 @@ impl Parameters {
             && self.local_pref == other.local_pref
             && self.communities == other.communities
             && self.large_communities == other.large_communities
+            && self.ext_communities == other.ext_communities
             && self.next_hop4 == other.next_hop4
             && self.next_hop6 == other.next_hop6
     }
@@ -78,10 +82,16 @@ impl Parameters {
     }
 }
 
-/// Attributes that set some routes apart from the others: a backup path
-/// that stays announced, less preferred, instead of being withdrawn (as
-/// anycast operators keep a site's VIP while its backends are down). Applied
-/// on top of the session's [`Parameters`].
+/// Attributes that set some routes apart from the others, applied on top
+/// of the session's [`Parameters`]: the attributes a route is written with
+/// (`--advertise-file` lines, `announce ... med 10`, see
+/// [`route`](super::route)), the original attributes of a route replayed
+/// from an MRT dump, or a backup path that stays announced, less preferred,
+/// instead of being withdrawn (as anycast operators keep a site's VIP while
+/// its backends are down). Whatever is not set is the session's.
+///
+/// Routes that share attributes share one `Arc<AttributeOverrides>` and go
+/// out in the same UPDATEs.
 ///
 /// ```
 /// use cue::bgp::AttributeOverrides;
@@ -94,23 +104,117 @@ impl Parameters {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttributeOverrides {
+    /// Next hop instead of the session's (of the route's family).
+    pub next_hop: Option<IpAddr>,
+    /// ORIGIN instead of IGP.
+    pub origin: Option<Origin>,
+    /// The AS_PATH behind ours: towards an external peer our AS goes first
+    /// (RFC 4271 section 5.1.2, and `prepend` more times), unless
+    /// `as_path_exact`; towards an internal peer it goes as it is.
+    pub as_path: Option<AsPath>,
+    /// `as_path` goes to external peers as it is, without our AS in front
+    /// (a replayed table whose paths already start with the right AS).
+    pub as_path_exact: bool,
     /// MULTI_EXIT_DISC instead of the session's.
     pub med: Option<u32>,
     /// LOCAL_PREF instead of the session's (internal peers only).
     pub local_pref: Option<u32>,
-    /// Communities added to the session's.
+    /// Communities instead of the session's.
+    pub communities: Option<Vec<Community>>,
+    /// Large communities instead of the session's.
+    pub large_communities: Option<Vec<LargeCommunity>>,
+    /// Extended communities (RFC 4360).
+    pub ext_communities: Vec<ExtCommunity>,
+    /// Communities added to the session's (or to `communities`).
     pub add_communities: Vec<Community>,
-    /// Large communities added to the session's.
+    /// Large communities added to the session's (or to `large_communities`).
     pub add_large_communities: Vec<LargeCommunity>,
     /// Our AS prepended this many more times (external peers only: towards
     /// an internal peer the AS_PATH stays empty).
     pub prepend: u8,
+    /// ATOMIC_AGGREGATE.
+    pub atomic_aggregate: bool,
+    /// AGGREGATOR: AS and address.
+    pub aggregator: Option<(u32, Ipv4Addr)>,
+    /// Other optional transitive attributes, sent as they are (with the
+    /// Partial bit set: we do not interpret them).
+    pub other: Vec<RawAttribute>,
 }
 
 impl AttributeOverrides {
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == AttributeOverrides::default()
+    }
+
+    /// The overrides for the attributes written in `spec`: what it states
+    /// replaces the session's (communities of a kind included), the rest is
+    /// the session's.
+    ///
+    /// ```
+    /// use cue::bgp::AttributeOverrides;
+    /// let o = AttributeOverrides::from_spec(&"med 10 as-path 65010".parse().unwrap());
+    /// assert_eq!(o.med, Some(10));
+    /// assert_eq!(o.as_path.unwrap().to_string(), "65010");
+    /// assert_eq!(o.communities, None, "the session's");
+    /// ```
+    pub fn from_spec(spec: &AttributeSpec) -> AttributeOverrides {
+        AttributeOverrides {
+            next_hop: spec.next_hop,
+            origin: spec.origin,
+            as_path: spec.as_path.as_deref().map(AsPath::sequence),
+            med: spec.med,
+            local_pref: spec.local_pref,
+            communities: (!spec.communities.is_empty()).then(|| spec.communities.clone()),
+            large_communities: (!spec.large_communities.is_empty())
+                .then(|| spec.large_communities.clone()),
+            ext_communities: spec.ext_communities.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// `self` with `over` on top: what `over` sets wins, added communities
+    /// add up, prepends add up.
+    pub fn layered(&self, over: &AttributeOverrides) -> AttributeOverrides {
+        let mut o = self.clone();
+        macro_rules! take {
+            ($($f:ident),*) => { $( if over.$f.is_some() { o.$f = over.$f.clone(); } )* };
+        }
+        take!(
+            next_hop,
+            origin,
+            as_path,
+            med,
+            local_pref,
+            communities,
+            large_communities,
+            aggregator
+        );
+        o.as_path_exact |= over.as_path_exact;
+        o.atomic_aggregate |= over.atomic_aggregate;
+        o.ext_communities
+            .extend(over.ext_communities.iter().copied());
+        o.add_communities
+            .extend(over.add_communities.iter().copied());
+        o.add_large_communities
+            .extend(over.add_large_communities.iter().copied());
+        o.prepend = o.prepend.saturating_add(over.prepend);
+        o.other.extend(over.other.iter().cloned());
+        o
+    }
+
+    /// Refuses what no router takes: a next hop that is unspecified,
+    /// multicast or broadcast.
+    pub fn validate(&self) -> Result<(), PeerConfigError> {
+        match self.next_hop {
+            Some(IpAddr::V4(a)) if a.is_unspecified() || a.is_multicast() || a.is_broadcast() => {
+                Err(PeerConfigError::NextHop(a.into()))
+            }
+            Some(IpAddr::V6(a)) if a.is_unspecified() || a.is_multicast() => {
+                Err(PeerConfigError::NextHop(a.into()))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

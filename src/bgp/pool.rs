@@ -157,6 +157,25 @@ impl Pool {
         self.inner.overrides.send_replace(overrides);
     }
 
+    /// Sets the Loc-RIB and the attributes of the routes that have their
+    /// own, attributes first: a route never goes out with the session's
+    /// attributes before its own.
+    ///
+    /// ``` no_run
+    /// # fn demo(pool: &cue::bgp::Pool) {
+    /// use cue::bgp::route::RouteTable;
+    /// use std::sync::Arc;
+    /// let mut t = RouteTable::default();
+    /// t.parse_lines("10.0.0.0/24 med 10 as-path 65010\n192.0.2.1\n").unwrap();
+    /// let (rib, attributes) = t.finish();
+    /// pool.set_routes(Arc::new(rib), Arc::new(attributes));
+    /// # }
+    /// ```
+    pub fn set_routes(&self, rib: LocRib, overrides: Overrides) {
+        self.set_overrides(overrides);
+        self.set_loc_rib(rib);
+    }
+
     /// The routes with attributes of their own.
     pub fn overrides(&self) -> Overrides {
         self.inner.overrides.borrow().clone()

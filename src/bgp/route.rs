@@ -1,6 +1,7 @@
-//! Routes written as text, with attributes of their own, and checks of
-//! received routes against them: the syntax of `cue-bgp listen --expect`
-//! and of the `expect` command.
+//! Routes written as text, with attributes of their own: the syntax of
+//! `--advertise-file` lines, of the `announce` and `expect` commands and of
+//! `cue-bgp listen --expect`; the tables built from them
+//! ([`RouteTable`]) and checks of received routes against them.
 //!
 //! ```text
 //! PREFIX [next-hop ADDR] [origin igp|egp|incomplete] [as-path ASN...]
@@ -8,8 +9,13 @@
 //!        [ext-community C]...
 //! ```
 //!
-//! Every keyword is optional. As an expectation, an attribute not stated
-//! is not checked; stated communities (of each kind) must all be present,
+//! Every keyword is optional. In a route to announce, what is not stated is
+//! the session's (the command line's); stated communities of a kind
+//! replace the session's of that kind; `as-path` is the path behind ours
+//! (towards an external peer our AS goes first, RFC 4271 section 5.1.2;
+//! towards an internal peer the path goes as written). As an expectation,
+//! an attribute not stated is not checked, `as-path` is the whole path
+//! received, and stated communities (of each kind) must all be present,
 //! others may be too.
 //!
 //! ```
@@ -21,12 +27,15 @@
 //! assert!("10.0.0.0/24 med".parse::<RouteSpec>().is_err());
 //! ```
 
+use super::config::AttributeOverrides;
 use super::rib::{parse_prefix, RouteAttributes};
 use super::wire::{Community, LargeCommunity, Origin};
 use ipnet::IpNet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// An extended community (RFC 4360): eight octets. Written `rt:ASN:N` or
 /// `rt:IPV4:N` (route target), `ro:ASN:N` or `ro:IPV4:N` (route origin),
@@ -389,6 +398,14 @@ impl RouteSpec {
     }
 }
 
+impl RouteSpec {
+    /// Refuses what cannot be announced: a next hop of the other address
+    /// family than the prefix, or one that no router takes.
+    pub fn check_announce(&self) -> Result<(), String> {
+        check_next_hop_family(self.prefix, self.attributes.next_hop)
+    }
+}
+
 impl FromStr for RouteSpec {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -425,6 +442,152 @@ pub fn parse_route_lines(text: &str) -> Result<Vec<RouteSpec>, String> {
         out.push(line.parse().map_err(|e| format!("line {}: {e}", i + 1))?);
     }
     Ok(out)
+}
+
+/// Routes to advertise, each with the attributes written for it: what
+/// `--advertise-file` and `announce` build. Attribute sets are interned:
+/// routes written with the same attributes share one
+/// [`AttributeOverrides`], and so go out in the same UPDATEs.
+///
+/// ```
+/// use cue::bgp::route::RouteTable;
+/// let mut t = RouteTable::default();
+/// t.parse_lines("10.0.0.0/24 med 10\n10.1.0.0/24 med 10\n192.0.2.1\n").unwrap();
+/// let (rib, attributes) = t.finish();
+/// assert_eq!(rib.len(), 3);
+/// assert_eq!(attributes.len(), 2);
+/// let a = &attributes[&"10.0.0.0/24".parse().unwrap()];
+/// assert!(std::sync::Arc::ptr_eq(a, &attributes[&"10.1.0.0/24".parse().unwrap()]));
+/// let e = RouteTable::default().parse_lines("10.0.0.1\n10.0.0.2 med\n").unwrap_err();
+/// assert_eq!(e, "line 2: 10.0.0.2/32: med needs a value");
+/// ```
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<(IpNet, Option<Arc<AttributeOverrides>>)>,
+    /// Attribute sets by the text they were written as, and by value.
+    by_text: HashMap<String, Arc<AttributeOverrides>>,
+    by_value: HashMap<AttributeOverrides, Arc<AttributeOverrides>>,
+}
+
+impl RouteTable {
+    /// Adds one route; a later route for the same prefix replaces an
+    /// earlier one.
+    pub fn push(&mut self, prefix: IpNet, attributes: Option<AttributeOverrides>) {
+        let attributes = attributes.filter(|a| !a.is_empty()).map(|a| self.intern(a));
+        self.routes.push((prefix.trunc(), attributes));
+    }
+
+    /// Adds a route written as text ([`RouteSpec`]), checked as
+    /// [`RouteTable::parse_lines`] checks a line.
+    pub fn push_spec(&mut self, route: &RouteSpec) -> Result<(), String> {
+        route.check_announce()?;
+        let o = AttributeOverrides::from_spec(&route.attributes);
+        self.push(route.prefix, Some(o));
+        Ok(())
+    }
+
+    fn intern(&mut self, a: AttributeOverrides) -> Arc<AttributeOverrides> {
+        self.by_value
+            .entry(a)
+            .or_insert_with_key(|a| Arc::new(a.clone()))
+            .clone()
+    }
+
+    /// Adds one route per line (`PREFIX [attributes]`, see the module),
+    /// skipping blank lines and `#` comments. A bad line is refused with
+    /// its number, and then nothing of `text` is added.
+    pub fn parse_lines(&mut self, text: &str) -> Result<(), String> {
+        let start = self.routes.len();
+        // A host route takes 8 to 40 characters a line: reserve for the short end.
+        self.routes.reserve(text.len() / 16);
+        let r = self.parse_lines_from(text);
+        if r.is_err() {
+            self.routes.truncate(start);
+        }
+        r
+    }
+
+    fn parse_lines_from(&mut self, text: &str) -> Result<(), String> {
+        for (i, line) in text.lines().enumerate() {
+            let line = match line.find('#') {
+                Some(at) => &line[..at],
+                None => line,
+            }
+            .trim();
+            if line.is_empty() {
+                continue;
+            }
+            let at = |e: String| format!("line {}: {e}", i + 1);
+            let (first, rest) = match line.find(char::is_whitespace) {
+                Some(n) => (&line[..n], line[n..].trim_start()),
+                None => (line, ""),
+            };
+            let prefix = parse_prefix(first).map_err(at)?;
+            if rest.is_empty() {
+                self.routes.push((prefix, None));
+                continue;
+            }
+            let attributes = match self.by_text.get(rest) {
+                Some(a) => a.clone(),
+                None => {
+                    let spec: AttributeSpec =
+                        rest.parse().map_err(|e| at(format!("{prefix}: {e}")))?;
+                    let a = self.intern(AttributeOverrides::from_spec(&spec));
+                    self.by_text.insert(rest.to_string(), a.clone());
+                    a
+                }
+            };
+            check_next_hop_family(prefix, attributes.next_hop).map_err(at)?;
+            self.routes.push((prefix, Some(attributes)));
+        }
+        Ok(())
+    }
+
+    /// How many routes were added (a prefix added twice counts twice).
+    pub fn len(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Whether none was added.
+    pub fn is_empty(&self) -> bool {
+        self.routes.is_empty()
+    }
+
+    /// The prefixes, and the attributes of those that have their own (for
+    /// [`Pool::set_routes`](super::Pool::set_routes)).
+    pub fn finish(self) -> (BTreeSet<IpNet>, BTreeMap<IpNet, Arc<AttributeOverrides>>) {
+        let mut routes = self.routes;
+        // The last route of a prefix wins: a stable sort, then keep the last.
+        routes.sort_by_key(|r| r.0);
+        let mut kept: Vec<(IpNet, Option<Arc<AttributeOverrides>>)> =
+            Vec::with_capacity(routes.len());
+        for r in routes {
+            match kept.last_mut() {
+                Some(last) if last.0 == r.0 => *last = r,
+                _ => kept.push(r),
+            }
+        }
+        let attributes = kept
+            .iter()
+            .filter_map(|(p, a)| a.clone().map(|a| (*p, a)))
+            .collect();
+        (kept.into_iter().map(|(p, _)| p).collect(), attributes)
+    }
+}
+
+fn check_next_hop_family(prefix: IpNet, next_hop: Option<IpAddr>) -> Result<(), String> {
+    match next_hop {
+        Some(nh) if nh.is_ipv4() != prefix.addr().is_ipv4() => Err(format!(
+            "{prefix}: next-hop {nh} is not of the prefix's address family"
+        )),
+        Some(nh) => AttributeOverrides {
+            next_hop: Some(nh),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| format!("{prefix}: {e}")),
+        None => Ok(()),
+    }
 }
 
 /// What expectations found among the routes received.

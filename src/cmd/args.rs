@@ -4,14 +4,14 @@
 use anyhow::Context;
 use clap::Args;
 pub use cue::bgp::rib::parse_prefix;
-use cue::bgp::rib::parse_prefix_lines;
+use cue::bgp::route::{ExtCommunity, RouteTable};
 use cue::bgp::wire::{Community, LargeCommunity};
-use cue::bgp::{ExportFilter, Parameters};
+use cue::bgp::{ExportFilter, LocRib, Overrides, Parameters};
 use ipnet::IpNet;
-use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The addresses of the original tool's demonstration (SPEC section 3),
@@ -179,6 +179,10 @@ pub struct AttributeArgs {
     /// Large community GLOBAL:LOCAL1:LOCAL2 (repeatable)
     #[arg(long = "large-community", value_name = "A:B:C", value_parser = parse_large_community)]
     pub large_communities: Vec<LargeCommunity>,
+    /// Extended community (RFC 4360): rt:ASN:N, rt:IPV4:N, ro:ASN:N,
+    /// ro:IPV4:N, or 0x and 16 hex digits (repeatable)
+    #[arg(long = "ext-community", value_name = "C", value_parser = parse_ext_community)]
+    pub ext_communities: Vec<ExtCommunity>,
 }
 
 /// Session timing, run length and output, shared by the speaker and
@@ -221,7 +225,7 @@ pub struct RunArgs {
     #[arg(long = "strict-errors")]
     pub strict_errors: bool,
     /// Read commands from standard input while running (announce,
-    /// withdraw, set med|local-pref|communities|large-communities, status,
+    /// withdraw, set med|local-pref|communities|large-communities|ext-communities, status,
     /// wait established, sleep, send HEX, expect ROUTE..., quit); each is
     /// answered with one line
     #[arg(long)]
@@ -264,7 +268,11 @@ pub struct AdvertiseArgs {
     /// (repeatable, or comma-separated)
     #[arg(short = 'a', long = "advertise", value_name = "PREFIX", value_delimiter = ',', value_parser = parse_prefix)]
     pub advertise: Vec<IpNet>,
-    /// File of addresses or prefixes, one per line, # comments; - for
+    /// File of routes, one per line: a prefix (a bare address means /32
+    /// or /128) and its own attributes if any, "PREFIX [next-hop ADDR]
+    /// [origin igp|egp|incomplete] [as-path ASN...] [med N] [local-pref N]
+    /// [community C]... [large-community A:B:C]... [ext-community C]...";
+    /// what a line does not state is the command line's; # comments; - for
     /// standard input
     #[arg(long = "advertise-file", value_name = "PATH")]
     pub advertise_file: Option<PathBuf>,
@@ -282,6 +290,11 @@ pub fn parse_community(s: &str) -> Result<Community, String> {
     s.parse()
 }
 
+/// An extended community: `rt:ASN:N`, `ro:IPV4:N`, `0x...`.
+pub fn parse_ext_community(s: &str) -> Result<ExtCommunity, String> {
+    s.parse()
+}
+
 /// A large community: `GLOBAL:LOCAL1:LOCAL2`.
 pub fn parse_large_community(s: &str) -> Result<LargeCommunity, String> {
     s.parse()
@@ -295,6 +308,7 @@ impl AttributeArgs {
             local_pref: self.local_pref,
             communities: self.communities.clone(),
             large_communities: self.large_communities.clone(),
+            ext_communities: self.ext_communities.clone(),
             next_hop4: self.next_hop_4,
             next_hop6: self.next_hop_6,
             filter,
@@ -311,11 +325,14 @@ impl AdvertiseArgs {
         }
     }
 
-    /// The prefixes to advertise: `--advertise` and `--advertise-file`
-    /// together, or the sample addresses when `samples` and neither is
-    /// given.
-    pub fn prefixes(&self, samples: bool) -> anyhow::Result<BTreeSet<IpNet>> {
-        let mut v: Vec<IpNet> = self.advertise.clone();
+    /// The routes to advertise: `--advertise` and `--advertise-file`
+    /// together (a file's line with attributes gives its route its own), or
+    /// the sample addresses when `samples` and neither is given.
+    pub fn routes(&self, samples: bool) -> anyhow::Result<Routes> {
+        let mut table = RouteTable::default();
+        for p in &self.advertise {
+            table.push(*p, None);
+        }
         if let Some(path) = &self.advertise_file {
             let text = if path.as_os_str() == "-" {
                 let mut s = String::new();
@@ -327,20 +344,31 @@ impl AdvertiseArgs {
                 std::fs::read_to_string(path)
                     .with_context(|| format!("--advertise-file {}", path.display()))?
             };
-            parse_prefix_lines(&text, &mut v)
+            table
+                .parse_lines(&text)
                 .map_err(|e| anyhow::anyhow!(e))
                 .with_context(|| format!("--advertise-file {}", path.display()))?;
-        } else if samples && v.is_empty() {
-            v.extend(
-                SAMPLE_ADDRESSES
-                    .iter()
-                    .map(|s| parse_prefix(s).expect("sample")),
-            );
+        } else if samples && table.is_empty() {
+            for s in SAMPLE_ADDRESSES {
+                table.push(parse_prefix(s).expect("sample"), None);
+            }
         }
-        v.sort_unstable();
-        v.dedup();
-        Ok(v.into_iter().collect())
+        let (rib, attributes) = table.finish();
+        Ok(Routes {
+            rib: Arc::new(rib),
+            attributes: Arc::new(attributes),
+        })
     }
+}
+
+/// Routes to advertise: the prefixes, and the attributes of those that
+/// have their own.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    /// Every prefix.
+    pub rib: LocRib,
+    /// Attributes of their own, by prefix.
+    pub attributes: Overrides,
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! line (`ok` or `error: reason`). A refused command changes nothing.
 
 use super::output::Printer;
+use cue::bgp::route::RouteTable;
 use cue::bgp::{Parameters, Pool};
 use cue::rhi::HealthInjector;
 use cue::script::{parse, Command};
@@ -42,15 +43,28 @@ fn reply(printer: Printer, line: &str, result: Result<(), String>) {
 impl Targets {
     async fn run(&mut self, cmd: Command) -> Result<(), String> {
         match cmd {
-            Command::Announce(p) => {
-                self.rib
-                    .update_fixed(|r| r.extend(p.iter().map(|x| x.trunc())));
+            Command::Announce(routes) => {
+                let mut table = RouteTable::default();
+                for r in &routes {
+                    table.push_spec(r)?;
+                }
+                let (prefixes, own) = table.finish();
+                self.rib.update_fixed_routes(|rib, attributes| {
+                    for p in prefixes {
+                        match own.get(&p) {
+                            Some(a) => attributes.insert(p, a.clone()),
+                            None => attributes.remove(&p),
+                        };
+                        rib.insert(p);
+                    }
+                });
                 Ok(())
             }
             Command::Withdraw(p) => {
-                self.rib.update_fixed(|r| {
+                self.rib.update_fixed_routes(|rib, attributes| {
                     for x in &p {
-                        r.remove(&x.trunc());
+                        rib.remove(&x.trunc());
+                        attributes.remove(&x.trunc());
                     }
                 });
                 Ok(())
@@ -59,6 +73,7 @@ impl Targets {
             Command::LocalPref(v) => self.set(|p| p.local_pref = Some(v)),
             Command::Communities(c) => self.set(|p| p.communities = c),
             Command::LargeCommunities(c) => self.set(|p| p.large_communities = c),
+            Command::ExtCommunities(c) => self.set(|p| p.ext_communities = c),
             Command::Status => {
                 self.printer.status(&self.pool.status());
                 Ok(())

@@ -98,9 +98,9 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     }
     let expectations = expectations(&args)?;
     // Only what the user asked for is advertised: no sample addresses here.
-    let prefixes = args
+    let routes = args
         .advertise
-        .prefixes(false)
+        .routes(false)
         .map_err(|e| UsageError(format!("{e:#}")))?;
     let template = |peer: IpAddr| PeerConfig {
         address: SocketAddr::new(peer, 0),
@@ -120,13 +120,12 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
-    if !prefixes.is_empty() {
+    if !routes.rib.is_empty() {
         let configs: Vec<PeerConfig> = args.peers.iter().map(|p| template(*p)).collect();
         super::speak::warn_about(&configs);
     }
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
-    let prefixes = std::sync::Arc::new(prefixes);
-    pool.set_loc_rib(prefixes.clone());
+    pool.set_routes(routes.rib.clone(), routes.attributes.clone());
     args.run.record_mrt(&pool)?;
     if args.peers.is_empty() {
         pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
@@ -168,7 +167,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     super::speak::drive(
         pool,
         events,
-        prefixes,
+        routes,
         None,
         parameters,
         &args.run,

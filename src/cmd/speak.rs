@@ -2,20 +2,19 @@
 
 use super::args::{
     parse_asn, parse_peer, parse_port, parse_retry, parse_router_id, AdvertiseArgs, AttributeArgs,
-    RunArgs,
+    Routes, RunArgs,
 };
 use super::output::Printer;
 use super::run::{exit_code, follow_health, shutdown, until_stopped, Ended};
 use super::UsageError;
 use clap::Args;
-use cue::bgp::{LocRib, Parameters};
+use cue::bgp::Parameters;
 use cue::bgp::{PeerConfig, Pool};
 use cue::director::Config;
 use cue::rhi::HealthInjector;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -113,10 +112,11 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .transpose()?
         .map(|c| (c, args.services.clone().unwrap_or_default()));
     // The sample addresses stand in only when nothing else is to be advertised.
-    let prefixes = args
+    let routes = args
         .advertise
-        .prefixes(services.is_none() && !args.run.commands)
+        .routes(services.is_none() && !args.run.commands)
         .map_err(|e| UsageError(format!("{e:#}")))?;
+    let prefixes = &routes.rib;
     let parameters = peers
         .first()
         .map(|p| p.parameters.clone())
@@ -145,16 +145,12 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     }
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     // One shared set: the pool advertises it as it is, without a copy.
-    let prefixes = Arc::new(prefixes);
-    pool.set_loc_rib(prefixes.clone());
+    pool.set_routes(routes.rib.clone(), routes.attributes.clone());
     args.run.record_mrt(&pool)?;
     pool.configure(peers)
         .await
         .map_err(|e| UsageError(e.to_string()))?;
-    drive(
-        pool, events, prefixes, services, parameters, &args.run, None,
-    )
-    .await
+    drive(pool, events, routes, services, parameters, &args.run, None).await
 }
 
 /// Says on standard error what the peers are known to refuse (each once).
@@ -192,7 +188,7 @@ pub struct Listening {
 pub async fn drive(
     pool: Pool,
     mut events: cue::bgp::Events,
-    prefixes: LocRib,
+    routes: Routes,
     services: Option<(Config, PathBuf)>,
     parameters: Parameters,
     run: &RunArgs,
@@ -207,8 +203,9 @@ pub async fn drive(
         Some((c, p)) => (c, Some(p)),
         None => (Config::default(), None),
     };
-    let (rhi, health_events) = HealthInjector::start_with_fixed(pool.clone(), config, prefixes)
-        .map_err(|e| UsageError(e.to_string()))?;
+    let (rhi, health_events) =
+        HealthInjector::start_with_routes(pool.clone(), config, routes.rib, routes.attributes)
+            .map_err(|e| UsageError(e.to_string()))?;
     let follower = tokio::spawn(follow_health(rhi.clone(), health_events, path, printer));
     let (quit, quit_rx) = oneshot::channel();
     let commands = run.commands.then(|| {

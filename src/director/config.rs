@@ -238,6 +238,7 @@ impl Backup {
             add_communities: self.communities.clone(),
             add_large_communities: self.large_communities.clone(),
             prepend: self.prepend,
+            ..Default::default()
         }
     }
 }

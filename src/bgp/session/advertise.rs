@@ -10,6 +10,7 @@ use crate::bgp::rib::{adj_rib_out, delta, LocRib};
 use crate::bgp::wire::{self, Family, Message, UpdateBuilder};
 use ipnet::IpNet;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -114,34 +115,37 @@ impl Driver {
             tracer,
             recording: recording.as_ref(),
         };
-        let mut messages = write_chunked(wr, out, &withdraw, None, |family, chunk, buf| {
+        let mut messages = write_chunked(wr, out, &withdraw, |family, chunk, buf| {
             UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
         })
         .await?;
         // The routes with the session's attributes, then each group of
         // routes with attributes of their own.
         let builder = self.builder(adv, &params, None);
-        let own = (!overrides.is_empty()).then_some(&overrides);
-        messages += write_chunked(wr, out, &announce, own, |family, chunk, buf| {
-            builder.announce(family, chunk.iter().copied(), buf)
-        })
-        .await?;
-        let mut groups: std::collections::BTreeMap<&AttributeOverrides, Vec<IpNet>> =
-            Default::default();
-        if !overrides.is_empty() {
-            for p in announce.iter() {
-                if let Some(o) = overrides.get(p) {
-                    groups.entry(o).or_default().push(*p);
-                }
-            }
-        }
-        for (o, prefixes) in groups {
-            let builder = self.builder(adv, &params, Some(o));
-            let list = PrefixList::List(prefixes);
-            messages += write_chunked(wr, out, &list, None, |family, chunk, buf| {
+        if overrides.is_empty() {
+            messages += write_chunked(wr, out, &announce, |family, chunk, buf| {
                 builder.announce(family, chunk.iter().copied(), buf)
             })
             .await?;
+        } else {
+            let (plain, groups) = group_by_attributes(&announce, &overrides);
+            let plain = PrefixList::List(plain);
+            messages += write_chunked(wr, out, &plain, |family, chunk, buf| {
+                builder.announce(family, chunk.iter().copied(), buf)
+            })
+            .await?;
+            let mut buf = Vec::new();
+            for (o, prefixes) in groups {
+                let builder = self.builder(adv, &params, Some(o));
+                for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+                    messages += builder.announce(family, prefixes.iter(), &mut buf);
+                }
+                if buf.len() >= WRITE_SIZE {
+                    out.write(wr, &buf).await?;
+                    buf.clear();
+                }
+            }
+            out.write(wr, &buf).await?;
         }
         self.fsm.sent(Instant::now());
         {
@@ -220,15 +224,50 @@ fn changed_overrides(
         .collect()
 }
 
-/// Encodes the prefixes of `list` (but those in `skip`) in chunks of
-/// [`PREFIXES_PER_WRITE`] (IPv4 then IPv6 within each chunk) and writes
-/// each chunk's UPDATEs, so that a large RIB goes out in bounded buffers.
-/// Returns how many UPDATEs were written.
+/// The prefixes of `list` with the session's attributes, and those with
+/// attributes of their own in groups that share them (one group per shared
+/// `Arc`, in order of first appearance). One pass over both sorted lists.
+fn group_by_attributes<'a>(
+    list: &PrefixList,
+    overrides: &'a Overrides,
+) -> (Vec<IpNet>, Vec<(&'a AttributeOverrides, Vec<IpNet>)>) {
+    let mut plain = Vec::new();
+    let mut groups: Vec<(&AttributeOverrides, Vec<IpNet>)> = Vec::new();
+    let mut index: std::collections::HashMap<*const AttributeOverrides, usize> = Default::default();
+    let mut own = overrides.range::<IpNet, _>(..).peekable();
+    let mut last: Option<&IpNet> = None;
+    for p in list.iter() {
+        if last.is_some_and(|l| p < l) {
+            // Not in order (never so far): start the walk again from here.
+            own = overrides.range(*p..).peekable();
+        }
+        last = Some(p);
+        while own.next_if(|(k, _)| *k < p).is_some() {}
+        match own.peek() {
+            Some((k, o)) if *k == p => {
+                let at = *index.entry(Arc::as_ptr(o)).or_insert_with(|| {
+                    groups.push((o, Vec::new()));
+                    groups.len() - 1
+                });
+                groups[at].1.push(*p);
+            }
+            _ => plain.push(*p),
+        }
+    }
+    (plain, groups)
+}
+
+/// Bytes encoded before a write, for routes written in groups.
+const WRITE_SIZE: usize = 256 * 1024;
+
+/// Encodes the prefixes of `list` in chunks of [`PREFIXES_PER_WRITE`]
+/// (IPv4 then IPv6 within each chunk) and writes each chunk's UPDATEs, so
+/// that a large RIB goes out in bounded buffers. Returns how many UPDATEs
+/// were written.
 async fn write_chunked(
     wr: &mut OwnedWriteHalf,
     out: Out<'_>,
     list: &PrefixList,
-    skip: Option<&Overrides>,
     mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
 ) -> std::io::Result<usize> {
     let mut messages = 0;
@@ -237,28 +276,30 @@ async fn write_chunked(
     let mut it = list.iter().peekable();
     while it.peek().is_some() {
         chunk.clear();
-        for p in it.by_ref() {
-            if skip.is_some_and(|s| s.contains_key(p)) {
-                continue;
-            }
-            chunk.push(p);
-            if chunk.len() == PREFIXES_PER_WRITE {
-                break;
-            }
-        }
+        chunk.extend(it.by_ref().take(PREFIXES_PER_WRITE));
         buf.clear();
         for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
             messages += encode(family, &chunk, &mut buf);
         }
-        if let Some(t) = out.tracer {
-            t.messages(&buf);
-        }
-        if let Some((recorder, peers)) = out.recording {
-            recorder.record(peers, true, &buf);
-        }
-        wr.write_all(&buf).await?;
+        out.write(wr, &buf).await?;
     }
     Ok(messages)
+}
+
+impl Out<'_> {
+    /// Shows `buf` to the trace and the recording, and writes it.
+    async fn write(&self, wr: &mut OwnedWriteHalf, buf: &[u8]) -> std::io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        if let Some(t) = self.tracer {
+            t.messages(buf);
+        }
+        if let Some((recorder, peers)) = self.recording {
+            recorder.record(peers, true, buf);
+        }
+        wr.write_all(buf).await
+    }
 }
 
 /// Who else sees what is written: the trace, the MRT recording.

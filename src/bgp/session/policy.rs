@@ -4,8 +4,11 @@
 //! NOTIFICATION for a peer over its prefix limit (RFC 4486).
 
 use crate::bgp::config::{is_link_local, AttributeOverrides, Parameters};
+use crate::bgp::route::ExtCommunity;
+use crate::bgp::wire::attr_type::EXTENDED_COMMUNITIES;
 use crate::bgp::wire::{
     AsPath, CeaseSubcode, Family, Notification, NotificationKind, Origin, PathAttributes,
+    RawAttribute, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -93,6 +96,9 @@ pub fn export(ctx: &ExportContext, params: &Parameters) -> Export {
         communities: params.communities.clone(),
         large_communities: params.large_communities.clone(),
         as4_path,
+        other: ext_communities(&params.ext_communities)
+            .into_iter()
+            .collect(),
         ..Default::default()
     };
     // Over a link-local session, a global next hop travels with our
@@ -108,33 +114,96 @@ pub fn export(ctx: &ExportContext, params: &Parameters) -> Export {
     }
 }
 
-/// The export of routes with `overrides`: MED and LOCAL_PREF replaced (the
-/// latter towards internal peers only), communities added, our AS
-/// prepended towards external peers.
+/// The EXTENDED COMMUNITIES attribute of `list` (none for an empty list).
+fn ext_communities(list: &[ExtCommunity]) -> Option<RawAttribute> {
+    (!list.is_empty()).then(|| RawAttribute {
+        flags: FLAG_OPTIONAL | FLAG_TRANSITIVE,
+        type_code: EXTENDED_COMMUNITIES,
+        value: list.iter().flat_map(|c| c.0).collect(),
+    })
+}
+
+/// The export of routes with `overrides`: what they set replaces the
+/// session's (LOCAL_PREF towards internal peers only), added communities
+/// are added, and the AS_PATH is ours (prepended `prepend` more times)
+/// followed by theirs towards external peers, theirs alone towards internal
+/// ones (or theirs alone everywhere with `as_path_exact`).
 pub fn export_with(
     ctx: &ExportContext,
     params: &Parameters,
     overrides: &AttributeOverrides,
 ) -> Export {
     let mut e = export(ctx, params);
+    let ibgp = ctx.peer_as == ctx.local_as;
+    match overrides.next_hop {
+        Some(IpAddr::V4(a)) => e.next_hop4 = a,
+        Some(IpAddr::V6(a)) => {
+            e.next_hops6 = match ctx.local_ip {
+                IpAddr::V6(ll) if is_link_local(ll) && ll != a => vec![a, ll],
+                _ => vec![a],
+            }
+        }
+        None => {}
+    }
     let a = &mut e.attributes;
+    if let Some(origin) = overrides.origin {
+        a.origin = Some(origin);
+    }
     if let Some(med) = overrides.med {
         a.med = Some(med);
     }
     if let (Some(lp), Some(_)) = (overrides.local_pref, a.local_pref) {
         a.local_pref = Some(lp);
     }
-    a.communities
-        .extend(overrides.add_communities.iter().copied());
-    a.communities.dedup();
-    a.large_communities
-        .extend(overrides.add_large_communities.iter().copied());
-    a.large_communities.dedup();
-    if overrides.prepend > 0 && ctx.peer_as != ctx.local_as {
-        let path = vec![ctx.local_as; 1 + overrides.prepend as usize];
-        a.as_path = Some(AsPath::sequence(&path));
-        a.as4_path =
-            (!ctx.four_octet_as && ctx.local_as > u16::MAX as u32).then(|| AsPath::sequence(&path));
+    if let Some(c) = &overrides.communities {
+        a.communities.clone_from(c);
+    }
+    if let Some(c) = &overrides.large_communities {
+        a.large_communities.clone_from(c);
+    }
+    for c in &overrides.add_communities {
+        if !a.communities.contains(c) {
+            a.communities.push(*c);
+        }
+    }
+    for c in &overrides.add_large_communities {
+        if !a.large_communities.contains(c) {
+            a.large_communities.push(*c);
+        }
+    }
+    if !overrides.ext_communities.is_empty() {
+        let mut all = params.ext_communities.clone();
+        all.extend(overrides.ext_communities.iter().copied());
+        all.dedup();
+        a.other.retain(|r| r.type_code != EXTENDED_COMMUNITIES);
+        a.other.extend(ext_communities(&all));
+    }
+    // Attributes we pass on without interpreting them carry the Partial bit
+    // (RFC 4271 section 5).
+    a.other.extend(
+        overrides
+            .other
+            .iter()
+            .filter(|r| r.flags & FLAG_OPTIONAL != 0 && r.flags & FLAG_TRANSITIVE != 0)
+            .map(|r| RawAttribute {
+                flags: r.flags | FLAG_PARTIAL,
+                ..r.clone()
+            }),
+    );
+    a.atomic_aggregate |= overrides.atomic_aggregate;
+    if let Some((asn, addr)) = overrides.aggregator {
+        a.aggregator = Some((asn, addr));
+        a.as4_aggregator = (!ctx.four_octet_as && asn > u16::MAX as u32).then_some((asn, addr));
+    }
+    if overrides.as_path.is_some() || (overrides.prepend > 0 && !ibgp) {
+        let theirs = overrides.as_path.clone().unwrap_or_default();
+        let path = if ibgp || overrides.as_path_exact {
+            theirs
+        } else {
+            theirs.prepended(ctx.local_as, 1 + overrides.prepend as usize)
+        };
+        a.as4_path = (!ctx.four_octet_as && path.has_large_as()).then(|| path.clone());
+        a.as_path = Some(path);
     }
     e
 }
@@ -282,6 +351,78 @@ mod tests {
             ),
             plain
         );
+    }
+
+    #[test]
+    fn a_route_of_its_own_keeps_what_it_states() {
+        let params = Parameters {
+            med: 10,
+            communities: vec!["65000:1".parse().unwrap()],
+            ext_communities: vec!["rt:65000:1".parse().unwrap()],
+            ..Default::default()
+        };
+        let o = AttributeOverrides {
+            next_hop: Some("198.51.100.9".parse().unwrap()),
+            origin: Some(Origin::Incomplete),
+            as_path: Some(AsPath::sequence(&[4_200_000_001, 65020])),
+            communities: Some(vec!["65000:2".parse().unwrap()]),
+            ext_communities: vec!["rt:65000:2".parse().unwrap()],
+            aggregator: Some((4_200_000_001, Ipv4Addr::new(192, 0, 2, 1))),
+            other: vec![
+                RawAttribute {
+                    flags: 0xc0,
+                    type_code: 99,
+                    value: vec![1],
+                },
+                RawAttribute {
+                    flags: 0x80,
+                    type_code: 9,
+                    value: vec![0; 4],
+                },
+            ],
+            ..Default::default()
+        };
+        let mut c = ctx(65002, "192.0.2.1");
+        c.four_octet_as = false;
+        let e = export_with(&c, &params, &o);
+        assert_eq!(e.next_hop4, Ipv4Addr::new(198, 51, 100, 9));
+        let a = e.attributes;
+        assert_eq!(a.origin, Some(Origin::Incomplete));
+        assert_eq!(a.med, Some(10), "the session's");
+        assert_eq!(a.communities, vec!["65000:2".parse().unwrap()], "replaced");
+        let path = AsPath::sequence(&[65001, 4_200_000_001, 65020]);
+        assert_eq!(a.as_path, Some(path.clone()), "ours first");
+        assert_eq!(a.as4_path, Some(path), "a 2-octet peer");
+        assert_eq!(
+            a.as4_aggregator,
+            Some((4_200_000_001, Ipv4Addr::new(192, 0, 2, 1)))
+        );
+        let ext: Vec<&RawAttribute> = a.other.iter().filter(|r| r.type_code == 16).collect();
+        assert_eq!(ext.len(), 1);
+        assert_eq!(ext[0].value.len(), 16, "the session's and the route's");
+        let unknown = a.other.iter().find(|r| r.type_code == 99).unwrap();
+        assert_eq!(unknown.flags, 0xe0, "passed on with the Partial bit");
+        assert!(
+            !a.other.iter().any(|r| r.type_code == 9),
+            "not transitive: dropped"
+        );
+        // Internal: the path as written; exact: as written to anyone.
+        let i = export_with(&ctx(65001, "192.0.2.1"), &params, &o).attributes;
+        assert_eq!(i.as_path, Some(AsPath::sequence(&[4_200_000_001, 65020])));
+        let exact = AttributeOverrides {
+            as_path_exact: true,
+            ..o.clone()
+        };
+        let x = export_with(&ctx(65002, "192.0.2.1"), &params, &exact).attributes;
+        assert_eq!(x.as_path, Some(AsPath::sequence(&[4_200_000_001, 65020])));
+        // An IPv6 next hop of its own.
+        let o6 = AttributeOverrides {
+            next_hop: Some("2001:db8::7".parse().unwrap()),
+            ..Default::default()
+        };
+        let e6 = export_with(&ctx(65001, "fe80::2"), &params, &o6);
+        let want: Vec<Ipv6Addr> = vec!["2001:db8::7".parse().unwrap(), "fe80::2".parse().unwrap()];
+        assert_eq!(e6.next_hops6, want);
     }
 
     #[test]

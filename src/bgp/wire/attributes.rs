@@ -74,7 +74,7 @@ use attr_type::*;
 /// use cue::bgp::wire::Origin;
 /// assert_eq!(Origin::Igp.to_string(), "IGP");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum Origin {
     /// Learned by an interior gateway protocol.
     #[serde(rename = "igp")]
@@ -103,7 +103,7 @@ impl fmt::Display for Origin {
 /// use cue::bgp::wire::{AsPath, AsSegmentKind};
 /// assert_eq!(AsPath::sequence(&[65001]).segments[0].kind, AsSegmentKind::Sequence);
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AsSegmentKind {
     /// AS_SET (1).
     Set,
@@ -122,7 +122,7 @@ pub enum AsSegmentKind {
 /// let s = AsSegment { kind: AsSegmentKind::Set, asns: vec![65010, 65020] };
 /// assert_eq!(s.asns.len(), 2);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AsSegment {
     /// Segment type.
     pub kind: AsSegmentKind,
@@ -138,7 +138,7 @@ pub struct AsSegment {
 /// assert_eq!(p.to_string(), "65001 4200000000");
 /// assert!(p.has_large_as(), "needs AS4_PATH towards a 2-octet peer");
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AsPath {
     /// The segments, in order.
     pub segments: Vec<AsSegment>,
@@ -156,6 +156,35 @@ impl AsPath {
                 asns: asns.to_vec(),
             }],
         }
+    }
+
+    /// The path with `asn` in front `times` times, merged into a leading
+    /// AS_SEQUENCE (RFC 4271 section 5.1.2).
+    ///
+    /// ```
+    /// use cue::bgp::wire::AsPath;
+    /// let p = AsPath::sequence(&[65010, 65020]).prepended(65001, 2);
+    /// assert_eq!(p, AsPath::sequence(&[65001, 65001, 65010, 65020]));
+    /// assert_eq!(AsPath::default().prepended(65001, 1), AsPath::sequence(&[65001]));
+    /// ```
+    pub fn prepended(&self, asn: u32, times: usize) -> AsPath {
+        let mut p = self.clone();
+        if times == 0 {
+            return p;
+        }
+        match p.segments.first_mut() {
+            Some(s) if s.kind == AsSegmentKind::Sequence && s.asns.len() + times <= 255 => {
+                s.asns.splice(0..0, std::iter::repeat(asn).take(times));
+            }
+            _ => p.segments.insert(
+                0,
+                AsSegment {
+                    kind: AsSegmentKind::Sequence,
+                    asns: vec![asn; times],
+                },
+            ),
+        }
+        p
     }
 
     /// Whether the path holds confederation segments (RFC 5065).
@@ -475,7 +504,7 @@ pub struct MpUnreach {
 /// a.encode(&mut out, DecodeContext::default());
 /// assert_eq!(PathAttributes::decode(&out, DecodeContext::default()).unwrap(), a);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RawAttribute {
     /// Flags.
     pub flags: u8,

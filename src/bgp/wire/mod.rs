@@ -36,6 +36,7 @@ pub use attributes::{
     AsPath, AsSegment, AsSegmentKind, Community, LargeCommunity, MpReach, MpUnreach, Origin,
     PathAttributes, RawAttribute,
 };
+pub use attributes::{FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
 pub use error::{AttributeError, DecodeError, ErrorAction};
 pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
 pub use notification::{

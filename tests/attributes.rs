@@ -1,0 +1,252 @@
+//! Routes with attributes of their own (`--advertise-file` lines and
+//! `announce ROUTE...`), as BIRD and GoBGP receive them: each attribute as
+//! written, the command line's for the rest, grouped into few UPDATEs.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+const T: Duration = Duration::from_secs(20);
+
+/// The number of UPDATEs the speaker sent, from its final JSON status.
+fn updates_sent(done: &Finished) -> u64 {
+    done.json()
+        .iter()
+        .find(|e| e["event"] == "status")
+        .and_then(|s| s["updates_sent"].as_u64())
+        .expect("a final status with updates_sent")
+}
+
+/// The lines of BIRD's `show route all` block for a route: its attributes.
+fn bird_attrs(bird: &Bird, prefix: &str) -> String {
+    wait_for(&format!("BIRD to hold {prefix}"), T, || {
+        let all = bird.birdc(&["show", "route", "all", "for", prefix]);
+        all.contains("BGP.as_path").then_some(all)
+    })
+}
+
+#[test]
+fn file_routes_carry_their_own_attributes_to_bird() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.2", "127.0.0.1", 65002, 65001);
+    let dir = Scratch::new("attrs-bird");
+    let file = dir.path("routes.txt");
+    // 1,000 routes over 10 attribute sets, then some written one by one.
+    let mut text = String::from("# lab table\n");
+    for i in 0..1000u32 {
+        text.push_str(&format!(
+            "10.{}.{}.0/24 med {} community 65000:{} as-path 65010 {}\n",
+            100 + i / 256,
+            i % 256,
+            i % 10,
+            i % 10,
+            65100 + i % 10
+        ));
+    }
+    text.push_str(
+        "10.200.1.0/24 origin incomplete as-path 4200000001 65020 large-community 65000:1:2 \
+         ext-community rt:65000:7 ext-community ro:192.0.2.9:3\n\
+         10.200.2.0/24 next-hop 192.0.2.77 community no-export\n\
+         10.200.3.0/24\n\
+         2001:db8:10::/48 med 20 as-path 65030\n",
+    );
+    std::fs::write(&file, text).unwrap();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--json",
+        "-m",
+        "-6",
+        "2001:db8::1",
+        "--med",
+        "5",
+        "-c",
+        "65001:9",
+        "--ext-community",
+        "rt:65001:1",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "127.0.0.2",
+    ]);
+    wait_for("BIRD to hold 1004 routes", T, || {
+        let s = bird.birdc(&["show", "route", "count"]);
+        (s.contains("1003 of 1003 routes") && s.contains("1 of 1 routes")).then_some(())
+    });
+    let a = bird_attrs(&bird, "10.100.3.0/24");
+    assert!(a.contains("BGP.as_path: 65001 65010 65103"), "{a}");
+    assert!(a.contains("BGP.med: 3"), "{a}");
+    assert!(a.contains("BGP.community: (65000,3)"), "replaces -c: {a}");
+    assert!(a.contains("BGP.ext_community: (rt, 65001, 1)"), "{a}");
+    assert!(a.contains("BGP.origin: IGP"), "{a}");
+    let a = bird_attrs(&bird, "10.200.1.0/24");
+    assert!(
+        a.contains("BGP.as_path: 65001 4200000001 65020"),
+        "4-octet AS in the path: {a}"
+    );
+    assert!(a.contains("BGP.origin: Incomplete"), "{a}");
+    assert!(a.contains("BGP.med: 5"), "the command line's: {a}");
+    assert!(
+        a.contains("BGP.community: (65001,9)"),
+        "the command line's: {a}"
+    );
+    assert!(a.contains("BGP.large_community: (65000, 1, 2)"), "{a}");
+    assert!(a.contains("(rt, 65000, 7)"), "{a}");
+    assert!(a.contains("(ro, 192.0.2.9, 3)"), "{a}");
+    assert!(
+        a.contains("(rt, 65001, 1)"),
+        "added to the command line's: {a}"
+    );
+    let a = bird_attrs(&bird, "10.200.2.0/24");
+    assert!(a.contains("BGP.next_hop: 192.0.2.77"), "{a}");
+    assert!(a.contains("BGP.community: (65535,65281)"), "no-export: {a}");
+    let a = bird_attrs(&bird, "10.200.3.0/24");
+    assert!(
+        a.contains("BGP.as_path: 65001\n") || a.contains("BGP.as_path: 65001 \n"),
+        "{a}"
+    );
+    assert!(a.contains("BGP.community: (65001,9)"), "{a}");
+    let a = bird_attrs(&bird, "2001:db8:10::/48");
+    assert!(a.contains("BGP.as_path: 65001 65030"), "{a}");
+    assert!(a.contains("BGP.med: 20"), "{a}");
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stdout);
+    // 10 groups of 100 routes, the 4 single ones, and the withdrawals at
+    // the stop: far from one UPDATE per route.
+    let n = updates_sent(&done);
+    assert!(n <= 24, "{n} UPDATEs for 1004 routes in 15 attribute sets");
+}
+
+#[test]
+fn a_bad_line_is_refused_with_its_number_and_nothing_is_announced() {
+    let dir = Scratch::new("attrs-bad");
+    let file = dir.path("routes.txt");
+    std::fs::write(
+        &file,
+        "10.0.0.0/24 med 10\n10.0.1.0/24 med ten\n10.0.2.0/24\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(cue_bin())
+        .args([
+            "--advertise-file",
+            file.to_str().unwrap(),
+            "--port",
+            "1",
+            "65001",
+            "127.0.0.1",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 2:"), "{err}");
+    assert!(err.contains("med"), "{err}");
+    std::fs::write(&file, "10.0.0.0/24 next-hop 2001:db8::1\n").unwrap();
+    let out = std::process::Command::new(cue_bin())
+        .args([
+            "--advertise-file",
+            file.to_str().unwrap(),
+            "65001",
+            "127.0.0.1",
+            "127.0.0.1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 1:") && err.contains("address family"),
+        "{err}"
+    );
+}
+
+#[test]
+fn announce_commands_carry_attributes_to_gobgp() {
+    if !have("gobgpd") {
+        return;
+    }
+    let port = free_port();
+    // iBGP: LOCAL_PREF goes, the path goes as written.
+    let g = Gobgp::start(&format!(
+        r#"
+[global.config]
+  as = 65001
+  router-id = "127.0.0.3"
+  port = {port}
+  local-address-list = ["127.0.0.1"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "127.0.0.1"
+    peer-as = 65001
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"#
+    ));
+    let p = port.to_string();
+    let mut cue = Interactive::start(&[
+        "--port",
+        &p,
+        "--commands",
+        "-4",
+        "192.0.2.1",
+        "--local-pref",
+        "150",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    cue.send("wait established 15s");
+    assert_eq!(cue.reply(T), "ok");
+    cue.send(
+        "announce 10.30.0.0/24 local-pref 300 med 40 as-path 65010 65020 \
+         large-community 65001:7:7 10.30.1.0/24",
+    );
+    assert_eq!(cue.reply(T), "ok");
+    let rib = wait_for("GoBGP to hold both routes", T, || {
+        let r = g.rib("ipv4");
+        (r.as_object().map_or(0, |m| m.len()) == 2).then_some(r)
+    });
+    let a = gobgp_attrs(&rib, "10.30.0.0/24").unwrap();
+    assert_eq!(gobgp_attr(&a, 5).unwrap()["value"], 300);
+    assert_eq!(gobgp_attr(&a, 4).unwrap()["metric"], 40);
+    assert_eq!(
+        gobgp_attr(&a, 2).unwrap()["as_paths"][0]["asns"],
+        json!([65010, 65020])
+    );
+    assert_eq!(gobgp_attr(&a, 32).unwrap()["value"][0]["ASN"], 65001);
+    let b = gobgp_attrs(&rib, "10.30.1.0/24").unwrap();
+    assert_eq!(
+        gobgp_attr(&b, 5).unwrap()["value"],
+        150,
+        "the command line's"
+    );
+    assert!(gobgp_attr(&b, 4).is_none());
+    // Announced again without attributes: the session's.
+    cue.send("announce 10.30.0.0/24");
+    assert_eq!(cue.reply(T), "ok");
+    wait_for("GoBGP to see the session's attributes", T, || {
+        let a = gobgp_attrs(&g.rib("ipv4"), "10.30.0.0/24")?;
+        (gobgp_attr(&a, 5)?["value"] == 150 && gobgp_attr(&a, 4).is_none()).then_some(())
+    });
+    // A bad route is refused whole; what was there stays.
+    cue.send("announce 10.30.2.0/24 10.30.3.0/24 med x");
+    assert!(cue.reply(T).starts_with("error:"));
+    cue.send("withdraw 10.30.1.0/24");
+    assert_eq!(cue.reply(T), "ok");
+    wait_for("GoBGP to hold one route", T, || {
+        (g.rib("ipv4").as_object().map_or(0, |m| m.len()) == 1).then_some(())
+    });
+    cue.send("quit");
+    assert_eq!(cue.reply(T), "ok");
+}
