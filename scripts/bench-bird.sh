@@ -39,9 +39,9 @@ awk 'BEGIN {
 }' > "$work/routes.txt"
 awk 'BEGIN {
   for (i = 0; i < 500000; i++) { k = i % 10000;
-    printf "10.%d.%d.%d med %d community 65000:%d as-path %d %d\n", int(i / 65536), int(i / 256) % 256, i % 256, k, k, 64512 + k % 1000, 4200000000 + k }
+    printf "10.%d.%d.%d med %d community 65000:%d as-path %d 420000%04d\n", int(i / 65536), int(i / 256) % 256, i % 256, k, k, 64512 + k % 400, k }
   for (i = 0; i < 500000; i++) { k = i % 10000;
-    printf "fd00::%x:%x med %d community 65000:%d as-path %d %d\n", int(i / 65536), i % 65536, k, k, 64512 + k % 1000, 4200000000 + k }
+    printf "fd00::%x:%x med %d community 65000:%d as-path %d 420000%04d\n", int(i / 65536), i % 65536, k, k, 64512 + k % 400, k }
 }' > "$work/routes-10k.txt"
 
 cat > "$work/bird.conf" <<CONF
@@ -68,11 +68,16 @@ start_bird() {
   until birdc -s "$work/bird.ctl" show status 2>/dev/null | grep -q 'Daemon is up'; do sleep 0.05; done
 }
 
-# Prints the time (ns since the epoch) at which BIRD holds all routes.
+# Prints the time (ns since the epoch) at which BIRD holds all routes;
+# fails after a minute (BIRD refused some: its log says why).
 wait_full() {
+  local deadline=$(( $(date +%s) + 60 ))
   while :; do
     n=$(birdc -s "$work/bird.ctl" show protocols all lb | awk '/Routes:/ {s += $2} END {print s + 0}')
     if [ "$n" -ge 1000000 ]; then date +%s%N; return; fi
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "BIRD holds $n routes after 60 s; its log:" >&2; tail -5 "$work/bird.log" >&2; exit 1
+    fi
     sleep 0.01
   done
 }

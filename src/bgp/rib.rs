@@ -138,12 +138,13 @@ pub fn delta(old: &BTreeSet<IpNet>, new: &BTreeSet<IpNet>) -> Delta {
 /// cleared (`10.1.2.3/8` is `10.0.0.0/8`).
 pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
-    if let Ok(n) = s.parse::<IpNet>() {
-        return Ok(n.trunc());
-    }
-    s.parse::<IpAddr>()
-        .map(IpNet::from)
-        .map_err(|_| format!("{s:?} is not an address or prefix"))
+    // One parse, not two: a bare address has no '/'.
+    let parsed = if s.contains('/') {
+        s.parse::<IpNet>().map(|n| n.trunc()).ok()
+    } else {
+        s.parse::<IpAddr>().map(IpNet::from).ok()
+    };
+    parsed.ok_or_else(|| format!("{s:?} is not an address or prefix"))
 }
 
 /// Parses one prefix or address per line into `out`, skipping blank lines

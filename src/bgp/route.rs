@@ -35,7 +35,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// An extended community (RFC 4360): eight octets. Written `rt:ASN:N` or
 /// `rt:IPV4:N` (route target), `ro:ASN:N` or `ro:IPV4:N` (route origin),
@@ -463,18 +463,28 @@ pub fn parse_route_lines(text: &str) -> Result<Vec<RouteSpec>, String> {
 /// ```
 #[derive(Debug, Default)]
 pub struct RouteTable {
-    routes: Vec<(IpNet, Option<Arc<AttributeOverrides>>)>,
-    /// Attribute sets by the text they were written as, and by value.
-    by_text: HashMap<String, Arc<AttributeOverrides>>,
+    /// Routes with the session's attributes.
+    plain: Vec<IpNet>,
+    /// Routes with attributes of their own.
+    own: Vec<(IpNet, Arc<AttributeOverrides>)>,
+    /// Attribute sets by the text they were written as (looked up once a
+    /// line: a fast hash), and by value.
+    by_text: HashMap<String, Arc<AttributeOverrides>, foldhash::fast::RandomState>,
     by_value: HashMap<AttributeOverrides, Arc<AttributeOverrides>>,
 }
 
 impl RouteTable {
-    /// Adds one route; a later route for the same prefix replaces an
-    /// earlier one.
+    /// Adds one route. A prefix added more than once takes the attributes
+    /// of the last time it was added with any.
     pub fn push(&mut self, prefix: IpNet, attributes: Option<AttributeOverrides>) {
-        let attributes = attributes.filter(|a| !a.is_empty()).map(|a| self.intern(a));
-        self.routes.push((prefix.trunc(), attributes));
+        let prefix = prefix.trunc();
+        match attributes.filter(|a| !a.is_empty()) {
+            Some(a) => {
+                let a = self.intern(a);
+                self.own.push((prefix, a));
+            }
+            None => self.plain.push(prefix),
+        }
     }
 
     /// Adds a route written as text ([`RouteSpec`]), checked as
@@ -496,19 +506,71 @@ impl RouteTable {
     /// Adds one route per line (`PREFIX [attributes]`, see the module),
     /// skipping blank lines and `#` comments. A bad line is refused with
     /// its number, and then nothing of `text` is added.
+    /// A large text is parsed in parts, one thread each (as many as there
+    /// are cores, up to 8), sharing one set of attribute sets.
     pub fn parse_lines(&mut self, text: &str) -> Result<(), String> {
-        let start = self.routes.len();
-        // A host route takes 8 to 40 characters a line: reserve for the short end.
-        self.routes.reserve(text.len() / 16);
-        let r = self.parse_lines_from(text);
-        if r.is_err() {
-            self.routes.truncate(start);
-        }
-        r
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let parts = split_lines(text, threads, PARALLEL_PART);
+        let interner = Mutex::new(std::mem::take(&mut self.by_value));
+        let result = if parts.len() <= 1 {
+            let (plain, own) = (self.plain.len(), self.own.len());
+            let r = self.parse_lines_from(text, 0, &interner);
+            if r.is_err() {
+                self.plain.truncate(plain);
+                self.own.truncate(own);
+            }
+            r
+        } else {
+            let interner = &interner;
+            let tables: Vec<Result<RouteTable, String>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = parts
+                    .iter()
+                    .map(|&(part, first_line)| {
+                        scope.spawn(move || {
+                            let mut t = RouteTable::default();
+                            t.parse_lines_from(part, first_line, interner).map(|()| t)
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|_| Err("a parser thread failed".into()))
+                    })
+                    .collect()
+            });
+            // The first error in the text wins; then nothing is added.
+            tables
+                .into_iter()
+                .collect::<Result<Vec<_>, _>>()
+                .map(|tables| {
+                    for t in tables {
+                        self.plain.extend(t.plain);
+                        self.own.extend(t.own);
+                        for (text, a) in t.by_text {
+                            self.by_text.entry(text).or_insert(a);
+                        }
+                    }
+                })
+        };
+        self.by_value = interner.into_inner().unwrap_or_else(|e| e.into_inner());
+        result
     }
 
-    fn parse_lines_from(&mut self, text: &str) -> Result<(), String> {
+    /// Parses `text`, whose first line is line `first_line + 1`; new
+    /// attribute sets are interned in `interner`.
+    fn parse_lines_from(
+        &mut self,
+        text: &str,
+        first_line: usize,
+        interner: &Mutex<HashMap<AttributeOverrides, Arc<AttributeOverrides>>>,
+    ) -> Result<(), String> {
+        // A host route takes 8 to 40 characters a line: reserve for the
+        // short end, for the first kind of line seen.
+        let reserve = text.len() / 16;
         for (i, line) in text.lines().enumerate() {
+            let i = i + first_line;
             let line = match line.find('#') {
                 Some(at) => &line[..at],
                 None => line,
@@ -518,13 +580,16 @@ impl RouteTable {
                 continue;
             }
             let at = |e: String| format!("line {}: {e}", i + 1);
-            let (first, rest) = match line.find(char::is_whitespace) {
+            let (first, rest) = match line.find(|c: char| c.is_ascii_whitespace()) {
                 Some(n) => (&line[..n], line[n..].trim_start()),
                 None => (line, ""),
             };
             let prefix = parse_prefix(first).map_err(at)?;
             if rest.is_empty() {
-                self.routes.push((prefix, None));
+                if self.plain.capacity() == 0 {
+                    self.plain.reserve(reserve);
+                }
+                self.plain.push(prefix);
                 continue;
             }
             let attributes = match self.by_text.get(rest) {
@@ -532,49 +597,121 @@ impl RouteTable {
                 None => {
                     let spec: AttributeSpec =
                         rest.parse().map_err(|e| at(format!("{prefix}: {e}")))?;
-                    let a = self.intern(AttributeOverrides::from_spec(&spec));
+                    let value = AttributeOverrides::from_spec(&spec);
+                    let a = interner
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .entry(value)
+                        .or_insert_with_key(|a| Arc::new(a.clone()))
+                        .clone();
                     self.by_text.insert(rest.to_string(), a.clone());
                     a
                 }
             };
             check_next_hop_family(prefix, attributes.next_hop).map_err(at)?;
-            self.routes.push((prefix, Some(attributes)));
+            if self.own.capacity() == 0 {
+                self.own.reserve(reserve / 4);
+            }
+            self.own.push((prefix, attributes));
         }
         Ok(())
     }
 
     /// How many routes were added (a prefix added twice counts twice).
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.plain.len() + self.own.len()
     }
 
     /// Whether none was added.
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.len() == 0
+    }
+
+    /// How many distinct attribute sets the routes have (besides the
+    /// session's).
+    pub fn attribute_sets(&self) -> usize {
+        self.by_value.len()
     }
 
     /// The prefixes, and the attributes of those that have their own (for
     /// [`Pool::set_routes`](super::Pool::set_routes)).
     pub fn finish(self) -> (BTreeSet<IpNet>, BTreeMap<IpNet, Arc<AttributeOverrides>>) {
-        let mut routes = self.routes;
-        // The last route of a prefix wins: a stable sort, then keep the last.
-        routes.sort_by_key(|r| r.0);
-        let mut kept: Vec<(IpNet, Option<Arc<AttributeOverrides>>)> =
-            Vec::with_capacity(routes.len());
-        for r in routes {
-            match kept.last_mut() {
-                Some(last) if last.0 == r.0 => *last = r,
-                _ => kept.push(r),
-            }
+        let RouteTable {
+            mut plain, mut own, ..
+        } = self;
+        // Tables are often written in order: then there is nothing to sort.
+        if !plain.windows(2).all(|w| w[0] <= w[1]) {
+            plain.sort_unstable();
         }
-        let attributes = kept
-            .iter()
-            .filter_map(|(p, a)| a.clone().map(|a| (*p, a)))
-            .collect();
-        (kept.into_iter().map(|(p, _)| p).collect(), attributes)
+        plain.dedup();
+        if own.is_empty() {
+            return (plain.into_iter().collect(), BTreeMap::new());
+        }
+        // The last attributes of a prefix win: a stable sort, then keep
+        // the last of each run.
+        if !own.windows(2).all(|w| w[0].0 <= w[1].0) {
+            own.sort_by_key(|r| r.0);
+        }
+        let mut keep = 0;
+        for i in 0..own.len() {
+            if i + 1 < own.len() && own[i + 1].0 == own[i].0 {
+                continue;
+            }
+            own.swap(keep, i);
+            keep += 1;
+        }
+        own.truncate(keep);
+        let mut a = plain.iter().peekable();
+        let mut b = own.iter().map(|(p, _)| p).peekable();
+        let merged = std::iter::from_fn(|| match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x < y => a.next(),
+            (Some(x), Some(y)) if x == y => {
+                a.next();
+                b.next()
+            }
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => None,
+        });
+        let rib: BTreeSet<IpNet> = merged.copied().collect();
+        drop(plain);
+        (rib, own.into_iter().collect())
     }
 }
 
+/// The smallest part of a text worth a thread of its own.
+const PARALLEL_PART: usize = 2 << 20;
+
+/// Splits `text` at line ends into at most `n` parts of at least `min`
+/// bytes each, with the number of lines before each part.
+fn split_lines(text: &str, n: usize, min: usize) -> Vec<(&str, usize)> {
+    let n = n.min(text.len() / min.max(1)).max(1);
+    let mut parts = Vec::with_capacity(n);
+    let mut rest = text;
+    let mut lines = 0;
+    for k in (1..=n).rev() {
+        if k == 1 {
+            parts.push((rest, lines));
+            break;
+        }
+        let at = rest.len() / k;
+        let end = match rest.as_bytes()[at..].iter().position(|&b| b == b'\n') {
+            Some(i) => at + i + 1,
+            None => rest.len(),
+        };
+        let (part, tail) = rest.split_at(end);
+        parts.push((part, lines));
+        lines += part.bytes().filter(|&b| b == b'\n').count();
+        rest = tail;
+        if rest.is_empty() {
+            break;
+        }
+    }
+    parts
+}
+
+/// Refuses a next hop of the other address family than the prefix, or one
+/// that no router takes.
 fn check_next_hop_family(prefix: IpNet, next_hop: Option<IpAddr>) -> Result<(), String> {
     match next_hop {
         Some(nh) if nh.is_ipv4() != prefix.addr().is_ipv4() => Err(format!(
@@ -770,6 +907,56 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(want.differences(&other).len(), 4);
+    }
+
+    #[test]
+    fn large_tables_parse_in_parts_with_shared_attribute_sets() {
+        let mut text = String::new();
+        for i in 0..200_000u32 {
+            let [_, b, c, d] = i.to_be_bytes();
+            text.push_str(&format!("10.{b}.{c}.{d} med {} community 65000:1\n", i % 7));
+        }
+        assert!(
+            split_lines(&text, 2, PARALLEL_PART).len() == 2,
+            "{} bytes",
+            text.len()
+        );
+        let mut t = RouteTable::default();
+        t.parse_lines(&text).unwrap();
+        assert_eq!(t.attribute_sets(), 7);
+        let (rib, own) = t.finish();
+        assert_eq!((rib.len(), own.len()), (200_000, 200_000));
+        let first = &own[&"10.0.0.0/32".parse().unwrap()];
+        let last = &own[&"10.3.13.63/32".parse().unwrap()]; // 199999 = 7 * 28571 + 2
+        let same = &own[&"10.3.13.61/32".parse().unwrap()]; // 199997, 0 mod 7
+        assert_eq!(first.med, Some(0));
+        assert_eq!(last.med, Some(2));
+        assert!(Arc::ptr_eq(first, same), "one set across the parts");
+        // An error in the second part names its line in the whole text.
+        let bad = text.replacen("10.2.73.240 med 4", "10.2.73.240 med four", 1);
+        let e = RouteTable::default().parse_lines(&bad).unwrap_err();
+        assert!(e.starts_with("line 150001: 10.2.73.240/32: med"), "{e}");
+        // A prefix twice: its last attributes.
+        let mut t = RouteTable::default();
+        t.parse_lines("10.0.0.1 med 1\n10.0.0.1\n10.0.0.1 med 2\n10.0.0.2\n")
+            .unwrap();
+        let (rib, own) = t.finish();
+        assert_eq!(rib.len(), 2);
+        assert_eq!(own[&"10.0.0.1/32".parse().unwrap()].med, Some(2));
+    }
+
+    #[test]
+    fn splitting_at_line_ends() {
+        let text = "a\nbb\nccc\ndddd\n";
+        let parts = split_lines(text, 3, 4);
+        let joined: String = parts.iter().map(|(p, _)| *p).collect();
+        assert_eq!(joined, text);
+        assert!(parts.iter().all(|(p, _)| p.ends_with('\n')));
+        let lines: Vec<usize> = parts.iter().map(|(_, n)| *n).collect();
+        assert_eq!(lines[0], 0);
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert_eq!(split_lines("short", 8, 4).len(), 1);
+        assert_eq!(split_lines("", 8, 4), vec![("", 0)]);
     }
 
     #[test]
