@@ -233,7 +233,11 @@ fn group_by_attributes<'a>(
 ) -> (Vec<IpNet>, Vec<(&'a AttributeOverrides, Vec<IpNet>)>) {
     let mut plain = Vec::new();
     let mut groups: Vec<(&AttributeOverrides, Vec<IpNet>)> = Vec::new();
-    let mut index: std::collections::HashMap<*const AttributeOverrides, usize> = Default::default();
+    let mut index: std::collections::HashMap<
+        *const AttributeOverrides,
+        usize,
+        foldhash::fast::RandomState,
+    > = Default::default();
     let mut own = overrides.range::<IpNet, _>(..).peekable();
     let mut last: Option<&IpNet> = None;
     for p in list.iter() {
