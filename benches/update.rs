@@ -5,7 +5,8 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use cue::bgp::rib::{adj_rib_out, delta, parse_prefix_lines, ExportFilter, LocRib};
+use cue::bgp::rib::{adj_rib_out, delta, ExportFilter, LocRib};
+use cue::bgp::route::RouteTable;
 use cue::bgp::wire::{
     AsPath, Community, DecodeContext, Family, Origin, PathAttributes, UpdateBuilder,
 };
@@ -108,23 +109,38 @@ fn rib(c: &mut Criterion) {
 }
 
 /// Loading an --advertise-file of 1,000,000 host routes (500,000 IPv4 and
-/// 500,000 IPv6 lines): parsing, then sorting into the Loc-RIB.
+/// 500,000 IPv6 lines) as `cue-bgp` does: parsing (in parts, one per
+/// core), then building the Loc-RIB; once with bare addresses, once with
+/// every line in one of 10,000 attribute sets (route i has set i mod
+/// 10,000, as in `scripts/bench-bird.sh`).
 fn load(c: &mut Criterion) {
     let mut text = String::new();
-    for p in v4(500_000).iter().chain(v6(500_000).iter()) {
+    let mut own = String::new();
+    for (i, p) in v4(500_000).iter().chain(v6(500_000).iter()).enumerate() {
+        let k = i % 10_000;
         text.push_str(&p.addr().to_string());
         text.push('\n');
+        own.push_str(&format!(
+            "{} med {k} community 65000:{k} as-path {} 420000{k:04}\n",
+            p.addr(),
+            64512 + k % 400
+        ));
     }
     let mut g = c.benchmark_group("load");
     g.sample_size(10);
     g.throughput(Throughput::Elements(1_000_000));
     g.bench_function("parse 1M lines into the Loc-RIB", |bench| {
         bench.iter(|| {
-            let mut v = Vec::new();
-            parse_prefix_lines(&text, &mut v).unwrap();
-            v.sort_unstable();
-            v.dedup();
-            v.into_iter().collect::<BTreeSet<IpNet>>()
+            let mut t = RouteTable::default();
+            t.parse_lines(&text).unwrap();
+            t.finish()
+        })
+    });
+    g.bench_function("parse 1M lines in 10,000 attribute sets", |bench| {
+        bench.iter(|| {
+            let mut t = RouteTable::default();
+            t.parse_lines(&own).unwrap();
+            t.finish()
         })
     });
     g.finish();
