@@ -487,6 +487,12 @@ impl RouteTable {
         }
     }
 
+    /// Adds a route with an attribute set that is already shared (one
+    /// read from an MRT file, say): it is taken as it is, not looked up.
+    pub fn push_shared(&mut self, prefix: IpNet, attributes: Arc<AttributeOverrides>) {
+        self.own.push((prefix.trunc(), attributes));
+    }
+
     /// Adds a route written as text ([`RouteSpec`]), checked as
     /// [`RouteTable::parse_lines`] checks a line.
     pub fn push_spec(&mut self, route: &RouteSpec) -> Result<(), String> {

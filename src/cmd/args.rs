@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::Args;
+use cue::bgp::mrt::read::{read_routes, MrtOptions};
 pub use cue::bgp::rib::parse_prefix;
 use cue::bgp::route::{ExtCommunity, RouteTable};
 use cue::bgp::wire::{Community, LargeCommunity};
@@ -276,6 +277,23 @@ pub struct AdvertiseArgs {
     /// standard input
     #[arg(long = "advertise-file", value_name = "PATH")]
     pub advertise_file: Option<PathBuf>,
+    /// MRT file whose routes to advertise, with their original attributes:
+    /// a TABLE_DUMP_V2 RIB dump or BGP4MP messages (an updates dump, a
+    /// --mrt recording), replayed in order; the next hop is ours unless
+    /// --mrt-keep-next-hop
+    #[arg(long = "advertise-mrt", value_name = "FILE")]
+    pub advertise_mrt: Option<PathBuf>,
+    /// Announce the next hops recorded in the --advertise-mrt file
+    #[arg(long = "mrt-keep-next-hop")]
+    pub mrt_keep_next_hop: bool,
+    /// The recorded AS_PATHs: `prepend` puts our AS in front towards
+    /// external peers, `keep` sends them exactly as recorded
+    #[arg(long = "mrt-as-path", value_name = "HOW", default_value = "prepend", value_parser = ["prepend", "keep"])]
+    pub mrt_as_path: String,
+    /// Take only the routes of this peer of the --advertise-mrt file (by
+    /// default each prefix's first)
+    #[arg(long = "mrt-peer", value_name = "ADDR")]
+    pub mrt_peer: Option<IpAddr>,
     /// Export addresses within PREFIX even when a --reject prefix holds them
     /// (repeatable)
     #[arg(long, value_name = "PREFIX", value_parser = parse_prefix)]
@@ -348,7 +366,45 @@ impl AdvertiseArgs {
                 .parse_lines(&text)
                 .map_err(|e| anyhow::anyhow!(e))
                 .with_context(|| format!("--advertise-file {}", path.display()))?;
-        } else if samples && table.is_empty() {
+        }
+        if let Some(path) = &self.advertise_mrt {
+            let data = std::fs::read(path)
+                .with_context(|| format!("--advertise-mrt {}", path.display()))?;
+            let options = MrtOptions {
+                keep_next_hop: self.mrt_keep_next_hop,
+                as_path_exact: self.mrt_as_path == "keep",
+                peer: self.mrt_peer,
+                include_local: false,
+            };
+            let read = read_routes(&data, &options)
+                .map_err(|e| anyhow::anyhow!("--advertise-mrt {}: {e}", path.display()))?;
+            if read.routes.is_empty() {
+                anyhow::bail!(
+                    "--advertise-mrt {}: no routes{}",
+                    path.display(),
+                    match self.mrt_peer {
+                        Some(p) => format!(" of peer {p}"),
+                        None => String::new(),
+                    }
+                );
+            }
+            eprintln!(
+                "cue-bgp: {}: {} routes in {} attribute sets, from {} peers ({} RIB records, {} UPDATEs; \
+                 {} records skipped, {} messages that do not decode)",
+                path.display(),
+                read.routes.len(),
+                read.attribute_sets,
+                read.peers.len(),
+                read.rib_records,
+                read.updates,
+                read.skipped,
+                read.undecodable
+            );
+            for (p, a) in read.routes {
+                table.push_shared(p, a);
+            }
+        }
+        if samples && table.is_empty() && self.advertise_file.is_none() {
             for s in SAMPLE_ADDRESSES {
                 table.push(parse_prefix(s).expect("sample"), None);
             }

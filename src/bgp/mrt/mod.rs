@@ -1,6 +1,7 @@
-//! Recording sessions in MRT (RFC 6396): every BGP message sent and
-//! received, as a BGP4MP record, in the format `bgpdump`, `mrtparse` and
-//! the route collectors use.
+//! MRT (RFC 6396), the format `bgpdump`, `mrtparse` and the route
+//! collectors use: recording sessions (every BGP message sent and received,
+//! as a BGP4MP record), and reading routes out of RIB dumps and recorded
+//! sessions ([`read`]).
 //!
 //! ```text
 //! MRT common header: Timestamp (4) | Type (2) = 16 BGP4MP | Subtype (2) | Length (4)
@@ -23,6 +24,8 @@
 //! assert_eq!(&out[4..8], &[0, 16, 0, 4], "BGP4MP, BGP4MP_MESSAGE_AS4");
 //! assert_eq!(out.len(), 12 + 20 + 19);
 //! ```
+
+pub mod read;
 
 use super::wire::AS_TRANS;
 use std::io::{self, Write};
