@@ -196,7 +196,12 @@ pub fn export_with(
         a.as4_aggregator = (!ctx.four_octet_as && asn > u16::MAX as u32).then_some((asn, addr));
     }
     if overrides.as_path.is_some() || (overrides.prepend > 0 && !ibgp) {
-        let theirs = overrides.as_path.clone().unwrap_or_default();
+        // We are in no confederation: its segments go nowhere (RFC 5065).
+        let theirs = overrides
+            .as_path
+            .as_ref()
+            .map(AsPath::without_confederation)
+            .unwrap_or_default();
         let path = if ibgp || overrides.as_path_exact {
             theirs
         } else {
@@ -423,6 +428,31 @@ mod tests {
         let e6 = export_with(&ctx(65001, "fe80::2"), &params, &o6);
         let want: Vec<Ipv6Addr> = vec!["2001:db8::7".parse().unwrap(), "fe80::2".parse().unwrap()];
         assert_eq!(e6.next_hops6, want);
+    }
+
+    #[test]
+    fn fuzz_confederation_segments_of_a_replayed_path_go_nowhere() {
+        // Found by the `mrt` fuzz target: a RIB dump's AS_PATH with an
+        // AS_CONFED_SEQUENCE, sent as it was, is malformed at an external
+        // peer (RFC 5065 section 5.3).
+        use crate::bgp::wire::{AsSegment, AsSegmentKind};
+        let mut path = AsPath::sequence(&[65010]);
+        path.segments.insert(
+            0,
+            AsSegment {
+                kind: AsSegmentKind::ConfedSequence,
+                asns: vec![64512],
+            },
+        );
+        for exact in [false, true] {
+            let o = AttributeOverrides {
+                as_path: Some(path.clone()),
+                as_path_exact: exact,
+                ..Default::default()
+            };
+            let a = export_with(&ctx(65002, "192.0.2.1"), &Parameters::default(), &o).attributes;
+            assert!(!a.as_path.unwrap().has_confederation());
+        }
     }
 
     #[test]

@@ -187,6 +187,31 @@ impl AsPath {
         p
     }
 
+    /// The path without its confederation segments (RFC 5065 section 5.3:
+    /// they never leave the confederation).
+    ///
+    /// ```
+    /// use cue::bgp::wire::{AsPath, AsSegment, AsSegmentKind};
+    /// let mut p = AsPath::sequence(&[65010]);
+    /// p.segments.insert(0, AsSegment { kind: AsSegmentKind::ConfedSequence, asns: vec![64512] });
+    /// assert_eq!(p.without_confederation(), AsPath::sequence(&[65010]));
+    /// ```
+    pub fn without_confederation(&self) -> AsPath {
+        AsPath {
+            segments: self
+                .segments
+                .iter()
+                .filter(|s| {
+                    !matches!(
+                        s.kind,
+                        AsSegmentKind::ConfedSequence | AsSegmentKind::ConfedSet
+                    )
+                })
+                .cloned()
+                .collect(),
+        }
+    }
+
     /// Whether the path holds confederation segments (RFC 5065).
     pub fn has_confederation(&self) -> bool {
         self.segments.iter().any(|s| {
