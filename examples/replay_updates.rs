@@ -1,5 +1,6 @@
 //! Measures a peer's own ingest limit: encodes every UPDATE for a route
-//! file (`--advertise-file` lines, attributes included) *before* connecting, brings up an iBGP session (AS 65001, IPv4 and
+//! file (`--advertise-file` lines, attributes included, or an MRT dump
+//! named `*.mrt`, as `--advertise-mrt` reads it) *before* connecting, brings up an iBGP session (AS 65001, IPv4 and
 //! IPv6 unicast) to 127.0.0.1:PORT, prints `sending <unix-nanos>` and writes
 //! the pre-encoded UPDATEs in one go, then keeps the session alive until
 //! killed. `scripts/bench-bird.sh` uses it to report BIRD's limit next to
@@ -9,6 +10,7 @@
 //! cargo run --release --example replay_updates -- PORT ROUTE-FILE
 //! ```
 
+use cue::bgp::mrt::read::{read_routes, MrtOptions};
 use cue::bgp::route::RouteTable;
 use cue::bgp::session::policy::{self, ExportContext};
 use cue::bgp::wire::{self, DecodeContext, Family, Message, Open, UpdateBuilder};
@@ -26,12 +28,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: replay_updates PORT ROUTE-FILE".into());
     };
     let port: u16 = port.parse()?;
-    let text = std::fs::read_to_string(file)?;
     // The routes and their attribute sets, as `cue-bgp --advertise-file`
     // reads them, encoded by the same export policy towards an internal
     // peer: only the sending differs.
     let mut table = RouteTable::default();
-    table.parse_lines(&text)?;
+    if file.ends_with(".mrt") {
+        // An MRT dump, read as `--advertise-mrt` reads it.
+        let read = read_routes(&std::fs::read(file)?, &MrtOptions::default())?;
+        table.extend_shared(read.routes);
+    } else {
+        table.parse_lines(&std::fs::read_to_string(file)?)?;
+    }
     let (prefixes, own) = table.finish();
     let ctx = DecodeContext::with_four_octet_as(true);
     let export = ExportContext {

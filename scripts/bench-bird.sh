@@ -11,6 +11,9 @@
 # routes spread over 10,000 attribute sets of their own (route i has set
 # i mod 10000: a MED, a community and a two-AS path each), so that routes
 # next to each other never share one.
+# A third table: a 1M-route TABLE_DUMP_V2 RIB dump with realistic
+# attributes (varied AS_PATHs, communities; examples/mrt_rib.rs writes it),
+# announced with --advertise-mrt.
 # Usage: scripts/bench-bird.sh [RUNS] [PORT]     (default 3 runs, port 11790)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,7 +22,7 @@ port=${2:-11790}
 command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || {
   echo "bird is not installed (apt-get install bird2)" >&2; exit 1; }
 
-cargo build --release --quiet --bin cue-bgp --example replay_updates
+cargo build --release --quiet --bin cue-bgp --example replay_updates --example mrt_rib
 work=$(mktemp -d)
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
@@ -43,6 +46,7 @@ awk 'BEGIN {
   for (i = 0; i < 500000; i++) { k = i % 10000;
     printf "fd00::%x:%x med %d community 65000:%d as-path %d 420000%04d\n", int(i / 65536), i % 65536, k, k, 64512 + k % 400, k }
 }' > "$work/routes-10k.txt"
+./target/release/examples/mrt_rib "$work/rib.mrt" 1000000 > /dev/null
 
 cat > "$work/bird.conf" <<CONF
 log "$work/bird.log" all;
@@ -82,18 +86,21 @@ wait_full() {
   done
 }
 
-for table in routes routes-10k; do
-if [ "$table" = routes ]; then
-  echo "1,000,000 routes, the command line's attributes:"
-else
-  echo; echo "1,000,000 routes in 10,000 attribute sets of their own:"
-fi
+for table in routes routes-10k rib; do
+case $table in
+  routes) echo "1,000,000 routes, the command line's attributes:"
+    file=$work/routes.txt; option=--advertise-file ;;
+  routes-10k) echo; echo "1,000,000 routes in 10,000 attribute sets of their own:"
+    file=$work/routes-10k.txt; option=--advertise-file ;;
+  rib) echo; echo "a 1,000,000-route MRT RIB dump (examples/mrt_rib.rs), --advertise-mrt:"
+    file=$work/rib.mrt; option=--advertise-mrt ;;
+esac
 echo "| run | cue-bgp: start to all routes in BIRD | cue-bgp peak RSS, whole run | BIRD alone: pre-encoded UPDATEs |"
 echo "|---|---|---|---|"
 for run in $(seq 1 "$runs"); do
   start_bird
   t0=$(date +%s%N)
-  ./target/release/cue-bgp --port "$port" -m -6 ::1 --advertise-file "$work/$table.txt" \
+  ./target/release/cue-bgp --port "$port" -m -6 ::1 "$option" "$file" \
     65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
   cue=$!
   t1=$(wait_full)
@@ -109,7 +116,7 @@ for run in $(seq 1 "$runs"); do
   wait "$cue" || true
 
   start_bird
-  ./target/release/examples/replay_updates "$port" "$work/$table.txt" > "$work/replay.out" 2>&1 &
+  ./target/release/examples/replay_updates "$port" "$file" > "$work/replay.out" 2>&1 &
   replay=$!
   until grep -q '^sending' "$work/replay.out"; do sleep 0.005; done
   r0=$(awk '/^sending/ {print $2}' "$work/replay.out")

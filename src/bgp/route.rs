@@ -31,7 +31,7 @@ use super::config::AttributeOverrides;
 use super::rib::{parse_prefix, RouteAttributes};
 use super::wire::{Community, LargeCommunity, Origin};
 use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
@@ -470,7 +470,7 @@ pub struct RouteTable {
     /// Attribute sets by the text they were written as (looked up once a
     /// line: a fast hash), and by value.
     by_text: HashMap<String, Arc<AttributeOverrides>, foldhash::fast::RandomState>,
-    by_value: HashMap<AttributeOverrides, Arc<AttributeOverrides>>,
+    by_value: HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>,
 }
 
 impl RouteTable {
@@ -493,6 +493,20 @@ impl RouteTable {
         self.own.push((prefix.trunc(), attributes));
     }
 
+    /// Adds routes whose attribute sets are already shared, as
+    /// [`push_shared`](Self::push_shared) does one (without a copy of the
+    /// list when nothing else has attributes yet).
+    pub fn extend_shared(&mut self, mut routes: Vec<(IpNet, Arc<AttributeOverrides>)>) {
+        for r in &mut routes {
+            r.0 = r.0.trunc();
+        }
+        if self.own.is_empty() {
+            self.own = routes;
+        } else {
+            self.own.extend(routes);
+        }
+    }
+
     /// Adds a route written as text ([`RouteSpec`]), checked as
     /// [`RouteTable::parse_lines`] checks a line.
     pub fn push_spec(&mut self, route: &RouteSpec) -> Result<(), String> {
@@ -503,10 +517,7 @@ impl RouteTable {
     }
 
     fn intern(&mut self, a: AttributeOverrides) -> Arc<AttributeOverrides> {
-        self.by_value
-            .entry(a)
-            .or_insert_with_key(|a| Arc::new(a.clone()))
-            .clone()
+        intern(&mut self.by_value, a)
     }
 
     /// Adds one route per line (`PREFIX [attributes]`, see the module),
@@ -570,7 +581,7 @@ impl RouteTable {
         &mut self,
         text: &str,
         first_line: usize,
-        interner: &Mutex<HashMap<AttributeOverrides, Arc<AttributeOverrides>>>,
+        interner: &Mutex<HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>>,
     ) -> Result<(), String> {
         // A host route takes 8 to 40 characters a line: reserve for the
         // short end, for the first kind of line seen.
@@ -604,12 +615,10 @@ impl RouteTable {
                     let spec: AttributeSpec =
                         rest.parse().map_err(|e| at(format!("{prefix}: {e}")))?;
                     let value = AttributeOverrides::from_spec(&spec);
-                    let a = interner
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .entry(value)
-                        .or_insert_with_key(|a| Arc::new(a.clone()))
-                        .clone();
+                    let a = intern(
+                        &mut interner.lock().unwrap_or_else(|e| e.into_inner()),
+                        value,
+                    );
                     self.by_text.insert(rest.to_string(), a.clone());
                     a
                 }
@@ -683,6 +692,19 @@ impl RouteTable {
         drop(plain);
         (rib, own.into_iter().collect())
     }
+}
+
+/// The shared set equal to `a`, made if there is none.
+fn intern(
+    sets: &mut HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>,
+    a: AttributeOverrides,
+) -> Arc<AttributeOverrides> {
+    if let Some(shared) = sets.get(&a) {
+        return shared.clone();
+    }
+    let shared = Arc::new(a);
+    sets.insert(shared.clone());
+    shared
 }
 
 /// The smallest part of a text worth a thread of its own.

@@ -400,9 +400,7 @@ impl AdvertiseArgs {
                 read.skipped,
                 read.undecodable
             );
-            for (p, a) in read.routes {
-                table.push_shared(p, a);
-            }
+            table.extend_shared(read.routes);
         }
         if samples && table.is_empty() && self.advertise_file.is_none() {
             for s in SAMPLE_ADDRESSES {

@@ -38,7 +38,7 @@ use crate::bgp::wire::{
     FLAG_TRANSITIVE,
 };
 use ipnet::IpNet;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -199,16 +199,19 @@ struct Reader<'o> {
     out: MrtRoutes,
     /// The PEER_INDEX_TABLE of a RIB dump.
     index: Vec<MrtPeer>,
-    /// Routes by prefix, with the rank of the peer they came from (lower
-    /// wins: the first entry, the peer seen first).
-    table: BTreeMap<IpNet, (usize, Arc<AttributeOverrides>)>,
+    /// The RIB dump's routes, one per record, with the rank of the peer
+    /// they came from (lower wins: the first entry).
+    table: Vec<(IpNet, usize, Arc<AttributeOverrides>)>,
     /// BGP4MP peers in order of appearance.
     bgp4mp_peers: Vec<IpAddr>,
     /// Per BGP4MP peer, its routes (the merged table is built at the end).
     per_peer: Vec<BTreeMap<IpNet, Arc<AttributeOverrides>>>,
-    /// Attribute sets by their bytes (and next hop), then by value.
+    /// Attribute sets of RIB entries by their bytes; of BGP4MP messages,
+    /// by value.
     by_bytes: HashMap<Vec<u8>, Arc<AttributeOverrides>, foldhash::fast::RandomState>,
-    by_value: HashMap<AttributeOverrides, Arc<AttributeOverrides>>,
+    by_value: HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>,
+    /// A buffer for the key of `by_bytes`.
+    key: Vec<u8>,
 }
 
 impl<'o> Reader<'o> {
@@ -217,11 +220,12 @@ impl<'o> Reader<'o> {
             options,
             out: MrtRoutes::default(),
             index: Vec::new(),
-            table: BTreeMap::new(),
+            table: Vec::new(),
             bgp4mp_peers: Vec::new(),
             per_peer: Vec::new(),
             by_bytes: HashMap::default(),
-            by_value: HashMap::new(),
+            by_value: HashSet::default(),
+            key: Vec::new(),
         }
     }
 
@@ -258,6 +262,7 @@ impl<'o> Reader<'o> {
                 let prefix = prefix(&mut b, ipv6)?;
                 let count = b.u16("entry count")?;
                 self.out.rib_records += 1;
+                let mut best: Option<(usize, &[u8])> = None;
                 for _ in 0..count {
                     let peer = b.u16("peer index")? as usize;
                     b.u32("originated time")?;
@@ -275,17 +280,15 @@ impl<'o> Reader<'o> {
                     if self.options.peer.is_some_and(|p| p != from.address) {
                         continue;
                     }
-                    if self
-                        .table
-                        .get(&prefix)
-                        .is_some_and(|(rank, _)| *rank <= peer)
-                    {
-                        continue;
+                    if best.map_or(true, |(rank, _)| peer < rank) {
+                        best = Some((peer, attrs));
                     }
+                }
+                if let Some((peer, attrs)) = best {
                     let a = self
                         .attributes(attrs)
                         .map_err(|e| format!("{prefix}: {e}"))?;
-                    self.table.insert(prefix, (peer, a));
+                    self.table.push((prefix, peer, a));
                 }
                 Ok(())
             }
@@ -360,7 +363,7 @@ impl<'o> Reader<'o> {
             self.per_peer[rank].remove(w);
         }
         if update.announced().next().is_some() {
-            let a = self.shared(update.attributes.clone(), None);
+            let a = self.shared(update.attributes.clone());
             for p in update.announced() {
                 self.per_peer[rank].insert(*p, a.clone());
             }
@@ -371,12 +374,13 @@ impl<'o> Reader<'o> {
     /// The attribute set of a RIB entry's attributes (4-octet AS, the
     /// abbreviated MP_REACH_NLRI of RFC 6396 section 4.3.4).
     fn attributes(&mut self, raw: &[u8]) -> Result<Arc<AttributeOverrides>, String> {
-        if let Some(a) = self.by_bytes.get(raw) {
-            return Ok(a.clone());
-        }
-        // Take MP_REACH_NLRI out: in a RIB entry it holds only a next hop.
-        let mut rest = Vec::with_capacity(raw.len());
-        let mut next_hop6 = None;
+        // The key of the set: the attributes as they are but MP_REACH_NLRI
+        // (in a RIB entry it holds only a next hop) and, when the next hop
+        // is to be ours, NEXT_HOP; then the next hop, when kept. Routes of
+        // different peers with the same attributes then share a set.
+        let mut key = std::mem::take(&mut self.key);
+        key.clear();
+        let mut next_hop6: &[u8] = &[];
         let mut b = Bytes { buf: raw };
         while !b.buf.is_empty() {
             let start = raw.len() - b.buf.len();
@@ -388,36 +392,55 @@ impl<'o> Reader<'o> {
                 b.u8("attribute length")? as usize
             };
             let value = b.take(len, "attribute value")?;
-            if code == attr_type::MP_REACH_NLRI {
-                next_hop6 = mp_next_hop(value);
-            } else {
-                rest.extend_from_slice(&raw[start..raw.len() - b.buf.len()]);
+            match code {
+                attr_type::MP_REACH_NLRI => next_hop6 = value,
+                attr_type::NEXT_HOP if !self.options.keep_next_hop => {}
+                _ => key.extend_from_slice(&raw[start..raw.len() - b.buf.len()]),
             }
         }
+        let attributes_end = key.len();
+        if self.options.keep_next_hop {
+            key.extend_from_slice(next_hop6);
+        }
+        if let Some(a) = self.by_bytes.get(key.as_slice()) {
+            let a = a.clone();
+            self.key = key;
+            return Ok(a);
+        }
         let ctx = DecodeContext::with_four_octet_as(true);
-        let attrs = PathAttributes::decode(&rest, ctx).map_err(|e| e.to_string())?;
-        let a = self.shared(attrs, next_hop6);
-        self.by_bytes.insert(raw.to_vec(), a.clone());
+        let attrs =
+            PathAttributes::decode(&key[..attributes_end], ctx).map_err(|e| e.to_string())?;
+        let nh6 = self
+            .options
+            .keep_next_hop
+            .then(|| mp_next_hop(next_hop6))
+            .flatten();
+        let a = Arc::new(overrides_of(attrs, nh6, self.options));
+        self.by_bytes.insert(key.clone(), a.clone());
+        self.key = key;
         Ok(a)
     }
 
-    /// The shared attribute set for `attrs` (and a next hop of a RIB
-    /// entry's MP_REACH_NLRI).
-    fn shared(
-        &mut self,
-        attrs: PathAttributes,
-        next_hop6: Option<IpAddr>,
-    ) -> Arc<AttributeOverrides> {
-        let o = overrides_of(attrs, next_hop6, self.options);
-        self.by_value
-            .entry(o)
-            .or_insert_with_key(|o| Arc::new(o.clone()))
-            .clone()
+    /// The shared attribute set for the attributes of a BGP4MP UPDATE.
+    fn shared(&mut self, attrs: PathAttributes) -> Arc<AttributeOverrides> {
+        let o = overrides_of(attrs, None, self.options);
+        if let Some(a) = self.by_value.get(&o) {
+            return a.clone();
+        }
+        let a = Arc::new(o);
+        self.by_value.insert(a.clone());
+        a
     }
 
     fn finish(mut self) -> MrtRoutes {
+        // RIB records come in prefix order; the same prefix twice (never
+        // seen so far) keeps its first peer's route.
+        if !self.table.windows(2).all(|w| w[0].0 < w[1].0) {
+            self.table.sort_by_key(|r| (r.0, r.1));
+            self.table.dedup_by_key(|r| r.0);
+        }
         if self.per_peer.is_empty() {
-            self.out.routes = self.table.into_iter().map(|(p, (_, a))| (p, a)).collect();
+            self.out.routes = self.table.into_iter().map(|(p, _, a)| (p, a)).collect();
         } else {
             // Each prefix from the first peer that has it.
             let mut merged: BTreeMap<IpNet, Arc<AttributeOverrides>> = BTreeMap::new();
@@ -425,20 +448,19 @@ impl<'o> Reader<'o> {
                 merged.extend(routes);
             }
             // A file may hold both kinds: the RIB dump's entries go first.
-            for (p, (_, a)) in self.table {
+            for (p, _, a) in self.table {
                 merged.insert(p, a);
             }
             self.out.routes = merged.into_iter().collect();
         }
-        let mut sets: Vec<*const AttributeOverrides> = self
+        drop(self.by_bytes);
+        let used: HashSet<*const AttributeOverrides, foldhash::fast::RandomState> = self
             .out
             .routes
             .iter()
             .map(|(_, a)| Arc::as_ptr(a))
             .collect();
-        sets.sort_unstable();
-        sets.dedup();
-        self.out.attribute_sets = sets.len();
+        self.out.attribute_sets = used.len();
         self.out
     }
 }
