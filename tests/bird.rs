@@ -349,7 +349,10 @@ protocol bgp to_cue {{
     };
     let r = find("10.20.0.0/16");
     assert_eq!(r["next_hop"], "127.0.0.2");
-    assert_eq!(r["as_path"], "65002");
+    assert_eq!(
+        r["as_path"],
+        serde_json::json!([{"type": "sequence", "asns": [65002]}])
+    );
     assert_eq!(r["origin"], "igp");
     assert_eq!(r["med"], 55);
     assert_eq!(r["communities"][0], "65002:7");

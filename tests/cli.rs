@@ -284,7 +284,10 @@ fn speaker_to_listen_ebgp() {
         .iter()
         .find(|r| r["prefix"] == "198.51.100.7/32")
         .unwrap();
-    assert_eq!(v4["as_path"], "4200000000");
+    assert_eq!(
+        v4["as_path"],
+        serde_json::json!([{"type": "sequence", "asns": [4200000000u32]}])
+    );
     assert_eq!(v4["next_hop"], "127.0.0.1");
     assert_eq!(v4["med"], 9);
     assert!(

@@ -235,7 +235,7 @@ fn listen_shows_routes_gobgp_sends() {
         .find(|r| r["prefix"] == "10.30.0.0/24")
         .unwrap();
     assert_eq!(r["next_hop"], "192.0.2.30");
-    assert_eq!(r["as_path"], "65002");
+    assert_eq!(r["as_path"], json!([{"type": "sequence", "asns": [65002]}]));
     assert_eq!(r["med"], 10);
     assert_eq!(r["communities"], json!(["65002:1"]));
     assert_eq!(r["large_communities"], json!(["65002:3:4"]));

@@ -62,7 +62,7 @@ fn open_json(o: &Open) -> Value {
 }
 
 fn as_path_json(p: &AsPath) -> Value {
-    Value::String(p.to_string())
+    serde_json::to_value(p).unwrap_or_default()
 }
 
 fn mp_reach_json(m: &MpReach) -> Value {

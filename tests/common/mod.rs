@@ -373,13 +373,39 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// Checks one `--json` line against `schema/events.schema.json`, the
+/// documented promise; panics with what does not match.
+pub fn check_schema(v: &serde_json::Value) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let text = include_str!("../../schema/events.schema.json");
+        let schema: serde_json::Value = serde_json::from_str(text).expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("the schema is a JSON Schema")
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "output does not match schema/events.schema.json:\n{v}\n{}",
+        errors.join("\n")
+    );
+}
+
 impl Finished {
-    /// The JSON lines of standard output.
+    /// The JSON lines of standard output, each checked against the schema.
     pub fn json(&self) -> Vec<serde_json::Value> {
-        self.stdout
+        let lines: Vec<serde_json::Value> = self
+            .stdout
             .lines()
             .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+            .collect();
+        lines
+            .iter()
+            .filter(|v| v.get("event").is_some())
+            .for_each(check_schema);
+        lines
     }
 }
 
@@ -480,6 +506,11 @@ pub fn received_routes(stdout: &str) -> Vec<serde_json::Value> {
     stdout
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .inspect(|e| {
+            if e.get("event").is_some() {
+                check_schema(e)
+            }
+        })
         .filter(|e| e["event"] == "update" && e["direction"] == "received")
         .flat_map(|e| e["announce"].as_array().cloned().unwrap_or_default())
         .collect()

@@ -354,9 +354,36 @@ impl fmt::Display for AsPath {
     }
 }
 
+/// In JSON, a path is its list of segments, each with its type and ASNs:
+/// `[{"type": "sequence", "asns": [65001, 65002]}]` (`set`,
+/// `confed-sequence`, `confed-set` for the others).
+///
+/// ```
+/// use cue::bgp::wire::AsPath;
+/// let json = serde_json::to_string(&AsPath::sequence(&[65001, 65002])).unwrap();
+/// assert_eq!(json, r#"[{"type":"sequence","asns":[65001,65002]}]"#);
+/// ```
 impl serde::Serialize for AsPath {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        s.collect_seq(&self.segments)
+    }
+}
+
+impl serde::Serialize for AsSegment {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("AsSegment", 2)?;
+        st.serialize_field(
+            "type",
+            match self.kind {
+                AsSegmentKind::Set => "set",
+                AsSegmentKind::Sequence => "sequence",
+                AsSegmentKind::ConfedSequence => "confed-sequence",
+                AsSegmentKind::ConfedSet => "confed-set",
+            },
+        )?;
+        st.serialize_field("asns", &self.asns)?;
+        st.end()
     }
 }
 
