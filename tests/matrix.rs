@@ -1,0 +1,412 @@
+//! The interoperability matrix, sending side: BIRD, FRR, GoBGP and ExaBGP
+//! each send routes to `cue-bgp listen` over IPv6 transport, eBGP from a
+//! 4-octet AS (4200000002), multiprotocol (an IPv4 and an IPv6 route on the
+//! one session), with MED, communities, large and extended communities and
+//! a prepended path; then withdraw one route; then the daemon is killed and
+//! started again and the routes come back. `listen` is driven with
+//! `--commands` and answers `expect` for each step. (The receiving side of
+//! the matrix is in bird.rs, gobgp.rs, samples.rs, attributes.rs and
+//! mrt_replay.rs; the README's table names the test of each cell.)
+
+mod common;
+
+use common::*;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(30);
+
+/// What every daemon sends, as `expect` states it: ext-community included.
+const ROUTES: &str = "10.80.0.0/24 med 30 community 65002:1 large-community 4200000002:1:2 \
+ext-community rt:65002:7 as-path 4200000002 4200000002 \
+10.80.1.0/24 as-path 4200000002 \
+2001:db8:80::/48 med 30 community 65002:1 as-path 4200000002 4200000002";
+
+/// `cue-bgp listen` on `[::1]:port` (AS 65001), taking commands.
+fn listen(port: u16) -> Interactive {
+    let p = port.to_string();
+    let cue = Interactive::start(&[
+        "listen",
+        "--bind",
+        "::1",
+        "--port",
+        &p,
+        "-m",
+        "--commands",
+        "65001",
+        "127.0.0.9",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    cue
+}
+
+/// Sends `expect ROUTES 30s` and returns the answer.
+fn expect(cue: &mut Interactive, routes: &str) -> String {
+    cue.send(&format!("expect {routes} 30s"));
+    cue.reply(Duration::from_secs(40))
+}
+
+/// Waits for an output line that contains every one of `words`.
+fn wait_line(cue: &mut Interactive, words: &[&str]) -> String {
+    let start = Instant::now();
+    loop {
+        let left = T
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("no line with {words:?} within {T:?}"));
+        let l = cue.lines.recv_timeout(left).expect("a line from listen");
+        if words.iter().all(|w| l.contains(w)) {
+            return l;
+        }
+    }
+}
+
+/// The three steps every daemon goes through: all routes with their
+/// attributes, one withdrawn, and back after a restart.
+fn steps(cue: &mut Interactive, withdraw: impl FnOnce(), restart: impl FnOnce()) {
+    assert_eq!(expect(cue, ROUTES), "ok");
+    withdraw();
+    wait_line(cue, &["withdrawn by peer", "10.80.1.0/24"]);
+    assert_eq!(expect(cue, "10.80.0.0/24 2001:db8:80::/48"), "ok");
+    restart();
+    wait_line(cue, &["session down"]);
+    assert_eq!(
+        expect(
+            cue,
+            "10.80.0.0/24 med 30 as-path 4200000002 4200000002 2001:db8:80::/48"
+        ),
+        "ok"
+    );
+    cue.send("quit");
+    assert_eq!(cue.reply(T), "ok");
+}
+
+fn bird_config(port: u16, withdrawn: bool) -> String {
+    let second = if withdrawn {
+        String::new()
+    } else {
+        "protocol static s4b { ipv4; route 10.80.1.0/24 blackhole; }".to_string()
+    };
+    format!(
+        r#"
+log stderr all;
+router id 127.0.0.4;
+protocol device {{}}
+protocol static s4 {{ ipv4; route 10.80.0.0/24 blackhole; }}
+{second}
+protocol static s6 {{ ipv6; route 2001:db8:80::/48 blackhole; }}
+filter attrs {{
+  if net != 10.80.1.0/24 then {{
+    bgp_med = 30; bgp_community.add((65002,1)); bgp_path.prepend(4200000002);
+    if net = 10.80.0.0/24 then {{
+      bgp_large_community.add((4200000002,1,2)); bgp_ext_community.add((rt,65002,7));
+    }}
+  }}
+  accept;
+}}
+protocol bgp to_cue {{
+  local ::1 as 4200000002;
+  neighbor ::1 port {port} as 65001;
+  multihop;
+  connect retry time 1;
+  ipv4 {{ import none; export filter attrs; next hop address 192.0.2.80; }};
+  ipv6 {{ import none; export filter attrs; next hop address 2001:db8::80; }};
+}}
+"#
+    )
+}
+
+#[test]
+fn bird_sends_to_listen() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen(port);
+    let bird = std::cell::RefCell::new(Bird::start(&bird_config(port, false)));
+    steps(
+        &mut cue,
+        || {
+            let b = bird.borrow();
+            std::fs::write(b.dir.path("bird.conf"), bird_config(port, true)).unwrap();
+            b.birdc(&["configure"]);
+        },
+        || bird.borrow_mut().restart(),
+    );
+}
+
+fn frr_config(port: u16, withdrawn: bool) -> String {
+    let second = if withdrawn {
+        ""
+    } else {
+        "  network 10.80.1.0/24\n"
+    };
+    format!(
+        r#"
+frr defaults traditional
+hostname cue-matrix
+router bgp 4200000002
+ bgp router-id 127.0.0.4
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor ::1 remote-as 65001
+ neighbor ::1 port {port}
+ neighbor ::1 timers connect 1
+ address-family ipv4 unicast
+  network 10.80.0.0/24 route-map ATTRS
+{second}  neighbor ::1 activate
+  neighbor ::1 route-map NH4 out
+ exit-address-family
+ address-family ipv6 unicast
+  network 2001:db8:80::/48 route-map ATTRS
+  neighbor ::1 activate
+  neighbor ::1 route-map NH6 out
+ exit-address-family
+route-map ATTRS permit 10
+ set metric 30
+ set community 65002:1
+ set large-community 4200000002:1:2
+ set extcommunity rt 65002:7
+ set as-path prepend 4200000002
+route-map NH4 permit 10
+ set ip next-hop 192.0.2.80
+route-map NH6 permit 10
+ set ipv6 next-hop global 2001:db8::80
+"#
+    )
+}
+
+#[test]
+fn frr_sends_to_listen() {
+    if !have(BGPD) || !have("vtysh") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen(port);
+    let frr = std::cell::RefCell::new(Frr::start(&frr_config(port, false), free_port()));
+    // FRR gives the IPv6 route the large and extended communities too.
+    steps(
+        &mut cue,
+        || {
+            frr.borrow().vtysh(
+                "configure terminal\nrouter bgp 4200000002\naddress-family ipv4 unicast\nno network 10.80.1.0/24",
+            );
+        },
+        || {
+            let mut f = frr.borrow_mut();
+            *f = Frr::start(&frr_config(port, true), free_port());
+        },
+    );
+}
+
+fn gobgp_config(port: u16) -> String {
+    format!(
+        r#"
+[global.config]
+  as = 4200000002
+  router-id = "127.0.0.4"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "::1"
+    peer-as = 65001
+  [neighbors.transport.config]
+    remote-port = {port}
+    local-address = "::1"
+  [neighbors.timers.config]
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+"#
+    )
+}
+
+fn gobgp_routes(g: &Gobgp) {
+    g.gobgp(&[
+        "global",
+        "rib",
+        "-a",
+        "ipv4",
+        "add",
+        "10.80.0.0/24",
+        "nexthop",
+        "192.0.2.80",
+        "med",
+        "30",
+        "community",
+        "65002:1",
+        "large-community",
+        "4200000002:1:2",
+        "rt",
+        "65002:7",
+        "aspath",
+        "4200000002",
+    ]);
+    g.gobgp(&[
+        "global",
+        "rib",
+        "-a",
+        "ipv4",
+        "add",
+        "10.80.1.0/24",
+        "nexthop",
+        "192.0.2.80",
+    ]);
+    g.gobgp(&[
+        "global",
+        "rib",
+        "-a",
+        "ipv6",
+        "add",
+        "2001:db8:80::/48",
+        "nexthop",
+        "2001:db8::80",
+        "med",
+        "30",
+        "community",
+        "65002:1",
+        "aspath",
+        "4200000002",
+    ]);
+}
+
+#[test]
+fn gobgp_sends_to_listen() {
+    if !have("gobgpd") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen(port);
+    let g = std::cell::RefCell::new(Gobgp::start(&gobgp_config(port)));
+    gobgp_routes(&g.borrow());
+    steps(
+        &mut cue,
+        || {
+            g.borrow()
+                .gobgp(&["global", "rib", "-a", "ipv4", "del", "10.80.1.0/24"]);
+        },
+        || {
+            let mut b = g.borrow_mut();
+            *b = Gobgp::start(&gobgp_config(port));
+            gobgp_routes(&b);
+        },
+    );
+}
+
+fn exabgp_config(port: u16, script: &std::path::Path) -> String {
+    let script = script.display();
+    format!(
+        r#"
+process withdraw {{
+    run {script};
+    encoder text;
+}}
+
+neighbor ::1 {{
+    router-id 127.0.0.4;
+    local-address ::1;
+    local-as 4200000002;
+    peer-as 65001;
+    connect {port};
+    family {{
+        ipv4 unicast;
+        ipv6 unicast;
+    }}
+    api {{
+        processes [ withdraw ];
+    }}
+    static {{
+        route 10.80.0.0/24 next-hop 192.0.2.80 med 30 community [ 65002:1 ] large-community [ 4200000002:1:2 ] extended-community [ target:65002:7 ] as-path [ 4200000002 4200000002 ];
+        route 10.80.1.0/24 next-hop 192.0.2.80;
+        route 2001:db8:80::/48 next-hop 2001:db8::80 med 30 community [ 65002:1 ] as-path [ 4200000002 4200000002 ];
+    }}
+}}
+"#
+    )
+}
+
+/// The API process that withdraws 10.80.1.0/24 once the file `trigger`
+/// exists (ExaBGP runs it in a directory of its own).
+fn withdraw_sh(trigger: &std::path::Path) -> String {
+    format!(
+        "#!/bin/sh\n\
+         while [ ! -e '{}' ]; do sleep 0.1; done\n\
+         echo 'withdraw route 10.80.1.0/24 next-hop 192.0.2.80'\n\
+         while true; do sleep 10; done\n",
+        trigger.display()
+    )
+}
+
+fn exabgp(dir: &Scratch, port: u16) -> Child {
+    let script = dir.path("withdraw.sh");
+    std::fs::write(dir.path("exabgp.conf"), exabgp_config(port, &script)).unwrap();
+    std::fs::write(&script, withdraw_sh(&dir.path("withdraw"))).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path("exabgp.log"))
+        .unwrap();
+    let user = Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|_| "root".into());
+    Command::new("exabgp")
+        .arg("./exabgp.conf")
+        .current_dir(&dir.0)
+        .env("exabgp.tcp.bind", "")
+        .env("exabgp.daemon.user", user)
+        .env("exabgp.cli.enable", "false")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start exabgp")
+}
+
+#[test]
+fn exabgp_sends_to_listen() {
+    if !have("exabgp") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen(port);
+    let dir = Scratch::new("matrix-exabgp");
+    let child = std::cell::RefCell::new(exabgp(&dir, port));
+    let log = dir.path("exabgp.log");
+    let _show = Show(log);
+    steps(
+        &mut cue,
+        || std::fs::write(dir.path("withdraw"), "").unwrap(),
+        || {
+            let mut c = child.borrow_mut();
+            let _ = c.kill();
+            let _ = c.wait();
+            let _ = std::fs::remove_file(dir.path("withdraw"));
+            *c = exabgp(&dir, port);
+        },
+    );
+    let mut c = child.borrow_mut();
+    let _ = c.kill();
+    let _ = c.wait();
+}
+
+/// Prints a daemon's log if the test fails, for the reason it gives.
+struct Show(std::path::PathBuf);
+
+impl Drop for Show {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.0).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(30).collect();
+            eprintln!("{}:", self.0.display());
+            for l in tail.into_iter().rev() {
+                eprintln!("  {l}");
+            }
+        }
+    }
+}
