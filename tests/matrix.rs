@@ -4,9 +4,15 @@
 //! one session), with MED, communities, large and extended communities and
 //! a prepended path; then withdraw one route; then the daemon is killed and
 //! started again and the routes come back. `listen` is driven with
-//! `--commands` and answers `expect` for each step. (The receiving side of
-//! the matrix is in bird.rs, gobgp.rs, samples.rs, attributes.rs and
-//! mrt_replay.rs; the README's table names the test of each cell.)
+//! `--commands` and answers `expect` for each step.
+//!
+//! The receiving side: each daemon takes routes from the speaker the same
+//! way (IPv6 transport, eBGP to a 4-octet AS, multiprotocol, routes with
+//! every attribute kind from an --advertise-file), then a `withdraw`
+//! command, then a restart of the daemon, after which the speaker connects
+//! again and the routes are back. More cells of the matrix are in bird.rs,
+//! gobgp.rs, samples.rs, attributes.rs and mrt_replay.rs; the README's
+//! table names the test of each.
 
 mod common;
 
@@ -80,7 +86,9 @@ fn steps(cue: &mut Interactive, withdraw: impl FnOnce(), restart: impl FnOnce())
     assert_eq!(cue.reply(T), "ok");
 }
 
-fn bird_config(port: u16, withdrawn: bool) -> String {
+/// BIRD listens on `listen`, a port of its own: its default, 179, is
+/// shared by every BIRD the tests start.
+fn bird_config(port: u16, listen: u16, withdrawn: bool) -> String {
     let second = if withdrawn {
         String::new()
     } else {
@@ -104,7 +112,7 @@ filter attrs {{
   accept;
 }}
 protocol bgp to_cue {{
-  local ::1 as 4200000002;
+  local ::1 port {listen} as 4200000002;
   neighbor ::1 port {port} as 65001;
   multihop;
   connect retry time 1;
@@ -122,12 +130,14 @@ fn bird_sends_to_listen() {
     }
     let port = free_port();
     let mut cue = listen(port);
-    let bird = std::cell::RefCell::new(Bird::start(&bird_config(port, false)));
+    let listen = free_port();
+    let bird = std::cell::RefCell::new(Bird::start(&bird_config(port, listen, false)));
+    let _show = Show(bird.borrow().dir.path("bird.log"));
     steps(
         &mut cue,
         || {
             let b = bird.borrow();
-            std::fs::write(b.dir.path("bird.conf"), bird_config(port, true)).unwrap();
+            std::fs::write(b.dir.path("bird.conf"), bird_config(port, listen, true)).unwrap();
             b.birdc(&["configure"]);
         },
         || bird.borrow_mut().restart(),
@@ -182,18 +192,17 @@ fn frr_sends_to_listen() {
     }
     let port = free_port();
     let mut cue = listen(port);
-    let frr = std::cell::RefCell::new(Frr::start(&frr_config(port, false), free_port()));
-    // FRR gives the IPv6 route the large and extended communities too.
+    let frr = std::cell::RefCell::new(Some(Frr::start(&frr_config(port, false), free_port())));
     steps(
         &mut cue,
         || {
-            frr.borrow().vtysh(
+            frr.borrow().as_ref().unwrap().vtysh(
                 "configure terminal\nrouter bgp 4200000002\naddress-family ipv4 unicast\nno network 10.80.1.0/24",
             );
         },
         || {
-            let mut f = frr.borrow_mut();
-            *f = Frr::start(&frr_config(port, true), free_port());
+            frr.borrow_mut().take();
+            *frr.borrow_mut() = Some(Frr::start(&frr_config(port, true), free_port()));
         },
     );
 }
@@ -280,18 +289,25 @@ fn gobgp_sends_to_listen() {
     }
     let port = free_port();
     let mut cue = listen(port);
-    let g = std::cell::RefCell::new(Gobgp::start(&gobgp_config(port)));
-    gobgp_routes(&g.borrow());
+    let g = std::cell::RefCell::new(Some(Gobgp::start(&gobgp_config(port))));
+    gobgp_routes(g.borrow().as_ref().unwrap());
     steps(
         &mut cue,
         || {
-            g.borrow()
-                .gobgp(&["global", "rib", "-a", "ipv4", "del", "10.80.1.0/24"]);
+            g.borrow().as_ref().unwrap().gobgp(&[
+                "global",
+                "rib",
+                "-a",
+                "ipv4",
+                "del",
+                "10.80.1.0/24",
+            ]);
         },
         || {
-            let mut b = g.borrow_mut();
-            *b = Gobgp::start(&gobgp_config(port));
-            gobgp_routes(&b);
+            g.borrow_mut().take();
+            let new = Gobgp::start(&gobgp_config(port));
+            gobgp_routes(&new);
+            *g.borrow_mut() = Some(new);
         },
     );
 }
@@ -351,16 +367,11 @@ fn exabgp(dir: &Scratch, port: u16) -> Child {
         .append(true)
         .open(dir.path("exabgp.log"))
         .unwrap();
-    let user = Command::new("id")
-        .arg("-un")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "root".into());
     Command::new("exabgp")
         .arg("./exabgp.conf")
         .current_dir(&dir.0)
         .env("exabgp.tcp.bind", "")
-        .env("exabgp.daemon.user", user)
+        .env("exabgp.daemon.user", current_user())
         .env("exabgp.cli.enable", "false")
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -395,6 +406,15 @@ fn exabgp_sends_to_listen() {
     let _ = c.wait();
 }
 
+/// The user ExaBGP is to run as: ours.
+fn current_user() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|_| "root".into())
+}
+
 /// Prints a daemon's log if the test fails, for the reason it gives.
 struct Show(std::path::PathBuf);
 
@@ -409,4 +429,312 @@ impl Drop for Show {
             }
         }
     }
+}
+
+/// What the speaker announces in the receiving half: its AS 65001 goes in
+/// front of each path at the daemon.
+const TABLE: &str = "10.80.0.0/24 med 30 community 65001:1 large-community 65001:1:2 \
+ext-community rt:65001:7 as-path 65010\n\
+10.80.1.0/24\n\
+2001:db8:80::/48 med 40 community 65001:2 as-path 65020\n";
+
+/// The speaker (AS 65001) dialling [::1]:port with TABLE, taking commands.
+/// GoBGP and FRR refuse loopback next hops: documentation ones.
+fn speaker(port: u16, dir: &Scratch) -> Interactive {
+    let file = dir.path("table.txt");
+    std::fs::write(&file, TABLE).unwrap();
+    let p = port.to_string();
+    Interactive::start(&[
+        "--port",
+        &p,
+        "--commands",
+        "--connect-retry",
+        "1s",
+        "-m",
+        "-4",
+        "192.0.2.1",
+        "-6",
+        "2001:db8::1",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "::1",
+    ])
+}
+
+/// The receiving steps: `check(all)` until it holds (all routes, or the
+/// one withdrawn gone), then a withdrawal, then a restart.
+fn receiving_steps(cue: &mut Interactive, check: impl Fn(bool) -> bool, restart: impl FnOnce()) {
+    wait_for("the routes with their attributes", T, || {
+        check(true).then_some(())
+    });
+    cue.send("withdraw 10.80.1.0/24");
+    assert_eq!(cue.reply(T), "ok");
+    wait_for("the withdrawal", T, || check(false).then_some(()));
+    restart();
+    wait_for("the routes after the restart", T, || {
+        check(false).then_some(())
+    });
+    cue.send("quit");
+    assert_eq!(cue.reply(T), "ok");
+}
+
+#[test]
+fn bird_receives_from_the_speaker() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = std::cell::RefCell::new(bird_passive(port, "::1", "::1", 4_200_000_002, 65001));
+    let dir = Scratch::new("matrix-bird-rx");
+    let mut cue = speaker(port, &dir);
+    let check = |all: bool| {
+        let b = bird.borrow();
+        let a = b.birdc(&["show", "route", "all", "for", "10.80.0.0/24"]);
+        let six = b.birdc(&["show", "route", "all", "for", "2001:db8:80::/48"]);
+        let second = b
+            .birdc(&["show", "route", "for", "10.80.1.0/24"])
+            .contains("10.80.1.0/24");
+        a.contains("BGP.as_path: 65001 65010")
+            && a.contains("BGP.med: 30")
+            && a.contains("BGP.community: (65001,1)")
+            && a.contains("BGP.large_community: (65001, 1, 2)")
+            && a.contains("BGP.ext_community: (rt, 65001, 7)")
+            && six.contains("BGP.as_path: 65001 65020")
+            && six.contains("BGP.med: 40")
+            && second == all
+    };
+    receiving_steps(&mut cue, check, || bird.borrow_mut().restart());
+}
+
+#[test]
+fn gobgp_receives_from_the_speaker() {
+    if !have("gobgpd") {
+        return;
+    }
+    let port = free_port();
+    let config = format!(
+        r#"
+[global.config]
+  as = 4200000002
+  router-id = "127.0.0.4"
+  port = {port}
+  local-address-list = ["::1"]
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "::1"
+    peer-as = 65001
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+"#
+    );
+    let g = std::cell::RefCell::new(Some(Gobgp::start(&config)));
+    let dir = Scratch::new("matrix-gobgp-rx");
+    let mut cue = speaker(port, &dir);
+    let check = |all: bool| {
+        let g = g.borrow();
+        let Some(g) = g.as_ref() else { return false };
+        let v4 = g.rib("ipv4");
+        let v6 = g.rib("ipv6");
+        let Some(a) = gobgp_attrs(&v4, "10.80.0.0/24") else {
+            return false;
+        };
+        let Some(a6) = gobgp_attrs(&v6, "2001:db8:80::/48") else {
+            return false;
+        };
+        let text = serde_json::to_string(&a).unwrap();
+        gobgp_attr(&a, 2)
+            .is_some_and(|p| p["as_paths"][0]["asns"] == serde_json::json!([65001, 65010]))
+            && gobgp_attr(&a, 4).is_some_and(|m| m["metric"] == 30)
+            && gobgp_attr(&a, 8)
+                .is_some_and(|c| c["communities"] == serde_json::json!([65001u32 << 16 | 1]))
+            && gobgp_attr(&a, 16).is_some()
+            && text.contains("\"LocalData2\":2")
+            && gobgp_attr(&a6, 4).is_some_and(|m| m["metric"] == 40)
+            && gobgp_attrs(&v4, "10.80.1.0/24").is_some() == all
+    };
+    // The old one goes first: the new one takes its port.
+    receiving_steps(&mut cue, check, || {
+        g.borrow_mut().take();
+        *g.borrow_mut() = Some(Gobgp::start(&config));
+    });
+}
+
+#[test]
+fn frr_receives_from_the_speaker() {
+    if !have(BGPD) || !have("vtysh") {
+        return;
+    }
+    let port = free_port();
+    let config = r#"
+frr defaults traditional
+hostname cue-matrix-rx
+router bgp 4200000002
+ bgp router-id 127.0.0.4
+ no bgp ebgp-requires-policy
+ neighbor ::1 remote-as 65001
+ address-family ipv4 unicast
+  neighbor ::1 activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor ::1 activate
+ exit-address-family
+"#;
+    let frr = std::cell::RefCell::new(Some(Frr::start_on(config, "::1", port)));
+    let dir = Scratch::new("matrix-frr-rx");
+    let mut cue = speaker(port, &dir);
+    let check = |all: bool| {
+        let f = frr.borrow();
+        let Some(f) = f.as_ref() else { return false };
+        let (Some(a), Some(a6)) = (
+            f.route("ipv4", "10.80.0.0/24"),
+            f.route("ipv6", "2001:db8:80::/48"),
+        ) else {
+            return false;
+        };
+        let text = a.to_string();
+        a["aspath"]["string"] == "65001 65010"
+            && a["metric"] == 30
+            && text.contains("65001:1")
+            && text.contains("65001:1:2")
+            && text.contains("RT:65001:7")
+            && a6["metric"] == 40
+            && f.route("ipv4", "10.80.1.0/24").is_some() == all
+    };
+    receiving_steps(&mut cue, check, || {
+        frr.borrow_mut().take();
+        *frr.borrow_mut() = Some(Frr::start_on(config, "::1", port));
+    });
+}
+
+#[test]
+fn exabgp_receives_from_the_speaker() {
+    if !have("exabgp") {
+        return;
+    }
+    let port = free_port();
+    let dir = Scratch::new("matrix-exabgp-rx");
+    let received = dir.path("received.json");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exabgp/log-updates.py");
+    let config = format!(
+        r#"
+process log-updates {{
+    run {};
+    encoder json;
+}}
+neighbor ::1 {{
+    router-id 127.0.0.4;
+    local-address ::1;
+    local-as 4200000002;
+    peer-as 65001;
+    passive true;
+    family {{
+        ipv4 unicast;
+        ipv6 unicast;
+    }}
+    api {{
+        processes [ log-updates ];
+        receive {{
+            parsed;
+            update;
+        }}
+    }}
+}}
+"#,
+        script.display()
+    );
+    std::fs::write(dir.path("exabgp.conf"), config).unwrap();
+    let start = || {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.path("exabgp.log"))
+            .unwrap();
+        let child = Command::new("exabgp")
+            .arg("./exabgp.conf")
+            .current_dir(&dir.0)
+            .env("exabgp.tcp.bind", "::1")
+            .env("exabgp.tcp.port", port.to_string())
+            .env("exabgp.daemon.user", current_user())
+            .env("exabgp.cli.enable", "false")
+            .env("CUE_EXABGP_LOG", &received)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start exabgp");
+        wait_for("ExaBGP to listen", T, || {
+            std::net::TcpStream::connect(("::1", port)).ok().map(|_| ())
+        });
+        child
+    };
+    let child = std::cell::RefCell::new(start());
+    let _show = Show(dir.path("exabgp.log"));
+    let mut cue = speaker(port, &dir);
+    // What ExaBGP was last told of each prefix: announced with these
+    // attributes, or withdrawn.
+    let state = || {
+        let mut routes: std::collections::BTreeMap<String, Option<serde_json::Value>> =
+            Default::default();
+        for l in std::fs::read_to_string(&received)
+            .unwrap_or_default()
+            .lines()
+        {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(l) else {
+                continue;
+            };
+            let u = &v["neighbor"]["message"]["update"];
+            if let Some(fams) = u["withdraw"].as_object() {
+                for list in fams.values().filter_map(|l| l.as_array()) {
+                    for p in list {
+                        routes.insert(p["nlri"].as_str().unwrap_or("").to_string(), None);
+                    }
+                }
+            }
+            if let Some(fams) = u["announce"].as_object() {
+                for nhs in fams.values().filter_map(|n| n.as_object()) {
+                    for list in nhs.values().filter_map(|l| l.as_array()) {
+                        for p in list {
+                            let nlri = p["nlri"].as_str().unwrap_or("").to_string();
+                            routes.insert(nlri, Some(u["attribute"].clone()));
+                        }
+                    }
+                }
+            }
+        }
+        routes
+    };
+    let check = |all: bool| {
+        let r = state();
+        let Some(Some(a)) = r.get("10.80.0.0/24") else {
+            return false;
+        };
+        let Some(Some(a6)) = r.get("2001:db8:80::/48") else {
+            return false;
+        };
+        a["as-path"] == serde_json::json!([65001, 65010])
+            && a["med"] == 30
+            && a["community"] == serde_json::json!([[65001, 1]])
+            && a["large-community"] == serde_json::json!([[65001, 1, 2]])
+            && a.to_string().contains("target:65001:7")
+            && a6["med"] == 40
+            && matches!(r.get("10.80.1.0/24"), Some(Some(_))) == all
+    };
+    receiving_steps(&mut cue, check, || {
+        let mut c = child.borrow_mut();
+        let _ = c.kill();
+        let _ = c.wait();
+        let _ = std::fs::remove_file(&received);
+        *c = start();
+    });
+    let mut c = child.borrow_mut();
+    let _ = c.kill();
+    let _ = c.wait();
 }

@@ -712,6 +712,11 @@ pub struct Frr {
 
 impl Frr {
     pub fn start(config: &str, port: u16) -> Frr {
+        Frr::start_on(config, "127.0.0.1", port)
+    }
+
+    /// bgpd listening on `address` (`::1` for an IPv6 session).
+    pub fn start_on(config: &str, address: &str, port: u16) -> Frr {
         let dir = Scratch::new("frr");
         std::fs::write(dir.path("bgpd.conf"), config).unwrap();
         let log = std::fs::File::create(dir.path("bgpd.log")).unwrap();
@@ -722,7 +727,7 @@ impl Frr {
                 "-P",
                 "0",
                 "-l",
-                "127.0.0.1",
+                address,
                 "-p",
                 &port.to_string(),
             ])
