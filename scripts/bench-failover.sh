@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Failover, measured at a real BIRD: route health injection with one VIP
+# (192.0.2.10/32) in front of one HTTP backend. Each repetition fails the
+# backend and times until BIRD has withdrawn the VIP, then brings it back
+# and times until BIRD has it again; the instants at BIRD are its own log
+# timestamps (`debug { routes }`, milliseconds).
+#
+# The backend (python3 -m http.server) runs in a network namespace this
+# script creates, at 10.203.0.2 behind a veth pair, so that it can fail in
+# two ways:
+#   refused  the server is stopped: the namespace's kernel answers RST,
+#   dropped  the host stops answering: every packet to it is dropped (an
+#            nftables input policy of drop in the namespace), so probes run
+#            into their timeout.
+# Two timing profiles: the default (interval 2s, timeout 2s, window 5,
+# rise 5, fall 4: down after 2 failed probes) and a fast one (interval
+# 200ms, timeout 200ms, window 3, rise 3, fall 3: down after 1).
+# The goal for a withdrawal is interval x (failed probes needed) + timeout
+# + 50 ms at most; for a return, interval x rise + 50 ms.
+# Needs root (a namespace), bird2 and nftables.
+# Usage: scripts/bench-failover.sh [REPETITIONS] [PORT]   (default 20, port 11795)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reps=${1:-20}
+port=${2:-11795}
+[ "$(id -u)" = 0 ] || { echo "needs root: it creates a network namespace" >&2; exit 1; }
+command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || {
+  echo "bird is not installed (apt-get install bird2)" >&2; exit 1; }
+command -v nft >/dev/null 2>&1 || {
+  echo "nft is not installed (apt-get install nftables)" >&2; exit 1; }
+
+cargo build --release --quiet --bin cue-bgp
+work=$(mktemp -d)
+ns=cuefo$$
+host_if=fo$$a
+ns_if=fo$$b
+backend=""
+cue=""
+cleanup() {
+  [ -n "$cue" ] && kill "$cue" 2>/dev/null || true
+  [ -n "$backend" ] && kill "$backend" 2>/dev/null || true
+  [ -f "$work/bird.pid" ] && kill "$(cat "$work/bird.pid")" 2>/dev/null || true
+  ip link del "$host_if" 2>/dev/null || true
+  ip netns del "$ns" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+ip netns add "$ns"
+ip link add "$host_if" type veth peer name "$ns_if"
+ip link set "$ns_if" netns "$ns"
+ip addr add 10.203.0.1/30 dev "$host_if"
+ip link set "$host_if" up
+ip netns exec "$ns" ip addr add 10.203.0.2/30 dev "$ns_if"
+ip netns exec "$ns" ip link set "$ns_if" up
+ip netns exec "$ns" ip link set lo up
+
+start_backend() {
+  ip netns exec "$ns" python3 -m http.server 8080 --bind 10.203.0.2 >/dev/null 2>&1 &
+  backend=$!
+  until (exec 3<>/dev/tcp/10.203.0.2/8080) 2>/dev/null; do sleep 0.01; done
+}
+stop_backend() { kill "$backend"; wait "$backend" 2>/dev/null || true; backend=""; }
+
+cat > "$work/bird.conf" <<CONF
+log "$work/bird.log" all;
+timeformat log "%F %T.%3f";
+router id 127.0.0.2;
+protocol device {}
+protocol bgp lb {
+  local 127.0.0.1 port $port as 65001;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  debug { routes };
+  ipv4 { import all; export none; };
+}
+CONF
+bird -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
+
+# The instant (ns since the epoch) of BIRD's last log line about the VIP
+# with WORD ("added", "removed"), once there are more than N of them.
+vip_lines() { grep -c "$1.*192.0.2.10/32" "$work/bird.log" || true; }
+wait_vip() {
+  local word=$1 n=$2 deadline=$(( $(date +%s) + 60 ))
+  while [ "$(vip_lines "$word")" -le "$n" ]; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "no '$word' of the VIP at BIRD within 60 s" >&2; tail -5 "$work/bird.log" >&2; exit 1
+    fi
+    sleep 0.01
+  done
+  local ts
+  ts=$(grep "$word.*192.0.2.10/32" "$work/bird.log" | tail -n 1 | cut -c1-23)
+  TZ=UTC date -d "$ts" +%s%N
+}
+
+# Median and worst of the numbers on standard input.
+stats() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms | %.0f ms", m, v[NR] }'; }
+
+echo "| profile | failure | goal: withdrawn within | withdrawn at BIRD (median, worst) | goal: back within | back at BIRD (median, worst) |"
+echo "|---|---|---|---|---|---|"
+for profile in default fast; do
+  case $profile in
+    default) timing=''; interval=2000; timeout=2000; failures=2; rise=5 ;;
+    fast) timing=', "interval": "200ms", "timeout": "200ms", "window": 3, "rise": 3, "fall": 3'
+      interval=200; timeout=200; failures=1; rise=3 ;;
+  esac
+  cat > "$work/services.json" <<JSON
+{"services": [{"address": "192.0.2.10", "port": 80, "protocol": "tcp",
+  "destinations": [{"address": "10.203.0.2", "port": 8080,
+    "checks": [{"type": "http", "path": "/"$timing}]}]}]}
+JSON
+  start_backend
+  ./target/release/cue-bgp --services "$work/services.json" --port "$port" \
+    65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
+  cue=$!
+  wait_vip added "$(vip_lines added)" > /dev/null
+  for failure in refused dropped; do
+    : > "$work/down.txt"; : > "$work/up.txt"
+    for _ in $(seq 1 "$reps"); do
+      n=$(vip_lines removed)
+      t0=$(date +%s%N)
+      if [ "$failure" = refused ]; then stop_backend
+      else ip netns exec "$ns" nft -f - <<'NFT'
+table inet failover {
+  chain input {
+    type filter hook input priority 0; policy drop;
+  }
+}
+NFT
+      fi
+      t1=$(wait_vip removed "$n")
+      echo $(( (t1 - t0) / 1000000 )) >> "$work/down.txt"
+      n=$(vip_lines added)
+      if [ "$failure" = refused ]; then start_backend
+      else ip netns exec "$ns" nft delete table inet failover; fi
+      t2=$(date +%s%N)
+      t3=$(wait_vip added "$n")
+      echo $(( (t3 - t2) / 1000000 )) >> "$work/up.txt"
+    done
+    printf "| %s | %s | %d ms | %s | %d ms | %s |\n" "$profile" "$failure" \
+      $(( interval * failures + timeout + 50 )) "$(stats < "$work/down.txt")" \
+      $(( interval * rise + 50 )) "$(stats < "$work/up.txt")"
+  done
+  kill "$cue"; wait "$cue" 2>/dev/null || true; cue=""
+  stop_backend
+done
+echo
+echo "($reps repetitions each; times from the failure or the return to BIRD's log line)"
