@@ -96,8 +96,8 @@ wait_vip() {
 # Median and worst of the numbers on standard input.
 stats() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms | %.0f ms", m, v[NR] }'; }
 
-echo "| profile | failure | goal: withdrawn within | withdrawn at BIRD (median, worst) | goal: back within | back at BIRD (median, worst) |"
-echo "|---|---|---|---|---|---|"
+echo "| profile | failure | goal: withdrawn within | withdrawn at BIRD, median | worst | goal: back within | back at BIRD, median | worst |"
+echo "|---|---|---|---|---|---|---|---|"
 for profile in default fast; do
   case $profile in
     default) timing=''; interval=2000; timeout=2000; failures=2; rise=5 ;;
