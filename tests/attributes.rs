@@ -175,23 +175,13 @@ fn announce_commands_carry_attributes_to_gobgp() {
     }
     let port = free_port();
     // iBGP: LOCAL_PREF goes, the path goes as written.
-    let g = Gobgp::start(&format!(
-        r#"
-[global.config]
-  as = 65001
-  router-id = "127.0.0.3"
-  port = {port}
-  local-address-list = ["127.0.0.1"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "127.0.0.1"
-    peer-as = 65001
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-"#
+    let g = Gobgp::start(&passive_gobgp_config(
+        65001,
+        "127.0.0.1",
+        port,
+        "127.0.0.1",
+        65001,
+        "",
     ));
     let p = port.to_string();
     let mut cue = Interactive::start(&[

@@ -11,26 +11,13 @@ const T: Duration = Duration::from_secs(15);
 
 /// A gobgpd on `port` that waits for cue-bgp at 127.0.0.1 (AS `peer_as`).
 fn gobgp_passive(port: u16, local_as: u32, peer_as: u32) -> Gobgp {
-    Gobgp::start(&format!(
-        r#"
-[global.config]
-  as = {local_as}
-  router-id = "127.0.0.3"
-  port = {port}
-  local-address-list = ["127.0.0.1"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "127.0.0.1"
-    peer-as = {peer_as}
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#
+    Gobgp::start(&passive_gobgp_config(
+        local_as,
+        "127.0.0.1",
+        port,
+        "127.0.0.1",
+        peer_as,
+        "",
     ))
 }
 

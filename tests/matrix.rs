@@ -406,15 +406,6 @@ fn exabgp_sends_to_listen() {
     let _ = c.wait();
 }
 
-/// The user ExaBGP is to run as: ours.
-fn current_user() -> String {
-    Command::new("id")
-        .arg("-un")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "root".into())
-}
-
 /// Prints a daemon's log if the test fails, for the reason it gives.
 struct Show(std::path::PathBuf);
 
@@ -514,27 +505,7 @@ fn gobgp_receives_from_the_speaker() {
         return;
     }
     let port = free_port();
-    let config = format!(
-        r#"
-[global.config]
-  as = 4200000002
-  router-id = "127.0.0.4"
-  port = {port}
-  local-address-list = ["::1"]
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "::1"
-    peer-as = 65001
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#
-    );
+    let config = passive_gobgp_config(4_200_000_002, "::1", port, "::1", 65001, "");
     let g = std::cell::RefCell::new(Some(Gobgp::start(&config)));
     let dir = Scratch::new("matrix-gobgp-rx");
     let mut cue = speaker(port, &dir);

@@ -68,37 +68,28 @@ fn check_table_at_bird(bird: &Bird) {
 /// A gobgpd in AS 65002 that takes routes from cue-bgp at 127.0.0.1 and
 /// dumps its table and the updates it receives as MRT into `dir`.
 fn recording_gobgp(port: u16, dir: &Scratch) -> Gobgp {
-    Gobgp::start(&format!(
+    let dumps = format!(
         r#"
-[global.config]
-  as = 65002
-  router-id = "127.0.0.3"
-  port = {port}
-  local-address-list = ["127.0.0.1"]
 [[mrt-dump]]
   [mrt-dump.config]
     dump-type = "table"
-    file-name = "{table}"
+    file-name = "{}"
     dump-interval = 1
 [[mrt-dump]]
   [mrt-dump.config]
     dump-type = "updates"
-    file-name = "{updates}"
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "127.0.0.1"
-    peer-as = 65001
-  [neighbors.transport.config]
-    passive-mode = true
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
+    file-name = "{}"
 "#,
-        table = dir.path("table.dump").display(),
-        updates = dir.path("updates.dump").display(),
+        dir.path("table.dump").display(),
+        dir.path("updates.dump").display(),
+    );
+    Gobgp::start(&passive_gobgp_config(
+        65002,
+        "127.0.0.1",
+        port,
+        "127.0.0.1",
+        65001,
+        &dumps,
     ))
 }
 

@@ -108,14 +108,6 @@ fn frr_sample() {
     });
 }
 
-fn current_user() -> String {
-    Command::new("id")
-        .arg("-un")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|_| "root".into())
-}
-
 #[test]
 fn exabgp_sample() {
     if !have("exabgp") {

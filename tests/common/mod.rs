@@ -264,6 +264,50 @@ pub fn parse_bird_routes(text: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The user ExaBGP is to run as: ours.
+pub fn current_user() -> String {
+    Command::new("id")
+        .arg("-un")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|_| "root".into())
+}
+
+/// A gobgpd configuration: AS `asn` listening on `address` port `port`
+/// for a passive session with `neighbor` (AS `peer_as`), IPv4 and IPv6
+/// unicast, with `extra` (more TOML) after the global section.
+pub fn passive_gobgp_config(
+    asn: u32,
+    address: &str,
+    port: u16,
+    neighbor: &str,
+    peer_as: u32,
+    extra: &str,
+) -> String {
+    format!(
+        r#"
+[global.config]
+  as = {asn}
+  router-id = "127.0.0.3"
+  port = {port}
+  local-address-list = ["{address}"]
+{extra}
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "{neighbor}"
+    peer-as = {peer_as}
+  [neighbors.transport.config]
+    passive-mode = true
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv6-unicast"
+"#
+    )
+}
+
 /// A running gobgpd with its own config and API port.
 pub struct Gobgp {
     child: Child,
