@@ -268,6 +268,9 @@ impl HealthInjector {
 async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receiver<Fixed>) {
     let mut changed = director.changed();
     let mut healthy: BTreeSet<IpAddr> = BTreeSet::new();
+    // The fixed attributes and backups last merged, and the merge: a
+    // health change that leaves both alone does not copy the fixed map.
+    let mut merged: Option<(Overrides, Overrides, Overrides)> = None;
     loop {
         let (base, own) = fixed.borrow_and_update().clone();
         changed.borrow_and_update();
@@ -286,7 +289,12 @@ async fn keep_rib(pool: Pool, director: Arc<Director>, mut fixed: watch::Receive
         }
         // The attributes first: a VIP turning into a backup path is
         // re-announced with them, never withdrawn in between.
-        let overrides = with_backups(&own, backup_overrides(&base, &backup));
+        let backups = backup_overrides(&base, &backup);
+        let overrides = match &merged {
+            Some((o, b, m)) if Arc::ptr_eq(o, &own) && *b == backups => m.clone(),
+            _ => with_backups(&own, backups.clone()),
+        };
+        merged = Some((own, backups, overrides.clone()));
         let current = pool.overrides();
         if !Arc::ptr_eq(&current, &overrides) && *current != *overrides {
             pool.set_overrides(overrides);

@@ -133,35 +133,20 @@ fn a_bad_line_is_refused_with_its_number_and_nothing_is_announced() {
         "10.0.0.0/24 med 10\n10.0.1.0/24 med ten\n10.0.2.0/24\n",
     )
     .unwrap();
-    let out = std::process::Command::new(cue_bin())
-        .args([
-            "--advertise-file",
-            file.to_str().unwrap(),
-            "--port",
-            "1",
-            "65001",
-            "127.0.0.1",
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let f = file.to_str().unwrap();
+    let err = refused(&[
+        "--advertise-file",
+        f,
+        "--port",
+        "1",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
     assert!(err.contains("line 2:"), "{err}");
     assert!(err.contains("med"), "{err}");
     std::fs::write(&file, "10.0.0.0/24 next-hop 2001:db8::1\n").unwrap();
-    let out = std::process::Command::new(cue_bin())
-        .args([
-            "--advertise-file",
-            file.to_str().unwrap(),
-            "65001",
-            "127.0.0.1",
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused(&["--advertise-file", f, "65001", "127.0.0.1", "127.0.0.1"]);
     assert!(
         err.contains("line 1:") && err.contains("address family"),
         "{err}"

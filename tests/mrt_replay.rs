@@ -274,31 +274,17 @@ fn bad_mrt_files_are_refused_before_anything_is_sent() {
     let file = dir.path("bad.mrt");
     // A TABLE_DUMP_V2 RIB record that claims more bytes than the file has.
     std::fs::write(&file, [0, 0, 0, 1, 0, 13, 0, 2, 0, 0, 0, 40, 0, 0]).unwrap();
-    let out = Command::new(cue_bin())
-        .args([
-            "--advertise-mrt",
-            file.to_str().unwrap(),
-            "65001",
-            "127.0.0.1",
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let f = file.to_str().unwrap();
+    let err = refused(&["--advertise-mrt", f, "65001", "127.0.0.1", "127.0.0.1"]);
     assert!(
         err.contains("record at byte 0") && err.contains("left in the file"),
         "{err}"
     );
-    let out = Command::new(cue_bin())
-        .args([
-            "--advertise-mrt",
-            "/nonexistent.mrt",
-            "65001",
-            "127.0.0.1",
-            "127.0.0.1",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    refused(&[
+        "--advertise-mrt",
+        "/nonexistent.mrt",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
 }

@@ -68,18 +68,23 @@ impl Parameters {
     /// Refuses next hops that no router takes: unspecified, multicast or
     /// broadcast addresses.
     pub fn validate(&self) -> Result<(), PeerConfigError> {
-        if let Some(a) = self.next_hop4 {
-            if a.is_unspecified() || a.is_multicast() || a.is_broadcast() {
-                return Err(PeerConfigError::NextHop(a.into()));
-            }
-        }
-        if let Some(a) = self.next_hop6 {
-            if a.is_unspecified() || a.is_multicast() {
-                return Err(PeerConfigError::NextHop(a.into()));
-            }
-        }
-        Ok(())
+        let v4 = self.next_hop4.map(IpAddr::V4);
+        let v6 = self.next_hop6.map(IpAddr::V6);
+        v4.into_iter().chain(v6).try_for_each(check_next_hop)
     }
+}
+
+/// Refuses a next hop that no router takes: unspecified, multicast or
+/// broadcast.
+pub(crate) fn check_next_hop(a: IpAddr) -> Result<(), PeerConfigError> {
+    let unusable = match a {
+        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
+        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
+    };
+    if unusable {
+        return Err(PeerConfigError::NextHop(a));
+    }
+    Ok(())
 }
 
 /// Attributes that set some routes apart from the others, applied on top
@@ -173,48 +178,10 @@ impl AttributeOverrides {
         }
     }
 
-    /// `self` with `over` on top: what `over` sets wins, added communities
-    /// add up, prepends add up.
-    pub fn layered(&self, over: &AttributeOverrides) -> AttributeOverrides {
-        let mut o = self.clone();
-        macro_rules! take {
-            ($($f:ident),*) => { $( if over.$f.is_some() { o.$f = over.$f.clone(); } )* };
-        }
-        take!(
-            next_hop,
-            origin,
-            as_path,
-            med,
-            local_pref,
-            communities,
-            large_communities,
-            aggregator
-        );
-        o.as_path_exact |= over.as_path_exact;
-        o.atomic_aggregate |= over.atomic_aggregate;
-        o.ext_communities
-            .extend(over.ext_communities.iter().copied());
-        o.add_communities
-            .extend(over.add_communities.iter().copied());
-        o.add_large_communities
-            .extend(over.add_large_communities.iter().copied());
-        o.prepend = o.prepend.saturating_add(over.prepend);
-        o.other.extend(over.other.iter().cloned());
-        o
-    }
-
     /// Refuses what no router takes: a next hop that is unspecified,
     /// multicast or broadcast.
     pub fn validate(&self) -> Result<(), PeerConfigError> {
-        match self.next_hop {
-            Some(IpAddr::V4(a)) if a.is_unspecified() || a.is_multicast() || a.is_broadcast() => {
-                Err(PeerConfigError::NextHop(a.into()))
-            }
-            Some(IpAddr::V6(a)) if a.is_unspecified() || a.is_multicast() => {
-                Err(PeerConfigError::NextHop(a.into()))
-            }
-            _ => Ok(()),
-        }
+        self.next_hop.map_or(Ok(()), check_next_hop)
     }
 }
 

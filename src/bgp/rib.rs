@@ -147,28 +147,6 @@ pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
     parsed.ok_or_else(|| format!("{s:?} is not an address or prefix"))
 }
 
-/// Parses one prefix or address per line into `out`, skipping blank lines
-/// and `#` comments. The error names the first bad line.
-pub fn parse_prefix_lines(text: &str, out: &mut Vec<IpNet>) -> Result<(), String> {
-    // A host route takes 8 to 40 characters a line: reserve for the short end.
-    out.reserve(text.len() / 16);
-    for (i, line) in text.lines().enumerate() {
-        let line = match line.find('#') {
-            Some(at) => &line[..at],
-            None => line,
-        }
-        .trim();
-        if line.is_empty() {
-            continue;
-        }
-        match parse_prefix(line) {
-            Ok(p) => out.push(p),
-            Err(e) => return Err(format!("line {}: {e}", i + 1)),
-        }
-    }
-    Ok(())
-}
-
 /// The attributes of a route received from a peer.
 ///
 /// ``` no_run
@@ -400,10 +378,12 @@ mod tests {
             Ok("10.0.0.0/8".parse().unwrap())
         );
         assert!(parse_prefix("10.0.0.0/33").is_err());
-        let mut v = Vec::new();
-        parse_prefix_lines("# header\n10.0.0.1\n\n  fd00::/64  # comment\n", &mut v).unwrap();
-        assert_eq!(v.len(), 2);
-        let e = parse_prefix_lines("10.0.0.1\nbogus\n", &mut v).unwrap_err();
+        // Files of them: what `--advertise-file` reads.
+        let mut t = crate::bgp::route::RouteTable::default();
+        t.parse_lines("# header\n10.0.0.1\n\n  fd00::/64  # comment\n")
+            .unwrap();
+        assert_eq!(t.len(), 2);
+        let e = t.parse_lines("10.0.0.1\nbogus\n").unwrap_err();
         assert!(e.contains("line 2"), "{e}");
     }
 

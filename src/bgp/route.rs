@@ -27,7 +27,7 @@
 //! assert!("10.0.0.0/24 med".parse::<RouteSpec>().is_err());
 //! ```
 
-use super::config::AttributeOverrides;
+use super::config::{check_next_hop, AttributeOverrides};
 use super::rib::{parse_prefix, RouteAttributes};
 use super::wire::{Community, LargeCommunity, Origin};
 use ipnet::IpNet;
@@ -745,12 +745,7 @@ fn check_next_hop_family(prefix: IpNet, next_hop: Option<IpAddr>) -> Result<(), 
         Some(nh) if nh.is_ipv4() != prefix.addr().is_ipv4() => Err(format!(
             "{prefix}: next-hop {nh} is not of the prefix's address family"
         )),
-        Some(nh) => AttributeOverrides {
-            next_hop: Some(nh),
-            ..Default::default()
-        }
-        .validate()
-        .map_err(|e| format!("{prefix}: {e}")),
+        Some(nh) => check_next_hop(nh).map_err(|e| format!("{prefix}: {e}")),
         None => Ok(()),
     }
 }

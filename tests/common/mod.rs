@@ -453,6 +453,14 @@ impl Finished {
     }
 }
 
+/// Runs `cue-bgp ARGS` to its end, which must be a refusal (status 2, as
+/// for bad arguments and files), and returns its standard error.
+pub fn refused(args: &[&str]) -> String {
+    let done = Cue::start(args).wait(Duration::from_secs(15));
+    assert_eq!(done.status.code(), Some(2), "not refused: {}", done.stderr);
+    done.stderr
+}
+
 pub fn cue_bin() -> &'static str {
     env!("CARGO_BIN_EXE_cue-bgp")
 }

@@ -33,7 +33,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::SystemTime;
 
-const MRT_BGP4MP: u16 = 16;
+/// MRT type BGP4MP and its message subtypes (RFC 6396 section 4.4).
+const BGP4MP: u16 = 16;
 const BGP4MP_MESSAGE: u16 = 1;
 const BGP4MP_MESSAGE_AS4: u16 = 4;
 const BGP4MP_MESSAGE_LOCAL: u16 = 6;
@@ -83,7 +84,7 @@ pub fn encode_bgp4mp(
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as u32);
     out.extend_from_slice(&secs.to_be_bytes());
-    out.extend_from_slice(&MRT_BGP4MP.to_be_bytes());
+    out.extend_from_slice(&BGP4MP.to_be_bytes());
     out.extend_from_slice(&subtype.to_be_bytes());
     let len_at = out.len();
     out.extend_from_slice(&[0; 4]);

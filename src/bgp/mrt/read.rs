@@ -42,8 +42,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use super::{
+    BGP4MP, BGP4MP_MESSAGE, BGP4MP_MESSAGE_AS4, BGP4MP_MESSAGE_AS4_LOCAL, BGP4MP_MESSAGE_LOCAL,
+};
+
 const TABLE_DUMP_V2: u16 = 13;
-const BGP4MP: u16 = 16;
 const BGP4MP_ET: u16 = 17;
 
 const PEER_INDEX_TABLE: u16 = 1;
@@ -51,11 +54,6 @@ const RIB_IPV4_UNICAST: u16 = 2;
 const RIB_IPV6_UNICAST: u16 = 4;
 const RIB_IPV4_UNICAST_ADDPATH: u16 = 8;
 const RIB_IPV6_UNICAST_ADDPATH: u16 = 10;
-
-const BGP4MP_MESSAGE: u16 = 1;
-const BGP4MP_MESSAGE_AS4: u16 = 4;
-const BGP4MP_MESSAGE_LOCAL: u16 = 6;
-const BGP4MP_MESSAGE_AS4_LOCAL: u16 = 7;
 
 /// How routes read from an MRT file are to be announced again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -104,8 +102,7 @@ pub struct MrtRoutes {
     pub peers: Vec<MrtPeer>,
     /// How many distinct attribute sets the routes have.
     pub attribute_sets: usize,
-    /// Records read, by kind: TABLE_DUMP_V2 RIB records and BGP4MP
-    /// UPDATEs taken.
+    /// TABLE_DUMP_V2 RIB records read.
     pub rib_records: usize,
     /// BGP4MP UPDATE messages applied.
     pub updates: usize,
