@@ -1,10 +1,12 @@
 //! The director: health-checks backends and tells the embedder which
 //! services and VIPs are up.
 //!
-//! [`Director::start`] takes a [`Config`]; one tokio task runs each distinct
-//! check (identical checks used by several services are probed once), with
-//! jitter so that thousands of checks do not fire together, and every probe
-//! bounded by its timeout. Results go into the pure [`DirectorState`], which
+//! [`Director::start`] takes a [`Config`]; one tokio task schedules and runs
+//! every distinct check (identical checks used by several services are
+//! probed once), with jitter so that thousands of checks do not fire
+//! together but never more than one interval between two probes of a
+//! check, and every probe bounded by its timeout: a hung backend delays no
+//! other. Results go into the pure [`DirectorState`], which
 //! decides, by each check's rise/fall rule, which destinations and services
 //! are up. [`Director::healthy_vips`] is what a BGP speaker advertises.
 //!
@@ -24,6 +26,7 @@
 
 pub mod check;
 pub mod config;
+mod engine;
 pub mod monitor;
 pub mod state;
 
@@ -38,8 +41,8 @@ use crate::bgp::{event_channel, AttributeOverrides, EventSender, Events, DEFAULT
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
-use tokio::sync::{watch, Semaphore};
+use std::time::SystemTime;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 /// Probes allowed in flight at once: bounds the sockets in use.
@@ -62,7 +65,9 @@ pub const MAX_CONCURRENT_PROBES: usize = 4096;
 /// ```
 pub struct Director {
     shared: Arc<Shared>,
-    tasks: Mutex<BTreeMap<CheckSpec, JoinHandle<()>>>,
+    /// The set of checks, for the engine.
+    checks: mpsc::UnboundedSender<Vec<Arc<CheckSpec>>>,
+    engine: Mutex<Option<JoinHandle<()>>>,
 }
 
 struct Shared {
@@ -73,9 +78,6 @@ struct Shared {
     probe_events: std::sync::atomic::AtomicBool,
     events: EventSender<DirectorEvent>,
     changed: watch::Sender<u64>,
-    permits: Semaphore,
-    /// Raw sockets shared by every SYN check.
-    syn: Arc<check::SynSockets>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -145,16 +147,18 @@ impl Director {
     ) -> Result<(Director, Events<DirectorEvent>), ConfigError> {
         config.validate()?;
         let (events, rx) = event_channel(capacity);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(DirectorState::default()),
+            probe_events: std::sync::atomic::AtomicBool::new(false),
+            events,
+            changed: watch::channel(0).0,
+        });
+        let (checks, configs) = mpsc::unbounded_channel();
+        let engine = tokio::spawn(engine::run(shared.clone(), Arc::default(), configs));
         let director = Director {
-            shared: Arc::new(Shared {
-                state: Mutex::new(DirectorState::default()),
-                probe_events: std::sync::atomic::AtomicBool::new(false),
-                events,
-                changed: watch::channel(0).0,
-                permits: Semaphore::new(MAX_CONCURRENT_PROBES),
-                syn: Arc::default(),
-            }),
-            tasks: Mutex::new(BTreeMap::new()),
+            shared,
+            checks,
+            engine: Mutex::new(Some(engine)),
         };
         director.apply(config);
         Ok((director, rx))
@@ -169,23 +173,13 @@ impl Director {
     }
 
     fn apply(&self, config: Config) {
-        let events = lock(&self.shared.state).configure(config, SystemTime::now());
-        let specs: BTreeSet<CheckSpec> = lock(&self.shared.state).specs().cloned().collect();
-        {
-            let mut tasks = lock(&self.tasks);
-            tasks.retain(|spec, task| {
-                let keep = specs.contains(spec);
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
-            for spec in specs {
-                tasks.entry(spec).or_insert_with_key(|spec| {
-                    tokio::spawn(run_check(self.shared.clone(), spec.clone()))
-                });
-            }
-        }
+        let (events, specs) = {
+            let mut state = lock(&self.shared.state);
+            let events = state.configure(config, SystemTime::now());
+            (events, state.shared_specs().collect())
+        };
+        // The engine ends only when stopped; then there is nothing to run.
+        let _ = self.checks.send(specs);
         self.shared.publish(events);
         self.shared.changed.send_modify(|n| *n += 1);
     }
@@ -239,8 +233,8 @@ impl Director {
 
     /// Stops every check.
     pub fn stop(&self) {
-        for (_, t) in std::mem::take(&mut *lock(&self.tasks)) {
-            t.abort();
+        if let Some(engine) = lock(&self.engine).take() {
+            engine.abort();
         }
     }
 }
@@ -248,39 +242,5 @@ impl Director {
 impl Drop for Director {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Probes one check forever: the first probe after a random part of the
-/// interval (of one second at most), then every interval, each probe moved
-/// by up to 10% either way so that checks started together spread out.
-async fn run_check(shared: Arc<Shared>, spec: CheckSpec) {
-    let mut prober = check::Prober::with_syn_sockets(spec.clone(), shared.syn.clone());
-    let first = spec
-        .interval
-        .min(Duration::from_secs(1))
-        .mul_f64(rand::random::<f64>());
-    tokio::time::sleep(first).await;
-    let mut next = tokio::time::Instant::now();
-    loop {
-        let result = {
-            let _permit = shared.permits.acquire().await;
-            // Boxed: the probe's state machine (several KiB) then exists only
-            // while a probe runs, not in each idle check's task.
-            Box::pin(prober.probe()).await
-        };
-        let events = lock(&shared.state).record(&spec, result, SystemTime::now());
-        shared.publish(events);
-        next += spec.interval;
-        let now = tokio::time::Instant::now();
-        if next < now {
-            // A probe that ran long: start again from now, not in a burst.
-            next = now;
-        }
-        let jitter = spec.interval.mul_f64(rand::random::<f64>() * 0.2);
-        let at = (next + jitter)
-            .checked_sub(spec.interval / 10)
-            .unwrap_or(next);
-        tokio::time::sleep_until(at).await;
     }
 }

@@ -9,6 +9,7 @@ use crate::bgp::AttributeOverrides;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// A service: VIP, port and protocol.
@@ -252,11 +253,12 @@ struct Since {
 #[derive(Debug, Default)]
 pub struct DirectorState {
     config: Config,
-    probes: BTreeMap<CheckSpec, Probe>,
+    /// One monitor per distinct check; each check is held once and shared.
+    probes: BTreeMap<Arc<CheckSpec>, Probe>,
     /// The resolved checks of each destination: `specs[service][destination]`.
-    specs: Vec<Vec<Vec<CheckSpec>>>,
+    specs: Vec<Vec<Vec<Arc<CheckSpec>>>>,
     /// Which services use each check, so that a result re-evaluates only them.
-    users: BTreeMap<CheckSpec, Vec<usize>>,
+    users: BTreeMap<Arc<CheckSpec>, Vec<usize>>,
     destinations: BTreeMap<(ServiceKey, DestinationKey), Since>,
     services: BTreeMap<ServiceKey, Since>,
 }
@@ -273,7 +275,12 @@ impl DirectorState {
 
     /// Every distinct check, for the driver to run.
     pub fn specs(&self) -> impl Iterator<Item = &CheckSpec> {
-        self.probes.keys()
+        self.probes.keys().map(|s| &**s)
+    }
+
+    /// Every distinct check, shared (for a driver that keeps them).
+    pub fn shared_specs(&self) -> impl Iterator<Item = Arc<CheckSpec>> + '_ {
+        self.probes.keys().cloned()
     }
 
     /// Applies a (validated) configuration. Checks that stay keep their
@@ -301,11 +308,17 @@ impl DirectorState {
                     if probes.contains_key(&spec) {
                         continue;
                     }
-                    let probe = self.probes.remove(&spec).unwrap_or_else(|| Probe {
-                        monitor: Monitor::new(spec.rule, initial),
-                        last: None,
-                        last_probe: None,
-                    });
+                    let (spec, probe) = match self.probes.remove_entry(&spec) {
+                        Some(kept) => kept,
+                        None => (
+                            Arc::new(spec.clone()),
+                            Probe {
+                                monitor: Monitor::new(spec.rule, initial),
+                                last: None,
+                                last_probe: None,
+                            },
+                        ),
+                    };
                     probes.insert(spec, probe);
                 }
                 // A destination that is new starts in its initial state even
@@ -321,13 +334,20 @@ impl DirectorState {
             });
         }
         self.probes = probes;
+        let probes = &self.probes;
         self.specs = config
             .services
             .iter()
             .map(|s| {
                 s.destinations
                     .iter()
-                    .map(|d| d.checks.iter().filter_map(|c| c.spec(d).ok()).collect())
+                    .map(|d| {
+                        d.checks
+                            .iter()
+                            .filter_map(|c| c.spec(d).ok())
+                            .filter_map(|spec| probes.get_key_value(&spec).map(|(k, _)| k.clone()))
+                            .collect()
+                    })
                     .collect()
             })
             .collect();
@@ -357,8 +377,32 @@ impl DirectorState {
         self.reevaluate(&all, now, true)
     }
 
-    /// Records a probe result at `now`; returns what changed.
+    /// Records a probe result at `now`; returns a [`DirectorEvent::Probe`]
+    /// for it, then what changed.
     pub fn record(
+        &mut self,
+        spec: &CheckSpec,
+        result: ProbeResult,
+        now: SystemTime,
+    ) -> Vec<DirectorEvent> {
+        if !self.probes.contains_key(spec) {
+            return vec![];
+        }
+        let mut events = vec![DirectorEvent::Probe {
+            target: socket_name(spec.address, spec.port),
+            check: spec.kind.to_string(),
+            ok: result.ok,
+            diagnostic: result.diagnostic.clone(),
+            took: result.took,
+        }];
+        events.extend(self.record_change(spec, result, now));
+        events
+    }
+
+    /// Records a probe result at `now`; returns only what changed (no
+    /// event for the probe itself, and nothing allocated when nothing
+    /// changed).
+    pub fn record_change(
         &mut self,
         spec: &CheckSpec,
         result: ProbeResult,
@@ -367,21 +411,14 @@ impl DirectorState {
         let Some(p) = self.probes.get_mut(spec) else {
             return vec![];
         };
-        let mut events = vec![DirectorEvent::Probe {
-            target: socket_name(spec.address, spec.port),
-            check: spec.kind.to_string(),
-            ok: result.ok,
-            diagnostic: result.diagnostic.clone(),
-            took: result.took,
-        }];
         let changed = p.monitor.record(result.ok).is_some();
         p.last = Some(result);
         p.last_probe = Some(now);
-        if changed {
-            let users = self.users.get(spec).cloned().unwrap_or_default();
-            events.extend(self.reevaluate(&users, now, false));
+        if !changed {
+            return vec![];
         }
-        events
+        let users = self.users.get(spec).cloned().unwrap_or_default();
+        self.reevaluate(&users, now, false)
     }
 
     /// Recomputes the destination and service states of `services` (indexes
@@ -492,7 +529,7 @@ impl DirectorState {
                         let (ok, diagnostic) = self.destination_health(si, di);
                         let probes: Vec<(&CheckSpec, &Probe)> = self.specs[si][di]
                             .iter()
-                            .filter_map(|sp| self.probes.get(sp).map(|p| (sp, p)))
+                            .filter_map(|sp| self.probes.get(sp).map(|p| (&**sp, p)))
                             .collect();
                         let last_probe = probes.iter().filter_map(|(_, p)| p.last_probe).max();
                         let took = probes

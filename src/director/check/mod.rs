@@ -69,7 +69,7 @@ pub struct ProbeResult {
 /// # }
 /// ```
 pub struct Prober {
-    spec: CheckSpec,
+    spec: std::sync::Arc<CheckSpec>,
     http: http::HttpProber,
     syn: std::sync::Arc<SynSockets>,
     syn_source: Option<std::net::IpAddr>,
@@ -84,6 +84,12 @@ impl Prober {
     /// A prober for `spec` that shares the raw sockets of SYN checks with
     /// other probers (as a director does).
     pub fn with_syn_sockets(spec: CheckSpec, syn: std::sync::Arc<SynSockets>) -> Prober {
+        Prober::shared(std::sync::Arc::new(spec), syn)
+    }
+
+    /// A prober for a check held elsewhere too (as a director holds each
+    /// check once), sharing the raw sockets of SYN checks.
+    pub fn shared(spec: std::sync::Arc<CheckSpec>, syn: std::sync::Arc<SynSockets>) -> Prober {
         Prober {
             http: http::HttpProber::new(&spec),
             spec,

@@ -1,0 +1,246 @@
+//! The probe engine: one task schedules and runs every check of a
+//! director.
+//!
+//! An idle check costs a slot here (its prober, holding a kept-alive
+//! connection, and its next start) and an entry in one schedule; only a
+//! probe in flight has a future. The task wakes when the earliest probe is
+//! due, starts every probe due within the next [`BATCH`] at once (so that
+//! thousands of checks a second cost a few hundred wake-ups, not one per
+//! probe), records the results that are in, and sleeps again.
+//!
+//! Each check is first probed at a random instant within its interval (of
+//! one second at most), then each probe starts between 0.9 and 1 interval
+//! after the previous one, so that checks started together spread out, and
+//! a failure is seen within interval x (failed probes needed) + timeout.
+
+use super::check::{ProbeResult, Prober, SynSockets};
+use super::config::CheckSpec;
+use super::{lock, Shared};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// Probes due within this much of the earliest are started with it.
+pub(super) const BATCH: Duration = Duration::from_millis(5);
+
+/// A probe in flight: its slot, the slot's generation, the prober back and
+/// the result.
+type Running = Pin<Box<dyn Future<Output = (usize, u32, Prober, ProbeResult)> + Send>>;
+
+struct Slot {
+    spec: Arc<CheckSpec>,
+    /// `None` while a probe runs (the prober is inside it).
+    prober: Option<Prober>,
+    /// When its last probe started.
+    started: Option<Instant>,
+    /// Bumped when the slot is freed, so that a result of a removed check
+    /// is dropped.
+    generation: u32,
+    live: bool,
+}
+
+/// The engine's state, apart from the futures in flight.
+struct Schedule {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    by_spec: BTreeMap<Arc<CheckSpec>, usize>,
+    /// (due, slot, generation), earliest first.
+    due: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    syn: Arc<SynSockets>,
+}
+
+impl Schedule {
+    /// Keeps the checks of `specs` that exist, adds the new ones (first
+    /// probe after a random part of the interval, of one second at most),
+    /// frees the others.
+    fn configure(&mut self, specs: Vec<Arc<CheckSpec>>, now: Instant) {
+        let mut keep: BTreeMap<Arc<CheckSpec>, usize> = BTreeMap::new();
+        for spec in specs {
+            if let Some(i) = self.by_spec.remove(&spec) {
+                keep.insert(spec, i);
+                continue;
+            }
+            let first = spec
+                .interval
+                .min(Duration::from_secs(1))
+                .mul_f64(rand::random::<f64>());
+            let at = now + first;
+            let slot = Slot {
+                prober: Some(Prober::shared(spec.clone(), self.syn.clone())),
+                spec: spec.clone(),
+                started: None,
+                generation: 0,
+                live: true,
+            };
+            let i = match self.free.pop() {
+                Some(i) => {
+                    let generation = self.slots[i].generation;
+                    self.slots[i] = Slot { generation, ..slot };
+                    i
+                }
+                None => {
+                    self.slots.push(slot);
+                    self.slots.len() - 1
+                }
+            };
+            self.due.push(Reverse((at, i, self.slots[i].generation)));
+            keep.insert(spec, i);
+        }
+        for (_, i) in std::mem::replace(&mut self.by_spec, keep) {
+            let s = &mut self.slots[i];
+            s.live = false;
+            s.prober = None;
+            s.generation = s.generation.wrapping_add(1);
+            self.free.push(i);
+        }
+    }
+
+    /// The next start of slot `i`, whose probe started at `started` and
+    /// ended at `now`.
+    fn reschedule(&mut self, i: usize, started: Instant, now: Instant) {
+        let s = &self.slots[i];
+        let at = next_start(s.spec.interval, started, now, rand::random());
+        self.due.push(Reverse((at, i, s.generation)));
+    }
+}
+
+/// When the next probe of a check starts: between 0.9 and 1 interval
+/// after the last start (`r` in [0, 1) picks where), so that checks
+/// started together drift apart and stay apart, and never later than one
+/// interval after it; a probe that ran longer than that is followed at
+/// once (`now`), not by a burst of catching up.
+fn next_start(interval: Duration, started: Instant, now: Instant, r: f64) -> Instant {
+    (started + interval - interval.mul_f64(r / 10.0)).max(now)
+}
+
+/// Runs the checks that `configs` names (each message the whole set) until
+/// the sender is dropped.
+pub(super) async fn run(
+    shared: Arc<Shared>,
+    syn: Arc<SynSockets>,
+    mut configs: mpsc::UnboundedReceiver<Vec<Arc<CheckSpec>>>,
+) {
+    let mut schedule = Schedule {
+        slots: Vec::new(),
+        free: Vec::new(),
+        by_spec: BTreeMap::new(),
+        due: BinaryHeap::new(),
+        syn,
+    };
+    let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
+    let far = Duration::from_secs(3600);
+    loop {
+        // Start what is due (within a batch), as far as the bound on
+        // probes in flight allows.
+        let now = Instant::now();
+        while running.len() < super::MAX_CONCURRENT_PROBES {
+            let Some(&Reverse((at, i, generation))) = schedule.due.peek() else {
+                break;
+            };
+            if at > now + BATCH {
+                break;
+            }
+            schedule.due.pop();
+            let s = &mut schedule.slots[i];
+            if !s.live || s.generation != generation {
+                continue;
+            }
+            let Some(mut prober) = s.prober.take() else {
+                continue;
+            };
+            s.started = Some(now);
+            running.push(Box::pin(async move {
+                let result = prober.probe().await;
+                (i, generation, prober, result)
+            }));
+        }
+        let wake = match schedule.due.peek() {
+            Some(&Reverse((at, ..))) if running.len() < super::MAX_CONCURRENT_PROBES => at,
+            _ => now + far,
+        };
+        tokio::select! {
+            biased;
+            done = running.next(), if !running.is_empty() => {
+                let Some(done) = done else { continue };
+                let wall = SystemTime::now();
+                let now = Instant::now();
+                let mut events = Vec::new();
+                {
+                    let mut state = lock(&shared.state);
+                    let probes = shared.probe_events.load(std::sync::atomic::Ordering::Relaxed);
+                    let mut next = Some(done);
+                    // Every result that is in, under one lock.
+                    while let Some((i, generation, prober, result)) = next {
+                        let s = &mut schedule.slots[i];
+                        if s.live && s.generation == generation {
+                            events.extend(if probes {
+                                state.record(&s.spec, result, wall)
+                            } else {
+                                state.record_change(&s.spec, result, wall)
+                            });
+                            s.prober = Some(prober);
+                            let started = s.started.unwrap_or(now);
+                            schedule.reschedule(i, started, now);
+                        }
+                        next = futures_util::FutureExt::now_or_never(running.next()).flatten();
+                    }
+                }
+                shared.publish(events);
+            }
+            config = configs.recv() => match config {
+                Some(specs) => schedule.configure(specs, Instant::now()),
+                None => return,
+            },
+            _ = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_spread_but_never_more_than_an_interval_apart() {
+        let interval = Duration::from_secs(2);
+        let t0 = Instant::now();
+        let mut started = t0;
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let n = 10_000;
+        let (mut earliest, mut latest) = (interval, Duration::ZERO);
+        for _ in 0..n {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let r = (rng >> 11) as f64 / (1u64 << 53) as f64;
+            // A probe of 1 ms.
+            let at = next_start(interval, started, started + Duration::from_millis(1), r);
+            let gap = at - started;
+            assert!(gap <= interval, "gap {gap:?}");
+            earliest = earliest.min(gap);
+            latest = latest.max(gap);
+            started = at;
+        }
+        // Spread over a tenth of the interval, about 0.95 of it on average.
+        assert!(earliest < interval.mul_f64(0.91), "{earliest:?}");
+        assert!(latest > interval.mul_f64(0.99), "{latest:?}");
+        let mean = (started - t0).as_secs_f64() / n as f64 / interval.as_secs_f64();
+        assert!((0.94..0.96).contains(&mean), "mean gap {mean} intervals");
+    }
+
+    #[test]
+    fn a_probe_that_ran_long_is_followed_at_once() {
+        let interval = Duration::from_millis(200);
+        let t0 = Instant::now();
+        // A probe that took its whole 200 ms timeout and some.
+        let now = t0 + Duration::from_millis(230);
+        assert_eq!(next_start(interval, t0, now, 0.5), now);
+        assert_eq!(next_start(interval, t0, t0, 0.0), t0 + interval);
+    }
+}
