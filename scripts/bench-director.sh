@@ -21,11 +21,13 @@
 #   --no-haproxy           cue-bgp only
 #   --perf FILE            record a perf profile of cue-bgp's window to FILE
 #   --cue PATH             the cue-bgp binary to measure (default: build this tree's)
+#   --syscalls             after cue-bgp's window, count its system calls for 5 s
+#                          (perf stat on the syscall tracepoints)
 # Only loopback addresses are used. Needs nginx-light and haproxy (installed
 # with apt-get when missing, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-window=20 interval=1s dests=10000 type=http server=nginx rounds=1 haproxy=1 perf="" cue=""
+window=20 interval=1s dests=10000 type=http server=nginx rounds=1 haproxy=1 perf="" cue="" syscalls=0
 while [ $# -gt 0 ]; do
   case $1 in
     --window) window=$2; shift 2 ;;
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --no-haproxy) haproxy=0; shift ;;
     --perf) perf=$2; shift 2 ;;
     --cue) cue=$2; shift 2 ;;
+    --syscalls) syscalls=1; shift ;;
     *) echo "unknown option $1 (see the head of $0)" >&2; exit 2 ;;
   esac
 done
@@ -168,7 +171,7 @@ measure() {
   local pid=$1 name=$2 c0 s0 t0 c1 s1 t1 rss hwm perf_pid=""
   c0=$(cpu_of "$pid"); s0=$(served); t0=$(date +%s%N)
   if [ -n "$perf" ] && [ "$name" = cue-bgp ]; then
-    perf record -g -F 999 -p "$pid" -o "$perf" -- sleep "$window" >/dev/null 2>&1 &
+    perf record --call-graph "${PERF_CALLGRAPH:-fp}" ${PERF_EVENT:+-e "$PERF_EVENT"} -F 999 -p "$pid" -o "$perf" -- sleep "$window" >/dev/null 2>&1 &
     perf_pid=$!
   fi
   sleep "$window"
@@ -194,6 +197,18 @@ run_cue() {
   done
   sleep 3
   measure "$cue" cue-bgp
+  if [ "$syscalls" = 1 ]; then
+    local events
+    events=$(printf 'syscalls:sys_enter_%s,' sendto recvfrom write read epoll_wait futex mprotect brk madvise mmap munmap connect close)
+    perf stat -x, -e "${events}context-switches" -p "$cue" -o "$work/syscalls.csv" -- sleep 5 >/dev/null 2>&1 || true
+    # Each HTTP probe sends one request: sendto counts the probes.
+    echo "system calls of cue-bgp over 5 s (perf stat), per HTTP probe (per sendto):" >&2
+    awk -F, '$3 ~ /syscalls:sys_enter_|context-switches/ { sub(/syscalls:sys_enter_/, "", $3); c[$3] = $1; o[++k] = $3; if ($3 != "context-switches") t += $1 }
+      END { n = c["sendto"]; if (n > 0) { for (i = 1; i <= k; i++) if (c[o[i]] > 0)
+        printf "  %-12s %8d  %.3f per probe\n", o[i], c[o[i]], c[o[i]] / n
+        printf "  %-12s %8d  %.3f per probe\n", "system calls", t, t / n } }' \
+      "$work/syscalls.csv" >&2
+  fi
   kill "$cue"; wait "$cue" 2>/dev/null || true
 }
 

@@ -17,11 +17,14 @@ use super::check::{ProbeResult, Prober, SynSockets};
 use super::config::CheckSpec;
 use super::{lock, Shared};
 use futures_util::stream::{FuturesUnordered, StreamExt};
+use futures_util::task::AtomicWaker;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -33,10 +36,48 @@ pub(super) const BATCH: Duration = Duration::from_millis(5);
 /// the result.
 type Running = Pin<Box<dyn Future<Output = (usize, u32, Prober, ProbeResult)> + Send>>;
 
+/// The end of a probe's time, signalled by the engine: one schedule of
+/// deadlines instead of a timer per probe (registering a tokio timer from
+/// within the runtime can wake its driver through a system call).
+#[derive(Default)]
+struct Deadline {
+    passed: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Deadline {
+    fn fire(&self) {
+        self.passed.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// Ready once the deadline has passed.
+struct Passed(Arc<Deadline>);
+
+impl Future for Passed {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.passed.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.0.waker.register(cx.waker());
+        if self.0.passed.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 struct Slot {
     spec: Arc<CheckSpec>,
     /// `None` while a probe runs (the prober is inside it).
     prober: Option<Prober>,
+    /// The running probe's deadline (a new one for each check in the slot).
+    deadline: Arc<Deadline>,
+    /// The number of the probe that runs or ran last.
+    probe: u64,
     /// When its last probe started.
     started: Option<Instant>,
     /// Bumped when the slot is freed, so that a result of a removed check
@@ -52,6 +93,10 @@ struct Schedule {
     by_spec: BTreeMap<Arc<CheckSpec>, usize>,
     /// (due, slot, generation), earliest first.
     due: BinaryHeap<Reverse<(Instant, usize, u32)>>,
+    /// (deadline, slot, probe number) of the probes started, earliest first.
+    deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// Probes started, to number them.
+    probes: u64,
     syn: Arc<SynSockets>,
 }
 
@@ -73,6 +118,8 @@ impl Schedule {
             let at = now + first;
             let slot = Slot {
                 prober: Some(Prober::shared(spec.clone(), self.syn.clone())),
+                deadline: Arc::default(),
+                probe: 0,
                 spec: spec.clone(),
                 started: None,
                 generation: 0,
@@ -94,6 +141,8 @@ impl Schedule {
         }
         for (_, i) in std::mem::replace(&mut self.by_spec, keep) {
             let s = &mut self.slots[i];
+            // A probe still running ends now; its result is dropped.
+            s.deadline.fire();
             s.live = false;
             s.prober = None;
             s.generation = s.generation.wrapping_add(1);
@@ -107,6 +156,20 @@ impl Schedule {
         let s = &self.slots[i];
         let at = next_start(s.spec.interval, started, now, rand::random());
         self.due.push(Reverse((at, i, s.generation)));
+    }
+
+    /// Ends the probes whose time is up.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&Reverse((at, i, probe))) = self.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            let s = &self.slots[i];
+            if s.live && s.probe == probe && s.prober.is_none() {
+                s.deadline.fire();
+            }
+        }
     }
 }
 
@@ -131,14 +194,19 @@ pub(super) async fn run(
         free: Vec::new(),
         by_spec: BTreeMap::new(),
         due: BinaryHeap::new(),
+        deadlines: BinaryHeap::new(),
+        probes: 0,
         syn,
     };
     let mut running: FuturesUnordered<Running> = FuturesUnordered::new();
     let far = Duration::from_secs(3600);
+    let sleep = tokio::time::sleep(far);
+    tokio::pin!(sleep);
     loop {
+        let now = Instant::now();
+        schedule.expire(now);
         // Start what is due (within a batch), as far as the bound on
         // probes in flight allows.
-        let now = Instant::now();
         while running.len() < super::MAX_CONCURRENT_PROBES {
             let Some(&Reverse((at, i, generation))) = schedule.due.peek() else {
                 break;
@@ -147,6 +215,8 @@ pub(super) async fn run(
                 break;
             }
             schedule.due.pop();
+            schedule.probes += 1;
+            let probe = schedule.probes;
             let s = &mut schedule.slots[i];
             if !s.live || s.generation != generation {
                 continue;
@@ -155,15 +225,29 @@ pub(super) async fn run(
                 continue;
             };
             s.started = Some(now);
+            s.probe = probe;
+            s.deadline.passed.store(false, Ordering::Release);
+            let deadline = Passed(s.deadline.clone());
+            schedule
+                .deadlines
+                .push(Reverse((now + s.spec.timeout, i, probe)));
             running.push(Box::pin(async move {
-                let result = prober.probe().await;
+                let result = prober.probe_until(deadline).await;
                 (i, generation, prober, result)
             }));
         }
-        let wake = match schedule.due.peek() {
+        let mut wake = match schedule.due.peek() {
             Some(&Reverse((at, ..))) if running.len() < super::MAX_CONCURRENT_PROBES => at,
             _ => now + far,
         };
+        if let Some(&Reverse((at, ..))) = schedule.deadlines.peek() {
+            // Most entries are of probes that ended: checked with the
+            // next batch, not woken for one by one.
+            wake = wake.min(at + BATCH);
+        }
+        if sleep.deadline() != wake {
+            sleep.as_mut().reset(wake);
+        }
         tokio::select! {
             biased;
             done = running.next(), if !running.is_empty() => {
@@ -179,6 +263,8 @@ pub(super) async fn run(
                     while let Some((i, generation, prober, result)) = next {
                         let s = &mut schedule.slots[i];
                         if s.live && s.generation == generation {
+                            // Its deadline entry is left to expire (a no-op
+                            // then): cheaper than finding it in the heap.
                             events.extend(if probes {
                                 state.record(&s.spec, result, wall)
                             } else {
@@ -197,7 +283,7 @@ pub(super) async fn run(
                 Some(specs) => schedule.configure(specs, Instant::now()),
                 None => return,
             },
-            _ = tokio::time::sleep_until(wake) => {}
+            _ = &mut sleep => {}
         }
     }
 }

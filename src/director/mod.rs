@@ -43,7 +43,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use tokio::sync::{mpsc, watch};
-use tokio::task::JoinHandle;
 
 /// Probes allowed in flight at once: bounds the sockets in use.
 pub const MAX_CONCURRENT_PROBES: usize = 4096;
@@ -65,9 +64,8 @@ pub const MAX_CONCURRENT_PROBES: usize = 4096;
 /// ```
 pub struct Director {
     shared: Arc<Shared>,
-    /// The set of checks, for the engine.
-    checks: mpsc::UnboundedSender<Vec<Arc<CheckSpec>>>,
-    engine: Mutex<Option<JoinHandle<()>>>,
+    /// The set of checks, for the engine; dropped to stop it.
+    checks: Mutex<Option<mpsc::UnboundedSender<Vec<Arc<CheckSpec>>>>>,
 }
 
 struct Shared {
@@ -130,8 +128,11 @@ impl Shared {
 }
 
 impl Director {
-    /// Checks `config` ([`Config::validate`]) and starts probing. Must be
-    /// called within a tokio runtime.
+    /// Checks `config` ([`Config::validate`]) and starts probing, on a
+    /// thread of the director's own (a single-threaded tokio runtime: one
+    /// core at most, and no hand-offs between threads per probe). Where that
+    /// thread cannot be started, the probes run as a task of the calling
+    /// tokio runtime instead.
     pub fn start(config: Config) -> Result<(Director, Events<DirectorEvent>), ConfigError> {
         Director::with_event_buffer(config, DEFAULT_EVENT_BUFFER)
     }
@@ -154,11 +155,36 @@ impl Director {
             changed: watch::channel(0).0,
         });
         let (checks, configs) = mpsc::unbounded_channel();
-        let engine = tokio::spawn(engine::run(shared.clone(), Arc::default(), configs));
+        let engine = Arc::new(Mutex::new(Some(engine::run(
+            shared.clone(),
+            Arc::default(),
+            configs,
+        ))));
+        let theirs = engine.clone();
+        let started = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .and_then(|runtime| {
+                std::thread::Builder::new()
+                    .name("cue-director".into())
+                    .spawn(move || {
+                        if let Some(engine) = lock(&theirs).take() {
+                            // A task, not the root future: waking the root
+                            // future of `block_on` wakes the driver through
+                            // its eventfd, a system call per probe.
+                            let _ = runtime.block_on(async { tokio::spawn(engine).await });
+                        }
+                    })
+            });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "no thread for the director: probing on the caller's runtime");
+            if let Some(engine) = lock(&engine).take() {
+                tokio::spawn(engine);
+            }
+        }
         let director = Director {
             shared,
-            checks,
-            engine: Mutex::new(Some(engine)),
+            checks: Mutex::new(Some(checks)),
         };
         director.apply(config);
         Ok((director, rx))
@@ -179,7 +205,9 @@ impl Director {
             (events, state.shared_specs().collect())
         };
         // The engine ends only when stopped; then there is nothing to run.
-        let _ = self.checks.send(specs);
+        if let Some(checks) = &*lock(&self.checks) {
+            let _ = checks.send(specs);
+        }
         self.shared.publish(events);
         self.shared.changed.send_modify(|n| *n += 1);
     }
@@ -231,11 +259,10 @@ impl Director {
         self.shared.changed.subscribe()
     }
 
-    /// Stops every check.
+    /// Stops every check (the engine ends at once, dropping the probes in
+    /// flight and the connections kept alive).
     pub fn stop(&self) {
-        if let Some(engine) = lock(&self.engine).take() {
-            engine.abort();
-        }
+        lock(&self.checks).take();
     }
 }
 

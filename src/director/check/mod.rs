@@ -34,6 +34,7 @@ pub mod fuzzing {
 }
 
 use super::config::{CheckSpec, CheckType};
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 /// The outcome of one probe.
@@ -100,6 +101,14 @@ impl Prober {
 
     /// Runs one probe, bounded by the check's timeout.
     pub async fn probe(&mut self) -> ProbeResult {
+        let timeout = self.spec.timeout;
+        self.probe_until(tokio::time::sleep(timeout)).await
+    }
+
+    /// Runs one probe, until it ends or `timed_out` does (which counts as
+    /// the check's timeout: a director bounds thousands of probes with one
+    /// schedule of deadlines rather than a timer each).
+    pub(crate) async fn probe_until(&mut self, timed_out: impl Future<Output = ()>) -> ProbeResult {
         let start = Instant::now();
         let spec = &self.spec;
         let fut = async {
@@ -110,11 +119,15 @@ impl Prober {
                 CheckType::Syn => self.syn.probe(spec, &mut self.syn_source).await,
             }
         };
-        let outcome = tokio::time::timeout(spec.timeout, fut).await;
+        let outcome = tokio::select! {
+            biased;
+            outcome = fut => Some(outcome),
+            () = timed_out => None,
+        };
         let (ok, diagnostic) = match outcome {
-            Ok(Ok(diag)) => (true, diag),
-            Ok(Err(diag)) => (false, diag),
-            Err(_) => {
+            Some(Ok(diag)) => (true, diag),
+            Some(Err(diag)) => (false, diag),
+            None => {
                 // A half-used connection cannot be trusted after a timeout.
                 self.http.reset();
                 (
