@@ -18,8 +18,7 @@ use super::config::CheckSpec;
 use super::{lock, Shared};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use futures_util::task::AtomicWaker;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,10 +90,14 @@ struct Schedule {
     slots: Vec<Slot>,
     free: Vec<usize>,
     by_spec: BTreeMap<Arc<CheckSpec>, usize>,
-    /// (due, slot, generation), earliest first.
-    due: BinaryHeap<Reverse<(Instant, usize, u32)>>,
-    /// (deadline, slot, probe number) of the probes started, earliest first.
-    deadlines: BinaryHeap<Reverse<(Instant, usize, u64)>>,
+    /// The checks due, in buckets of one [`BATCH`] each (numbered from
+    /// `epoch`): a bucket is started as a whole, so a calendar is all the
+    /// order needed.
+    due: BTreeMap<u64, Vec<(usize, u32)>>,
+    epoch: Instant,
+    /// (deadline, slot, probe number) of the probes started, one queue per
+    /// timeout: each queue is in order of its deadlines already.
+    deadlines: BTreeMap<Duration, VecDeque<(Instant, usize, u64)>>,
     /// Probes started, to number them.
     probes: u64,
     syn: Arc<SynSockets>,
@@ -136,7 +139,7 @@ impl Schedule {
                     self.slots.len() - 1
                 }
             };
-            self.due.push(Reverse((at, i, self.slots[i].generation)));
+            self.schedule(at, i);
             keep.insert(spec, i);
         }
         for (_, i) in std::mem::replace(&mut self.by_spec, keep) {
@@ -153,23 +156,51 @@ impl Schedule {
     /// The next start of slot `i`, whose probe started at `started` and
     /// ended at `now`.
     fn reschedule(&mut self, i: usize, started: Instant, now: Instant) {
-        let s = &self.slots[i];
-        let at = next_start(s.spec.interval, started, now, rand::random());
-        self.due.push(Reverse((at, i, s.generation)));
+        let at = next_start(self.slots[i].spec.interval, started, now, rand::random());
+        self.schedule(at, i);
+    }
+
+    fn bucket(&self, at: Instant) -> u64 {
+        (at.saturating_duration_since(self.epoch).as_nanos() / BATCH.as_nanos()) as u64
+    }
+
+    /// Slot `i` is due at `at`.
+    fn schedule(&mut self, at: Instant, i: usize) {
+        let b = self.bucket(at);
+        let generation = self.slots[i].generation;
+        self.due.entry(b).or_default().push((i, generation));
+    }
+
+    /// When the first bucket due starts.
+    fn next_due(&self) -> Option<Instant> {
+        let (&b, _) = self.due.first_key_value()?;
+        Some(self.epoch + Duration::from_nanos(b.saturating_mul(BATCH.as_nanos() as u64)))
+    }
+
+    /// The earliest deadline of a probe started.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines
+            .values()
+            .filter_map(|q| q.front())
+            .map(|d| d.0)
+            .min()
     }
 
     /// Ends the probes whose time is up.
     fn expire(&mut self, now: Instant) {
-        while let Some(&Reverse((at, i, probe))) = self.deadlines.peek() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop();
-            let s = &self.slots[i];
-            if s.live && s.probe == probe && s.prober.is_none() {
-                s.deadline.fire();
+        for queue in self.deadlines.values_mut() {
+            while let Some(&(at, i, probe)) = queue.front() {
+                if at > now {
+                    break;
+                }
+                queue.pop_front();
+                let s = &self.slots[i];
+                if s.live && s.probe == probe && s.prober.is_none() {
+                    s.deadline.fire();
+                }
             }
         }
+        self.deadlines.retain(|_, q| !q.is_empty());
     }
 }
 
@@ -193,8 +224,9 @@ pub(super) async fn run(
         slots: Vec::new(),
         free: Vec::new(),
         by_spec: BTreeMap::new(),
-        due: BinaryHeap::new(),
-        deadlines: BinaryHeap::new(),
+        due: BTreeMap::new(),
+        epoch: Instant::now(),
+        deadlines: BTreeMap::new(),
         probes: 0,
         syn,
     };
@@ -207,40 +239,48 @@ pub(super) async fn run(
         schedule.expire(now);
         // Start what is due (within a batch), as far as the bound on
         // probes in flight allows.
-        while running.len() < super::MAX_CONCURRENT_PROBES {
-            let Some(&Reverse((at, i, generation))) = schedule.due.peek() else {
+        let current = schedule.bucket(now);
+        'start: while running.len() < super::MAX_CONCURRENT_PROBES {
+            let Some(mut bucket) = schedule.due.first_entry() else {
                 break;
             };
-            if at > now + BATCH {
+            if *bucket.key() > current {
                 break;
             }
-            schedule.due.pop();
-            schedule.probes += 1;
-            let probe = schedule.probes;
-            let s = &mut schedule.slots[i];
-            if !s.live || s.generation != generation {
-                continue;
+            while let Some((i, generation)) = bucket.get_mut().pop() {
+                if running.len() >= super::MAX_CONCURRENT_PROBES {
+                    break 'start;
+                }
+                let s = &mut schedule.slots[i];
+                if !s.live || s.generation != generation {
+                    continue;
+                }
+                let Some(mut prober) = s.prober.take() else {
+                    continue;
+                };
+                schedule.probes += 1;
+                s.started = Some(now);
+                s.probe = schedule.probes;
+                s.deadline.passed.store(false, Ordering::Release);
+                let deadline = Passed(s.deadline.clone());
+                let timeout = s.spec.timeout;
+                schedule.deadlines.entry(timeout).or_default().push_back((
+                    now + timeout,
+                    i,
+                    schedule.probes,
+                ));
+                running.push(Box::pin(async move {
+                    let result = prober.probe_until(deadline).await;
+                    (i, generation, prober, result)
+                }));
             }
-            let Some(mut prober) = s.prober.take() else {
-                continue;
-            };
-            s.started = Some(now);
-            s.probe = probe;
-            s.deadline.passed.store(false, Ordering::Release);
-            let deadline = Passed(s.deadline.clone());
-            schedule
-                .deadlines
-                .push(Reverse((now + s.spec.timeout, i, probe)));
-            running.push(Box::pin(async move {
-                let result = prober.probe_until(deadline).await;
-                (i, generation, prober, result)
-            }));
+            bucket.remove();
         }
-        let mut wake = match schedule.due.peek() {
-            Some(&Reverse((at, ..))) if running.len() < super::MAX_CONCURRENT_PROBES => at,
+        let mut wake = match schedule.next_due() {
+            Some(at) if running.len() < super::MAX_CONCURRENT_PROBES => at,
             _ => now + far,
         };
-        if let Some(&Reverse((at, ..))) = schedule.deadlines.peek() {
+        if let Some(at) = schedule.next_deadline() {
             // Most entries are of probes that ended: checked with the
             // next batch, not woken for one by one.
             wake = wake.min(at + BATCH);
@@ -328,5 +368,24 @@ mod tests {
         let now = t0 + Duration::from_millis(230);
         assert_eq!(next_start(interval, t0, now, 0.5), now);
         assert_eq!(next_start(interval, t0, t0, 0.0), t0 + interval);
+    }
+
+    #[test]
+    fn a_probe_in_flight_is_small() {
+        // Every probe started is a heap allocation of this size: the kinds
+        // that need large state machines (connecting, TLS, DNS, SYN) box
+        // them, so that a probe on a kept-alive connection stays small.
+        let d: crate::director::config::DestinationConfig = serde_json::from_str(
+            r#"{"address": "127.0.0.1", "port": 1, "checks": [{"type": "http"}]}"#,
+        )
+        .unwrap();
+        let mut prober = Prober::new(d.checks[0].spec(&d).unwrap());
+        let deadline = Passed(Arc::default());
+        let probe = async move { prober.probe_until(deadline).await };
+        assert!(
+            std::mem::size_of_val(&probe) < 1024,
+            "{} bytes",
+            std::mem::size_of_val(&probe)
+        );
     }
 }

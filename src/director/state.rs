@@ -7,7 +7,7 @@ use super::config::{service_name, socket_name, CheckSpec, Config, Protocol, Serv
 use super::monitor::Monitor;
 use crate::bgp::AttributeOverrides;
 use serde::{Serialize, Serializer};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -254,11 +254,12 @@ struct Since {
 pub struct DirectorState {
     config: Config,
     /// One monitor per distinct check; each check is held once and shared.
-    probes: BTreeMap<Arc<CheckSpec>, Probe>,
+    /// Hashed: a result is recorded thousands of times a second.
+    probes: HashMap<Arc<CheckSpec>, Probe, foldhash::fast::RandomState>,
     /// The resolved checks of each destination: `specs[service][destination]`.
     specs: Vec<Vec<Vec<Arc<CheckSpec>>>>,
     /// Which services use each check, so that a result re-evaluates only them.
-    users: BTreeMap<Arc<CheckSpec>, Vec<usize>>,
+    users: HashMap<Arc<CheckSpec>, Vec<usize>, foldhash::fast::RandomState>,
     destinations: BTreeMap<(ServiceKey, DestinationKey), Since>,
     services: BTreeMap<ServiceKey, Since>,
 }
@@ -273,7 +274,7 @@ impl DirectorState {
         &self.config
     }
 
-    /// Every distinct check, for the driver to run.
+    /// Every distinct check, for the driver to run (in no particular order).
     pub fn specs(&self) -> impl Iterator<Item = &CheckSpec> {
         self.probes.keys().map(|s| &**s)
     }
@@ -291,7 +292,7 @@ impl DirectorState {
     pub fn configure(&mut self, config: Config, now: SystemTime) -> Vec<DirectorEvent> {
         let old_vips: BTreeSet<IpAddr> = self.config.services.iter().map(|s| s.address).collect();
         let old_services: BTreeSet<ServiceKey> = self.config.services.iter().map(key).collect();
-        let mut probes = BTreeMap::new();
+        let mut probes = HashMap::default();
         for s in &config.services {
             let sk = key(s);
             for d in &s.destinations {

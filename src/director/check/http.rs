@@ -92,7 +92,9 @@ impl HttpProber {
     async fn exchange(&mut self, spec: &CheckSpec) -> Result<u16, Failure> {
         let mut conn = match self.conn.take() {
             Some(c) => c,
-            None => connect(spec).await.map_err(|message| Failure {
+            // Boxed: connecting (a TLS handshake above all) takes a large
+            // state machine, needed once per connection, not in every probe.
+            None => Box::pin(connect(spec)).await.map_err(|message| Failure {
                 message,
                 retry: false,
             })?,

@@ -112,11 +112,14 @@ impl Prober {
         let start = Instant::now();
         let spec = &self.spec;
         let fut = async {
+            // The other kinds boxed: the future of every probe is as large
+            // as its largest kind, and an HTTP probe on a kept-alive
+            // connection needs only a small one.
             match spec.kind {
                 CheckType::Http | CheckType::Https => self.http.probe(spec).await,
-                CheckType::Tcp => tcp::probe(spec).await,
-                CheckType::Dns => dns::probe(spec).await,
-                CheckType::Syn => self.syn.probe(spec, &mut self.syn_source).await,
+                CheckType::Tcp => Box::pin(tcp::probe(spec)).await,
+                CheckType::Dns => Box::pin(dns::probe(spec)).await,
+                CheckType::Syn => Box::pin(self.syn.probe(spec, &mut self.syn_source)).await,
             }
         };
         let outcome = tokio::select! {
