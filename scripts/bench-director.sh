@@ -232,7 +232,9 @@ echo "| checker | destinations | type | interval | server | checks/s (server cou
 echo "|---|---|---|---|---|---|---|---|---|---|"
 for r in "${rows[@]}"; do
   IFS='|' read -r name rate cpu rss hwm per <<< "$r"
-  echo "| $name | $dests | $type | $interval | $server | $rate | $cpu% | $rss MiB | $hwm MiB | $per% |"
+  # SYN probes are answered by the kernel: the server counts none.
+  [ "$type" = syn ] && rate="(not counted)" && per="-"
+  echo "| $name | $dests | $type | $interval | $server | $rate | $cpu% | $rss MiB | $hwm MiB | $per$([ "$per" = - ] || echo %) |"
 done
 if [ "$haproxy" = 1 ]; then
   printf '%s\n' "${rows[@]}" | awk -F'|' '

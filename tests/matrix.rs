@@ -345,13 +345,15 @@ neighbor ::1 {{
 }
 
 /// The API process that withdraws 10.80.1.0/24 once the file `trigger`
-/// exists (ExaBGP runs it in a directory of its own).
+/// exists (ExaBGP runs it in a directory of its own), then stays while
+/// ExaBGP runs: a killed ExaBGP does not take its processes along, so the
+/// script ends by itself once its parent is gone.
 fn withdraw_sh(trigger: &std::path::Path) -> String {
     format!(
         "#!/bin/sh\n\
-         while [ ! -e '{}' ]; do sleep 0.1; done\n\
+         while [ ! -e '{}' ] && kill -0 $PPID 2>/dev/null; do sleep 0.1; done\n\
          echo 'withdraw route 10.80.1.0/24 next-hop 192.0.2.80'\n\
-         while true; do sleep 10; done\n",
+         while kill -0 $PPID 2>/dev/null; do sleep 1; done\n",
         trigger.display()
     )
 }
