@@ -16,6 +16,8 @@
 # attributes (varied AS_PATHs, communities; examples/mrt_rib.rs writes it),
 # announced with --advertise-mrt.
 # Usage: scripts/bench-bird.sh [RUNS] [PORT]     (default 3 runs, port 11790)
+# TABLES="routes routes-10k rib" picks the tables; CUE=PATH measures another
+# cue-bgp build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
@@ -87,7 +89,7 @@ wait_full() {
   done
 }
 
-for table in routes routes-10k rib; do
+for table in ${TABLES:-routes routes-10k rib}; do
 case $table in
   routes) echo "1,000,000 routes, the command line's attributes:"
     file=$work/routes.txt; option=--advertise-file ;;
@@ -101,7 +103,7 @@ echo "|---|---|---|---|---|"
 for run in $(seq 1 "$runs"); do
   start_bird
   t0=$(date +%s%N)
-  ./target/release/cue-bgp --port "$port" -m -6 ::1 "$option" "$file" \
+  "${CUE:-./target/release/cue-bgp}" --port "$port" -m -6 ::1 "$option" "$file" \
     65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
   cue=$!
   t1=$(wait_full)
