@@ -2,11 +2,12 @@
 //! director.
 //!
 //! An idle check costs a slot here (its prober, holding a kept-alive
-//! connection, and its next start) and an entry in one schedule; only a
-//! probe in flight has a future. The task wakes when the earliest probe is
-//! due, starts every probe due within the next [`BATCH`] at once (so that
+//! connection, and its next start) and an entry in a calendar of
+//! [`BATCH`]-long buckets; only a probe in flight has a future. The task
+//! wakes when the first bucket is due, starts its probes at once (so that
 //! thousands of checks a second cost a few hundred wake-ups, not one per
-//! probe), records the results that are in, and sleeps again.
+//! probe), ends the probes whose deadline passed, records the results that
+//! are in, and sleeps again. It runs on the director's own thread.
 //!
 //! Each check is first probed at a random instant within its interval (of
 //! one second at most), then each probe starts between 0.9 and 1 interval
@@ -28,7 +29,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-/// Probes due within this much of the earliest are started with it.
+/// The width of a bucket of the calendar: probes due within one are
+/// started together (up to this much early).
 pub(super) const BATCH: Duration = Duration::from_millis(5);
 
 /// A probe in flight: its slot, the slot's generation, the prober back and

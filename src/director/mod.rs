@@ -1,9 +1,9 @@
 //! The director: health-checks backends and tells the embedder which
 //! services and VIPs are up.
 //!
-//! [`Director::start`] takes a [`Config`]; one tokio task schedules and runs
-//! every distinct check (identical checks used by several services are
-//! probed once), with jitter so that thousands of checks do not fire
+//! [`Director::start`] takes a [`Config`]; one tokio task, on a thread of
+//! the director's own, schedules and runs every distinct check (identical
+//! checks used by several services are probed once), with jitter so that thousands of checks do not fire
 //! together but never more than one interval between two probes of a
 //! check, and every probe bounded by its timeout: a hung backend delays no
 //! other. Results go into the pure [`DirectorState`], which

@@ -311,14 +311,15 @@ impl DirectorState {
                     }
                     let (spec, probe) = match self.probes.remove_entry(&spec) {
                         Some(kept) => kept,
-                        None => (
-                            Arc::new(spec.clone()),
-                            Probe {
-                                monitor: Monitor::new(spec.rule, initial),
+                        None => {
+                            let monitor = Monitor::new(spec.rule, initial);
+                            let probe = Probe {
+                                monitor,
                                 last: None,
                                 last_probe: None,
-                            },
-                        ),
+                            };
+                            (Arc::new(spec), probe)
+                        }
                     };
                     probes.insert(spec, probe);
                 }
