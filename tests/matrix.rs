@@ -6,6 +6,9 @@
 //! started again and the routes come back. `listen` is driven with
 //! `--commands` and answers `expect` for each step.
 //!
+//! Then iBGP over IPv4 transport: each daemon, in the AS of `listen`, sends
+//! routes with LOCAL_PREF and MED over 127.0.0.1 and withdraws one.
+//!
 //! The receiving side: each daemon takes routes from the speaker the same
 //! way (IPv6 transport, eBGP to a 4-octet AS, multiprotocol, routes with
 //! every attribute kind from an --advertise-file), then a `withdraw`
@@ -344,24 +347,30 @@ neighbor ::1 {{
     )
 }
 
-/// The API process that withdraws 10.80.1.0/24 once the file `trigger`
-/// exists (ExaBGP runs it in a directory of its own), then stays while
-/// ExaBGP runs: a killed ExaBGP does not take its processes along, so the
-/// script ends by itself once its parent is gone.
-fn withdraw_sh(trigger: &std::path::Path) -> String {
+/// The API process that sends `line` (a withdrawal) once the file
+/// `trigger` exists (ExaBGP runs it in a directory of its own), then stays
+/// while ExaBGP runs: a killed ExaBGP does not take its processes along, so
+/// the script ends by itself once its parent is gone.
+fn withdraw_sh(trigger: &std::path::Path, line: &str) -> String {
     format!(
         "#!/bin/sh\n\
          while [ ! -e '{}' ] && kill -0 $PPID 2>/dev/null; do sleep 0.1; done\n\
-         echo 'withdraw route 10.80.1.0/24 next-hop 192.0.2.80'\n\
+         echo '{line}'\n\
          while kill -0 $PPID 2>/dev/null; do sleep 1; done\n",
         trigger.display()
     )
 }
 
-fn exabgp(dir: &Scratch, port: u16) -> Child {
+/// ExaBGP in `dir` with the configuration `config` makes of the path of its
+/// API script, which sends `withdraw` once the file `withdraw` exists.
+fn exabgp_with(
+    dir: &Scratch,
+    config: impl Fn(&std::path::Path) -> String,
+    withdraw: &str,
+) -> Child {
     let script = dir.path("withdraw.sh");
-    std::fs::write(dir.path("exabgp.conf"), exabgp_config(port, &script)).unwrap();
-    std::fs::write(&script, withdraw_sh(&dir.path("withdraw"))).unwrap();
+    std::fs::write(dir.path("exabgp.conf"), config(&script)).unwrap();
+    std::fs::write(&script, withdraw_sh(&dir.path("withdraw"), withdraw)).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let log = std::fs::OpenOptions::new()
@@ -379,6 +388,14 @@ fn exabgp(dir: &Scratch, port: u16) -> Child {
         .stderr(log)
         .spawn()
         .expect("start exabgp")
+}
+
+fn exabgp(dir: &Scratch, port: u16) -> Child {
+    exabgp_with(
+        dir,
+        |script| exabgp_config(port, script),
+        "withdraw route 10.80.1.0/24 next-hop 192.0.2.80",
+    )
 }
 
 #[test]
@@ -406,6 +423,235 @@ fn exabgp_sends_to_listen() {
     let mut c = child.borrow_mut();
     let _ = c.kill();
     let _ = c.wait();
+}
+
+/// iBGP over IPv4 transport, sending side: each daemon in AS 65001, as
+/// `listen` is, sends two routes with LOCAL_PREF 200 (one with MED 10) over
+/// 127.0.0.1, then withdraws one.
+const IBGP_ROUTES: &str = "10.81.0.0/24 local-pref 200 med 10 10.81.1.0/24 local-pref 200";
+
+/// `cue-bgp listen` on 127.0.0.1:port (AS 65001), taking commands.
+fn listen4(port: u16) -> Interactive {
+    let p = port.to_string();
+    let cue = Interactive::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        &p,
+        "--commands",
+        "65001",
+        "127.0.0.9",
+    ]);
+    std::thread::sleep(Duration::from_millis(200));
+    cue
+}
+
+/// The routes with their LOCAL_PREF, then one withdrawn.
+fn ibgp_steps(cue: &mut Interactive, withdraw: impl FnOnce()) {
+    assert_eq!(expect(cue, IBGP_ROUTES), "ok");
+    withdraw();
+    wait_line(cue, &["withdrawn by peer", "10.81.1.0/24"]);
+    assert_eq!(expect(cue, "10.81.0.0/24 local-pref 200 med 10"), "ok");
+    cue.send("quit");
+    assert_eq!(cue.reply(T), "ok");
+}
+
+fn bird_ibgp_config(port: u16, listen: u16, withdrawn: bool) -> String {
+    let second = if withdrawn {
+        ""
+    } else {
+        "protocol static s4b { ipv4; route 10.81.1.0/24 blackhole; }"
+    };
+    format!(
+        r#"
+log stderr all;
+router id 127.0.0.4;
+protocol device {{}}
+protocol static s4 {{ ipv4; route 10.81.0.0/24 blackhole; }}
+{second}
+filter attrs {{
+  bgp_local_pref = 200;
+  if net = 10.81.0.0/24 then bgp_med = 10;
+  accept;
+}}
+protocol bgp to_cue {{
+  local 127.0.0.1 port {listen} as 65001;
+  neighbor 127.0.0.1 port {port} as 65001;
+  connect retry time 1;
+  ipv4 {{ import none; export filter attrs; next hop address 192.0.2.81; }};
+}}
+"#
+    )
+}
+
+#[test]
+fn bird_sends_to_listen_over_ibgp_and_ipv4() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen4(port);
+    let listen = free_port();
+    let bird = Bird::start(&bird_ibgp_config(port, listen, false));
+    let _show = Show(bird.dir.path("bird.log"));
+    ibgp_steps(&mut cue, || {
+        std::fs::write(
+            bird.dir.path("bird.conf"),
+            bird_ibgp_config(port, listen, true),
+        )
+        .unwrap();
+        bird.birdc(&["configure"]);
+    });
+}
+
+#[test]
+fn gobgp_sends_to_listen_over_ibgp_and_ipv4() {
+    if !have("gobgpd") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen4(port);
+    let g = Gobgp::start(&format!(
+        r#"
+[global.config]
+  as = 65001
+  router-id = "127.0.0.4"
+  port = -1
+[[neighbors]]
+  [neighbors.config]
+    neighbor-address = "127.0.0.1"
+    peer-as = 65001
+  [neighbors.transport.config]
+    remote-port = {port}
+    local-address = "127.0.0.1"
+  [neighbors.timers.config]
+    connect-retry = 1
+  [[neighbors.afi-safis]]
+    [neighbors.afi-safis.config]
+      afi-safi-name = "ipv4-unicast"
+"#
+    ));
+    g.gobgp(&[
+        "global",
+        "rib",
+        "-a",
+        "ipv4",
+        "add",
+        "10.81.0.0/24",
+        "nexthop",
+        "192.0.2.81",
+        "local-pref",
+        "200",
+        "med",
+        "10",
+    ]);
+    g.gobgp(&[
+        "global",
+        "rib",
+        "-a",
+        "ipv4",
+        "add",
+        "10.81.1.0/24",
+        "nexthop",
+        "192.0.2.81",
+        "local-pref",
+        "200",
+    ]);
+    ibgp_steps(&mut cue, || {
+        g.gobgp(&["global", "rib", "-a", "ipv4", "del", "10.81.1.0/24"]);
+    });
+}
+
+#[test]
+fn frr_sends_to_listen_over_ibgp_and_ipv4() {
+    if !have(BGPD) || !have("vtysh") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen4(port);
+    let frr = Frr::start(
+        &format!(
+            r#"
+frr defaults traditional
+hostname cue-matrix-ibgp
+router bgp 65001
+ bgp router-id 127.0.0.4
+ no bgp network import-check
+ neighbor 127.0.0.1 remote-as 65001
+ neighbor 127.0.0.1 port {port}
+ neighbor 127.0.0.1 timers connect 1
+ address-family ipv4 unicast
+  network 10.81.0.0/24 route-map MED
+  network 10.81.1.0/24 route-map LP
+  neighbor 127.0.0.1 activate
+  neighbor 127.0.0.1 route-map NH4 out
+ exit-address-family
+route-map MED permit 10
+ set metric 10
+ set local-preference 200
+route-map LP permit 10
+ set local-preference 200
+route-map NH4 permit 10
+ set ip next-hop 192.0.2.81
+"#
+        ),
+        free_port(),
+    );
+    ibgp_steps(&mut cue, || {
+        frr.vtysh(
+            "configure terminal\nrouter bgp 65001\naddress-family ipv4 unicast\nno network 10.81.1.0/24",
+        );
+    });
+}
+
+#[test]
+fn exabgp_sends_to_listen_over_ibgp_and_ipv4() {
+    if !have("exabgp") {
+        return;
+    }
+    let port = free_port();
+    let mut cue = listen4(port);
+    let dir = Scratch::new("matrix-exabgp-ibgp");
+    let mut child = exabgp_with(
+        &dir,
+        |script| {
+            let script = script.display();
+            format!(
+                r#"
+process withdraw {{
+    run {script};
+    encoder text;
+}}
+
+neighbor 127.0.0.1 {{
+    router-id 127.0.0.4;
+    local-address 127.0.0.1;
+    local-as 65001;
+    peer-as 65001;
+    connect {port};
+    family {{
+        ipv4 unicast;
+    }}
+    api {{
+        processes [ withdraw ];
+    }}
+    static {{
+        route 10.81.0.0/24 next-hop 192.0.2.81 local-preference 200 med 10;
+        route 10.81.1.0/24 next-hop 192.0.2.81 local-preference 200;
+    }}
+}}
+"#
+            )
+        },
+        "withdraw route 10.81.1.0/24 next-hop 192.0.2.81",
+    );
+    let _show = Show(dir.path("exabgp.log"));
+    ibgp_steps(&mut cue, || {
+        std::fs::write(dir.path("withdraw"), "").unwrap()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Prints a daemon's log if the test fails, for the reason it gives.
