@@ -172,6 +172,82 @@ fn gobgp_dumps_replayed_to_bird() {
 }
 
 #[test]
+fn bird_table_dumps_replayed_to_bird() {
+    if !have("bird") {
+        return;
+    }
+    // A BIRD in AS 65002 takes TABLE from cue-bgp (AS 65001) and dumps its
+    // IPv4 and IPv6 tables as TABLE_DUMP_V2 every second (BIRD's `protocol
+    // mrt`), one file per table.
+    let dir = Scratch::new("bird-mrt");
+    let rport = free_port();
+    let recording = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.3;
+protocol device {{}}
+protocol bgp lb {{
+  local 127.0.0.1 port {rport} as 65002;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  multihop;
+  ipv4 {{ import all; export none; }};
+  ipv6 {{ import all; export none; }};
+}}
+protocol mrt {{
+  table "master*";
+  filename "{}/%N.mrt";
+  period 1;
+}}
+"#,
+        dir.0.display()
+    ));
+    let file = dir.path("routes.txt");
+    std::fs::write(&file, TABLE).unwrap();
+    let rp = rport.to_string();
+    let feeder = Cue::start(&[
+        "--port",
+        &rp,
+        "-m",
+        "-6",
+        "2001:db8::1",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    for prefix in ["10.70.0.0/24", "10.70.1.0/24", "2001:db8:70::/48"] {
+        bird_route(&recording, prefix);
+    }
+    // The next dumps after every route is in.
+    std::thread::sleep(Duration::from_millis(2500));
+    let (four, six) = (dir.path("master4.mrt"), dir.path("master6.mrt"));
+    for f in [&four, &six] {
+        assert!(
+            std::fs::metadata(f).map_or(0, |m| m.len()) > 50,
+            "BIRD wrote no {}: {:?}",
+            f.display(),
+            std::fs::read_dir(&dir.0).map(|d| d.count())
+        );
+    }
+    drop(feeder);
+    drop(recording);
+    // Both dumps in one file, as `cat` makes it: two RIB dumps in a row.
+    let both = dir.path("both.mrt");
+    let mut bytes = std::fs::read(&four).unwrap();
+    bytes.extend(std::fs::read(&six).unwrap());
+    std::fs::write(&both, bytes).unwrap();
+    let port = free_port();
+    let bird = receiving_bird(port);
+    let cue = replay(port, &both, &[]);
+    check_table_at_bird(&bird);
+    let done = cue.terminate();
+    assert!(done.status.success());
+    assert!(done.stderr.contains("RIB records"), "{}", done.stderr);
+}
+
+#[test]
 fn a_listen_recording_replayed_to_bird_keeping_path_and_next_hop() {
     if !have("bird") {
         return;

@@ -34,8 +34,8 @@
 use crate::bgp::config::AttributeOverrides;
 use crate::bgp::route::ExtCommunity;
 use crate::bgp::wire::{
-    attr_type, DecodeContext, Message, PathAttributes, FLAG_EXTENDED, FLAG_OPTIONAL,
-    FLAG_TRANSITIVE,
+    attr_type, expected_flags, DecodeContext, Message, PathAttributes, FLAG_EXTENDED,
+    FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -392,7 +392,21 @@ impl<'o> Reader<'o> {
             match code {
                 attr_type::MP_REACH_NLRI => next_hop6 = value,
                 attr_type::NEXT_HOP if !self.options.keep_next_hop => {}
-                _ => key.extend_from_slice(&raw[start..raw.len() - b.buf.len()]),
+                _ => {
+                    let at = key.len();
+                    key.extend_from_slice(&raw[start..raw.len() - b.buf.len()]);
+                    // A dump is not a session: an attribute whose type we
+                    // know means that attribute whatever its flags say
+                    // (BIRD writes NEXT_HOP and LOCAL_PREF with none).
+                    if let Some(expected) = expected_flags(code) {
+                        let partial = if expected == FLAG_OPTIONAL | FLAG_TRANSITIVE {
+                            FLAG_PARTIAL
+                        } else {
+                            0
+                        };
+                        key[at] = expected | (flags & (FLAG_EXTENDED | partial));
+                    }
+                }
             }
         }
         let attributes_end = key.len();
@@ -684,6 +698,27 @@ mod tests {
         let v6 = &t.routes[2];
         assert_eq!(v6.0.to_string(), "2001:db8::/32");
         assert_eq!(v6.1.next_hop, Some("2001:db8::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn recognised_attributes_with_wrong_flags_in_a_rib_entry_are_read() {
+        // As BIRD's `protocol mrt` writes them: NEXT_HOP and LOCAL_PREF
+        // with no flags at all.
+        let mut a = attrs(&[65010], Some(5));
+        a.extend_from_slice(&[0x00, 3, 4, 192, 0, 2, 9]);
+        a.extend_from_slice(&[0x00, 5, 4, 0, 0, 0, 100]);
+        let mut f = peer_index(&[("192.0.2.1".parse().unwrap(), 65010)]);
+        f.extend(rib(RIB_IPV4_UNICAST, &[24, 10, 1, 2], &[(0, a)]));
+        let t = read_routes(&f, &MrtOptions::default()).unwrap();
+        assert_eq!(t.routes.len(), 1);
+        assert_eq!(t.routes[0].1.med, Some(5));
+        assert_eq!(t.routes[0].1.local_pref, Some(100));
+        // An attribute of a type nobody knows still needs its flags right.
+        let mut a = attrs(&[65010], None);
+        a.extend_from_slice(&[0x00, 250, 1, 0]);
+        let mut f = peer_index(&[("192.0.2.1".parse().unwrap(), 65010)]);
+        f.extend(rib(RIB_IPV4_UNICAST, &[24, 10, 1, 2], &[(0, a)]));
+        assert!(read_routes(&f, &MrtOptions::default()).is_err());
     }
 
     #[test]

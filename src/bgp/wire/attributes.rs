@@ -614,7 +614,7 @@ pub struct PathAttributes {
 }
 
 /// The flags (optional, transitive) a recognised attribute must carry.
-fn expected_flags(type_code: u8) -> Option<u8> {
+pub(crate) fn expected_flags(type_code: u8) -> Option<u8> {
     match type_code {
         ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(FLAG_TRANSITIVE),
         MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => Some(FLAG_OPTIONAL),

@@ -32,6 +32,7 @@ mod summary;
 mod update;
 
 pub use attributes::attr_type;
+pub(crate) use attributes::expected_flags;
 pub use attributes::{
     AsPath, AsSegment, AsSegmentKind, Community, LargeCommunity, MpReach, MpUnreach, Origin,
     PathAttributes, RawAttribute,
