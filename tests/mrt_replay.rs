@@ -1,6 +1,6 @@
 //! `--advertise-mrt FILE`: the routes of an MRT file written by another
 //! implementation (GoBGP's `table` and `updates` dumps, BIRD's MRT table
-//! dump) or by `listen --mrt`, announced to BIRD with their original
+//! dumps, FRR's `routes-mrt` dump) or by `listen --mrt`, announced to BIRD with their original
 //! attributes: our AS in front of the recorded path (or the path as it is
 //! with `--mrt-as-path keep`), our next hop (or the recorded one with
 //! `--mrt-keep-next-hop`).
@@ -49,12 +49,19 @@ large-community 65000:1:2 ext-community rt:65000:7\n\
 
 /// Checks that BIRD got TABLE through a file recorded from AS 65001.
 fn check_table_at_bird(bird: &Bird) {
+    check_table_without_ext_community(bird);
+    let a = bird_route(bird, "10.70.0.0/24");
+    assert!(a.contains("BGP.ext_community: (rt, 65000, 7)"), "{a}");
+}
+
+/// As [`check_table_at_bird`], for a writer that leaves extended
+/// communities out of its dumps (FRR's `routes-mrt`).
+fn check_table_without_ext_community(bird: &Bird) {
     let a = bird_route(bird, "10.70.0.0/24");
     assert!(a.contains("BGP.as_path: 65009 65001 65010 65020"), "{a}");
     assert!(a.contains("BGP.med: 10"), "{a}");
     assert!(a.contains("BGP.community: (65000,1)"), "{a}");
     assert!(a.contains("BGP.large_community: (65000, 1, 2)"), "{a}");
-    assert!(a.contains("BGP.ext_community: (rt, 65000, 7)"), "{a}");
     assert!(a.contains("BGP.next_hop: 127.0.0.1"), "ours: {a}");
     let a = bird_route(bird, "10.70.1.0/24");
     assert!(a.contains("BGP.as_path: 65009 65001 4200000001"), "{a}");
@@ -245,6 +252,78 @@ protocol mrt {{
     let done = cue.terminate();
     assert!(done.status.success());
     assert!(done.stderr.contains("RIB records"), "{}", done.stderr);
+}
+
+#[test]
+fn frr_table_dump_replayed_to_bird() {
+    if !have(BGPD) || !have("vtysh") || !have("bird") {
+        return;
+    }
+    // FRR's bgpd in AS 65002 takes TABLE from cue-bgp (AS 65001) and dumps
+    // its RIB as TABLE_DUMP_V2 every second (`dump bgp routes-mrt`).
+    let dir = Scratch::new("frr-mrt");
+    let dump = dir.path("rib.mrt");
+    let fport = free_port();
+    let frr = Frr::start(
+        &format!(
+            r#"
+frr defaults traditional
+hostname cue-frr-mrt
+dump bgp routes-mrt {} 1
+router bgp 65002
+ bgp router-id 127.0.0.3
+ no bgp ebgp-requires-policy
+ neighbor 127.0.0.1 remote-as 65001
+ address-family ipv4 unicast
+  neighbor 127.0.0.1 activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor 127.0.0.1 activate
+ exit-address-family
+"#,
+            dump.display()
+        ),
+        fport,
+    );
+    let file = dir.path("routes.txt");
+    std::fs::write(&file, TABLE).unwrap();
+    let fp = fport.to_string();
+    // FRR refuses loopback next hops: documentation ones.
+    let feeder = Cue::start(&[
+        "--port",
+        &fp,
+        "-m",
+        "-4",
+        "192.0.2.1",
+        "-6",
+        "2001:db8::1",
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    wait_for("FRR to hold the routes", T, || {
+        (frr.route("ipv4", "10.70.0.0/24").is_some()
+            && frr.route("ipv4", "10.70.1.0/24").is_some()
+            && frr.route("ipv6", "2001:db8:70::/48").is_some())
+        .then_some(())
+    });
+    // The next dumps after every route is in.
+    std::thread::sleep(Duration::from_millis(2500));
+    wait_for("FRR's RIB dump", T, || {
+        (std::fs::metadata(&dump).map_or(0, |m| m.len()) > 100).then_some(())
+    });
+    drop(feeder);
+    drop(frr);
+    let port = free_port();
+    let bird = receiving_bird(port);
+    let cue = replay(port, &dump, &[]);
+    // FRR writes no extended communities into its RIB dumps.
+    check_table_without_ext_community(&bird);
+    let done = cue.terminate();
+    assert!(done.status.success());
+    assert!(done.stderr.contains("3 routes"), "{}", done.stderr);
 }
 
 #[test]
