@@ -211,28 +211,36 @@ fn frr_sends_to_listen() {
 }
 
 fn gobgp_config(port: u16) -> String {
+    gobgp_dialling(port, 4200000002, "::1", &["ipv4-unicast", "ipv6-unicast"])
+}
+
+/// A GoBGP in `local_as` that dials `listen` (AS 65001) at
+/// `address`:`port` with `families`.
+fn gobgp_dialling(port: u16, local_as: u32, address: &str, families: &[&str]) -> String {
+    let families: String = families
+        .iter()
+        .map(|f| {
+            format!(
+                "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
+            )
+        })
+        .collect();
     format!(
         r#"
 [global.config]
-  as = 4200000002
+  as = {local_as}
   router-id = "127.0.0.4"
   port = -1
 [[neighbors]]
   [neighbors.config]
-    neighbor-address = "::1"
+    neighbor-address = "{address}"
     peer-as = 65001
   [neighbors.transport.config]
     remote-port = {port}
-    local-address = "::1"
+    local-address = "{address}"
   [neighbors.timers.config]
     connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv6-unicast"
-"#
+{families}"#
     )
 }
 
@@ -512,26 +520,7 @@ fn gobgp_sends_to_listen_over_ibgp_and_ipv4() {
     }
     let port = free_port();
     let mut cue = listen4(port);
-    let g = Gobgp::start(&format!(
-        r#"
-[global.config]
-  as = 65001
-  router-id = "127.0.0.4"
-  port = -1
-[[neighbors]]
-  [neighbors.config]
-    neighbor-address = "127.0.0.1"
-    peer-as = 65001
-  [neighbors.transport.config]
-    remote-port = {port}
-    local-address = "127.0.0.1"
-  [neighbors.timers.config]
-    connect-retry = 1
-  [[neighbors.afi-safis]]
-    [neighbors.afi-safis.config]
-      afi-safi-name = "ipv4-unicast"
-"#
-    ));
+    let g = Gobgp::start(&gobgp_dialling(port, 65001, "127.0.0.1", &["ipv4-unicast"]));
     g.gobgp(&[
         "global",
         "rib",

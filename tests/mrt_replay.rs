@@ -40,6 +40,20 @@ fn replay(port: u16, file: &std::path::Path, extra: &[&str]) -> Cue {
     Cue::start(&args)
 }
 
+/// `cue-bgp` in AS 65001 announcing TABLE (written into `dir`) to the
+/// implementation that records it, on `port`, with `next_hops` options
+/// (GoBGP and FRR refuse loopback next hops: documentation ones).
+fn feeder(port: u16, dir: &Scratch, next_hops: &[&str]) -> Cue {
+    let file = dir.path("routes.txt");
+    std::fs::write(&file, TABLE).unwrap();
+    let p = port.to_string();
+    let mut args = vec!["--port", &p, "-m"];
+    args.extend_from_slice(next_hops);
+    let f = file.to_str().unwrap();
+    args.extend_from_slice(&["--advertise-file", f, "65001", "127.0.0.1", "127.0.0.1"]);
+    Cue::start(&args)
+}
+
 /// Routes with their own attributes, as cue-bgp (AS 65001) sends them to
 /// the implementation that records them.
 const TABLE: &str = "10.70.0.0/24 med 10 community 65000:1 as-path 65010 65020 \
@@ -121,24 +135,7 @@ fn gobgp_dumps_replayed_to_bird() {
         (dir.path("table.dump").exists() && dir.path("updates.dump").exists()).then_some(())
     });
     std::thread::sleep(Duration::from_millis(300));
-    let file = dir.path("routes.txt");
-    std::fs::write(&file, TABLE).unwrap();
-    let gp = gport.to_string();
-    // GoBGP refuses loopback next hops.
-    let feeder = Cue::start(&[
-        "--port",
-        &gp,
-        "-m",
-        "-4",
-        "192.0.2.1",
-        "-6",
-        "2001:db8::1",
-        "--advertise-file",
-        file.to_str().unwrap(),
-        "65001",
-        "127.0.0.1",
-        "127.0.0.1",
-    ]);
+    let feeder = feeder(gport, &dir, &["-4", "192.0.2.1", "-6", "2001:db8::1"]);
     wait_for("GoBGP to hold the routes", T, || {
         let n4 = g.rib("ipv4").as_object().map_or(0, |m| m.len());
         let n6 = g.rib("ipv6").as_object().map_or(0, |m| m.len());
@@ -209,21 +206,7 @@ protocol mrt {{
 "#,
         dir.0.display()
     ));
-    let file = dir.path("routes.txt");
-    std::fs::write(&file, TABLE).unwrap();
-    let rp = rport.to_string();
-    let feeder = Cue::start(&[
-        "--port",
-        &rp,
-        "-m",
-        "-6",
-        "2001:db8::1",
-        "--advertise-file",
-        file.to_str().unwrap(),
-        "65001",
-        "127.0.0.1",
-        "127.0.0.1",
-    ]);
+    let feeder = feeder(rport, &dir, &["-6", "2001:db8::1"]);
     for prefix in ["10.70.0.0/24", "10.70.1.0/24", "2001:db8:70::/48"] {
         bird_route(&recording, prefix);
     }
@@ -285,24 +268,7 @@ router bgp 65002
         ),
         fport,
     );
-    let file = dir.path("routes.txt");
-    std::fs::write(&file, TABLE).unwrap();
-    let fp = fport.to_string();
-    // FRR refuses loopback next hops: documentation ones.
-    let feeder = Cue::start(&[
-        "--port",
-        &fp,
-        "-m",
-        "-4",
-        "192.0.2.1",
-        "-6",
-        "2001:db8::1",
-        "--advertise-file",
-        file.to_str().unwrap(),
-        "65001",
-        "127.0.0.1",
-        "127.0.0.1",
-    ]);
+    let feeder = feeder(fport, &dir, &["-4", "192.0.2.1", "-6", "2001:db8::1"]);
     wait_for("FRR to hold the routes", T, || {
         (frr.route("ipv4", "10.70.0.0/24").is_some()
             && frr.route("ipv4", "10.70.1.0/24").is_some()
