@@ -31,20 +31,20 @@ ext-community rt:65002:7 as-path 4200000002 4200000002 \
 10.80.1.0/24 as-path 4200000002 \
 2001:db8:80::/48 med 30 community 65002:1 as-path 4200000002 4200000002";
 
-/// `cue-bgp listen` on `[::1]:port` (AS 65001), taking commands.
+/// `cue-bgp listen` on `[::1]:port` (AS 65001), multiprotocol, taking
+/// commands.
 fn listen(port: u16) -> Interactive {
+    listen_on("::1", port, &["-m"])
+}
+
+/// `cue-bgp listen` on `address`:`port` (AS 65001) with `options`, taking
+/// commands.
+fn listen_on(address: &str, port: u16, options: &[&str]) -> Interactive {
     let p = port.to_string();
-    let cue = Interactive::start(&[
-        "listen",
-        "--bind",
-        "::1",
-        "--port",
-        &p,
-        "-m",
-        "--commands",
-        "65001",
-        "127.0.0.9",
-    ]);
+    let mut args = vec!["listen", "--bind", address, "--port", &p];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--commands", "65001", "127.0.0.9"]);
+    let cue = Interactive::start(&args);
     std::thread::sleep(Duration::from_millis(200));
     cue
 }
@@ -324,6 +324,29 @@ fn gobgp_sends_to_listen() {
 }
 
 fn exabgp_config(port: u16, script: &std::path::Path) -> String {
+    exabgp_neighbor(
+        "::1",
+        4200000002,
+        port,
+        script,
+        "ipv4 unicast; ipv6 unicast;",
+        "route 10.80.0.0/24 next-hop 192.0.2.80 med 30 community [ 65002:1 ] large-community [ 4200000002:1:2 ] extended-community [ target:65002:7 ] as-path [ 4200000002 4200000002 ];
+        route 10.80.1.0/24 next-hop 192.0.2.80;
+        route 2001:db8:80::/48 next-hop 2001:db8::80 med 30 community [ 65002:1 ] as-path [ 4200000002 4200000002 ];",
+    )
+}
+
+/// ExaBGP in `local_as` dialling `listen` (AS 65001) at `address`:`port`
+/// with `families` and the `routes` of its static section, and the API
+/// process `script`.
+fn exabgp_neighbor(
+    address: &str,
+    local_as: u32,
+    port: u16,
+    script: &std::path::Path,
+    families: &str,
+    routes: &str,
+) -> String {
     let script = script.display();
     format!(
         r#"
@@ -332,23 +355,20 @@ process withdraw {{
     encoder text;
 }}
 
-neighbor ::1 {{
+neighbor {address} {{
     router-id 127.0.0.4;
-    local-address ::1;
-    local-as 4200000002;
+    local-address {address};
+    local-as {local_as};
     peer-as 65001;
     connect {port};
     family {{
-        ipv4 unicast;
-        ipv6 unicast;
+        {families}
     }}
     api {{
         processes [ withdraw ];
     }}
     static {{
-        route 10.80.0.0/24 next-hop 192.0.2.80 med 30 community [ 65002:1 ] large-community [ 4200000002:1:2 ] extended-community [ target:65002:7 ] as-path [ 4200000002 4200000002 ];
-        route 10.80.1.0/24 next-hop 192.0.2.80;
-        route 2001:db8:80::/48 next-hop 2001:db8::80 med 30 community [ 65002:1 ] as-path [ 4200000002 4200000002 ];
+        {routes}
     }}
 }}
 "#
@@ -438,23 +458,6 @@ fn exabgp_sends_to_listen() {
 /// 127.0.0.1, then withdraws one.
 const IBGP_ROUTES: &str = "10.81.0.0/24 local-pref 200 med 10 10.81.1.0/24 local-pref 200";
 
-/// `cue-bgp listen` on 127.0.0.1:port (AS 65001), taking commands.
-fn listen4(port: u16) -> Interactive {
-    let p = port.to_string();
-    let cue = Interactive::start(&[
-        "listen",
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        &p,
-        "--commands",
-        "65001",
-        "127.0.0.9",
-    ]);
-    std::thread::sleep(Duration::from_millis(200));
-    cue
-}
-
 /// The routes with their LOCAL_PREF, then one withdrawn.
 fn ibgp_steps(cue: &mut Interactive, withdraw: impl FnOnce()) {
     assert_eq!(expect(cue, IBGP_ROUTES), "ok");
@@ -499,7 +502,7 @@ fn bird_sends_to_listen_over_ibgp_and_ipv4() {
         return;
     }
     let port = free_port();
-    let mut cue = listen4(port);
+    let mut cue = listen_on("127.0.0.1", port, &[]);
     let listen = free_port();
     let bird = Bird::start(&bird_ibgp_config(port, listen, false));
     let _show = Show(bird.dir.path("bird.log"));
@@ -519,7 +522,7 @@ fn gobgp_sends_to_listen_over_ibgp_and_ipv4() {
         return;
     }
     let port = free_port();
-    let mut cue = listen4(port);
+    let mut cue = listen_on("127.0.0.1", port, &[]);
     let g = Gobgp::start(&gobgp_dialling(port, 65001, "127.0.0.1", &["ipv4-unicast"]));
     g.gobgp(&[
         "global",
@@ -558,7 +561,7 @@ fn frr_sends_to_listen_over_ibgp_and_ipv4() {
         return;
     }
     let port = free_port();
-    let mut cue = listen4(port);
+    let mut cue = listen_on("127.0.0.1", port, &[]);
     let frr = Frr::start(
         &format!(
             r#"
@@ -600,37 +603,19 @@ fn exabgp_sends_to_listen_over_ibgp_and_ipv4() {
         return;
     }
     let port = free_port();
-    let mut cue = listen4(port);
+    let mut cue = listen_on("127.0.0.1", port, &[]);
     let dir = Scratch::new("matrix-exabgp-ibgp");
     let mut child = exabgp_with(
         &dir,
         |script| {
-            let script = script.display();
-            format!(
-                r#"
-process withdraw {{
-    run {script};
-    encoder text;
-}}
-
-neighbor 127.0.0.1 {{
-    router-id 127.0.0.4;
-    local-address 127.0.0.1;
-    local-as 65001;
-    peer-as 65001;
-    connect {port};
-    family {{
-        ipv4 unicast;
-    }}
-    api {{
-        processes [ withdraw ];
-    }}
-    static {{
-        route 10.81.0.0/24 next-hop 192.0.2.81 local-preference 200 med 10;
-        route 10.81.1.0/24 next-hop 192.0.2.81 local-preference 200;
-    }}
-}}
-"#
+            exabgp_neighbor(
+                "127.0.0.1",
+                65001,
+                port,
+                script,
+                "ipv4 unicast;",
+                "route 10.81.0.0/24 next-hop 192.0.2.81 local-preference 200 med 10;
+        route 10.81.1.0/24 next-hop 192.0.2.81 local-preference 200;",
             )
         },
         "withdraw route 10.81.1.0/24 next-hop 192.0.2.81",
