@@ -80,11 +80,10 @@ struct Slot {
     /// The number of the probe that runs or ran last.
     probe: u64,
     /// When its last probe started.
-    started: Option<Instant>,
-    /// Bumped when the slot is freed, so that a result of a removed check
-    /// is dropped.
+    started: Instant,
+    /// Bumped when the slot is freed, so that a schedule entry or a result
+    /// of a removed check is dropped.
     generation: u32,
-    live: bool,
 }
 
 /// The engine's state, apart from the futures in flight.
@@ -126,9 +125,8 @@ impl Schedule {
                 deadline: Arc::default(),
                 probe: 0,
                 spec: spec.clone(),
-                started: None,
+                started: at,
                 generation: 0,
-                live: true,
             };
             let i = match self.free.pop() {
                 Some(i) => {
@@ -148,7 +146,6 @@ impl Schedule {
             let s = &mut self.slots[i];
             // A probe still running ends now; its result is dropped.
             s.deadline.fire();
-            s.live = false;
             s.prober = None;
             s.generation = s.generation.wrapping_add(1);
             self.free.push(i);
@@ -197,7 +194,7 @@ impl Schedule {
                 }
                 queue.pop_front();
                 let s = &self.slots[i];
-                if s.live && s.probe == probe && s.prober.is_none() {
+                if s.probe == probe && s.prober.is_none() {
                     s.deadline.fire();
                 }
             }
@@ -254,14 +251,14 @@ pub(super) async fn run(
                     break 'start;
                 }
                 let s = &mut schedule.slots[i];
-                if !s.live || s.generation != generation {
+                if s.generation != generation {
                     continue;
                 }
                 let Some(mut prober) = s.prober.take() else {
                     continue;
                 };
                 schedule.probes += 1;
-                s.started = Some(now);
+                s.started = now;
                 s.probe = schedule.probes;
                 s.deadline.passed.store(false, Ordering::Release);
                 let deadline = Passed(s.deadline.clone());
@@ -304,7 +301,7 @@ pub(super) async fn run(
                     // Every result that is in, under one lock.
                     while let Some((i, generation, prober, result)) = next {
                         let s = &mut schedule.slots[i];
-                        if s.live && s.generation == generation {
+                        if s.generation == generation {
                             // Its deadline entry is left to expire (a no-op
                             // then): cheaper than finding it in the heap.
                             events.extend(if probes {
@@ -313,7 +310,7 @@ pub(super) async fn run(
                                 state.record_change(&s.spec, result, wall)
                             });
                             s.prober = Some(prober);
-                            let started = s.started.unwrap_or(now);
+                            let started = s.started;
                             schedule.reschedule(i, started, now);
                         }
                         next = futures_util::FutureExt::now_or_never(running.next()).flatten();
