@@ -31,7 +31,7 @@ use super::config::{check_next_hop, AttributeOverrides};
 use super::rib::{parse_prefix, RouteAttributes};
 use super::wire::{Community, LargeCommunity, Origin};
 use ipnet::IpNet;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::str::FromStr;
@@ -465,12 +465,50 @@ pub fn parse_route_lines(text: &str) -> Result<Vec<RouteSpec>, String> {
 pub struct RouteTable {
     /// Routes with the session's attributes.
     plain: Vec<IpNet>,
-    /// Routes with attributes of their own.
-    own: Vec<(IpNet, Arc<AttributeOverrides>)>,
+    /// Routes with attributes of their own: the number of their set in
+    /// `sets.sets` (a number, not an `Arc`, so that the parser threads
+    /// touch no shared counter for each line).
+    own: Vec<(IpNet, u32)>,
     /// Attribute sets by the text they were written as (looked up once a
-    /// line: a fast hash), and by value.
-    by_text: HashMap<String, Arc<AttributeOverrides>, foldhash::fast::RandomState>,
-    by_value: HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>,
+    /// line: a fast hash), with the next hop to check a line against.
+    by_text: HashMap<String, (u32, Option<IpAddr>), foldhash::fast::RandomState>,
+    sets: Sets,
+}
+
+/// The distinct attribute sets of a table, numbered, and how to find one
+/// by value or by the shared pointer it came as.
+#[derive(Debug, Default)]
+struct Sets {
+    sets: Vec<Arc<AttributeOverrides>>,
+    by_value: HashMap<Arc<AttributeOverrides>, u32, foldhash::fast::RandomState>,
+    by_pointer: HashMap<usize, u32, foldhash::fast::RandomState>,
+}
+
+impl Sets {
+    /// The number of the set equal to `a`, made if there is none.
+    fn intern(&mut self, a: AttributeOverrides) -> u32 {
+        if let Some(&n) = self.by_value.get(&a) {
+            return n;
+        }
+        let n = self.sets.len() as u32;
+        let shared = Arc::new(a);
+        self.by_value.insert(shared.clone(), n);
+        self.sets.push(shared);
+        n
+    }
+
+    /// The number of a set that is already shared: the same pointer, the
+    /// same number.
+    fn shared(&mut self, a: &Arc<AttributeOverrides>) -> u32 {
+        let key = Arc::as_ptr(a) as usize;
+        if let Some(&n) = self.by_pointer.get(&key) {
+            return n;
+        }
+        let n = self.sets.len() as u32;
+        self.by_pointer.insert(key, n);
+        self.sets.push(a.clone());
+        n
+    }
 }
 
 impl RouteTable {
@@ -480,8 +518,8 @@ impl RouteTable {
         let prefix = prefix.trunc();
         match attributes.filter(|a| !a.is_empty()) {
             Some(a) => {
-                let a = self.intern(a);
-                self.own.push((prefix, a));
+                let n = self.sets.intern(a);
+                self.own.push((prefix, n));
             }
             None => self.plain.push(prefix),
         }
@@ -490,20 +528,27 @@ impl RouteTable {
     /// Adds a route with an attribute set that is already shared (one
     /// read from an MRT file, say): it is taken as it is, not looked up.
     pub fn push_shared(&mut self, prefix: IpNet, attributes: Arc<AttributeOverrides>) {
-        self.own.push((prefix.trunc(), attributes));
+        let n = self.sets.shared(&attributes);
+        self.own.push((prefix.trunc(), n));
     }
 
     /// Adds routes whose attribute sets are already shared, as
     /// [`push_shared`](Self::push_shared) does one (without a copy of the
     /// list when nothing else has attributes yet).
-    pub fn extend_shared(&mut self, mut routes: Vec<(IpNet, Arc<AttributeOverrides>)>) {
-        for r in &mut routes {
-            r.0 = r.0.trunc();
-        }
-        if self.own.is_empty() {
-            self.own = routes;
-        } else {
-            self.own.extend(routes);
+    pub fn extend_shared(&mut self, routes: Vec<(IpNet, Arc<AttributeOverrides>)>) {
+        self.own.reserve(routes.len());
+        // Neighbouring routes often share their set: no lookup for those.
+        let mut last: Option<(usize, u32)> = None;
+        for (prefix, a) in routes {
+            let n = match last {
+                Some((p, n)) if p == Arc::as_ptr(&a) as usize => n,
+                _ => {
+                    let n = self.sets.shared(&a);
+                    last = Some((Arc::as_ptr(&a) as usize, n));
+                    n
+                }
+            };
+            self.own.push((prefix.trunc(), n));
         }
     }
 
@@ -516,10 +561,6 @@ impl RouteTable {
         Ok(())
     }
 
-    fn intern(&mut self, a: AttributeOverrides) -> Arc<AttributeOverrides> {
-        intern(&mut self.by_value, a)
-    }
-
     /// Adds one route per line (`PREFIX [attributes]`, see the module),
     /// skipping blank lines and `#` comments. A bad line is refused with
     /// its number, and then nothing of `text` is added.
@@ -528,7 +569,7 @@ impl RouteTable {
     pub fn parse_lines(&mut self, text: &str) -> Result<(), String> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         let parts = split_lines(text, threads, PARALLEL_PART);
-        let interner = Mutex::new(std::mem::take(&mut self.by_value));
+        let interner = Mutex::new(std::mem::take(&mut self.sets));
         let result = if parts.len() <= 1 {
             let (plain, own) = (self.plain.len(), self.own.len());
             let r = self.parse_lines_from(text, 0, &interner);
@@ -562,16 +603,31 @@ impl RouteTable {
                 .into_iter()
                 .collect::<Result<Vec<_>, _>>()
                 .map(|tables| {
+                    // One growth each, and the first part's lists taken as
+                    // they are when there is nothing before them.
+                    let (plain, own) = tables
+                        .iter()
+                        .fold((0, 0), |(p, o), t| (p + t.plain.len(), o + t.own.len()));
                     for t in tables {
-                        self.plain.extend(t.plain);
-                        self.own.extend(t.own);
+                        if self.plain.is_empty() {
+                            self.plain = t.plain;
+                            self.plain.reserve(plain - self.plain.len());
+                        } else {
+                            self.plain.extend(t.plain);
+                        }
+                        if self.own.is_empty() {
+                            self.own = t.own;
+                            self.own.reserve(own - self.own.len());
+                        } else {
+                            self.own.extend(t.own);
+                        }
                         for (text, a) in t.by_text {
                             self.by_text.entry(text).or_insert(a);
                         }
                     }
                 })
         };
-        self.by_value = interner.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
         result
     }
 
@@ -581,24 +637,27 @@ impl RouteTable {
         &mut self,
         text: &str,
         first_line: usize,
-        interner: &Mutex<HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>>,
+        interner: &Mutex<Sets>,
     ) -> Result<(), String> {
         // A host route takes 8 to 40 characters a line: reserve for the
         // short end, for the first kind of line seen.
         let reserve = text.len() / 16;
-        for (i, line) in text.lines().enumerate() {
+        // Routes of real tables come in runs that share attributes: the
+        // last set is tried before the map.
+        let mut last: Option<(&str, (u32, Option<IpAddr>))> = None;
+        for (i, line) in text.split('\n').enumerate() {
             let i = i + first_line;
-            let line = match line.find('#') {
+            let line = match memchr::memchr(b'#', line.as_bytes()) {
                 Some(at) => &line[..at],
                 None => line,
             }
-            .trim();
+            .trim_ascii();
             if line.is_empty() {
                 continue;
             }
             let at = |e: String| format!("line {}: {e}", i + 1);
-            let (first, rest) = match line.find(|c: char| c.is_ascii_whitespace()) {
-                Some(n) => (&line[..n], line[n..].trim_start()),
+            let (first, rest) = match line.bytes().position(|b| b.is_ascii_whitespace()) {
+                Some(n) => (&line[..n], line[n..].trim_ascii_start()),
                 None => (line, ""),
             };
             let prefix = parse_prefix(first).map_err(at)?;
@@ -609,25 +668,35 @@ impl RouteTable {
                 self.plain.push(prefix);
                 continue;
             }
-            let attributes = match self.by_text.get(rest) {
-                Some(a) => a.clone(),
-                None => {
-                    let spec: AttributeSpec =
-                        rest.parse().map_err(|e| at(format!("{prefix}: {e}")))?;
-                    let value = AttributeOverrides::from_spec(&spec);
-                    let a = intern(
-                        &mut interner.lock().unwrap_or_else(|e| e.into_inner()),
-                        value,
-                    );
-                    self.by_text.insert(rest.to_string(), a.clone());
-                    a
+            let (set, next_hop) = match last {
+                Some((text, found)) if text == rest => found,
+                _ => {
+                    let found = match self.by_text.get(rest) {
+                        Some(&found) => found,
+                        None => {
+                            let spec: AttributeSpec =
+                                rest.parse().map_err(|e| at(format!("{prefix}: {e}")))?;
+                            let value = AttributeOverrides::from_spec(&spec);
+                            let next_hop = value.next_hop;
+                            let n = interner
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .intern(value);
+                            self.by_text.insert(rest.to_string(), (n, next_hop));
+                            (n, next_hop)
+                        }
+                    };
+                    last = Some((rest, found));
+                    found
                 }
             };
-            check_next_hop_family(prefix, attributes.next_hop).map_err(at)?;
+            if next_hop.is_some() {
+                check_next_hop_family(prefix, next_hop).map_err(at)?;
+            }
             if self.own.capacity() == 0 {
                 self.own.reserve(reserve / 4);
             }
-            self.own.push((prefix, attributes));
+            self.own.push((prefix, set));
         }
         Ok(())
     }
@@ -645,15 +714,19 @@ impl RouteTable {
     /// How many distinct attribute sets the routes have (besides the
     /// session's).
     pub fn attribute_sets(&self) -> usize {
-        self.by_value.len()
+        self.sets.sets.len()
     }
 
     /// The prefixes, and the attributes of those that have their own (for
     /// [`Pool::set_routes`](super::Pool::set_routes)).
     pub fn finish(self) -> (BTreeSet<IpNet>, BTreeMap<IpNet, Arc<AttributeOverrides>>) {
         let RouteTable {
-            mut plain, mut own, ..
+            mut plain,
+            mut own,
+            sets,
+            ..
         } = self;
+        let sets = sets.sets;
         // Tables are often written in order: then there is nothing to sort.
         if !plain.windows(2).all(|w| w[0] <= w[1]) {
             plain.sort_unstable();
@@ -676,36 +749,45 @@ impl RouteTable {
             keep += 1;
         }
         own.truncate(keep);
-        let mut a = plain.iter().peekable();
-        let mut b = own.iter().map(|(p, _)| p).peekable();
-        let merged = std::iter::from_fn(|| match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) if x < y => a.next(),
-            (Some(x), Some(y)) if x == y => {
-                a.next();
-                b.next()
-            }
-            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-            (Some(_), None) => a.next(),
-            (None, None) => None,
-        });
-        let rib: BTreeSet<IpNet> = merged.copied().collect();
-        drop(plain);
-        (rib, own.into_iter().collect())
+        let rib = || {
+            let mut a = plain.iter().peekable();
+            let mut b = own.iter().map(|(p, _)| p).peekable();
+            let merged = std::iter::from_fn(|| match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x < y => a.next(),
+                (Some(x), Some(y)) if x == y => {
+                    a.next();
+                    b.next()
+                }
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => None,
+            });
+            merged.copied().collect::<BTreeSet<IpNet>>()
+        };
+        let attributes = || {
+            own.iter()
+                .map(|&(p, n)| (p, sets[n as usize].clone()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        // Two trees of a million entries each: one per core when the
+        // table is large and there is a second core.
+        let parallel = own.len() >= PARALLEL_TREES
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        if !parallel {
+            return (rib(), attributes());
+        }
+        std::thread::scope(|scope| {
+            let map = scope.spawn(attributes);
+            let rib = rib();
+            let map = map.join().unwrap_or_else(|_| attributes());
+            (rib, map)
+        })
     }
 }
 
-/// The shared set equal to `a`, made if there is none.
-fn intern(
-    sets: &mut HashSet<Arc<AttributeOverrides>, foldhash::fast::RandomState>,
-    a: AttributeOverrides,
-) -> Arc<AttributeOverrides> {
-    if let Some(shared) = sets.get(&a) {
-        return shared.clone();
-    }
-    let shared = Arc::new(a);
-    sets.insert(shared.clone());
-    shared
-}
+/// The number of routes with attributes of their own from which the
+/// Loc-RIB and the attribute map are built on two threads.
+const PARALLEL_TREES: usize = 100_000;
 
 /// The smallest part of a text worth a thread of its own.
 const PARALLEL_PART: usize = 2 << 20;
