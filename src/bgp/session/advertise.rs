@@ -128,24 +128,28 @@ impl Driver {
             })
             .await?;
         } else {
-            let (plain, groups) = group_by_attributes(&announce, &overrides);
-            let plain = PrefixList::List(plain);
-            messages += write_chunked(wr, out, &plain, |family, chunk, buf| {
-                builder.announce(family, chunk.iter().copied(), buf)
-            })
-            .await?;
+            // One family at a time: the peer takes the first family's
+            // UPDATEs while the second is grouped (an UPDATE carries one
+            // family, so nothing is less tightly packed for it).
             let mut buf = Vec::new();
-            for (o, prefixes) in groups {
-                let builder = self.builder(adv, &params, Some(o));
-                for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+            for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+                let (plain, groups) = group_by_attributes(of_family(&announce, family), &overrides);
+                let plain = PrefixList::List(plain);
+                messages += write_chunked(wr, out, &plain, |family, chunk, buf| {
+                    builder.announce(family, chunk.iter().copied(), buf)
+                })
+                .await?;
+                for (o, prefixes) in groups {
+                    let builder = self.builder(adv, &params, Some(o));
                     messages += builder.announce(family, prefixes.iter(), &mut buf);
+                    if buf.len() >= WRITE_SIZE {
+                        out.write(wr, &buf).await?;
+                        buf.clear();
+                    }
                 }
-                if buf.len() >= WRITE_SIZE {
-                    out.write(wr, &buf).await?;
-                    buf.clear();
-                }
+                out.write(wr, &buf).await?;
+                buf.clear();
             }
-            out.write(wr, &buf).await?;
         }
         self.fsm.sent(Instant::now());
         {
@@ -224,11 +228,24 @@ fn changed_overrides(
         .collect()
 }
 
+/// The prefixes of `list` of one family, in order (a range of the tree
+/// when it is the Loc-RIB: IPv4 prefixes sort before IPv6 ones).
+fn of_family(list: &PrefixList, family: Family) -> Box<dyn Iterator<Item = &IpNet> + Send + '_> {
+    let first_v6 = IpNet::V6(Default::default());
+    match (list, family) {
+        (PrefixList::Rib(r), Family::Ipv4Unicast) => Box::new(r.range(..first_v6)),
+        (PrefixList::Rib(r), _) => Box::new(r.range(first_v6..)),
+        (PrefixList::List(l), family) => {
+            Box::new(l.iter().filter(move |p| Family::of(p.addr()) == family))
+        }
+    }
+}
+
 /// The prefixes of `list` with the session's attributes, and those with
 /// attributes of their own in groups that share them (one group per shared
 /// `Arc`, in order of first appearance). One pass over both sorted lists.
-fn group_by_attributes<'a>(
-    list: &PrefixList,
+fn group_by_attributes<'a, 'l>(
+    list: impl Iterator<Item = &'l IpNet>,
     overrides: &'a Overrides,
 ) -> (Vec<IpNet>, Vec<(&'a AttributeOverrides, Vec<IpNet>)>) {
     let mut plain = Vec::new();
@@ -238,9 +255,16 @@ fn group_by_attributes<'a>(
         usize,
         foldhash::fast::RandomState,
     > = Default::default();
-    let mut own = overrides.range::<IpNet, _>(..).peekable();
+    let mut list = list.peekable();
+    // The walk of the attribute map starts where the list does.
+    let Some(&&first) = list.peek() else {
+        return (plain, groups);
+    };
+    let mut own = overrides.range(first..).peekable();
     let mut last: Option<&IpNet> = None;
-    for p in list.iter() {
+    // Neighbouring routes often share a set: no lookup for those.
+    let mut last_group: Option<(*const AttributeOverrides, usize)> = None;
+    for p in list {
         if last.is_some_and(|l| p < l) {
             // Not in order (never so far): start the walk again from here.
             own = overrides.range(*p..).peekable();
@@ -249,10 +273,18 @@ fn group_by_attributes<'a>(
         while own.next_if(|(k, _)| *k < p).is_some() {}
         match own.peek() {
             Some((k, o)) if *k == p => {
-                let at = *index.entry(Arc::as_ptr(o)).or_insert_with(|| {
-                    groups.push((o, Vec::new()));
-                    groups.len() - 1
-                });
+                let key = Arc::as_ptr(o);
+                let at = match last_group {
+                    Some((k, at)) if k == key => at,
+                    _ => {
+                        let at = *index.entry(key).or_insert_with(|| {
+                            groups.push((o, Vec::new()));
+                            groups.len() - 1
+                        });
+                        last_group = Some((key, at));
+                        at
+                    }
+                };
                 groups[at].1.push(*p);
             }
             _ => plain.push(*p),
