@@ -568,11 +568,22 @@ impl RouteTable {
     /// are cores, up to 8), sharing one set of attribute sets.
     pub fn parse_lines(&mut self, text: &str) -> Result<(), String> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-        let parts = split_lines(text, threads, PARALLEL_PART);
+        // More parts than threads, taken in turn, so that a thread with
+        // quick lines (IPv4) does not wait for one with slow ones.
+        let parts = split_lines(text, threads * PARTS_PER_THREAD, PARALLEL_PART);
         let interner = Mutex::new(std::mem::take(&mut self.sets));
-        let result = if parts.len() <= 1 {
+        // The number of a line is counted only for an error: the line in
+        // the part plus the lines of the text before it.
+        let numbered = |part: &str, (line, e): (usize, String)| {
+            let offset = part.as_ptr() as usize - text.as_ptr() as usize;
+            let lines = memchr::memchr_iter(b'\n', &text.as_bytes()[..offset]).count();
+            format!("line {}: {e}", lines + line + 1)
+        };
+        let result = if parts.len() <= 1 || threads == 1 {
             let (plain, own) = (self.plain.len(), self.own.len());
-            let r = self.parse_lines_from(text, 0, &interner);
+            let r = self
+                .parse_lines_from(text, &interner)
+                .map_err(|e| numbered(text, e));
             if r.is_err() {
                 self.plain.truncate(plain);
                 self.own.truncate(own);
@@ -580,27 +591,53 @@ impl RouteTable {
             r
         } else {
             let interner = &interner;
-            let tables: Vec<Result<RouteTable, String>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = parts
-                    .iter()
-                    .map(|&(part, first_line)| {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let next = &next;
+            let parts = &parts;
+            // Each thread keeps its text lookups from part to part.
+            let done: Vec<(Vec<ParsedPart>, RouteTable)> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads.min(parts.len()))
+                    .map(|_| {
                         scope.spawn(move || {
-                            let mut t = RouteTable::default();
-                            t.parse_lines_from(part, first_line, interner).map(|()| t)
+                            let mut texts = RouteTable::default();
+                            let mut done = Vec::new();
+                            loop {
+                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some(part) = parts.get(k) else { break };
+                                let mut t = RouteTable {
+                                    by_text: std::mem::take(&mut texts.by_text),
+                                    ..Default::default()
+                                };
+                                let r = t.parse_lines_from(part, interner);
+                                texts.by_text = std::mem::take(&mut t.by_text);
+                                done.push((k, r.map(|()| t)));
+                            }
+                            (done, texts)
                         })
                     })
                     .collect();
                 handles
                     .into_iter()
                     .map(|h| {
-                        h.join()
-                            .unwrap_or_else(|_| Err("a parser thread failed".into()))
+                        h.join().unwrap_or_else(|_| {
+                            let failed = Err((0, "a parser thread failed".to_string()));
+                            (vec![(0, failed)], RouteTable::default())
+                        })
                     })
                     .collect()
             });
+            let mut tables: Vec<ParsedPart> = Vec::new();
+            for (parsed, texts) in done {
+                tables.extend(parsed);
+                for (text, a) in texts.by_text {
+                    self.by_text.entry(text).or_insert(a);
+                }
+            }
+            tables.sort_by_key(|(k, _)| *k);
             // The first error in the text wins; then nothing is added.
             tables
                 .into_iter()
+                .map(|(k, t)| t.map_err(|e| numbered(parts[k], e)))
                 .collect::<Result<Vec<_>, _>>()
                 .map(|tables| {
                     // One growth each, and the first part's lists taken as
@@ -621,9 +658,6 @@ impl RouteTable {
                         } else {
                             self.own.extend(t.own);
                         }
-                        for (text, a) in t.by_text {
-                            self.by_text.entry(text).or_insert(a);
-                        }
                     }
                 })
         };
@@ -631,14 +665,13 @@ impl RouteTable {
         result
     }
 
-    /// Parses `text`, whose first line is line `first_line + 1`; new
-    /// attribute sets are interned in `interner`.
+    /// Parses `text`; new attribute sets are interned in `interner`. An
+    /// error comes with the number of its line in `text`, from 0.
     fn parse_lines_from(
         &mut self,
         text: &str,
-        first_line: usize,
         interner: &Mutex<Sets>,
-    ) -> Result<(), String> {
+    ) -> Result<(), (usize, String)> {
         // A host route takes 8 to 40 characters a line: reserve for the
         // short end, for the first kind of line seen.
         let reserve = text.len() / 16;
@@ -646,7 +679,6 @@ impl RouteTable {
         // last set is tried before the map.
         let mut last: Option<(&str, (u32, Option<IpAddr>))> = None;
         for (i, line) in text.split('\n').enumerate() {
-            let i = i + first_line;
             let line = match memchr::memchr(b'#', line.as_bytes()) {
                 Some(at) => &line[..at],
                 None => line,
@@ -655,7 +687,7 @@ impl RouteTable {
             if line.is_empty() {
                 continue;
             }
-            let at = |e: String| format!("line {}: {e}", i + 1);
+            let at = |e: String| (i, e);
             let (first, rest) = match line.bytes().position(|b| b.is_ascii_whitespace()) {
                 Some(n) => (&line[..n], line[n..].trim_ascii_start()),
                 None => (line, ""),
@@ -789,29 +821,34 @@ impl RouteTable {
 /// Loc-RIB and the attribute map are built on two threads.
 const PARALLEL_TREES: usize = 100_000;
 
+/// A part of a text parsed: its number, and its routes or the error of
+/// one of its lines (numbered from 0 in the part).
+type ParsedPart = (usize, Result<RouteTable, (usize, String)>);
+
+/// Parts of a large text per parser thread.
+const PARTS_PER_THREAD: usize = 4;
+
 /// The smallest part of a text worth a thread of its own.
 const PARALLEL_PART: usize = 2 << 20;
 
 /// Splits `text` at line ends into at most `n` parts of at least `min`
-/// bytes each, with the number of lines before each part.
-fn split_lines(text: &str, n: usize, min: usize) -> Vec<(&str, usize)> {
+/// bytes each.
+fn split_lines(text: &str, n: usize, min: usize) -> Vec<&str> {
     let n = n.min(text.len() / min.max(1)).max(1);
     let mut parts = Vec::with_capacity(n);
     let mut rest = text;
-    let mut lines = 0;
     for k in (1..=n).rev() {
         if k == 1 {
-            parts.push((rest, lines));
+            parts.push(rest);
             break;
         }
         let at = rest.len() / k;
-        let end = match rest.as_bytes()[at..].iter().position(|&b| b == b'\n') {
+        let end = match memchr::memchr(b'\n', &rest.as_bytes()[at..]) {
             Some(i) => at + i + 1,
             None => rest.len(),
         };
         let (part, tail) = rest.split_at(end);
-        parts.push((part, lines));
-        lines += part.bytes().filter(|&b| b == b'\n').count();
+        parts.push(part);
         rest = tail;
         if rest.is_empty() {
             break;
@@ -1054,14 +1091,12 @@ mod tests {
     fn splitting_at_line_ends() {
         let text = "a\nbb\nccc\ndddd\n";
         let parts = split_lines(text, 3, 4);
-        let joined: String = parts.iter().map(|(p, _)| *p).collect();
+        let joined: String = parts.concat();
         assert_eq!(joined, text);
-        assert!(parts.iter().all(|(p, _)| p.ends_with('\n')));
-        let lines: Vec<usize> = parts.iter().map(|(_, n)| *n).collect();
-        assert_eq!(lines[0], 0);
+        assert!(parts.iter().all(|p| p.ends_with('\n')));
         assert_eq!(parts.len(), 2, "{parts:?}");
         assert_eq!(split_lines("short", 8, 4).len(), 1);
-        assert_eq!(split_lines("", 8, 4), vec![("", 0)]);
+        assert_eq!(split_lines("", 8, 4), vec![""]);
     }
 
     #[test]
