@@ -583,6 +583,7 @@ impl RouteTable {
             let (plain, own) = (self.plain.len(), self.own.len());
             let r = self
                 .parse_lines_from(text, &interner)
+                .map(|_| ())
                 .map_err(|e| numbered(text, e));
             if r.is_err() {
                 self.plain.truncate(plain);
@@ -610,7 +611,7 @@ impl RouteTable {
                                 };
                                 let r = t.parse_lines_from(part, interner);
                                 texts.by_text = std::mem::take(&mut t.by_text);
-                                done.push((k, r.map(|()| t)));
+                                done.push((k, r.map(|_| t)));
                             }
                             (done, texts)
                         })
@@ -639,46 +640,139 @@ impl RouteTable {
                 .into_iter()
                 .map(|(k, t)| t.map_err(|e| numbered(parts[k], e)))
                 .collect::<Result<Vec<_>, _>>()
-                .map(|tables| {
-                    // One growth each, and the first part's lists taken as
-                    // they are when there is nothing before them.
-                    let (plain, own) = tables
-                        .iter()
-                        .fold((0, 0), |(p, o), t| (p + t.plain.len(), o + t.own.len()));
-                    for t in tables {
-                        if self.plain.is_empty() {
-                            self.plain = t.plain;
-                            self.plain.reserve(plain - self.plain.len());
-                        } else {
-                            self.plain.extend(t.plain);
-                        }
-                        if self.own.is_empty() {
-                            self.own = t.own;
-                            self.own.reserve(own - self.own.len());
-                        } else {
-                            self.own.extend(t.own);
-                        }
-                    }
-                })
+                .map(|tables| self.append_parts(tables))
         };
         self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
         result
     }
 
-    /// Parses `text`; new attribute sets are interned in `interner`. An
-    /// error comes with the number of its line in `text`, from 0.
+    /// Adds one route per line read from `reader`, as
+    /// [`parse_lines`](Self::parse_lines) does from a text, but parsing
+    /// while reading: each part read goes to a parser thread while the next
+    /// is read. A bad line (or text that is not UTF-8) is refused with its
+    /// number, and then nothing is added.
+    ///
+    /// ```
+    /// use cue::bgp::route::RouteTable;
+    /// let mut t = RouteTable::default();
+    /// t.parse_reader("10.0.0.0/24 med 10\n192.0.2.1\n".as_bytes()).unwrap();
+    /// assert_eq!((t.len(), t.attribute_sets()), (2, 1));
+    /// let e = t.parse_reader(&b"10.0.0.1\n\xff\n"[..]).unwrap_err();
+    /// assert_eq!(e, "line 2: not UTF-8 text");
+    /// ```
+    pub fn parse_reader(&mut self, mut reader: impl std::io::Read) -> Result<(), String> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let interner = Mutex::new(std::mem::take(&mut self.sets));
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
+        let rx = Mutex::new(rx);
+        let (read, done) = std::thread::scope(|scope| {
+            let (rx, interner) = (&rx, &interner);
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut texts = RouteTable::default();
+                        let mut done = Vec::new();
+                        loop {
+                            let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                            let Ok((k, chunk)) = next else { break };
+                            let mut t = RouteTable {
+                                by_text: std::mem::take(&mut texts.by_text),
+                                ..Default::default()
+                            };
+                            let r = match std::str::from_utf8(&chunk) {
+                                Ok(text) => t.parse_lines_from(text, interner),
+                                Err(e) => {
+                                    let before = &chunk[..e.valid_up_to()];
+                                    let line = memchr::memchr_iter(b'\n', before).count();
+                                    Err((line, "not UTF-8 text".to_string()))
+                                }
+                            };
+                            texts.by_text = std::mem::take(&mut t.by_text);
+                            done.push((k, r.map(|ends| (t, ends))));
+                        }
+                        (done, texts)
+                    })
+                })
+                .collect();
+            let read = read_chunks(&mut reader, |k, chunk| tx.send((k, chunk)).is_ok());
+            drop(tx);
+            let done: Vec<_> = workers
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        let failed = Err((0, "a parser thread failed".to_string()));
+                        (vec![(0, failed)], RouteTable::default())
+                    })
+                })
+                .collect();
+            (read, done)
+        });
+        self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
+        read.map_err(|e| format!("reading: {e}"))?;
+        let mut parts = Vec::new();
+        for (parsed, texts) in done {
+            parts.extend(parsed);
+            for (text, a) in texts.by_text {
+                self.by_text.entry(text).or_insert(a);
+            }
+        }
+        parts.sort_by_key(|(k, _)| *k);
+        // The first error in the input wins; then nothing is added.
+        let mut lines = 0;
+        let mut tables = Vec::with_capacity(parts.len());
+        for (_, part) in parts {
+            match part {
+                Ok((t, ends)) => {
+                    lines += ends;
+                    tables.push(t);
+                }
+                Err((line, e)) => return Err(format!("line {}: {e}", lines + line + 1)),
+            }
+        }
+        self.append_parts(tables);
+        Ok(())
+    }
+
+    /// Adds the routes of parts parsed apart, in order: one growth each,
+    /// and the first part's lists taken as they are when there is nothing
+    /// before them.
+    fn append_parts(&mut self, tables: Vec<RouteTable>) {
+        let (plain, own) = tables
+            .iter()
+            .fold((0, 0), |(p, o), t| (p + t.plain.len(), o + t.own.len()));
+        for t in tables {
+            if self.plain.is_empty() {
+                self.plain = t.plain;
+                self.plain.reserve(plain - self.plain.len());
+            } else {
+                self.plain.extend(t.plain);
+            }
+            if self.own.is_empty() {
+                self.own = t.own;
+                self.own.reserve(own - self.own.len());
+            } else {
+                self.own.extend(t.own);
+            }
+        }
+    }
+
+    /// Parses `text`; new attribute sets are interned in `interner`.
+    /// Returns how many line ends `text` has; an error comes with the
+    /// number of its line in `text`, from 0.
     fn parse_lines_from(
         &mut self,
         text: &str,
         interner: &Mutex<Sets>,
-    ) -> Result<(), (usize, String)> {
+    ) -> Result<usize, (usize, String)> {
         // A host route takes 8 to 40 characters a line: reserve for the
         // short end, for the first kind of line seen.
         let reserve = text.len() / 16;
         // Routes of real tables come in runs that share attributes: the
         // last set is tried before the map.
         let mut last: Option<(&str, (u32, Option<IpAddr>))> = None;
+        let mut line_ends = 0;
         for (i, line) in text.split('\n').enumerate() {
+            line_ends = i;
             let line = match memchr::memchr(b'#', line.as_bytes()) {
                 Some(at) => &line[..at],
                 None => line,
@@ -730,7 +824,7 @@ impl RouteTable {
             }
             self.own.push((prefix, set));
         }
-        Ok(())
+        Ok(line_ends)
     }
 
     /// How many routes were added (a prefix added twice counts twice).
@@ -830,6 +924,40 @@ const PARTS_PER_THREAD: usize = 4;
 
 /// The smallest part of a text worth a thread of its own.
 const PARALLEL_PART: usize = 2 << 20;
+
+/// Bytes read before a part goes to a parser thread.
+const READ_PART: usize = 4 << 20;
+
+/// Reads `reader` to its end in parts of whole lines (about
+/// [`READ_PART`] bytes; a longer line makes a longer part), handing each
+/// to `send` with its number; stops early when `send` says no.
+fn read_chunks(
+    reader: &mut impl std::io::Read,
+    mut send: impl FnMut(usize, Vec<u8>) -> bool,
+) -> std::io::Result<()> {
+    let mut carry = Vec::new();
+    for k in 0.. {
+        let mut part = Vec::with_capacity(READ_PART + carry.len());
+        part.append(&mut carry);
+        let wanted = READ_PART as u64;
+        let mut limited = std::io::Read::take(&mut *reader, wanted);
+        let eof = std::io::Read::read_to_end(&mut limited, &mut part)? < READ_PART;
+        if !eof {
+            // The partial line at the end goes with the next part.
+            match memchr::memrchr(b'\n', &part) {
+                Some(end) => carry = part.split_off(end + 1),
+                None => {
+                    carry = part;
+                    continue;
+                }
+            }
+        }
+        if !send(k, part) || eof {
+            break;
+        }
+    }
+    Ok(())
+}
 
 /// Splits `text` at line ends into at most `n` parts of at least `min`
 /// bytes each.
@@ -1085,6 +1213,78 @@ mod tests {
         let (rib, own) = t.finish();
         assert_eq!(rib.len(), 2);
         assert_eq!(own[&"10.0.0.1/32".parse().unwrap()].med, Some(2));
+    }
+
+    /// Hands out at most 1,000 bytes a read, as a pipe may.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl std::io::Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(1000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn tables_read_in_parts_match_tables_parsed_whole() {
+        // Over three read parts, lines of both kinds, comments, no final
+        // line end.
+        let mut text = String::new();
+        for i in 0..600_000u32 {
+            let [_, b, c, d] = i.to_be_bytes();
+            match i % 3 {
+                0 => text.push_str(&format!("10.{b}.{c}.{d}\n")),
+                1 => text.push_str(&format!(
+                    "fd00::{:x}:{:x} med {} # note\n",
+                    i >> 16,
+                    i & 0xffff,
+                    i % 11
+                )),
+                _ => text.push_str(&format!("10.{b}.{c}.{d}/32 community 65000:{}\n", i % 5)),
+            }
+        }
+        text.push_str("192.0.2.1 med 1");
+        assert!(text.len() > 3 * READ_PART, "{} bytes", text.len());
+        let mut whole = RouteTable::default();
+        whole.parse_lines(&text).unwrap();
+        let mut read = RouteTable::default();
+        read.parse_reader(Trickle(text.as_bytes())).unwrap();
+        assert_eq!(read.attribute_sets(), whole.attribute_sets());
+        assert_eq!(read.attribute_sets(), 16); // 11 MEDs, 5 communities
+        let (a, b) = (whole.finish(), read.finish());
+        assert_eq!(a.0, b.0);
+        assert_eq!(a.1, b.1);
+        assert_eq!(a.0.len(), 600_001);
+        // An error in a late part names its line in the whole input, and
+        // nothing is added; so does text that is not UTF-8.
+        // Line 555,557 (i = 555,556, 1 mod 3), in the fourth part.
+        let bad = text.replacen("fd00::8:7a24 med", "fd00::8:7a24 mad", 1);
+        let at = text.find("fd00::8:7a24 med").unwrap();
+        let line = 1 + text[..at].matches('\n').count();
+        assert_eq!(line, 555_557);
+        let mut t = RouteTable::default();
+        let e = t.parse_reader(Trickle(bad.as_bytes())).unwrap_err();
+        assert!(
+            e.starts_with(&format!("line {line}: fd00::8:7a24/128")),
+            "{e}"
+        );
+        assert!(t.is_empty());
+        let mut bytes = text.clone().into_bytes();
+        let at = text.find("10.4.0.2\n").unwrap();
+        bytes[at + 3] = 0xff;
+        let line = 1 + text[..at].matches('\n').count();
+        let e = RouteTable::default().parse_reader(&bytes[..]).unwrap_err();
+        assert_eq!(e, format!("line {line}: not UTF-8 text"));
+        // A line longer than a read part.
+        let long = format!(
+            "10.0.0.1 {}community 65000:1\n10.0.0.2\n",
+            " ".repeat(READ_PART + 10)
+        );
+        let mut t = RouteTable::default();
+        t.parse_reader(long.as_bytes()).unwrap();
+        assert_eq!((t.len(), t.attribute_sets()), (2, 1));
     }
 
     #[test]

@@ -9,7 +9,6 @@ use cue::bgp::route::{ExtCommunity, RouteTable};
 use cue::bgp::wire::{Community, LargeCommunity};
 use cue::bgp::{ExportFilter, LocRib, Overrides, Parameters};
 use ipnet::IpNet;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -352,18 +351,15 @@ impl AdvertiseArgs {
             table.push(*p, None);
         }
         if let Some(path) = &self.advertise_file {
-            let text = if path.as_os_str() == "-" {
-                let mut s = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut s)
-                    .context("--advertise-file -: reading standard input")?;
-                s
+            // Parsed while it is read (a large table on every core).
+            let parsed = if path.as_os_str() == "-" {
+                table.parse_reader(std::io::stdin().lock())
             } else {
-                std::fs::read_to_string(path)
-                    .with_context(|| format!("--advertise-file {}", path.display()))?
+                let file = std::fs::File::open(path)
+                    .with_context(|| format!("--advertise-file {}", path.display()))?;
+                table.parse_reader(file)
             };
-            table
-                .parse_lines(&text)
+            parsed
                 .map_err(|e| anyhow::anyhow!(e))
                 .with_context(|| format!("--advertise-file {}", path.display()))?;
         }
