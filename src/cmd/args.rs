@@ -374,6 +374,8 @@ impl AdvertiseArgs {
             };
             let read = read_routes(&data, &options)
                 .map_err(|e| anyhow::anyhow!("--advertise-mrt {}: {e}", path.display()))?;
+            // The routes own their attributes: the dump is not needed again.
+            drop(data);
             if read.routes.is_empty() {
                 anyhow::bail!(
                     "--advertise-mrt {}: no routes{}",
