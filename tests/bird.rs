@@ -395,6 +395,10 @@ fn route_refresh_from_bird_resends_the_family() {
             })
             .count()
     };
+    // BIRD may hold the route before the event line is printed.
+    wait_for("the update event", T, || {
+        (sent(&cue.stdout()) >= 1).then_some(())
+    });
     assert_eq!(sent(&cue.stdout()), 1);
     // `reload in` makes BIRD send ROUTE-REFRESH for IPv4 unicast.
     let reply = bird.birdc(&["reload", "in", "lb"]);
