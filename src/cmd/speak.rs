@@ -124,14 +124,24 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     warn_about(&peers);
     // Routes of a family no session carries are never sent: when that is
     // everything there is to send, nothing sensible can be done.
-    let carried = |p: &ipnet::IpNet| {
+    let carried = |p: &&ipnet::IpNet| {
         peers
             .iter()
             .any(|c| c.multiprotocol || c.address.is_ipv4() == p.addr().is_ipv4())
     };
-    if let Some(p) = prefixes.iter().find(|p| !carried(p)) {
+    // Whether a route is carried depends on its family only: the first
+    // prefix of each is enough (the Loc-RIB sorts IPv4 before IPv6), not a
+    // walk of a million.
+    let first_v4 = prefixes.first().filter(|p| p.addr().is_ipv4());
+    let first_v6 = prefixes
+        .range(ipnet::IpNet::V6(Default::default())..)
+        .next();
+    let uncarried = first_v4
+        .filter(|p| !carried(p))
+        .or(first_v6.filter(|p| !carried(p)));
+    if let Some(p) = uncarried {
         let more_to_come = services.is_some() || args.run.commands;
-        if !more_to_come && !prefixes.iter().any(carried) {
+        if !more_to_come && !first_v4.iter().chain(first_v6.iter()).any(carried) {
             return Err(UsageError(format!(
                 "no session can carry {p} or any other route given: a session carries only \
                  its own address family unless -m is given"
