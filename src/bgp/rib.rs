@@ -76,6 +76,27 @@ pub fn adj_rib_out(loc: &LocRib, families: &[Family], filter: &ExportFilter) -> 
     )
 }
 
+/// The prefixes of one family in a set of prefixes, as a range of it
+/// (IPv4 prefixes sort before IPv6 ones): no walk of the other family.
+///
+/// ```
+/// use cue::bgp::rib::family_range;
+/// use cue::bgp::wire::Family;
+/// let rib = ["10.0.0.1/32".parse().unwrap(), "fd00::1/128".parse().unwrap()].into();
+/// let v6: Vec<_> = family_range(&rib, Family::Ipv6Unicast).collect();
+/// assert_eq!(v6, [&"fd00::1/128".parse().unwrap()]);
+/// ```
+pub fn family_range(
+    prefixes: &BTreeSet<IpNet>,
+    family: Family,
+) -> std::collections::btree_set::Range<'_, IpNet> {
+    let first_v6 = IpNet::V6(Default::default());
+    match family {
+        Family::Ipv4Unicast => prefixes.range(..first_v6),
+        Family::Ipv6Unicast => prefixes.range(first_v6..),
+    }
+}
+
 /// What changed between two Adj-RIB-Outs.
 ///
 /// ```
@@ -522,6 +543,40 @@ mod tests {
         }
     }
 
+    /// Whether `fast` took `text`; asserts that what it gives, and what
+    /// `parse_prefix` gives, is the general parser's answer.
+    fn agrees(text: &str, fast: fn(&[u8]) -> Option<IpNet>) -> bool {
+        let taken = fast(text.as_bytes());
+        if let Some(net) = taken {
+            assert_eq!(Some(net), parse_general(text), "{text:?}");
+        }
+        assert_eq!(
+            parse_prefix(text).ok(),
+            parse_general(text.trim()),
+            "{text:?}"
+        );
+        taken.is_some()
+    }
+
+    /// `n` texts from a xorshift generator seeded with `seed`: `char(state,
+    /// k)` is the `k`th byte of a text, until it says `None`.
+    fn random_texts(
+        seed: u64,
+        n: usize,
+        char: impl Fn(u64, usize) -> Option<u8>,
+    ) -> impl Iterator<Item = String> {
+        let mut state = seed;
+        (0..n).map(move |_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (0..)
+                .map_while(|k| char(state, k))
+                .map(char::from)
+                .collect()
+        })
+    }
+
     #[test]
     fn dotted_ipv4_fast_path_agrees_with_the_general_parser() {
         for s in [
@@ -547,33 +602,15 @@ mod tests {
             ".",
             "1.2.3.04",
         ] {
-            if let Some(fast) = parse_ipv4_dotted(s.as_bytes()) {
-                assert_eq!(Some(fast), parse_general(s), "{s:?}");
-            }
+            agrees(s, parse_ipv4_dotted);
             assert!(parse_ipv6_hex(s.as_bytes()).is_none(), "{s:?}");
-            assert_eq!(parse_prefix(s).ok(), parse_general(s.trim()), "{s:?}");
         }
-        let mut taken = 0;
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let alphabet = b"0123456789./";
-        for _ in 0..200_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+        // Mostly digits and dots, sometimes a slash.
+        let texts = random_texts(0x2545_f491_4f6c_dd1d, 200_000, |state, k| {
             let len = 7 + (state % 12) as usize;
-            let text: String = (0..len)
-                .map(|k| {
-                    let r = state.rotate_left(k as u32 * 5);
-                    // Mostly digits and dots, sometimes a slash.
-                    alphabet[(r % 12) as usize] as char
-                })
-                .collect();
-            if let Some(fast) = parse_ipv4_dotted(text.as_bytes()) {
-                taken += 1;
-                assert_eq!(Some(fast), parse_general(&text), "{text:?}");
-            }
-            assert_eq!(parse_prefix(&text).ok(), parse_general(&text), "{text:?}");
-        }
+            (k < len).then(|| b"0123456789./"[(state.rotate_left(k as u32 * 5) % 12) as usize])
+        });
+        let taken = texts.filter(|t| agrees(t, parse_ipv4_dotted)).count();
         assert!(taken > 100, "only {taken} inputs took the fast path");
     }
 
@@ -611,33 +648,16 @@ mod tests {
             ":",
             ":::",
         ] {
-            if let Some(fast) = parse_ipv6_hex(s.as_bytes()) {
-                assert_eq!(Some(fast), parse_general(s), "{s:?}");
-            }
-            assert_eq!(parse_prefix(s).ok(), parse_general(s), "{s:?}");
+            agrees(s, parse_ipv6_hex);
         }
-        let mut taken = 0;
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let alphabet = b"0123456789abcdef:::/";
-        for _ in 0..300_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+        // Colons often, a slash now and then.
+        let texts = random_texts(0x9e37_79b9_7f4a_7c15, 300_000, |state, k| {
             let len = 2 + (state % 30) as usize;
-            let text: String = (0..len)
-                .map(|k| {
-                    let r = state.rotate_left(k as u32 * 3) ^ (k as u64).wrapping_mul(0x9e37);
-                    // Colons often, a slash now and then.
-                    let pick = r % 41;
-                    alphabet[if pick < 40 { (pick % 19) as usize } else { 19 }] as char
-                })
-                .collect();
-            if let Some(fast) = parse_ipv6_hex(text.as_bytes()) {
-                taken += 1;
-                assert_eq!(Some(fast), parse_general(&text), "{text:?}");
-            }
-            assert_eq!(parse_prefix(&text).ok(), parse_general(&text), "{text:?}");
-        }
+            let pick = (state.rotate_left(k as u32 * 3) ^ (k as u64).wrapping_mul(0x9e37)) % 41;
+            (k < len)
+                .then(|| b"0123456789abcdef:::/"[if pick < 40 { (pick % 19) as usize } else { 19 }])
+        });
+        let taken = texts.filter(|t| agrees(t, parse_ipv6_hex)).count();
         assert!(taken > 100, "only {taken} inputs took the fast path");
     }
 

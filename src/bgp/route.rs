@@ -471,7 +471,7 @@ pub struct RouteTable {
     own: Vec<(IpNet, u32)>,
     /// Attribute sets by the text they were written as (looked up once a
     /// line: a fast hash), with the next hop to check a line against.
-    by_text: HashMap<String, (u32, Option<IpAddr>), foldhash::fast::RandomState>,
+    by_text: Texts,
     sets: Sets,
 }
 
@@ -533,8 +533,8 @@ impl RouteTable {
     }
 
     /// Adds routes whose attribute sets are already shared, as
-    /// [`push_shared`](Self::push_shared) does one (without a copy of the
-    /// list when nothing else has attributes yet).
+    /// [`push_shared`](Self::push_shared) does one (a run of routes with
+    /// the same set is numbered with one lookup).
     pub fn extend_shared(&mut self, routes: Vec<(IpNet, Arc<AttributeOverrides>)>) {
         self.own.reserve(routes.len());
         // Neighbouring routes often share their set: no lookup for those.
@@ -564,86 +564,43 @@ impl RouteTable {
     /// Adds one route per line (`PREFIX [attributes]`, see the module),
     /// skipping blank lines and `#` comments. A bad line is refused with
     /// its number, and then nothing of `text` is added.
-    /// A large text is parsed in parts, one thread each (as many as there
-    /// are cores, up to 8), sharing one set of attribute sets.
+    /// A large text is parsed in parts taken in turn by one thread per core
+    /// (up to 8), sharing one set of attribute sets.
     pub fn parse_lines(&mut self, text: &str) -> Result<(), String> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         // More parts than threads, taken in turn, so that a thread with
         // quick lines (IPv4) does not wait for one with slow ones.
         let parts = split_lines(text, threads * PARTS_PER_THREAD, PARALLEL_PART);
         let interner = Mutex::new(std::mem::take(&mut self.sets));
-        // The number of a line is counted only for an error: the line in
-        // the part plus the lines of the text before it.
-        let numbered = |part: &str, (line, e): (usize, String)| {
-            let offset = part.as_ptr() as usize - text.as_ptr() as usize;
-            let lines = memchr::memchr_iter(b'\n', &text.as_bytes()[..offset]).count();
-            format!("line {}: {e}", lines + line + 1)
-        };
-        let result = if parts.len() <= 1 || threads == 1 {
+        if parts.len() <= 1 || threads == 1 {
             let (plain, own) = (self.plain.len(), self.own.len());
-            let r = self
-                .parse_lines_from(text, &interner)
-                .map(|_| ())
-                .map_err(|e| numbered(text, e));
-            if r.is_err() {
+            let r = self.parse_lines_from(text, &interner);
+            self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
+            return r.map(|_| ()).map_err(|(line, e)| {
                 self.plain.truncate(plain);
                 self.own.truncate(own);
-            }
-            r
-        } else {
-            let interner = &interner;
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let next = &next;
-            let parts = &parts;
-            // Each thread keeps its text lookups from part to part.
-            let done: Vec<(Vec<ParsedPart>, RouteTable)> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..threads.min(parts.len()))
-                    .map(|_| {
-                        scope.spawn(move || {
-                            let mut texts = RouteTable::default();
-                            let mut done = Vec::new();
-                            loop {
-                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                let Some(part) = parts.get(k) else { break };
-                                let mut t = RouteTable {
-                                    by_text: std::mem::take(&mut texts.by_text),
-                                    ..Default::default()
-                                };
-                                let r = t.parse_lines_from(part, interner);
-                                texts.by_text = std::mem::take(&mut t.by_text);
-                                done.push((k, r.map(|_| t)));
-                            }
-                            (done, texts)
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            let failed = Err((0, "a parser thread failed".to_string()));
-                            (vec![(0, failed)], RouteTable::default())
-                        })
-                    })
-                    .collect()
+                format!("line {}: {e}", line + 1)
             });
-            let mut tables: Vec<ParsedPart> = Vec::new();
-            for (parsed, texts) in done {
-                tables.extend(parsed);
-                for (text, a) in texts.by_text {
-                    self.by_text.entry(text).or_insert(a);
-                }
-            }
-            tables.sort_by_key(|(k, _)| *k);
-            // The first error in the text wins; then nothing is added.
-            tables
-                .into_iter()
-                .map(|(k, t)| t.map_err(|e| numbered(parts[k], e)))
-                .collect::<Result<Vec<_>, _>>()
-                .map(|tables| self.append_parts(tables))
-        };
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads.min(parts.len()))
+                .map(|_| {
+                    scope.spawn(|| {
+                        parse_parts(
+                            || {
+                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                parts.get(k).map(|part| (k, *part))
+                            },
+                            &interner,
+                        )
+                    })
+                })
+                .collect();
+            joined(workers)
+        });
         self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
-        result
+        self.add_parts(done)
     }
 
     /// Adds one route per line read from `reader`, as
@@ -666,58 +623,37 @@ impl RouteTable {
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
         let rx = Mutex::new(rx);
         let (read, done) = std::thread::scope(|scope| {
-            let (rx, interner) = (&rx, &interner);
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
-                    scope.spawn(move || {
-                        let mut texts = RouteTable::default();
-                        let mut done = Vec::new();
-                        loop {
-                            let next = rx.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                            let Ok((k, chunk)) = next else { break };
-                            let mut t = RouteTable {
-                                by_text: std::mem::take(&mut texts.by_text),
-                                ..Default::default()
-                            };
-                            let r = match std::str::from_utf8(&chunk) {
-                                Ok(text) => t.parse_lines_from(text, interner),
-                                Err(e) => {
-                                    let before = &chunk[..e.valid_up_to()];
-                                    let line = memchr::memchr_iter(b'\n', before).count();
-                                    Err((line, "not UTF-8 text".to_string()))
-                                }
-                            };
-                            texts.by_text = std::mem::take(&mut t.by_text);
-                            done.push((k, r.map(|ends| (t, ends))));
-                        }
-                        (done, texts)
+                    scope.spawn(|| {
+                        parse_parts(
+                            || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok(),
+                            &interner,
+                        )
                     })
                 })
                 .collect();
             let read = read_chunks(&mut reader, |k, chunk| tx.send((k, chunk)).is_ok());
             drop(tx);
-            let done: Vec<_> = workers
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        let failed = Err((0, "a parser thread failed".to_string()));
-                        (vec![(0, failed)], RouteTable::default())
-                    })
-                })
-                .collect();
-            (read, done)
+            (read, joined(workers))
         });
         self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
         read.map_err(|e| format!("reading: {e}"))?;
+        self.add_parts(done)
+    }
+
+    /// Adds the parts the parser threads made, in order, with their text
+    /// lookups; or, if a part has a bad line, nothing but the error of the
+    /// first, numbered in the whole input.
+    fn add_parts(&mut self, done: Vec<(Vec<ParsedPart>, Texts)>) -> Result<(), String> {
         let mut parts = Vec::new();
         for (parsed, texts) in done {
             parts.extend(parsed);
-            for (text, a) in texts.by_text {
+            for (text, a) in texts {
                 self.by_text.entry(text).or_insert(a);
             }
         }
         parts.sort_by_key(|(k, _)| *k);
-        // The first error in the input wins; then nothing is added.
         let mut lines = 0;
         let mut tables = Vec::with_capacity(parts.len());
         for (_, part) in parts {
@@ -915,9 +851,74 @@ impl RouteTable {
 /// Loc-RIB and the attribute map are built on two threads.
 const PARALLEL_TREES: usize = 100_000;
 
-/// A part of a text parsed: its number, and its routes or the error of
-/// one of its lines (numbered from 0 in the part).
-type ParsedPart = (usize, Result<RouteTable, (usize, String)>);
+/// A part of a text parsed: its number, and its routes with its number of
+/// line ends, or the error of one of its lines (numbered from 0 in the
+/// part).
+type ParsedPart = (usize, Result<(RouteTable, usize), (usize, String)>);
+
+/// Attribute sets by the text they were written as (see `RouteTable`).
+type Texts = HashMap<String, (u32, Option<IpAddr>), foldhash::fast::RandomState>;
+
+/// A part of the input for a parser thread: a slice of a text, or bytes
+/// read.
+trait Part {
+    /// The part as text, or the number of the line (from 0 in the part)
+    /// that is not UTF-8.
+    fn text(&self) -> Result<&str, (usize, String)>;
+}
+
+impl Part for &str {
+    fn text(&self) -> Result<&str, (usize, String)> {
+        Ok(self)
+    }
+}
+
+impl Part for Vec<u8> {
+    fn text(&self) -> Result<&str, (usize, String)> {
+        std::str::from_utf8(self).map_err(|e| {
+            let line = memchr::memchr_iter(b'\n', &self[..e.valid_up_to()]).count();
+            (line, "not UTF-8 text".to_string())
+        })
+    }
+}
+
+/// A parser thread: parses the parts `next` hands out, with their numbers,
+/// until there are none, keeping its text lookups from part to part.
+fn parse_parts<P: Part>(
+    mut next: impl FnMut() -> Option<(usize, P)>,
+    interner: &Mutex<Sets>,
+) -> (Vec<ParsedPart>, Texts) {
+    let mut texts = Texts::default();
+    let mut done = Vec::new();
+    while let Some((k, part)) = next() {
+        let mut t = RouteTable {
+            by_text: std::mem::take(&mut texts),
+            ..Default::default()
+        };
+        let r = part
+            .text()
+            .and_then(|text| t.parse_lines_from(text, interner));
+        texts = std::mem::take(&mut t.by_text);
+        done.push((k, r.map(|ends| (t, ends))));
+    }
+    (done, texts)
+}
+
+/// What the parser threads made; a thread that failed counts as an error
+/// in the first part.
+fn joined(
+    workers: Vec<std::thread::ScopedJoinHandle<'_, (Vec<ParsedPart>, Texts)>>,
+) -> Vec<(Vec<ParsedPart>, Texts)> {
+    workers
+        .into_iter()
+        .map(|h| {
+            h.join().unwrap_or_else(|_| {
+                let failed = Err((0, "a parser thread failed".to_string()));
+                (vec![(0, failed)], Texts::default())
+            })
+        })
+        .collect()
+}
 
 /// Parts of a large text per parser thread.
 const PARTS_PER_THREAD: usize = 4;

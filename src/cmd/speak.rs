@@ -8,6 +8,8 @@ use super::output::Printer;
 use super::run::{exit_code, follow_health, shutdown, until_stopped, Ended};
 use super::UsageError;
 use clap::Args;
+use cue::bgp::rib::family_range;
+use cue::bgp::wire::Family;
 use cue::bgp::Parameters;
 use cue::bgp::{PeerConfig, Pool};
 use cue::director::Config;
@@ -132,10 +134,8 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     // Whether a route is carried depends on its family only: the first
     // prefix of each is enough (the Loc-RIB sorts IPv4 before IPv6), not a
     // walk of a million.
-    let first_v4 = prefixes.first().filter(|p| p.addr().is_ipv4());
-    let first_v6 = prefixes
-        .range(ipnet::IpNet::V6(Default::default())..)
-        .next();
+    let first_v4 = family_range(prefixes, Family::Ipv4Unicast).next();
+    let first_v6 = family_range(prefixes, Family::Ipv6Unicast).next();
     let uncarried = first_v4
         .filter(|p| !carried(p))
         .or(first_v6.filter(|p| !carried(p)));

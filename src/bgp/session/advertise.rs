@@ -6,7 +6,7 @@ use super::{lock, Driver};
 use crate::bgp::config::{AttributeOverrides, Overrides, Parameters};
 use crate::bgp::event::{Direction, Event, EventSender, PrefixList};
 use crate::bgp::fsm::Negotiated;
-use crate::bgp::rib::{adj_rib_out, delta, LocRib};
+use crate::bgp::rib::{adj_rib_out, delta, family_range, LocRib};
 use crate::bgp::wire::{self, Family, Message, UpdateBuilder};
 use ipnet::IpNet;
 use std::net::SocketAddr;
@@ -231,13 +231,9 @@ fn changed_overrides(
 /// The prefixes of `list` of one family, in order (a range of the tree
 /// when it is the Loc-RIB: IPv4 prefixes sort before IPv6 ones).
 fn of_family(list: &PrefixList, family: Family) -> Box<dyn Iterator<Item = &IpNet> + Send + '_> {
-    let first_v6 = IpNet::V6(Default::default());
-    match (list, family) {
-        (PrefixList::Rib(r), Family::Ipv4Unicast) => Box::new(r.range(..first_v6)),
-        (PrefixList::Rib(r), _) => Box::new(r.range(first_v6..)),
-        (PrefixList::List(l), family) => {
-            Box::new(l.iter().filter(move |p| Family::of(p.addr()) == family))
-        }
+    match list {
+        PrefixList::Rib(r) => Box::new(family_range(r, family)),
+        PrefixList::List(l) => Box::new(l.iter().filter(move |p| Family::of(p.addr()) == family)),
     }
 }
 
