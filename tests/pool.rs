@@ -275,3 +275,86 @@ async fn a_reset_is_a_read_error_and_a_close_is_peer_closed() {
     }
     pool.shutdown().await;
 }
+
+/// A table of 200,000 routes in 100 attribute sets and 1,000 routes with
+/// the session's attributes.
+fn big_table() -> cue::bgp::route::RouteTable {
+    let mut t = cue::bgp::route::RouteTable::default();
+    for i in 0..200_000u32 {
+        let prefix = if i % 2 == 0 {
+            ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv4Addr::from(
+                0x0a00_0000 + i,
+            )))
+        } else {
+            ipnet::IpNet::from(std::net::IpAddr::from(std::net::Ipv6Addr::from(
+                0xfd00u128 << 112 | i as u128,
+            )))
+        };
+        let own = cue::bgp::AttributeOverrides {
+            med: Some(i % 100),
+            ..Default::default()
+        };
+        t.push(prefix, Some(own));
+    }
+    for i in 0..1_000u32 {
+        t.push(
+            std::net::IpAddr::from(std::net::Ipv4Addr::from(0xc000_0000 + i)).into(),
+            None,
+        );
+    }
+    t
+}
+
+#[tokio::test]
+async fn a_table_goes_out_while_its_loc_rib_is_built() {
+    let (listener, speaker, mut events, peer) = pair().await;
+    let built = speaker.set_table(big_table().sort());
+    // Nothing waits for the trees: the Loc-RIB is the old one until built.
+    assert!(speaker.loc_rib().is_empty());
+    speaker.configure(vec![peer]).await.unwrap();
+    let (rib, attributes) = built.await;
+    assert_eq!((rib.len(), attributes.len()), (201_000, 200_000));
+    assert!(std::sync::Arc::ptr_eq(&speaker.loc_rib(), &rib));
+    assert!(std::sync::Arc::ptr_eq(&speaker.overrides(), &attributes));
+    let got = until("every route at the listener", || {
+        let r = listener.adj_rib_in();
+        (r.len() == 201_000).then_some(r)
+    })
+    .await;
+    for (_, prefix, a) in &got {
+        let want = attributes.get(prefix).and_then(|o| o.med).unwrap_or(0);
+        assert_eq!(a.med.unwrap_or(0), want, "{prefix}");
+    }
+    // Sent once: the trees taking over sends nothing again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = &speaker.status()[0];
+    assert_eq!(s.counters.advertised, 201_000);
+    assert_eq!(s.counters.withdrawn, 0);
+    let sent: Vec<usize> = drain(&mut events)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Sent { announce, .. } => Some(announce.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, [201_000]);
+    listener.shutdown().await;
+}
+
+#[tokio::test]
+async fn what_is_set_after_a_table_replaces_it_even_before_it_is_built() {
+    let (listener, speaker, _events, peer) = pair().await;
+    let built = speaker.set_table(big_table().sort());
+    speaker.configure(vec![peer]).await.unwrap();
+    speaker.set_rib(["192.0.2.1/32".parse().unwrap()]);
+    let (rib, _) = built.await;
+    assert_eq!(rib.len(), 201_000);
+    assert_eq!(speaker.loc_rib().len(), 1);
+    assert!(speaker.overrides().is_empty());
+    until("the one route left at the listener", || {
+        let r = listener.adj_rib_in();
+        (r.len() == 1 && r[0].1.to_string() == "192.0.2.1/32").then_some(())
+    })
+    .await;
+    listener.shutdown().await;
+}

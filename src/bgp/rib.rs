@@ -64,7 +64,10 @@ pub fn adj_rib_out(loc: &LocRib, families: &[Family], filter: &ExportFilter) -> 
     let v4 = families.contains(&Family::Ipv4Unicast);
     let v6 = families.contains(&Family::Ipv6Unicast);
     let family_ok = |n: &IpNet| if n.addr().is_ipv4() { v4 } else { v6 };
-    let every_family = loc.iter().all(family_ok);
+    // A family is left out only if it has a prefix: the first of each
+    // tells, not a walk of them all.
+    let every_family = (v4 || family_range(loc, Family::Ipv4Unicast).next().is_none())
+        && (v6 || family_range(loc, Family::Ipv6Unicast).next().is_none());
     if filter.is_empty() && every_family {
         return loc.clone();
     }
@@ -123,8 +126,12 @@ impl Delta {
 }
 
 /// The difference from `old` to `new`, in one merge pass over the sorted sets.
+/// The same set (one `Arc` given twice) is known unchanged without a walk.
 pub fn delta(old: &BTreeSet<IpNet>, new: &BTreeSet<IpNet>) -> Delta {
     let mut d = Delta::default();
+    if std::ptr::eq(old, new) {
+        return d;
+    }
     let (mut a, mut b) = (old.iter().peekable(), new.iter().peekable());
     loop {
         match (a.peek(), b.peek()) {

@@ -5,13 +5,12 @@ use anyhow::Context;
 use clap::Args;
 use cue::bgp::mrt::read::{read_routes, MrtOptions};
 pub use cue::bgp::rib::parse_prefix;
-use cue::bgp::route::{ExtCommunity, RouteTable};
+use cue::bgp::route::{ExtCommunity, RouteTable, SortedRoutes};
 use cue::bgp::wire::{Community, LargeCommunity};
 use cue::bgp::{ExportFilter, LocRib, Overrides, Parameters};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// The addresses of the original tool's demonstration (SPEC section 3),
@@ -345,7 +344,7 @@ impl AdvertiseArgs {
     /// The routes to advertise: `--advertise` and `--advertise-file`
     /// together (a file's line with attributes gives its route its own), or
     /// the sample addresses when `samples` and neither is given.
-    pub fn routes(&self, samples: bool) -> anyhow::Result<Routes> {
+    pub fn routes(&self, samples: bool) -> anyhow::Result<SortedRoutes> {
         let mut table = RouteTable::default();
         for p in &self.advertise {
             table.push(*p, None);
@@ -405,11 +404,9 @@ impl AdvertiseArgs {
                 table.push(parse_prefix(s).expect("sample"), None);
             }
         }
-        let (rib, attributes) = table.finish();
-        Ok(Routes {
-            rib: Arc::new(rib),
-            attributes: Arc::new(attributes),
-        })
+        // Sorted and grouped: the sessions send from this while the
+        // Loc-RIB is built (`Pool::set_table`).
+        Ok(table.sort())
     }
 }
 

@@ -120,12 +120,12 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
-    if !routes.rib.is_empty() {
+    if !routes.is_empty() {
         let configs: Vec<PeerConfig> = args.peers.iter().map(|p| template(*p)).collect();
         super::speak::warn_about(&configs);
     }
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
-    pool.set_routes(routes.rib.clone(), routes.attributes.clone());
+    let built = pool.set_table(routes);
     args.run.record_mrt(&pool)?;
     if args.peers.is_empty() {
         pool.accept_any(Some(template(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
@@ -164,10 +164,11 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         super::output::raw(&format!("listening on {bound}"));
     }
     let parameters = args.attributes.parameters(args.advertise.filter());
+    let (rib, attributes) = built.await;
     super::speak::drive(
         pool,
         events,
-        routes,
+        super::args::Routes { rib, attributes },
         None,
         parameters,
         &args.run,

@@ -8,7 +8,6 @@ use super::output::Printer;
 use super::run::{exit_code, follow_health, shutdown, until_stopped, Ended};
 use super::UsageError;
 use clap::Args;
-use cue::bgp::rib::family_range;
 use cue::bgp::wire::Family;
 use cue::bgp::Parameters;
 use cue::bgp::{PeerConfig, Pool};
@@ -118,7 +117,6 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .advertise
         .routes(services.is_none() && !args.run.commands)
         .map_err(|e| UsageError(format!("{e:#}")))?;
-    let prefixes = &routes.rib;
     let parameters = peers
         .first()
         .map(|p| p.parameters.clone())
@@ -126,7 +124,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     warn_about(&peers);
     // Routes of a family no session carries are never sent: when that is
     // everything there is to send, nothing sensible can be done.
-    let carried = |p: &&ipnet::IpNet| {
+    let carried = |p: &ipnet::IpNet| {
         peers
             .iter()
             .any(|c| c.multiprotocol || c.address.is_ipv4() == p.addr().is_ipv4())
@@ -134,8 +132,8 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     // Whether a route is carried depends on its family only: the first
     // prefix of each is enough (the Loc-RIB sorts IPv4 before IPv6), not a
     // walk of a million.
-    let first_v4 = family_range(prefixes, Family::Ipv4Unicast).next();
-    let first_v6 = family_range(prefixes, Family::Ipv6Unicast).next();
+    let first_v4 = routes.first(Family::Ipv4Unicast);
+    let first_v6 = routes.first(Family::Ipv6Unicast);
     let uncarried = first_v4
         .filter(|p| !carried(p))
         .or(first_v6.filter(|p| !carried(p)));
@@ -154,12 +152,15 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
-    // One shared set: the pool advertises it as it is, without a copy.
-    pool.set_routes(routes.rib.clone(), routes.attributes.clone());
+    // The sessions send the table as soon as they come up, while its
+    // Loc-RIB is built; what follows needs the Loc-RIB.
+    let built = pool.set_table(routes);
     args.run.record_mrt(&pool)?;
     pool.configure(peers)
         .await
         .map_err(|e| UsageError(e.to_string()))?;
+    let (rib, attributes) = built.await;
+    let routes = Routes { rib, attributes };
     drive(pool, events, routes, services, parameters, &args.run, None).await
 }
 

@@ -2,7 +2,7 @@
 //! sent, packed into UPDATEs and written in bounded buffers.
 
 use super::policy::{export, export_with, ExportContext};
-use super::{lock, Driver};
+use super::{lock, Driver, Staged};
 use crate::bgp::config::{AttributeOverrides, Overrides, Parameters};
 use crate::bgp::event::{Direction, Event, EventSender, PrefixList};
 use crate::bgp::fsm::Negotiated;
@@ -51,6 +51,13 @@ impl Driver {
         what: Sync,
     ) -> std::io::Result<()> {
         let Some(adv) = adv else { return Ok(()) };
+        if what == Sync::Full {
+            // A table whose trees are being built goes from its lists.
+            let staged = self.staged.borrow().clone();
+            if let Some(staged) = staged {
+                return self.full_from_table(wr, adv, &staged).await;
+            }
+        }
         let started = Instant::now();
         let params = self.params.borrow_and_update().clone();
         let loc = self.loc_rib.borrow_and_update().clone();
@@ -100,19 +107,9 @@ impl Driver {
             adv.overrides = overrides;
             return Ok(());
         }
-        let tracer = self.config.trace.then(|| Tracer {
-            events: self.events.clone(),
-            peer: self.name.clone(),
-            ctx: self.fsm.decode_context(),
-        });
-        let tracer = tracer.as_ref();
-        if let (Some((_, peers)), Some(n)) = (self.recording.as_mut(), self.fsm.negotiated()) {
-            peers.peer_as = n.peer_as;
-            peers.four_octet_as = n.four_octet_as;
-        }
-        let recording = self.recording.clone();
+        let (tracer, recording) = self.watchers();
         let out = Out {
-            tracer,
+            tracer: tracer.as_ref(),
             recording: recording.as_ref(),
         };
         let mut messages = write_chunked(wr, out, &withdraw, |family, chunk, buf| {
@@ -152,6 +149,111 @@ impl Driver {
             }
         }
         self.fsm.sent(Instant::now());
+        let sent = Sent {
+            started,
+            messages,
+            announce,
+            withdraw,
+        };
+        self.advertised(adv, (new, overrides, params), sent);
+        Ok(())
+    }
+
+    /// Sends a table whose Loc-RIB is still being built
+    /// ([`Pool::set_table`](crate::bgp::Pool::set_table)) from its sorted
+    /// lists, family by family: the routes with the session's attributes,
+    /// then each group with attributes of its own, the export filter
+    /// applied as [`adj_rib_out`] applies it. Then waits for the trees,
+    /// which are what was sent.
+    async fn full_from_table(
+        &mut self,
+        wr: &mut OwnedWriteHalf,
+        adv: &mut Advertised,
+        staged: &Staged,
+    ) -> std::io::Result<()> {
+        let started = Instant::now();
+        let params = self.params.borrow_and_update().clone();
+        let (tracer, recording) = self.watchers();
+        let out = Out {
+            tracer: tracer.as_ref(),
+            recording: recording.as_ref(),
+        };
+        let table = &staged.routes;
+        let allowed = |p: &&IpNet| params.filter.allows(p);
+        let mut messages = 0;
+        let mut buf = Vec::new();
+        let builder = self.builder(adv, &params, None);
+        for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+            if !adv.negotiated.families.contains(&family) {
+                continue;
+            }
+            for chunk in table.plain(family).chunks(PREFIXES_PER_WRITE) {
+                messages += builder.announce(family, chunk.iter().filter(allowed), &mut buf);
+                out.write(wr, &buf).await?;
+                buf.clear();
+            }
+            for (o, prefixes) in table.groups(family) {
+                let builder = self.builder(adv, &params, Some(o));
+                messages += builder.announce(family, prefixes.filter(allowed), &mut buf);
+                if buf.len() >= WRITE_SIZE {
+                    out.write(wr, &buf).await?;
+                    buf.clear();
+                }
+            }
+            out.write(wr, &buf).await?;
+            buf.clear();
+        }
+        self.fsm.sent(Instant::now());
+        let mut built = staged.built.clone();
+        let (loc, overrides) = match built.wait_for(Option::is_some).await {
+            Ok(b) => b.clone().expect("waited for"),
+            Err(_) => {
+                return Err(std::io::Error::other(
+                    "the Loc-RIB of the table was not built",
+                ))
+            }
+        };
+        let new = adj_rib_out(&loc, &adv.negotiated.families, &params.filter);
+        let sent = Sent {
+            started,
+            messages,
+            announce: PrefixList::Rib(new.clone()),
+            withdraw: PrefixList::List(vec![]),
+        };
+        self.advertised(adv, (new, overrides, params), sent);
+        Ok(())
+    }
+
+    /// Who sees what is written besides the peer: the trace (when asked
+    /// for) and the MRT recording (when on), with the negotiated AS.
+    fn watchers(&mut self) -> (Option<Tracer>, Option<Recording>) {
+        let tracer = self.config.trace.then(|| Tracer {
+            events: self.events.clone(),
+            peer: self.name.clone(),
+            ctx: self.fsm.decode_context(),
+        });
+        if let (Some((_, peers)), Some(n)) = (self.recording.as_mut(), self.fsm.negotiated()) {
+            peers.peer_as = n.peer_as;
+            peers.four_octet_as = n.four_octet_as;
+        }
+        (tracer, self.recording.clone())
+    }
+
+    /// Records what was sent: the Adj-RIB-Out (`now`: the routes, their
+    /// own attributes, the parameters), the counters and the event.
+    fn advertised(
+        &mut self,
+        adv: &mut Advertised,
+        now: (LocRib, Overrides, Parameters),
+        sent: Sent,
+    ) {
+        let (new, overrides, params) = now;
+        let Sent {
+            started,
+            messages,
+            announce,
+            withdraw,
+        } = sent;
         {
             let mut s = lock(&self.status);
             s.counters.advertised += announce.len() as u64;
@@ -178,7 +280,6 @@ impl Driver {
             withdraw,
         });
         self.changed();
-        Ok(())
     }
 
     /// The UPDATE builder of the export policy for this session, for routes
@@ -338,10 +439,21 @@ impl Out<'_> {
 #[derive(Clone, Copy)]
 struct Out<'a> {
     tracer: Option<&'a Tracer>,
-    recording: Option<&'a (
-        std::sync::Arc<crate::bgp::mrt::MrtRecorder>,
-        crate::bgp::mrt::Bgp4mpPeers,
-    )>,
+    recording: Option<&'a Recording>,
+}
+
+/// Where the session records its messages, and as which peers.
+type Recording = (
+    std::sync::Arc<crate::bgp::mrt::MrtRecorder>,
+    crate::bgp::mrt::Bgp4mpPeers,
+);
+
+/// What one sync sent.
+struct Sent {
+    started: Instant,
+    messages: usize,
+    announce: PrefixList,
+    withdraw: PrefixList,
 }
 
 /// Reports the UPDATEs of an encoded buffer, one event per message.

@@ -144,6 +144,18 @@ pub(crate) struct Shared {
     pub(crate) changes: StatusNotifier,
     /// Where messages are recorded (MRT), if anywhere.
     pub(crate) mrt: watch::Receiver<Option<Arc<super::mrt::MrtRecorder>>>,
+    /// A table set whose Loc-RIB is still being built, if any.
+    pub(crate) staged: watch::Receiver<Option<Arc<Staged>>>,
+}
+
+/// A table given to the pool whose Loc-RIB and attribute map are still
+/// being built: a session that comes up meanwhile sends the table from its
+/// sorted lists, then takes the trees as what it sent.
+pub(crate) struct Staged {
+    /// The routes.
+    pub(crate) routes: Arc<crate::bgp::route::SortedRoutes>,
+    /// The Loc-RIB and attribute map, once built.
+    pub(crate) built: watch::Receiver<Option<(LocRib, Overrides)>>,
 }
 
 /// A running session: dials (or waits for) its peer, reconnects after
@@ -193,6 +205,7 @@ impl Session {
                 events,
                 changes: Arc::new(watch::channel(0).0),
                 mrt: watch::channel(None).1,
+                staged: watch::channel(None).1,
             },
         )
     }
@@ -205,6 +218,7 @@ impl Session {
             events,
             changes,
             mrt,
+            staged,
         } = shared;
         config.validate()?;
         let name = config.name();
@@ -243,6 +257,7 @@ impl Session {
             stale_deadline: None,
             mrt,
             recording: None,
+            staged,
         };
         let task = tokio::spawn(driver.run());
         Ok(Session {
@@ -368,6 +383,8 @@ struct Driver {
     stale_deadline: Option<Instant>,
     /// Where the pool records messages.
     mrt: watch::Receiver<Option<Arc<super::mrt::MrtRecorder>>>,
+    /// A table whose Loc-RIB is still being built.
+    staged: watch::Receiver<Option<Arc<Staged>>>,
     /// The recorder of the connection and who it is between.
     recording: Option<(Arc<super::mrt::MrtRecorder>, super::mrt::Bgp4mpPeers)>,
 }
