@@ -7,7 +7,7 @@ use cue::bgp::mrt::read::{read_routes, MrtOptions};
 pub use cue::bgp::rib::parse_prefix;
 use cue::bgp::route::{ExtCommunity, RouteTable, SortedRoutes};
 use cue::bgp::wire::{Community, LargeCommunity};
-use cue::bgp::{ExportFilter, LocRib, Overrides, Parameters};
+use cue::bgp::{ExportFilter, Parameters};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::PathBuf;
@@ -408,16 +408,6 @@ impl AdvertiseArgs {
         // Loc-RIB is built (`Pool::set_table`).
         Ok(table.sort())
     }
-}
-
-/// Routes to advertise: the prefixes, and the attributes of those that
-/// have their own.
-#[derive(Debug, Clone, Default)]
-pub struct Routes {
-    /// Every prefix.
-    pub rib: LocRib,
-    /// Attributes of their own, by prefix.
-    pub attributes: Overrides,
 }
 
 #[cfg(test)]

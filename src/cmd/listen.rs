@@ -164,11 +164,10 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         super::output::raw(&format!("listening on {bound}"));
     }
     let parameters = args.attributes.parameters(args.advertise.filter());
-    let (rib, attributes) = built.await;
     super::speak::drive(
         pool,
         events,
-        super::args::Routes { rib, attributes },
+        built,
         None,
         parameters,
         &args.run,

@@ -54,13 +54,38 @@ pub async fn signal() {
     }
 }
 
-/// Prints events until a stop rule fires.
+/// Prints events while `work` runs (sessions come up while the Loc-RIB of
+/// a large table is built): its output, and whether a session came up.
+pub async fn printing_while<T>(
+    events: &mut Events,
+    printer: Printer,
+    work: impl std::future::Future<Output = T>,
+) -> (T, bool) {
+    tokio::pin!(work);
+    let mut established = false;
+    loop {
+        tokio::select! {
+            biased;
+            done = &mut work => return (done, established),
+            Some(e) = events.recv() => {
+                if matches!(e, Event::State { state: State::Established, .. }) {
+                    established = true;
+                }
+                printer.event(&e);
+            }
+        }
+    }
+}
+
+/// Prints events until a stop rule fires (`established`: a session came
+/// up before).
 pub async fn until_stopped(
     events: &mut Events,
     printer: Printer,
     rules: StopRules,
     quit: tokio::sync::oneshot::Receiver<()>,
     expected: tokio::sync::oneshot::Receiver<bool>,
+    mut established: bool,
 ) -> Ended {
     let sleep_or_never = |d: Option<Duration>| async move {
         match d {
@@ -86,7 +111,6 @@ pub async fn until_stopped(
         }
     };
     tokio::pin!(sig, quit, expected);
-    let mut established = false;
     loop {
         tokio::select! {
             e = events.recv() => match e {

@@ -2,14 +2,14 @@
 
 use super::args::{
     parse_asn, parse_peer, parse_port, parse_retry, parse_router_id, AdvertiseArgs, AttributeArgs,
-    Routes, RunArgs,
+    RunArgs,
 };
 use super::output::Printer;
 use super::run::{exit_code, follow_health, shutdown, until_stopped, Ended};
 use super::UsageError;
 use clap::Args;
 use cue::bgp::wire::Family;
-use cue::bgp::Parameters;
+use cue::bgp::{LocRib, Overrides, Parameters};
 use cue::bgp::{PeerConfig, Pool};
 use cue::director::Config;
 use cue::rhi::HealthInjector;
@@ -159,9 +159,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     pool.configure(peers)
         .await
         .map_err(|e| UsageError(e.to_string()))?;
-    let (rib, attributes) = built.await;
-    let routes = Routes { rib, attributes };
-    drive(pool, events, routes, services, parameters, &args.run, None).await
+    drive(pool, events, built, services, parameters, &args.run, None).await
 }
 
 /// Says on standard error what the peers are known to refuse (each once).
@@ -196,10 +194,13 @@ pub struct Listening {
 /// The run shared by the speaker and `listen`: compose the RIB, take
 /// commands, print events until a stop, then withdraw, Cease, and print the
 /// received routes (`listen`) and the status.
+/// `routes` gives the Loc-RIB and the attributes of the routes with their
+/// own once built ([`Pool::set_table`]): the events of sessions that come
+/// up meanwhile are printed as they come.
 pub async fn drive(
     pool: Pool,
     mut events: cue::bgp::Events,
-    routes: Routes,
+    routes: impl std::future::Future<Output = (LocRib, Overrides)>,
     services: Option<(Config, PathBuf)>,
     parameters: Parameters,
     run: &RunArgs,
@@ -208,6 +209,8 @@ pub async fn drive(
     let show_received = listening.is_some();
     let expect = listening.and_then(|l| l.expect);
     let printer = Printer { json: run.json };
+    let ((rib, attributes), established) =
+        super::run::printing_while(&mut events, printer, routes).await;
     // Route health injection: the fixed prefixes plus the VIPs the director
     // finds healthy (none without a services file).
     let (config, path) = match services {
@@ -215,7 +218,7 @@ pub async fn drive(
         None => (Config::default(), None),
     };
     let (rhi, health_events) =
-        HealthInjector::start_with_routes(pool.clone(), config, routes.rib, routes.attributes)
+        HealthInjector::start_with_routes(pool.clone(), config, rib, attributes)
             .map_err(|e| UsageError(e.to_string()))?;
     let follower = tokio::spawn(follow_health(rhi.clone(), health_events, path, printer));
     let (quit, quit_rx) = oneshot::channel();
@@ -240,7 +243,15 @@ pub async fn drive(
             let _ = report_tx.send(report);
         })
     });
-    let ended = until_stopped(&mut events, printer, run.stop_rules(), quit_rx, expected_rx).await;
+    let ended = until_stopped(
+        &mut events,
+        printer,
+        run.stop_rules(),
+        quit_rx,
+        expected_rx,
+        established,
+    )
+    .await;
     if let Some(t) = expecting {
         if let Ended::Expected(_) = ended {
             if let Ok(report) = report_rx.await {
