@@ -192,7 +192,8 @@ impl Pool {
     /// does with its trees, without waiting for them to be built: a
     /// session that comes up meanwhile sends the table from its sorted
     /// lists at once, while the Loc-RIB and the attribute map are built on
-    /// a thread of their own (about 0.1 s for a million routes); they
+    /// a thread of their own (about 0.1 s for a million routes, on one
+    /// core: the peers take what is sent on the others); they
     /// replace the Loc-RIB and [`overrides`](Self::overrides) when built,
     /// unless something else was set since. The future gives them. A
     /// table without routes of attributes of their own is built before
@@ -228,7 +229,9 @@ impl Pool {
             self.inner.staged.send_replace(Some(staged.clone()));
             let inner = Arc::downgrade(&self.inner);
             std::thread::spawn(move || {
-                let (rib, overrides) = staged.routes.trees();
+                // On this thread alone: the sessions send meanwhile, and
+                // their peers take what is sent on the other cores.
+                let (rib, overrides) = staged.routes.trees_on(false);
                 let (rib, overrides) = (Arc::new(rib), Arc::new(overrides));
                 if let Some(inner) = inner.upgrade() {
                     // Installed unless something else was set since: the

@@ -987,6 +987,18 @@ impl SortedRoutes {
     /// have their own, by prefix, as [`Pool::set_routes`](super::Pool::set_routes)
     /// takes them. A large table's two trees are built on two threads.
     pub fn trees(&self) -> (BTreeSet<IpNet>, BTreeMap<IpNet, Arc<AttributeOverrides>>) {
+        // Two trees of a million entries each: one per core when the
+        // table is large and there is a second core.
+        let parallel = self.own.len() >= PARALLEL_TREES
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
+        self.trees_on(parallel)
+    }
+
+    /// The trees, on two threads or on this one.
+    pub(crate) fn trees_on(
+        &self,
+        two_threads: bool,
+    ) -> (BTreeSet<IpNet>, BTreeMap<IpNet, Arc<AttributeOverrides>>) {
         let (plain, own, sets) = (&self.plain, &self.own, &self.sets);
         let rib = || {
             let mut a = plain.iter().peekable();
@@ -1005,11 +1017,7 @@ impl SortedRoutes {
                 .map(|&(p, n)| (p, sets[n as usize].clone()))
                 .collect::<BTreeMap<_, _>>()
         };
-        // Two trees of a million entries each: one per core when the
-        // table is large and there is a second core.
-        let parallel = own.len() >= PARALLEL_TREES
-            && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1);
-        if !parallel {
+        if !two_threads {
             return (rib(), attributes());
         }
         std::thread::scope(|scope| {
