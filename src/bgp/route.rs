@@ -592,6 +592,7 @@ impl RouteTable {
                                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 parts.get(k).map(|part| (k, *part))
                             },
+                            |_| {},
                             &interner,
                         )
                     })
@@ -622,18 +623,27 @@ impl RouteTable {
         let interner = Mutex::new(std::mem::take(&mut self.sets));
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
         let rx = Mutex::new(rx);
+        // Parsed parts' buffers go back to the reader.
+        let (back, given_back) = std::sync::mpsc::channel::<Vec<u8>>();
         let (read, done) = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
                         parse_parts(
                             || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok(),
+                            |buffer| {
+                                let _ = back.send(buffer);
+                            },
                             &interner,
                         )
                     })
                 })
                 .collect();
-            let read = read_chunks(&mut reader, |k, chunk| tx.send((k, chunk)).is_ok());
+            let read = read_chunks(
+                &mut reader,
+                || read_buffer(&given_back),
+                |k, chunk| tx.send((k, chunk)).is_ok(),
+            );
             drop(tx);
             (read, joined(workers))
         });
@@ -1066,8 +1076,11 @@ impl Part for Vec<u8> {
 
 /// A parser thread: parses the parts `next` hands out, with their numbers,
 /// until there are none, keeping its text lookups from part to part.
+/// Each part goes to `done_with` once parsed (a read buffer goes back to
+/// the reader).
 fn parse_parts<P: Part>(
     mut next: impl FnMut() -> Option<(usize, P)>,
+    mut done_with: impl FnMut(P),
     interner: &Mutex<Sets>,
 ) -> (Vec<ParsedPart>, Texts) {
     let mut texts = Texts::default();
@@ -1082,6 +1095,7 @@ fn parse_parts<P: Part>(
             .and_then(|text| t.parse_lines_from(text, interner));
         texts = std::mem::take(&mut t.by_text);
         done.push((k, r.map(|ends| (t, ends))));
+        done_with(part);
     }
     (done, texts)
 }
@@ -1111,24 +1125,47 @@ const PARALLEL_PART: usize = 2 << 20;
 /// Bytes read before a part goes to a parser thread.
 const READ_PART: usize = 4 << 20;
 
+/// Room in a read buffer for the partial line carried from the part
+/// before.
+const CARRY_ROOM: usize = 64 << 10;
+
+/// A buffer to read a part into: one a parser thread gave back, or a new
+/// one (fresh memory costs a page fault per page: a 67 MB file read into
+/// new buffers spends more time there than in the copy).
+fn read_buffer(back: &std::sync::mpsc::Receiver<Vec<u8>>) -> Vec<u8> {
+    match back.try_recv() {
+        Ok(mut b) => {
+            b.clear();
+            b
+        }
+        Err(_) => Vec::with_capacity(READ_PART + CARRY_ROOM),
+    }
+}
+
 /// Reads `reader` to its end in parts of whole lines (about
-/// [`READ_PART`] bytes; a longer line makes a longer part), handing each
-/// to `send` with its number; stops early when `send` says no.
+/// [`READ_PART`] bytes; a longer line makes a longer part), each into a
+/// buffer from `buffer` (empty), handing each to `send` with its number;
+/// stops early when `send` says no.
 fn read_chunks(
     reader: &mut impl std::io::Read,
+    mut buffer: impl FnMut() -> Vec<u8>,
     mut send: impl FnMut(usize, Vec<u8>) -> bool,
 ) -> std::io::Result<()> {
     let mut carry = Vec::new();
     for k in 0.. {
-        let mut part = Vec::with_capacity(READ_PART + carry.len());
-        part.append(&mut carry);
+        let mut part = buffer();
+        part.extend_from_slice(&carry);
+        carry.clear();
         let wanted = READ_PART as u64;
         let mut limited = std::io::Read::take(&mut *reader, wanted);
         let eof = std::io::Read::read_to_end(&mut limited, &mut part)? < READ_PART;
         if !eof {
             // The partial line at the end goes with the next part.
             match memchr::memrchr(b'\n', &part) {
-                Some(end) => carry = part.split_off(end + 1),
+                Some(end) => {
+                    carry.extend_from_slice(&part[end + 1..]);
+                    part.truncate(end + 1);
+                }
                 None => {
                     carry = part;
                     continue;
