@@ -104,6 +104,9 @@ echo "| run | cue-bgp: start to all routes in BIRD | cue-bgp: session up to all 
 echo "|---|---|---|---|---|---|"
 for run in $(seq 1 "$runs"); do
   start_bird
+  # Emptied here, not only by the redirection in the background job (which
+  # may come after the first look for its line, and find the last run's).
+  : > "$work/cue.out"
   t0=$(date +%s%N)
   "${CUE:-./target/release/cue-bgp}" --port "$port" -m -6 ::1 "$option" "$file" \
     65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
@@ -135,6 +138,7 @@ for run in $(seq 1 "$runs"); do
   te=$(date -d "$up" +%s%N)
 
   start_bird
+  : > "$work/replay.out"
   ./target/release/examples/replay_updates "$port" "$file" > "$work/replay.out" 2>&1 &
   replay=$!
   until grep -q '^sending' "$work/replay.out"; do sleep 0.005; done

@@ -792,7 +792,8 @@ impl RouteTable {
     /// The prefixes, and the attributes of those that have their own (for
     /// [`Pool::set_routes`](super::Pool::set_routes)).
     pub fn finish(self) -> (BTreeSet<IpNet>, BTreeMap<IpNet, Arc<AttributeOverrides>>) {
-        self.sort().into_trees()
+        // The trees need no groups.
+        self.sorted().into_trees()
     }
 
     /// The routes sorted, each prefix once with the attributes it was last
@@ -815,6 +816,13 @@ impl RouteTable {
     /// assert_eq!(s.plain(Family::Ipv4Unicast), ["192.0.2.1/32".parse().unwrap()]);
     /// ```
     pub fn sort(self) -> SortedRoutes {
+        let mut sorted = self.sorted();
+        sorted.group();
+        sorted
+    }
+
+    /// The routes sorted, not yet grouped.
+    fn sorted(self) -> SortedRoutes {
         let RouteTable {
             mut plain,
             mut own,
@@ -850,15 +858,13 @@ impl RouteTable {
                 o.peek() != Some(p)
             });
         }
-        let mut sorted = SortedRoutes {
+        SortedRoutes {
             plain,
             own,
             sets,
             groups: Default::default(),
             order: Vec::new(),
-        };
-        sorted.group();
-        sorted
+        }
     }
 }
 
