@@ -358,3 +358,33 @@ async fn what_is_set_after_a_table_replaces_it_even_before_it_is_built() {
     .await;
     listener.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_table_sent_before_its_loc_rib_keeps_to_the_families_and_the_filter() {
+    let (listener, speaker, _events, mut peer) = pair().await;
+    // IPv4 only, and 10.0.0.0/24 (128 of the table's IPv4 routes) held back.
+    peer.multiprotocol = false;
+    peer.parameters.filter = cue::bgp::ExportFilter {
+        accept: vec![],
+        reject: vec!["10.0.0.0/24".parse().unwrap()],
+    };
+    let built = speaker.set_table(big_table().sort());
+    speaker.configure(vec![peer]).await.unwrap();
+    let (rib, _) = built.await;
+    let want = 100_000 + 1_000 - 128;
+    let got = until("the IPv4 routes at the listener", || {
+        let r = listener.adj_rib_in();
+        (r.len() == want).then_some(r)
+    })
+    .await;
+    assert!(got.iter().all(|(_, p, _)| p.addr().is_ipv4()));
+    assert!(!got
+        .iter()
+        .any(|(_, p, _)| "10.0.0.0/24".parse::<ipnet::IpNet>().unwrap().contains(p)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = &speaker.status()[0];
+    assert_eq!(s.counters.advertised, want as u64);
+    assert_eq!(s.adj_rib_out.len(), want);
+    assert_eq!(rib.len(), 201_000);
+    listener.shutdown().await;
+}

@@ -154,7 +154,8 @@ impl Pool {
         self.inner.staged.send_if_modified(|s| s.take().is_some());
     }
 
-    /// The current Loc-RIB.
+    /// The current Loc-RIB (a table of [`set_table`](Self::set_table)
+    /// shows here once its trees are built).
     pub fn loc_rib(&self) -> LocRib {
         self.inner.loc_rib.borrow().clone()
     }

@@ -128,7 +128,6 @@ impl Driver {
             // One family at a time: the peer takes the first family's
             // UPDATEs while the second is grouped (an UPDATE carries one
             // family, so nothing is less tightly packed for it).
-            let mut buf = Vec::new();
             for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
                 let (plain, groups) = group_by_attributes(of_family(&announce, family), &overrides);
                 let plain = PrefixList::List(plain);
@@ -136,16 +135,10 @@ impl Driver {
                     builder.announce(family, chunk.iter().copied(), buf)
                 })
                 .await?;
-                for (o, prefixes) in groups {
-                    let builder = self.builder(adv, &params, Some(o));
-                    messages += builder.announce(family, prefixes.iter(), &mut buf);
-                    if buf.len() >= WRITE_SIZE {
-                        out.write(wr, &buf).await?;
-                        buf.clear();
-                    }
-                }
-                out.write(wr, &buf).await?;
-                buf.clear();
+                let groups = groups.iter().map(|(o, prefixes)| (*o, prefixes.iter()));
+                messages += self
+                    .write_groups(wr, out, (adv, &params), family, groups)
+                    .await?;
             }
         }
         self.fsm.sent(Instant::now());
@@ -192,16 +185,12 @@ impl Driver {
                 out.write(wr, &buf).await?;
                 buf.clear();
             }
-            for (o, prefixes) in table.groups(family) {
-                let builder = self.builder(adv, &params, Some(o));
-                messages += builder.announce(family, prefixes.filter(allowed), &mut buf);
-                if buf.len() >= WRITE_SIZE {
-                    out.write(wr, &buf).await?;
-                    buf.clear();
-                }
-            }
-            out.write(wr, &buf).await?;
-            buf.clear();
+            let groups = table
+                .groups(family)
+                .map(|(o, prefixes)| (&**o, prefixes.filter(allowed)));
+            messages += self
+                .write_groups(wr, out, (adv, &params), family, groups)
+                .await?;
         }
         self.fsm.sent(Instant::now());
         let mut built = staged.built.clone();
@@ -222,6 +211,32 @@ impl Driver {
         };
         self.advertised(adv, (new, overrides, params), sent);
         Ok(())
+    }
+
+    /// Writes groups of routes of `family` that share attributes of their
+    /// own, each group's UPDATEs encoded with the policy for the session
+    /// (`to`: what it negotiated, its parameters) and those attributes, in
+    /// writes of about [`WRITE_SIZE`]. Returns how many UPDATEs went.
+    async fn write_groups<'p, P: Iterator<Item = &'p IpNet>>(
+        &self,
+        wr: &mut OwnedWriteHalf,
+        out: Out<'_>,
+        to: (&Advertised, &Parameters),
+        family: Family,
+        groups: impl Iterator<Item = (&'p AttributeOverrides, P)>,
+    ) -> std::io::Result<usize> {
+        let mut messages = 0;
+        let mut buf = Vec::new();
+        for (o, prefixes) in groups {
+            let builder = self.builder(to.0, to.1, Some(o));
+            messages += builder.announce(family, prefixes, &mut buf);
+            if buf.len() >= WRITE_SIZE {
+                out.write(wr, &buf).await?;
+                buf.clear();
+            }
+        }
+        out.write(wr, &buf).await?;
+        Ok(messages)
     }
 
     /// Who sees what is written besides the peer: the trace (when asked
