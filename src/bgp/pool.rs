@@ -229,9 +229,9 @@ impl Pool {
             });
             self.inner.staged.send_replace(Some(staged.clone()));
             let inner = Arc::downgrade(&self.inner);
-            std::thread::spawn(move || {
-                // On this thread alone: the sessions send meanwhile, and
-                // their peers take what is sent on the other cores.
+            let build = move || {
+                // On one thread: the sessions send meanwhile, and their
+                // peers take what is sent on the other cores.
                 let (rib, overrides) = staged.routes.trees_on(false);
                 let (rib, overrides) = (Arc::new(rib), Arc::new(overrides));
                 if let Some(inner) = inner.upgrade() {
@@ -248,7 +248,25 @@ impl Pool {
                     });
                 }
                 tx.send_replace(Some((rib, overrides)));
-            });
+            };
+            // Without a thread to spare, built here, as set_routes would be.
+            let build = Arc::new(Mutex::new(Some(build)));
+            let spawned = std::thread::Builder::new()
+                .name("cue-loc-rib".into())
+                .spawn({
+                    let build = build.clone();
+                    move || {
+                        let b = lock(&build).take();
+                        if let Some(b) = b {
+                            b()
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                if let Some(b) = lock(&build).take() {
+                    b()
+                }
+            }
         }
         async move {
             match built.wait_for(Option::is_some).await {

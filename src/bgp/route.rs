@@ -1037,7 +1037,10 @@ impl SortedRoutes {
             return (rib(), attributes());
         }
         std::thread::scope(|scope| {
-            let map = scope.spawn(attributes);
+            // Without a thread to spare, both here.
+            let Ok(map) = std::thread::Builder::new().spawn_scoped(scope, attributes) else {
+                return (rib(), attributes());
+            };
             let rib = rib();
             let map = map.join().unwrap_or_else(|_| attributes());
             (rib, map)
