@@ -583,22 +583,26 @@ impl RouteTable {
             });
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
+        let work = || {
+            parse_parts(
+                || {
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    parts.get(k).map(|part| (k, *part))
+                },
+                |_| {},
+                &interner,
+            )
+        };
         let done = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.min(parts.len()))
-                .map(|_| {
-                    scope.spawn(|| {
-                        parse_parts(
-                            || {
-                                let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                                parts.get(k).map(|part| (k, *part))
-                            },
-                            |_| {},
-                            &interner,
-                        )
-                    })
-                })
+            // This thread parses too; threads that cannot be had are done
+            // without.
+            let workers: Vec<_> = (1..threads.min(parts.len()))
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
                 .collect();
-            joined(workers)
+            let mine = work();
+            let mut done = joined(workers);
+            done.push(mine);
+            done
         });
         self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
         self.add_parts(done)
@@ -625,20 +629,31 @@ impl RouteTable {
         let rx = Mutex::new(rx);
         // Parsed parts' buffers go back to the reader.
         let (back, given_back) = std::sync::mpsc::channel::<Vec<u8>>();
+        let work = || {
+            parse_parts(
+                || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok(),
+                |buffer| {
+                    let _ = back.send(buffer);
+                },
+                &interner,
+            )
+        };
         let (read, done) = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        parse_parts(
-                            || rx.lock().unwrap_or_else(|e| e.into_inner()).recv().ok(),
-                            |buffer| {
-                                let _ = back.send(buffer);
-                            },
-                            &interner,
-                        )
-                    })
-                })
+                .filter_map(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
                 .collect();
+            if workers.is_empty() {
+                // No thread to be had: read it all, then parse it here.
+                let mut parts = std::collections::VecDeque::new();
+                let read = read_chunks(&mut reader, Vec::new, |k, chunk| {
+                    parts.push_back((k, chunk));
+                    true
+                });
+                return (
+                    read,
+                    vec![parse_parts(|| parts.pop_front(), |_| {}, &interner)],
+                );
+            }
             let read = read_chunks(
                 &mut reader,
                 || read_buffer(&given_back),
