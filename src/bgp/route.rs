@@ -622,10 +622,20 @@ impl RouteTable {
     /// let e = t.parse_reader(&b"10.0.0.1\n\xff\n"[..]).unwrap_err();
     /// assert_eq!(e, "line 2: not UTF-8 text");
     /// ```
-    pub fn parse_reader(&mut self, mut reader: impl std::io::Read) -> Result<(), String> {
+    pub fn parse_reader(&mut self, reader: impl std::io::Read) -> Result<(), String> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        self.parse_reader_on(reader, threads)
+    }
+
+    /// [`parse_reader`](Self::parse_reader) with up to `threads` parser
+    /// threads (none: read, then parsed on this one).
+    fn parse_reader_on(
+        &mut self,
+        mut reader: impl std::io::Read,
+        threads: usize,
+    ) -> Result<(), String> {
         let interner = Mutex::new(std::mem::take(&mut self.sets));
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads * 2);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads.max(1) * 2);
         let rx = Mutex::new(rx);
         // Parsed parts' buffers go back to the reader.
         let (back, given_back) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -1575,6 +1585,10 @@ mod tests {
         let at = text.find("fd00::8:7a24 med").unwrap();
         let line = 1 + text[..at].matches('\n').count();
         assert_eq!(line, 555_557);
+        // Without a parser thread (none could be started): the same.
+        let mut alone = RouteTable::default();
+        alone.parse_reader_on(Trickle(text.as_bytes()), 0).unwrap();
+        assert_eq!(alone.finish(), a);
         let mut t = RouteTable::default();
         let e = t.parse_reader(Trickle(bad.as_bytes())).unwrap_err();
         assert!(
