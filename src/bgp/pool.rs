@@ -100,6 +100,31 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Builds the trees of a staged table (on one thread: the sessions send
+/// meanwhile, and their peers take what is sent on the other cores),
+/// installs them unless something else was set since (the check and the
+/// change under the one lock), and hands them to `tx`.
+fn install_table(
+    inner: &std::sync::Weak<Inner>,
+    staged: &Arc<Staged>,
+    tx: &watch::Sender<Option<(LocRib, Overrides)>>,
+) {
+    let (rib, overrides) = staged.routes.trees_on(false);
+    let (rib, overrides) = (Arc::new(rib), Arc::new(overrides));
+    if let Some(inner) = inner.upgrade() {
+        inner.staged.send_if_modified(|s| {
+            if !s.as_ref().is_some_and(|s| Arc::ptr_eq(s, staged)) {
+                return false;
+            }
+            inner.overrides.send_replace(overrides.clone());
+            inner.loc_rib.send_replace(rib.clone());
+            *s = None;
+            true
+        });
+    }
+    tx.send_replace(Some((rib, overrides)));
+}
+
 /// The key of a peer: its address, with IPv4-mapped IPv6 seen as IPv4.
 fn key(addr: IpAddr) -> IpAddr {
     addr.to_canonical()
@@ -216,7 +241,7 @@ impl Pool {
         &self,
         routes: SortedRoutes,
     ) -> impl std::future::Future<Output = (LocRib, Overrides)> + Send + 'static {
-        let (tx, mut built) = watch::channel(None);
+        let (tx, built) = watch::channel(None);
         if routes.with_own_attributes() == 0 {
             let (rib, overrides) = routes.into_trees();
             let (rib, overrides) = (Arc::new(rib), Arc::new(overrides));
@@ -228,51 +253,25 @@ impl Pool {
                 built: built.clone(),
             });
             self.inner.staged.send_replace(Some(staged.clone()));
+            let tx = Arc::new(tx);
             let inner = Arc::downgrade(&self.inner);
-            let build = move || {
-                // On one thread: the sessions send meanwhile, and their
-                // peers take what is sent on the other cores.
-                let (rib, overrides) = staged.routes.trees_on(false);
-                let (rib, overrides) = (Arc::new(rib), Arc::new(overrides));
-                if let Some(inner) = inner.upgrade() {
-                    // Installed unless something else was set since: the
-                    // check and the change under the one lock.
-                    inner.staged.send_if_modified(|s| {
-                        if !s.as_ref().is_some_and(|s| Arc::ptr_eq(s, &staged)) {
-                            return false;
-                        }
-                        inner.overrides.send_replace(overrides.clone());
-                        inner.loc_rib.send_replace(rib.clone());
-                        *s = None;
-                        true
-                    });
-                }
-                tx.send_replace(Some((rib, overrides)));
+            let build = {
+                let (inner, staged, tx) = (inner.clone(), staged.clone(), tx.clone());
+                move || install_table(&inner, &staged, &tx)
             };
-            // Without a thread to spare, built here, as set_routes would be.
-            let build = Arc::new(Mutex::new(Some(build)));
             let spawned = std::thread::Builder::new()
                 .name("cue-loc-rib".into())
-                .spawn({
-                    let build = build.clone();
-                    move || {
-                        let b = lock(&build).take();
-                        if let Some(b) = b {
-                            b()
-                        }
-                    }
-                });
+                .spawn(build);
             if spawned.is_err() {
-                if let Some(b) = lock(&build).take() {
-                    b()
-                }
+                // Without a thread to spare, built here, as set_routes
+                // would be.
+                install_table(&inner, &staged, &tx);
             }
         }
         async move {
-            match built.wait_for(Option::is_some).await {
-                Ok(b) => b.clone().expect("waited for"),
-                Err(_) => panic!("the thread building the Loc-RIB failed"),
-            }
+            super::session::built(built)
+                .await
+                .expect("the thread building the Loc-RIB failed")
         }
     }
 

@@ -920,7 +920,7 @@ impl SortedRoutes {
         const NONE: u32 = u32::MAX;
         let mut slot = vec![NONE; self.sets.len()];
         self.order = vec![0; self.own.len()];
-        let split = self.own.partition_point(|r| r.0.addr().is_ipv4());
+        let split = self.own_of(Family::Ipv4Unicast).len();
         for (f, range) in [0..split, split..self.own.len()].into_iter().enumerate() {
             let groups = &mut self.groups[f];
             // How many routes each set has, in order of first appearance.
@@ -975,19 +975,11 @@ impl SortedRoutes {
 
     /// The routes of `family` with the session's attributes, in order.
     pub fn plain(&self, family: Family) -> &[IpNet] {
-        let split = self.plain.partition_point(|p| p.addr().is_ipv4());
-        match family {
-            Family::Ipv4Unicast => &self.plain[..split],
-            Family::Ipv6Unicast => &self.plain[split..],
-        }
+        of_family(&self.plain, family, |p| p)
     }
 
     fn own_of(&self, family: Family) -> &[(IpNet, u32)] {
-        let split = self.own.partition_point(|r| r.0.addr().is_ipv4());
-        match family {
-            Family::Ipv4Unicast => &self.own[..split],
-            Family::Ipv6Unicast => &self.own[split..],
-        }
+        of_family(&self.own, family, |r| &r.0)
     }
 
     /// The routes of `family` with attributes of their own, in groups that
@@ -1070,6 +1062,16 @@ impl SortedRoutes {
             let map = map.join().unwrap_or_else(|_| attributes());
             (rib, map)
         })
+    }
+}
+
+/// The part of a sorted list of one family (IPv4 prefixes sort before
+/// IPv6 ones).
+fn of_family<T>(list: &[T], family: Family, prefix: impl Fn(&T) -> &IpNet) -> &[T] {
+    let split = list.partition_point(|r| prefix(r).addr().is_ipv4());
+    match family {
+        Family::Ipv4Unicast => &list[..split],
+        Family::Ipv6Unicast => &list[split..],
     }
 }
 

@@ -54,6 +54,18 @@ pub async fn signal() {
     }
 }
 
+/// Prints an event; whether it is a session coming up.
+fn shown(e: &Event, printer: Printer) -> bool {
+    printer.event(e);
+    matches!(
+        e,
+        Event::State {
+            state: State::Established,
+            ..
+        }
+    )
+}
+
 /// Prints events while `work` runs (sessions come up while the Loc-RIB of
 /// a large table is built): its output, and whether a session came up.
 pub async fn printing_while<T>(
@@ -67,12 +79,7 @@ pub async fn printing_while<T>(
         tokio::select! {
             biased;
             done = &mut work => return (done, established),
-            Some(e) = events.recv() => {
-                if matches!(e, Event::State { state: State::Established, .. }) {
-                    established = true;
-                }
-                printer.event(&e);
-            }
+            Some(e) = events.recv() => established |= shown(&e, printer),
         }
     }
 }
@@ -114,12 +121,7 @@ pub async fn until_stopped(
     loop {
         tokio::select! {
             e = events.recv() => match e {
-                Some(e) => {
-                    if matches!(e, Event::State { state: State::Established, .. }) {
-                        established = true;
-                    }
-                    printer.event(&e);
-                }
+                Some(e) => established |= shown(&e, printer),
                 None => return Ended::Done,
             },
             _ = &mut sig => return Ended::Done,

@@ -193,14 +193,10 @@ impl Driver {
                 .await?;
         }
         self.fsm.sent(Instant::now());
-        let mut built = staged.built.clone();
-        let (loc, overrides) = match built.wait_for(Option::is_some).await {
-            Ok(b) => b.clone().expect("waited for"),
-            Err(_) => {
-                return Err(std::io::Error::other(
-                    "the Loc-RIB of the table was not built",
-                ))
-            }
+        let Some((loc, overrides)) = super::built(staged.built.clone()).await else {
+            return Err(std::io::Error::other(
+                "the Loc-RIB of the table was not built",
+            ));
         };
         let new = adj_rib_out(&loc, &adv.negotiated.families, &params.filter);
         let sent = Sent {

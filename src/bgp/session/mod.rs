@@ -158,6 +158,17 @@ pub(crate) struct Staged {
     pub(crate) built: watch::Receiver<Option<(LocRib, Overrides)>>,
 }
 
+/// The Loc-RIB and attribute map of a staged table once built; `None` if
+/// they never will be (the thread building them failed).
+pub(crate) async fn built(
+    mut rx: watch::Receiver<Option<(LocRib, Overrides)>>,
+) -> Option<(LocRib, Overrides)> {
+    rx.wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|b| b.clone())
+}
+
 /// A running session: dials (or waits for) its peer, reconnects after
 /// failures, and advertises the shared Loc-RIB.
 ///
