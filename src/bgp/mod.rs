@@ -2,6 +2,7 @@
 //! and the pool of peers.
 
 pub mod config;
+pub mod core;
 pub mod error;
 pub mod event;
 pub mod fsm;

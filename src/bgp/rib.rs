@@ -380,7 +380,7 @@ pub struct AdjRibIn {
 /// assert_eq!(r.withdraw.len(), 1);
 /// assert!(r.announce.is_empty());
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Received {
     /// Announced prefixes with their attributes.
     pub announce: Vec<(IpNet, Arc<RouteAttributes>)>,

@@ -1,8 +1,10 @@
 //! Bringing a peer's Adj-RIB-Out up to date: the difference from what was
 //! sent, packed into UPDATEs and written in bounded buffers.
 
+use super::connection::{Recording, Writer};
+use super::driver::Driver;
 use super::policy::{export, export_with, ExportContext};
-use super::{lock, Driver, Staged};
+use super::{lock, Staged};
 use crate::bgp::config::{AttributeOverrides, Overrides, Parameters};
 use crate::bgp::event::{Direction, Event, EventSender, PrefixList};
 use crate::bgp::fsm::Negotiated;
@@ -44,18 +46,18 @@ const PREFIXES_PER_WRITE: usize = 16 * 1024;
 
 impl Driver {
     /// Brings the peer's Adj-RIB-Out up to date.
-    pub(super) async fn sync(
-        &mut self,
-        wr: &mut OwnedWriteHalf,
-        adv: Option<&mut Advertised>,
-        what: Sync,
-    ) -> std::io::Result<()> {
-        let Some(adv) = adv else { return Ok(()) };
+    pub(super) async fn sync(&mut self, w: &mut Writer, what: Sync) -> std::io::Result<()> {
+        let Writer {
+            wr, adv, recording, ..
+        } = w;
+        let Some(adv) = adv.as_mut() else {
+            return Ok(());
+        };
         if what == Sync::Full {
             // A table whose trees are being built goes from its lists.
             let staged = self.staged.borrow().clone();
             if let Some(staged) = staged {
-                return self.full_from_table(wr, adv, &staged).await;
+                return self.full_from_table(wr, recording, adv, &staged).await;
             }
         }
         let started = Instant::now();
@@ -107,10 +109,10 @@ impl Driver {
             adv.overrides = overrides;
             return Ok(());
         }
-        let (tracer, recording) = self.watchers();
+        let tracer = self.tracer();
         let out = Out {
             tracer: tracer.as_ref(),
-            recording: recording.as_ref(),
+            recording: self.recording(recording),
         };
         let mut messages = write_chunked(wr, out, &withdraw, |family, chunk, buf| {
             UpdateBuilder::withdraw(family, chunk.iter().copied(), buf)
@@ -141,7 +143,7 @@ impl Driver {
                     .await?;
             }
         }
-        self.fsm.sent(Instant::now());
+        self.core.sent(Instant::now());
         let sent = Sent {
             started,
             messages,
@@ -161,15 +163,16 @@ impl Driver {
     async fn full_from_table(
         &mut self,
         wr: &mut OwnedWriteHalf,
+        recording: &mut Option<Recording>,
         adv: &mut Advertised,
         staged: &Staged,
     ) -> std::io::Result<()> {
         let started = Instant::now();
         let params = self.params.borrow_and_update().clone();
-        let (tracer, recording) = self.watchers();
+        let tracer = self.tracer();
         let out = Out {
             tracer: tracer.as_ref(),
-            recording: recording.as_ref(),
+            recording: self.recording(recording),
         };
         let table = &staged.routes;
         let allowed = |p: &&IpNet| params.filter.allows(p);
@@ -192,7 +195,7 @@ impl Driver {
                 .write_groups(wr, out, (adv, &params), family, groups)
                 .await?;
         }
-        self.fsm.sent(Instant::now());
+        self.core.sent(Instant::now());
         let Some((loc, overrides)) = super::built(staged.built.clone()).await else {
             return Err(std::io::Error::other(
                 "the Loc-RIB of the table was not built",
@@ -235,19 +238,23 @@ impl Driver {
         Ok(messages)
     }
 
-    /// Who sees what is written besides the peer: the trace (when asked
-    /// for) and the MRT recording (when on), with the negotiated AS.
-    fn watchers(&mut self) -> (Option<Tracer>, Option<Recording>) {
-        let tracer = self.config.trace.then(|| Tracer {
+    /// The trace of what is written, when asked for.
+    fn tracer(&self) -> Option<Tracer> {
+        self.config.trace.then(|| Tracer {
             events: self.events.clone(),
             peer: self.name.clone(),
-            ctx: self.fsm.decode_context(),
-        });
-        if let (Some((_, peers)), Some(n)) = (self.recording.as_mut(), self.fsm.negotiated()) {
+            ctx: self.core.decode_context(),
+        })
+    }
+
+    /// The MRT recording of the connection, when on, with the negotiated
+    /// AS.
+    fn recording<'r>(&self, recording: &'r mut Option<Recording>) -> Option<&'r Recording> {
+        if let (Some((_, peers)), Some(n)) = (recording.as_mut(), self.core.negotiated()) {
             peers.peer_as = n.peer_as;
             peers.four_octet_as = n.four_octet_as;
         }
-        (tracer, self.recording.clone())
+        recording.as_ref()
     }
 
     /// Records what was sent: the Adj-RIB-Out (`now`: the routes, their
@@ -316,7 +323,7 @@ impl Driver {
             &e.attributes,
             e.next_hop4,
             &e.next_hops6,
-            self.fsm.decode_context(),
+            self.core.decode_context(),
         )
     }
 }
@@ -452,12 +459,6 @@ struct Out<'a> {
     tracer: Option<&'a Tracer>,
     recording: Option<&'a Recording>,
 }
-
-/// Where the session records its messages, and as which peers.
-type Recording = (
-    std::sync::Arc<crate::bgp::mrt::MrtRecorder>,
-    crate::bgp::mrt::Bgp4mpPeers,
-);
 
 /// What one sync sent.
 struct Sent {

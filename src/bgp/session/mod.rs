@@ -1,33 +1,38 @@
 //! The tokio driver of one BGP session: socket, timers and channels around
-//! the sans-IO [`Fsm`].
+//! the sans-IO [`SessionCore`] and its [`Fsm`](super::fsm::Fsm).
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | the [`Session`] handle, the reconnect loop, one connection's event loop |
+//! | `mod.rs` | the [`Session`] handle |
+//! | `driver.rs` | the reconnect loop, one connection's `select!` loop |
+//! | `perform.rs` | the [`SessionCore`]'s steps carried out on a connection |
+//! | `connection.rs` | one connection: framer, writer, what it advertised, bounded writes |
 //! | `dial.rs` | dialling: source address, TCP MD5, connect timeout |
 //! | `framing.rs` | messages framed in place in the read buffer |
-//! | [`policy`] | pure policies: attributes and next hops per peer, the prefix limit |
+//! | [`policy`] | pure export policy: attributes and next hops per peer |
 //! | `advertise.rs` | Adj-RIB-Out differences packed into UPDATEs and written |
+//!
+//! The session's policy (graceful restart, End-of-RIB, the prefix limit,
+//! close reasons, write bounds) is the sans-IO [`SessionCore`]; this module
+//! only does the I/O around it.
 
 mod advertise;
+mod connection;
 mod dial;
+mod driver;
 mod framing;
+mod perform;
 pub mod policy;
 
 use super::config::{Overrides, Parameters, PeerConfig, PeerConfigError};
-use super::error::{IoFailure, SessionError};
-use super::event::{Direction, Event, EventSender, PeerStatus, PrefixList, ReceivedRoute};
-use super::fsm::{Action, CloseReason, Fsm, FsmConfig};
+use super::core::SessionCore;
+use super::event::{EventSender, PeerStatus};
+use super::fsm::FsmConfig;
 use super::rib::{AdjRibIn, LocRib, RouteAttributes};
-use super::wire::{self, Family, Message, NotificationKind};
-use advertise::{Advertised, Sync};
-use framing::Framer;
+use super::wire::{self, NotificationKind};
+use driver::Driver;
 use ipnet::IpNet;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -43,80 +48,6 @@ use tokio::sync::{mpsc, watch};
 /// # }
 /// ```
 pub type StatusNotifier = Arc<watch::Sender<u64>>;
-
-/// How long a stop waits for the withdrawal and the Cease to be written to
-/// a peer that does not read.
-const STOP_WRITE_TIME: std::time::Duration = std::time::Duration::from_millis(700);
-
-/// Bytes read from the peer at most while a write waits.
-const MAX_READ_WHILE_WRITING: usize = 1 << 20;
-
-/// The bounds of a write to the peer. A peer that stops reading must hold
-/// neither the session nor its stop: the write ends with the session when
-/// a stop comes, or when the hold time passes without a byte from the peer
-/// (bytes that arrive meanwhile are read into the framer, to be handled
-/// after, and count as a sign of life).
-struct WriteGuard {
-    stop: Option<watch::Receiver<bool>>,
-    hold: Option<std::time::Duration>,
-    deadline: Option<Instant>,
-}
-
-impl WriteGuard {
-    /// A bound of a fixed deadline only.
-    fn until(deadline: Instant) -> WriteGuard {
-        WriteGuard {
-            stop: None,
-            hold: None,
-            deadline: Some(deadline),
-        }
-    }
-
-    /// Runs `work` to its end, or returns why it was cut short.
-    async fn run<T>(
-        mut self,
-        framer: &mut Framer,
-        work: impl std::future::Future<Output = T>,
-    ) -> Result<T, SessionError> {
-        tokio::pin!(work);
-        let mut reading = true;
-        loop {
-            let stopped = async {
-                match self.stop.as_mut() {
-                    Some(s) => {
-                        let _ = s.changed().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                r = &mut work => return Ok(r),
-                _ = stopped => return Err(SessionError::LocalStop),
-                n = framer.fill(), if reading && framer.buffered() < MAX_READ_WHILE_WRITING => {
-                    match n {
-                        // The end of the stream is seen once the write is done.
-                        Ok(0) | Err(_) => reading = false,
-                        Ok(_) => {
-                            if let Some(h) = self.hold {
-                                self.deadline = Some(Instant::now() + h);
-                            }
-                        }
-                    }
-                }
-                _ = stale_expiry(self.deadline) => return Err(SessionError::HoldTimerExpired),
-            }
-        }
-    }
-}
-
-/// Waits until `deadline` (forever when there is none).
-async fn stale_expiry(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
-    }
-}
 
 /// Raw writes ([`Session::send_raw`]) that may wait at once.
 pub const RAW_QUEUE: usize = 16;
@@ -237,25 +168,25 @@ impl Session {
             tracing::warn!(peer = %name, "{w}");
         }
         let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
-        let adj_rib_in = Arc::new(Mutex::new(AdjRibIn::default()));
         let (parameters, params_rx) = watch::channel(config.parameters.clone());
         let (stop, stop_rx) = watch::channel(false);
         let (incoming, incoming_rx) = mpsc::channel(1);
         let (raw, raw_rx) = mpsc::channel(RAW_QUEUE);
-        let fsm = Fsm::new(FsmConfig {
+        let fsm = FsmConfig {
             local_as: config.local_as,
             router_id: config.router_id,
             hold_time: config.hold_time,
             peer_as: config.peer_as,
             families: config.families(),
             graceful_restart: config.graceful_restart.map(|t| t.as_secs() as u16),
-        });
+        };
+        let core = SessionCore::new(fsm, config.max_prefixes);
+        let adj_rib_in = core.adj_rib_in();
         let driver = Driver {
             name,
             config: config.clone(),
-            fsm,
+            core,
             status: status.clone(),
-            adj_rib_in: adj_rib_in.clone(),
             loc_rib,
             overrides,
             params: params_rx,
@@ -264,10 +195,7 @@ impl Session {
             raw: raw_rx,
             events,
             changes: changes.clone(),
-            restart_time: None,
-            stale_deadline: None,
             mrt,
-            recording: None,
             staged,
         };
         let task = tokio::spawn(driver.run());
@@ -371,662 +299,4 @@ fn log_notification(peer: &str, n: &wire::Notification, what: &str) {
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-struct Driver {
-    name: String,
-    config: PeerConfig,
-    fsm: Fsm,
-    status: Arc<Mutex<PeerStatus>>,
-    adj_rib_in: Arc<Mutex<AdjRibIn>>,
-    loc_rib: watch::Receiver<LocRib>,
-    overrides: watch::Receiver<Overrides>,
-    params: watch::Receiver<Parameters>,
-    stop: watch::Receiver<bool>,
-    incoming: mpsc::Receiver<TcpStream>,
-    raw: mpsc::Receiver<Vec<u8>>,
-    events: EventSender,
-    changes: StatusNotifier,
-    /// The peer's restart time, while a session with graceful restart
-    /// negotiated (RFC 4724) is up.
-    restart_time: Option<u16>,
-    /// When the routes kept as stale for a restarting peer go.
-    stale_deadline: Option<Instant>,
-    /// Where the pool records messages.
-    mrt: watch::Receiver<Option<Arc<super::mrt::MrtRecorder>>>,
-    /// A table whose Loc-RIB is still being built.
-    staged: watch::Receiver<Option<Arc<Staged>>>,
-    /// The recorder of the connection and who it is between.
-    recording: Option<(Arc<super::mrt::MrtRecorder>, super::mrt::Bgp4mpPeers)>,
-}
-
-impl Driver {
-    fn emit(&self, e: Event) {
-        self.events.send(e);
-    }
-
-    fn changed(&self) {
-        self.changes.send_modify(|n| *n = n.wrapping_add(1));
-    }
-
-    fn trace(&self, direction: Direction, message: String) {
-        self.emit(Event::Message {
-            peer: self.name.clone(),
-            direction,
-            message,
-        });
-    }
-
-    fn stopping(&self) -> bool {
-        *self.stop.borrow()
-    }
-
-    /// Connects (or waits for the peer), runs the connection, and again
-    /// after the connect-retry delay, until stopped.
-    async fn run(mut self) {
-        'session: loop {
-            if self.stopping() {
-                break;
-            }
-            let actions = self.fsm.connecting(!self.config.passive);
-            self.apply_states(&actions);
-            let stream = if self.config.passive {
-                loop {
-                    tokio::select! {
-                        s = self.incoming.recv() => match s {
-                            Some(s) => break s,
-                            None => break 'session,
-                        },
-                        _ = self.stop.changed() => break 'session,
-                        _ = stale_expiry(self.stale_deadline) => self.restart_over(),
-                    }
-                }
-            } else {
-                lock(&self.status).counters.attempts += 1;
-                let config = self.config.clone();
-                let connect = dial::connect(&config);
-                tokio::pin!(connect);
-                let result = loop {
-                    tokio::select! {
-                        r = &mut connect => break r,
-                        _ = self.stop.changed() => break 'session,
-                        _ = stale_expiry(self.stale_deadline) => self.restart_over(),
-                    }
-                };
-                match result {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let error = SessionError::Connect {
-                            address: self.config.address,
-                            error: IoFailure::from(e),
-                        };
-                        tracing::info!(peer = %self.name, %error, "connection attempt failed");
-                        lock(&self.status).last_error = Some(error.clone());
-                        self.emit(Event::Error {
-                            peer: self.name.clone(),
-                            error,
-                        });
-                        let actions = self.fsm.reset();
-                        self.apply_states(&actions);
-                        if !self.retry_wait().await {
-                            break;
-                        }
-                        continue;
-                    }
-                }
-            };
-            lock(&self.status).counters.connections += 1;
-            let reason = self.run_connection(stream).await;
-            let requested = reason.is_local_stop();
-            let actions = self.fsm.reset();
-            self.apply_states(&actions);
-            // A peer with graceful restart whose session dropped without a
-            // NOTIFICATION is restarting: its routes stay, as stale, for its
-            // restart time (RFC 4724 section 4.2).
-            let restarting = self
-                .restart_time
-                .take()
-                .filter(|t| *t > 0)
-                .filter(|_| matches!(reason, SessionError::PeerClosed | SessionError::Read(_)));
-            let stale = match restarting {
-                Some(t) => {
-                    let stale = lock(&self.adj_rib_in).mark_stale();
-                    let deadline = Instant::now() + std::time::Duration::from_secs(t.into());
-                    self.stale_deadline = Some(deadline);
-                    tracing::info!(peer = %self.name, stale, restart_time = t, "peer restarting: routes kept as stale");
-                    self.emit(Event::Restarting {
-                        peer: self.name.clone(),
-                        stale,
-                        restart_time: t,
-                    });
-                    stale
-                }
-                None => {
-                    lock(&self.adj_rib_in).clear();
-                    self.stale_deadline = None;
-                    0
-                }
-            };
-            {
-                let mut s = lock(&self.status);
-                s.received = stale as u64;
-                s.counters.current = 0;
-                s.adj_rib_out = PrefixList::List(vec![]);
-                if !requested {
-                    s.last_error = Some(reason.clone());
-                }
-            }
-            match &reason {
-                SessionError::LocalStop => tracing::info!(peer = %self.name, "session stopped"),
-                SessionError::NotificationReceived(n)
-                    if matches!(n.kind(), NotificationKind::Cease(_)) =>
-                {
-                    tracing::info!(peer = %self.name, %reason, "session closed by the peer")
-                }
-                _ => tracing::warn!(peer = %self.name, %reason, "session down"),
-            }
-            self.emit(Event::Down {
-                peer: self.name.clone(),
-                requested,
-                reason,
-            });
-            self.changed();
-            if requested || self.stopping() {
-                break;
-            }
-            if !self.config.passive && !self.retry_wait().await {
-                break;
-            }
-        }
-        let actions = self.fsm.reset();
-        self.apply_states(&actions);
-    }
-
-    /// Waits the connect-retry delay plus jitter; false when stopped.
-    async fn retry_wait(&mut self) -> bool {
-        // Never a tight loop, whatever the embedder configured.
-        let base = self
-            .config
-            .connect_retry
-            .max(super::config::MIN_CONNECT_RETRY);
-        let jitter = base.mul_f64(rand::random::<f64>() * 0.25);
-        let wait = tokio::time::sleep(base + jitter);
-        tokio::pin!(wait);
-        loop {
-            tokio::select! {
-                _ = &mut wait => return true,
-                _ = self.stop.changed() => return false,
-                _ = stale_expiry(self.stale_deadline) => self.restart_over(),
-            }
-        }
-    }
-
-    /// The restart time of a restarting peer ran out: its stale routes go.
-    fn restart_over(&mut self) {
-        let gone = self.remove_stale(None);
-        tracing::info!(peer = %self.name, gone, "restart time over: stale routes removed");
-    }
-
-    /// Removes the routes still stale (of one family, or all), reported as
-    /// withdrawn; returns how many.
-    fn remove_stale(&mut self, family: Option<Family>) -> usize {
-        let (gone, left) = {
-            let mut rib = lock(&self.adj_rib_in);
-            let gone = rib.remove_stale(family);
-            let left = rib.stale().next().is_some();
-            (gone, left)
-        };
-        if !left {
-            self.stale_deadline = None;
-        }
-        if gone.is_empty() {
-            return 0;
-        }
-        let held = lock(&self.adj_rib_in).len();
-        lock(&self.status).received = held as u64;
-        let n = gone.len();
-        self.emit(Event::Received {
-            peer: self.name.clone(),
-            direction: Direction::Received,
-            announce: vec![],
-            withdraw: gone,
-        });
-        self.changed();
-        n
-    }
-
-    fn apply_states(&self, actions: &[Action]) {
-        for a in actions {
-            if let Action::StateChange(state) = a {
-                {
-                    let mut s = lock(&self.status);
-                    s.state = *state;
-                    s.since = SystemTime::now();
-                }
-                tracing::debug!(peer = %self.name, %state, "state");
-                self.emit(Event::State {
-                    peer: self.name.clone(),
-                    state: *state,
-                });
-                self.changed();
-            }
-        }
-    }
-
-    /// Runs one connection until it closes; returns why.
-    async fn run_connection(&mut self, stream: TcpStream) -> SessionError {
-        let _ = stream.set_nodelay(true);
-        // A connection the listener accepted gets this peer's GTSM too.
-        if let Some(hops) = self.config.ttl_security {
-            if let Err(e) = super::gtsm::set(&stream, self.config.address.is_ipv6(), hops) {
-                return SessionError::Socket(e.into());
-            }
-        }
-        let local = match stream.local_addr() {
-            Ok(a) => a,
-            Err(e) => return SessionError::Socket(e.into()),
-        };
-        lock(&self.status).local_ip = Some(local.ip());
-        self.recording = self.mrt.borrow().clone().map(|r| {
-            let peers = super::mrt::Bgp4mpPeers {
-                peer_as: self.config.peer_as.unwrap_or(0),
-                local_as: self.config.local_as,
-                peer: self.config.address.ip(),
-                local: local.ip(),
-                four_octet_as: false,
-            };
-            (r, peers)
-        });
-        let (rd, mut wr) = stream.into_split();
-        let mut framer = Framer::new(rd);
-        let mut reason = self.exchange(&mut framer, &mut wr, local).await;
-        if let SessionError::Write(_) = reason {
-            // A peer that closed while we wrote may have said why first.
-            let wait = std::time::Duration::from_millis(100);
-            let _ = tokio::time::timeout(wait, framer.fill()).await;
-            if let Some(n) = framer.notification() {
-                log_notification(&self.name, &n, "NOTIFICATION received");
-                self.emit(Event::notification(&self.name, Direction::Received, &n));
-                reason = SessionError::NotificationReceived(n);
-            }
-        }
-        let _ = wr.shutdown().await;
-        reason
-    }
-
-    /// The event loop of one connection: messages already read are handled
-    /// first, then whichever comes next of more bytes, a stop, a change of
-    /// the Loc-RIB or parameters, or a timer.
-    async fn exchange(
-        &mut self,
-        framer: &mut Framer,
-        wr: &mut OwnedWriteHalf,
-        local: SocketAddr,
-    ) -> SessionError {
-        let mut adv: Option<Advertised> = None;
-        let actions = self.fsm.connected(Instant::now());
-        let guard = self.guard();
-        let mut closed = guard
-            .run(framer, self.perform(actions, wr, &mut adv, local))
-            .await
-            .unwrap_or_else(Some);
-        let mut params = self.params.clone();
-        let mut loc = self.loc_rib.clone();
-        let mut overrides = self.overrides.clone();
-        params.mark_unchanged();
-        loc.mark_unchanged();
-        overrides.mark_unchanged();
-        loop {
-            if let Some(reason) = closed {
-                return reason;
-            }
-            // Every whole message in the buffer, decoded where it lies.
-            let actions = match framer.next_len() {
-                Ok(Some(len)) => {
-                    let actions = self.received(framer.message(len));
-                    framer.consume(len);
-                    let guard = self.guard();
-                    closed = guard
-                        .run(framer, self.perform(actions, wr, &mut adv, local))
-                        .await
-                        .unwrap_or_else(Some);
-                    continue;
-                }
-                Ok(None) => None,
-                Err(e) => {
-                    if self.config.trace {
-                        self.trace(Direction::Received, format!("malformed header ({e})"));
-                    }
-                    Some(self.fsm.received(Err(e), Instant::now()))
-                }
-            };
-            let actions = match actions {
-                Some(a) => a,
-                None => {
-                    let deadline = self.fsm.next_deadline();
-                    let sleep = async {
-                        match deadline {
-                            Some(d) => tokio::time::sleep_until(d.into()).await,
-                            None => std::future::pending().await,
-                        }
-                    };
-                    let established = adv.is_some();
-                    tokio::select! {
-                        biased;
-                        r = framer.fill() => match r {
-                            Ok(0) => self.fsm.closed(),
-                            Ok(_) => continue,
-                            Err(e) => {
-                                let _ = self.fsm.closed();
-                                return SessionError::Read(e.into());
-                            }
-                        },
-                        _ = self.stop.changed() => {
-                            // With graceful restart the peer keeps our
-                            // routes while we are away: close, nothing more.
-                            if adv.as_ref().is_some_and(|a| a.negotiated.graceful_restart) {
-                                tracing::info!(peer = %self.name, "stopped without withdrawal: graceful restart");
-                                return SessionError::LocalStop;
-                            }
-                            // Withdraw everything sent, then Cease; a peer
-                            // that does not read gets a bounded wait.
-                            let guard = WriteGuard::until(Instant::now() + STOP_WRITE_TIME);
-                            let work = async {
-                                self.sync(wr, adv.as_mut(), Sync::WithdrawAll).await?;
-                                let actions = self.fsm.stop();
-                                let _ = self.perform(actions, wr, &mut adv, local).await;
-                                Ok::<(), std::io::Error>(())
-                            };
-                            return match guard.run(framer, work).await {
-                                Ok(Err(e)) => SessionError::Write(e.into()),
-                                _ => SessionError::LocalStop,
-                            };
-                        }
-                        _ = loc.changed(), if established => {
-                            if let Err(e) = self.guarded_sync(framer, wr, adv.as_mut()).await {
-                                return e;
-                            }
-                            continue;
-                        }
-                        _ = params.changed(), if established => {
-                            if let Err(e) = self.guarded_sync(framer, wr, adv.as_mut()).await {
-                                return e;
-                            }
-                            continue;
-                        }
-                        Some(bytes) = self.raw.recv(), if established => {
-                            if self.config.trace {
-                                self.trace(Direction::Sent, format!("raw {}", wire::hex(&bytes)));
-                            }
-                            tracing::info!(peer = %self.name, len = bytes.len(), "raw bytes sent");
-                            self.record(true, &bytes);
-                            match self.guard().run(framer, wr.write_all(&bytes)).await {
-                                Ok(Ok(())) => {}
-                                Ok(Err(e)) => return SessionError::Write(e.into()),
-                                Err(e) => return e,
-                            }
-                            continue;
-                        }
-                        _ = overrides.changed(), if established => {
-                            if let Err(e) = self.guarded_sync(framer, wr, adv.as_mut()).await {
-                                return e;
-                            }
-                            continue;
-                        }
-                        _ = stale_expiry(self.stale_deadline) => {
-                            self.restart_over();
-                            continue;
-                        }
-                        _ = sleep => self.fsm.poll_timers(Instant::now()),
-                    }
-                }
-            };
-            let guard = self.guard();
-            closed = guard
-                .run(framer, self.perform(actions, wr, &mut adv, local))
-                .await
-                .unwrap_or_else(Some);
-        }
-    }
-
-    /// A bound for the next write to the peer: a stop, or the hold time
-    /// passing with nothing from the peer.
-    fn guard(&self) -> WriteGuard {
-        let hold = self
-            .fsm
-            .negotiated()
-            .map(|n| n.hold_time)
-            .filter(|h| *h > 0)
-            .map(|h| std::time::Duration::from_secs(h.into()));
-        WriteGuard {
-            stop: Some(self.stop.clone()),
-            hold,
-            deadline: self.fsm.hold_deadline(),
-        }
-    }
-
-    /// Sends what changed in the Adj-RIB-Out, within the bounds of
-    /// [`guard`](Self::guard).
-    async fn guarded_sync(
-        &mut self,
-        framer: &mut Framer,
-        wr: &mut OwnedWriteHalf,
-        adv: Option<&mut Advertised>,
-    ) -> Result<(), SessionError> {
-        let guard = self.guard();
-        match guard.run(framer, self.sync(wr, adv, Sync::Delta)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SessionError::Write(e.into())),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The context for decoding the peer's messages: RFC 7606 error
-    /// handling unless the configuration asks for RFC 4271 alone.
-    fn decode_context(&self) -> wire::DecodeContext {
-        wire::DecodeContext {
-            strict: self.config.strict_errors,
-            ..self.fsm.decode_context()
-        }
-    }
-
-    /// Records messages (several, one after another) into the pool's MRT
-    /// file, when it has one. The peer's AS and the AS width are those of
-    /// the OPENs as soon as they are known.
-    fn record(&mut self, sent: bool, messages: &[u8]) {
-        let Some((recorder, peers)) = self.recording.as_mut() else {
-            return;
-        };
-        if let Some(n) = self.fsm.negotiated() {
-            peers.peer_as = n.peer_as;
-            peers.four_octet_as = n.four_octet_as;
-        }
-        recorder.record(peers, sent, messages);
-    }
-
-    /// Says what RFC 7606 did with a malformed UPDATE: an event and a log
-    /// line per malformed part.
-    fn report_malformed(&self, update: &wire::Update) {
-        for e in &update.errors {
-            tracing::warn!(
-                peer = %self.name,
-                action = %e.action,
-                attribute = e.attribute,
-                error = %e.error,
-                "malformed UPDATE handled without a session reset (RFC 7606)"
-            );
-            let withdrawn = match e.action {
-                wire::ErrorAction::TreatAsWithdraw => update.announced().copied().collect(),
-                _ => Vec::new(),
-            };
-            self.emit(Event::malformed(&self.name, e, withdrawn));
-        }
-    }
-
-    /// Decodes one message and hands it to the state machine.
-    fn received(&mut self, bytes: &[u8]) -> Vec<Action> {
-        self.record(false, bytes);
-        let msg = Message::decode(bytes, self.decode_context());
-        if self.config.trace {
-            let summary = match &msg {
-                Ok(m) => m.summary(),
-                Err(e) => format!("malformed ({e}): {}", wire::hex(bytes)),
-            };
-            self.trace(Direction::Received, summary);
-        }
-        match &msg {
-            Ok(Message::Notification(n)) => {
-                log_notification(&self.name, n, "NOTIFICATION received");
-                self.emit(Event::notification(&self.name, Direction::Received, n));
-            }
-            Err(e) => {
-                tracing::warn!(peer = %self.name, error = %e, "malformed message received");
-            }
-            _ => {}
-        }
-        self.fsm.received(msg, Instant::now())
-    }
-
-    /// Carries out the FSM's actions; returns why the connection must end,
-    /// when it must.
-    async fn perform(
-        &mut self,
-        actions: Vec<Action>,
-        wr: &mut OwnedWriteHalf,
-        adv: &mut Option<Advertised>,
-        local: SocketAddr,
-    ) -> Option<SessionError> {
-        let mut close = None;
-        let mut queue: std::collections::VecDeque<Action> = actions.into();
-        while let Some(action) = queue.pop_front() {
-            match action {
-                Action::Send(msg) => {
-                    let bytes = msg.to_bytes(self.fsm.decode_context());
-                    if self.config.trace {
-                        self.trace(Direction::Sent, msg.summary());
-                    }
-                    if let Message::Notification(n) = &msg {
-                        log_notification(&self.name, n, "NOTIFICATION sent");
-                        self.emit(Event::notification(&self.name, Direction::Sent, n));
-                    }
-                    self.record(true, &bytes);
-                    let r = wr.write_all(&bytes).await;
-                    // A failed write of a NOTIFICATION must not hide why we
-                    // are closing.
-                    if let (Err(e), false) = (r, matches!(msg, Message::Notification(_))) {
-                        return Some(SessionError::Write(e.into()));
-                    }
-                    self.fsm.sent(Instant::now());
-                }
-                Action::StateChange(_) => self.apply_states(std::slice::from_ref(&action)),
-                Action::Established(n) => {
-                    {
-                        let mut s = lock(&self.status);
-                        s.counters.established += 1;
-                        s.hold_time = n.hold_time;
-                        s.remote_as = n.peer_as;
-                        s.remote_id = Some(n.peer_id);
-                        s.families = n.families.clone();
-                    }
-                    tracing::info!(
-                        peer = %self.name,
-                        remote_as = n.peer_as,
-                        hold_time = n.hold_time,
-                        "session established"
-                    );
-                    *adv = Some(Advertised {
-                        negotiated: (*n).clone(),
-                        local,
-                        rib: Arc::default(),
-                        overrides: Overrides::default(),
-                        params: self.params.borrow().clone(),
-                    });
-                    if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Full).await {
-                        return Some(SessionError::Write(e.into()));
-                    }
-                    if n.graceful_restart {
-                        self.restart_time = n.peer_restart_time;
-                        // End-of-RIB for each family (RFC 4724 section 2).
-                        for f in &n.families {
-                            let eor = Message::Update(wire::Update::end_of_rib_marker(*f));
-                            queue.push_front(Action::Send(eor));
-                        }
-                    }
-                    // The stale routes of a restarted peer wait for its
-                    // End-of-RIB, in the families whose forwarding state it
-                    // kept; the others go now.
-                    if self.stale_deadline.is_some() {
-                        for f in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
-                            if !(n.graceful_restart && n.peer_forwarding.contains(&f)) {
-                                self.remove_stale(Some(f));
-                            }
-                        }
-                        if let (Some(t), Some(_)) = (n.peer_restart_time, self.stale_deadline) {
-                            let t = std::time::Duration::from_secs(t.max(1).into());
-                            self.stale_deadline = Some(Instant::now() + t);
-                        }
-                    }
-                }
-                Action::Received(update) => {
-                    self.report_malformed(&update);
-                    if let Some((afi, safi)) = update.end_of_rib() {
-                        if let Some(f) = Family::from_afi_safi(afi, safi) {
-                            tracing::debug!(peer = %self.name, %f, "End-of-RIB received");
-                            self.remove_stale(Some(f));
-                        }
-                    }
-                    let received = lock(&self.adj_rib_in).apply(&update);
-                    let held = lock(&self.adj_rib_in).len();
-                    {
-                        let mut s = lock(&self.status);
-                        s.counters.updates_received += 1;
-                        s.counters.updates_malformed += !update.errors.is_empty() as u64;
-                        s.received = held as u64;
-                    }
-                    let family = received
-                        .announce
-                        .first()
-                        .map_or(Family::Ipv4Unicast, |(p, _)| Family::of(p.addr()));
-                    if let Some(n) = policy::prefix_limit(held, self.config.max_prefixes, family) {
-                        tracing::warn!(peer = %self.name, held, "prefix limit exceeded");
-                        queue.extend(self.fsm.fail(n));
-                    }
-                    if !received.announce.is_empty() || !received.withdraw.is_empty() {
-                        self.emit(Event::Received {
-                            peer: self.name.clone(),
-                            direction: Direction::Received,
-                            announce: received
-                                .announce
-                                .into_iter()
-                                .map(|(prefix, attributes)| ReceivedRoute { prefix, attributes })
-                                .collect(),
-                            withdraw: received.withdraw,
-                        });
-                        self.changed();
-                    }
-                }
-                Action::RouteRefresh(family) => {
-                    tracing::debug!(peer = %self.name, %family, "route refresh");
-                    if let Err(e) = self.sync(wr, adv.as_mut(), Sync::Family(family)).await {
-                        return Some(SessionError::Write(e.into()));
-                    }
-                }
-                Action::Close(reason) => {
-                    close = Some(match reason {
-                        CloseReason::NotificationSent(n)
-                            if n.kind() == NotificationKind::HoldTimerExpired =>
-                        {
-                            SessionError::HoldTimerExpired
-                        }
-                        CloseReason::NotificationSent(n) => SessionError::NotificationSent(n),
-                        CloseReason::NotificationReceived(n) => {
-                            SessionError::NotificationReceived(n)
-                        }
-                        CloseReason::ConnectionClosed => SessionError::PeerClosed,
-                    });
-                }
-            }
-        }
-        close
-    }
 }

@@ -1,14 +1,12 @@
 //! The session's policies as pure functions: which path attributes and
 //! next hops go with our routes to one peer (RFC 4271 section 5, RFC 6793
-//! for 2-octet peers, RFC 2545 for link-local sessions), and the
-//! NOTIFICATION for a peer over its prefix limit (RFC 4486).
+//! for 2-octet peers, RFC 2545 for link-local sessions).
 
 use crate::bgp::config::{is_link_local, AttributeOverrides, Parameters};
 use crate::bgp::route::ExtCommunity;
 use crate::bgp::wire::attr_type::EXTENDED_COMMUNITIES;
 use crate::bgp::wire::{
-    AsPath, CeaseSubcode, Family, Notification, NotificationKind, Origin, PathAttributes,
-    RawAttribute, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+    AsPath, Origin, PathAttributes, RawAttribute, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -211,20 +209,6 @@ pub fn export_with(
         a.as_path = Some(path);
     }
     e
-}
-
-/// Cease / Maximum Number of Prefixes Reached (RFC 4486) with the family
-/// and the limit as data, when a peer holds more than `limit` routes.
-pub fn prefix_limit(held: usize, limit: Option<usize>, family: Family) -> Option<Notification> {
-    let limit = limit.filter(|&m| held > m)?;
-    let (afi, safi) = family.afi_safi();
-    let mut data = afi.to_be_bytes().to_vec();
-    data.push(safi);
-    data.extend_from_slice(&(limit.min(u32::MAX as usize) as u32).to_be_bytes());
-    Some(Notification::of(
-        NotificationKind::Cease(CeaseSubcode::MaximumPrefixesReached),
-        data,
-    ))
 }
 
 #[cfg(test)]
@@ -453,14 +437,5 @@ mod tests {
             let a = export_with(&ctx(65002, "192.0.2.1"), &Parameters::default(), &o).attributes;
             assert!(!a.as_path.unwrap().has_confederation());
         }
-    }
-
-    #[test]
-    fn prefix_limit_notification() {
-        assert_eq!(prefix_limit(10, Some(10), Family::Ipv4Unicast), None);
-        assert_eq!(prefix_limit(11, None, Family::Ipv4Unicast), None);
-        let n = prefix_limit(11, Some(10), Family::Ipv6Unicast).unwrap();
-        assert_eq!((n.code, n.subcode), (6, 1));
-        assert_eq!(n.data, vec![0, 2, 1, 0, 0, 0, 10]);
     }
 }
