@@ -44,13 +44,17 @@
 //! |---|---|
 //! | [`bgp::wire`] | pure codec (RFC 4271, 4760, 6793, 1997, 8092, 2918) with RFC 4271 section 6 errors and typed NOTIFICATION codes |
 //! | [`bgp::fsm`] | sans-IO session state machine, time passed in |
+//! | [`bgp::core`] | sans-IO session policy beside it: graceful restart, End-of-RIB, prefix limit, close reasons, write bounds |
 //! | [`bgp::config`] | [`PeerConfig`](bgp::PeerConfig) and [`Parameters`](bgp::Parameters), checked, with a builder |
-//! | [`bgp::session`] | tokio driver of one session; [`bgp::session::policy`] is its export policy, pure |
+//! | [`bgp::session`] | tokio driver of one session (I/O around the core); [`bgp::session::policy`] is its export policy, pure |
 //! | [`bgp::rib`] | Loc-RIB to Adj-RIB-Out, deltas, Adj-RIB-In |
+//! | [`bgp::route`] | routes as text: the route syntax, tables loaded from files, sorted groups, expectations |
+//! | [`bgp::mrt`] | MRT (RFC 6396) reading and recording |
 //! | [`bgp::pool`] | peers sharing one Loc-RIB; reconfiguration; listener; status watch |
 //! | [`bgp::event`], [`bgp::error`] | events (bounded, never blocking a session) and typed errors |
 //! | `director` | health checks of backends; which services and VIPs are up (feature `director`) |
 //! | `rhi` | route health injection: a director and a pool joined (feature `director`) |
+//! | [`script`] | the command language of `--commands` (announce, withdraw, expect, ...) |
 //!
 //! Features: `director` (default) brings the health checks (rustls,
 //! hickory-proto, httparse); `cli` (default) the `cue-bgp` command. With

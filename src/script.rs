@@ -11,7 +11,7 @@
 //! assert!(parse("announce 10.0.0.300").unwrap().is_err());
 //! ```
 
-use crate::bgp::rib::parse_prefix;
+use crate::bgp::route::parse_prefix;
 use crate::bgp::wire::{self, Community, LargeCommunity};
 use ipnet::IpNet;
 use std::time::Duration;

@@ -9,8 +9,7 @@
 //! [`Pool::configure`]: super::Pool::configure
 
 use super::rib::ExportFilter;
-use super::route::{AttributeSpec, ExtCommunity};
-use super::wire::{AsPath, Community, Family, LargeCommunity, Origin, RawAttribute};
+use super::wire::{AsPath, Community, ExtCommunity, Family, LargeCommunity, Origin, RawAttribute};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
@@ -74,17 +73,26 @@ impl Parameters {
     }
 }
 
+/// Sessions a pool keeps at most; beyond, connections from new addresses
+/// are closed (a flood of connections must not exhaust memory).
+pub const MAX_ACCEPTED_PEERS: usize = 1024;
+
 /// Refuses a next hop that no router takes: unspecified, multicast or
 /// broadcast.
 pub(crate) fn check_next_hop(a: IpAddr) -> Result<(), PeerConfigError> {
-    let unusable = match a {
-        IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
-        IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
-    };
-    if unusable {
-        return Err(PeerConfigError::NextHop(a));
+    match next_hop_usable(a) {
+        true => Ok(()),
+        false => Err(PeerConfigError::NextHop(a)),
     }
-    Ok(())
+}
+
+/// Whether a router takes `a` as a next hop: not unspecified, multicast or
+/// broadcast.
+pub(crate) fn next_hop_usable(a: IpAddr) -> bool {
+    match a {
+        IpAddr::V4(v4) => !(v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast()),
+        IpAddr::V6(v6) => !(v6.is_unspecified() || v6.is_multicast()),
+    }
 }
 
 /// Attributes that set some routes apart from the others, applied on top
@@ -150,32 +158,6 @@ impl AttributeOverrides {
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == AttributeOverrides::default()
-    }
-
-    /// The overrides for the attributes written in `spec`: what it states
-    /// replaces the session's (communities of a kind included), the rest is
-    /// the session's.
-    ///
-    /// ```
-    /// use cue::bgp::AttributeOverrides;
-    /// let o = AttributeOverrides::from_spec(&"med 10 as-path 65010".parse().unwrap());
-    /// assert_eq!(o.med, Some(10));
-    /// assert_eq!(o.as_path.unwrap().to_string(), "65010");
-    /// assert_eq!(o.communities, None, "the session's");
-    /// ```
-    pub fn from_spec(spec: &AttributeSpec) -> AttributeOverrides {
-        AttributeOverrides {
-            next_hop: spec.next_hop,
-            origin: spec.origin,
-            as_path: spec.as_path.as_deref().map(AsPath::sequence),
-            med: spec.med,
-            local_pref: spec.local_pref,
-            communities: (!spec.communities.is_empty()).then(|| spec.communities.clone()),
-            large_communities: (!spec.large_communities.is_empty())
-                .then(|| spec.large_communities.clone()),
-            ext_communities: spec.ext_communities.clone(),
-            ..Default::default()
-        }
     }
 
     /// Refuses what no router takes: a next hop that is unspecified,

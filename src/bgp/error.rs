@@ -56,7 +56,7 @@ impl std::fmt::Display for IoFailure {
 pub enum Refusal {
     /// The address is not a configured peer (and no template accepts any).
     NotConfigured,
-    /// The pool already holds [`MAX_ACCEPTED_PEERS`](super::pool::MAX_ACCEPTED_PEERS).
+    /// The pool already holds [`MAX_ACCEPTED_PEERS`](super::config::MAX_ACCEPTED_PEERS).
     TooManyPeers,
 }
 
@@ -110,7 +110,7 @@ pub enum SessionError {
     /// A connection from this address was closed at once.
     #[error("connection from {remote} refused: {}", match .reason {
         Refusal::NotConfigured => "not a configured peer".to_string(),
-        Refusal::TooManyPeers => format!("already {} peers", super::pool::MAX_ACCEPTED_PEERS),
+        Refusal::TooManyPeers => format!("already {} peers", super::config::MAX_ACCEPTED_PEERS),
     })]
     Refused {
         /// Who connected.

@@ -16,9 +16,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-/// Sessions a pool keeps at most; beyond, connections from new addresses
-/// are closed (a flood of connections must not exhaust memory).
-pub const MAX_ACCEPTED_PEERS: usize = 1024;
+pub use super::config::MAX_ACCEPTED_PEERS;
 
 /// A pool configuration that cannot be used: nothing of it was applied.
 ///

@@ -1,7 +1,7 @@
 //! Loc-RIB to Adj-RIB-Out: family rules, accept/reject filters and deltas;
 //! and the Adj-RIB-In of routes a peer sends.
 
-use super::wire::{AsPath, Community, Family, LargeCommunity, Origin, Update};
+use super::wire::{AsPath, Community, ExtCommunity, Family, LargeCommunity, Origin, Update};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -162,145 +162,6 @@ pub fn delta(old: &BTreeSet<IpNet>, new: &BTreeSet<IpNet>) -> Delta {
     }
 }
 
-/// Parses a prefix, or a bare address meaning /32 or /128. Host bits are
-/// cleared (`10.1.2.3/8` is `10.0.0.0/8`).
-pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
-    let s = s.trim();
-    if let Some(net) = parse_ipv4_dotted(s.as_bytes()).or_else(|| parse_ipv6_hex(s.as_bytes())) {
-        return Ok(net);
-    }
-    // One parse, not two: a bare address has no '/'.
-    let parsed = if s.contains('/') {
-        s.parse::<IpNet>().map(|n| n.trunc()).ok()
-    } else {
-        s.parse::<IpAddr>().map(IpNet::from).ok()
-    };
-    parsed.ok_or_else(|| format!("{s:?} is not an address or prefix"))
-}
-
-/// The common case of a route file, a dotted IPv4 address with or without
-/// a length (`10.1.2.3`, `10.1.0.0/16`), read without the general parser:
-/// a third of the cost of a line. Anything else (IPv6, a leading zero, a
-/// mistake) is `None` and goes to the general parser, which decides.
-fn parse_ipv4_dotted(s: &[u8]) -> Option<IpNet> {
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
-        if k > 0 {
-            if s.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        let start = i;
-        let mut v = 0u32;
-        while i < s.len() && i - start < 3 && s[i].is_ascii_digit() {
-            v = v * 10 + u32::from(s[i] - b'0');
-            i += 1;
-        }
-        let digits = i - start;
-        if digits == 0 || v > 255 || (digits > 1 && s[start] == b'0') {
-            return None;
-        }
-        *octet = v as u8;
-    }
-    let addr = std::net::Ipv4Addr::from(octets);
-    let len = match &s[i..] {
-        [] => 32,
-        [b'/', len @ ..] => prefix_length(len)?,
-        _ => return None,
-    };
-    ipnet::Ipv4Net::new(addr, len)
-        .ok()
-        .map(|n| IpNet::V4(n.trunc()))
-}
-
-/// A prefix length of one to three digits without a leading zero.
-fn prefix_length(s: &[u8]) -> Option<u8> {
-    if s.is_empty() || s.len() > 3 || (s.len() > 1 && s[0] == b'0') {
-        return None;
-    }
-    let mut v = 0u32;
-    for &d in s {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + u32::from(d - b'0');
-    }
-    u8::try_from(v).ok()
-}
-
-/// The IPv6 counterpart of [`parse_ipv4_dotted`]: groups of one to four
-/// hex digits, at most one `::`, an optional length. An embedded IPv4
-/// address, a zone or anything odd is `None` (the general parser decides).
-fn parse_ipv6_hex(s: &[u8]) -> Option<IpNet> {
-    let (text, len) = match memchr::memchr(b'/', s) {
-        Some(at) => (&s[..at], prefix_length(&s[at + 1..])?),
-        None => (s, 128),
-    };
-    let mut head = [0u16; 8];
-    let mut tail = [0u16; 8];
-    let (mut heads, mut tails) = (0, 0);
-    let mut compressed = false;
-    let mut i = 0;
-    if text.starts_with(b"::") {
-        compressed = true;
-        i = 2;
-    }
-    while i < text.len() {
-        let start = i;
-        let mut v = 0u16;
-        while i < text.len() && i - start < 4 {
-            let Some(d) = char::from(text[i]).to_digit(16) else {
-                break;
-            };
-            v = v * 16 + d as u16;
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        if compressed {
-            if heads + tails >= 7 {
-                return None;
-            }
-            tail[tails] = v;
-            tails += 1;
-        } else {
-            if heads >= 8 {
-                return None;
-            }
-            head[heads] = v;
-            heads += 1;
-        }
-        if i == text.len() {
-            break;
-        }
-        if text[i] != b':' {
-            return None;
-        }
-        i += 1;
-        if text.get(i) == Some(&b':') {
-            if compressed {
-                return None;
-            }
-            compressed = true;
-            i += 1;
-        } else if i == text.len() {
-            return None;
-        }
-    }
-    if (!compressed && heads != 8) || (compressed && heads + tails > 7) {
-        return None;
-    }
-    let mut groups = [0u16; 8];
-    groups[..heads].copy_from_slice(&head[..heads]);
-    groups[8 - tails..].copy_from_slice(&tail[..tails]);
-    ipnet::Ipv6Net::new(std::net::Ipv6Addr::from(groups), len)
-        .ok()
-        .map(|n| IpNet::V6(n.trunc()))
-}
-
 /// The attributes of a route received from a peer.
 ///
 /// ``` no_run
@@ -336,7 +197,7 @@ pub struct RouteAttributes {
     pub large_communities: Vec<LargeCommunity>,
     /// EXTENDED COMMUNITIES (RFC 4360).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub ext_communities: Vec<super::route::ExtCommunity>,
+    pub ext_communities: Vec<ExtCommunity>,
 }
 
 /// Routes received from one peer, by prefix.
@@ -424,7 +285,7 @@ impl AdjRibIn {
                     .iter()
                     .filter(|r| r.type_code == super::wire::attr_type::EXTENDED_COMMUNITIES)
                     .flat_map(|r| r.value.chunks_exact(8))
-                    .map(|c| super::route::ExtCommunity(c.try_into().expect("8 octets")))
+                    .map(|c| ExtCommunity(c.try_into().expect("8 octets")))
                     .collect(),
             })
         };
@@ -521,151 +382,6 @@ mod tests {
 
     fn nets(v: &[&str]) -> Vec<IpNet> {
         v.iter().map(|s| s.parse().unwrap()).collect()
-    }
-
-    #[test]
-    fn prefixes_and_lines() {
-        assert_eq!(parse_prefix("10.0.0.1"), Ok("10.0.0.1/32".parse().unwrap()));
-        assert_eq!(parse_prefix("fd00::1"), Ok("fd00::1/128".parse().unwrap()));
-        assert_eq!(
-            parse_prefix("10.1.2.3/8"),
-            Ok("10.0.0.0/8".parse().unwrap())
-        );
-        assert!(parse_prefix("10.0.0.0/33").is_err());
-        // Files of them: what `--advertise-file` reads.
-        let mut t = crate::bgp::route::RouteTable::default();
-        t.parse_lines("# header\n10.0.0.1\n\n  fd00::/64  # comment\n")
-            .unwrap();
-        assert_eq!(t.len(), 2);
-        let e = t.parse_lines("10.0.0.1\nbogus\n").unwrap_err();
-        assert!(e.contains("line 2"), "{e}");
-    }
-
-    /// The general parser's answer, the fast path's reference.
-    fn parse_general(s: &str) -> Option<IpNet> {
-        if s.contains('/') {
-            s.parse::<IpNet>().map(|n| n.trunc()).ok()
-        } else {
-            s.parse::<IpAddr>().map(IpNet::from).ok()
-        }
-    }
-
-    /// Whether `fast` took `text`; asserts that what it gives, and what
-    /// `parse_prefix` gives, is the general parser's answer.
-    fn agrees(text: &str, fast: fn(&[u8]) -> Option<IpNet>) -> bool {
-        let taken = fast(text.as_bytes());
-        if let Some(net) = taken {
-            assert_eq!(Some(net), parse_general(text), "{text:?}");
-        }
-        assert_eq!(
-            parse_prefix(text).ok(),
-            parse_general(text.trim()),
-            "{text:?}"
-        );
-        taken.is_some()
-    }
-
-    /// `n` texts from a xorshift generator seeded with `seed`: `char(state,
-    /// k)` is the `k`th byte of a text, until it says `None`.
-    fn random_texts(
-        seed: u64,
-        n: usize,
-        char: impl Fn(u64, usize) -> Option<u8>,
-    ) -> impl Iterator<Item = String> {
-        let mut state = seed;
-        (0..n).map(move |_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (0..)
-                .map_while(|k| char(state, k))
-                .map(char::from)
-                .collect()
-        })
-    }
-
-    #[test]
-    fn dotted_ipv4_fast_path_agrees_with_the_general_parser() {
-        for s in [
-            "10.0.0.1",
-            "0.0.0.0",
-            "255.255.255.255",
-            "10.1.2.3/8",
-            "10.0.0.0/0",
-            "1.2.3.4/32",
-            "1.2.3.4/33",
-            "256.0.0.1",
-            "01.2.3.4",
-            "1.2.3",
-            "1.2.3.4.5",
-            "1.2.3.4/",
-            "1.2.3.4/08",
-            "1.2.3.4/123",
-            "1..2.3",
-            "1.2.3.4 ",
-            "1000.2.3.4",
-            "1.2.3.4/3x",
-            "",
-            ".",
-            "1.2.3.04",
-        ] {
-            agrees(s, parse_ipv4_dotted);
-            assert!(parse_ipv6_hex(s.as_bytes()).is_none(), "{s:?}");
-        }
-        // Mostly digits and dots, sometimes a slash.
-        let texts = random_texts(0x2545_f491_4f6c_dd1d, 200_000, |state, k| {
-            let len = 7 + (state % 12) as usize;
-            (k < len).then(|| b"0123456789./"[(state.rotate_left(k as u32 * 5) % 12) as usize])
-        });
-        let taken = texts.filter(|t| agrees(t, parse_ipv4_dotted)).count();
-        assert!(taken > 100, "only {taken} inputs took the fast path");
-    }
-
-    #[test]
-    fn hex_ipv6_fast_path_agrees_with_the_general_parser() {
-        for s in [
-            "fd00::1",
-            "::",
-            "::1",
-            "1::",
-            "fd00::/64",
-            "fd00::1:2/127",
-            "1:2:3:4:5:6:7:8",
-            "1:2:3:4:5:6:7::",
-            "::2:3:4:5:6:7:8",
-            "1:2:3:4:5:6::8",
-            "1:2:3:4:5:6:7:8:9",
-            "1::2::3",
-            ":1::2",
-            "1::2:",
-            "1:::2",
-            "fd00::12345",
-            "FD00::ABCD",
-            "::ffff:1.2.3.4",
-            "fd00::/129",
-            "fd00::/064",
-            "fd00::/",
-            "fd00::1/0",
-            "2001:db8::/32",
-            "1:2:3:4:5:6:7",
-            "::1:2:3:4:5:6:7",
-            "1:2:3:4:5:6:7::8",
-            "fe80::1%eth0",
-            "g::1",
-            ":",
-            ":::",
-        ] {
-            agrees(s, parse_ipv6_hex);
-        }
-        // Colons often, a slash now and then.
-        let texts = random_texts(0x9e37_79b9_7f4a_7c15, 300_000, |state, k| {
-            let len = 2 + (state % 30) as usize;
-            let pick = (state.rotate_left(k as u32 * 3) ^ (k as u64).wrapping_mul(0x9e37)) % 41;
-            (k < len)
-                .then(|| b"0123456789abcdef:::/"[if pick < 40 { (pick % 19) as usize } else { 19 }])
-        });
-        let taken = texts.filter(|t| agrees(t, parse_ipv6_hex)).count();
-        assert!(taken > 100, "only {taken} inputs took the fast path");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use clap::Args;
 use cue::bgp::mrt::read::{read_routes, MrtOptions};
-pub use cue::bgp::rib::parse_prefix;
+pub use cue::bgp::route::parse_prefix;
 use cue::bgp::route::{ExtCommunity, RouteTable, SortedRoutes};
 use cue::bgp::wire::{Community, LargeCommunity};
 use cue::bgp::{ExportFilter, Parameters};

@@ -1,7 +1,7 @@
 //! `cue-bgp check`: run the director without BGP.
 
 use super::output::Printer;
-use super::run::signal;
+use super::signals::{hangup, recv_hangup, signal};
 use super::UsageError;
 use clap::Args;
 use cue::director::{Config, Director};
@@ -110,18 +110,5 @@ pub fn reload(director: &Director, path: &Path) {
     }) {
         Ok(()) => eprintln!("cue-bgp: reloaded {}", path.display()),
         Err(e) => eprintln!("cue-bgp: {e}; keeping the running configuration"),
-    }
-}
-
-/// A SIGHUP stream, where the platform has one.
-pub fn hangup() -> Option<tokio::signal::unix::Signal> {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
-}
-
-/// The next SIGHUP; never, without a stream.
-pub async fn recv_hangup(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
-    match s {
-        Some(s) => s.recv().await,
-        None => std::future::pending().await,
     }
 }

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod listen;
 pub mod output;
 pub mod run;
+pub mod signals;
 pub mod speak;
 
 use clap::{Parser, Subcommand};

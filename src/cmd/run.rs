@@ -32,28 +32,6 @@ pub enum Ended {
     Expected(bool),
 }
 
-pub async fn signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Prints an event; whether it is a session coming up.
 fn shown(e: &Event, printer: Printer) -> bool {
     printer.event(e);
@@ -103,7 +81,7 @@ pub async fn until_stopped(
     let run_for = sleep_or_never(rules.run_for);
     let wait = sleep_or_never(rules.wait_established);
     tokio::pin!(run_for, wait);
-    let sig = signal();
+    let sig = super::signals::signal();
     // `quit` from --commands; never, when nobody holds the sender.
     let quit = async {
         if quit.await.is_err() {
@@ -179,14 +157,14 @@ pub async fn follow_health(
     path: Option<PathBuf>,
     printer: Printer,
 ) {
-    let mut hup = path.as_ref().and_then(|_| super::check::hangup());
+    let mut hup = path.as_ref().and_then(|_| super::signals::hangup());
     loop {
         tokio::select! {
             e = events.recv() => match e {
                 Some(e) => printer.director_event(&e, false),
                 None => return,
             },
-            Some(()) = super::check::recv_hangup(&mut hup) => {
+            Some(()) = super::signals::recv_hangup(&mut hup) => {
                 if let Some(path) = &path {
                     super::check::reload(rhi.director(), path);
                 }

@@ -1,44 +1,19 @@
 //! Bringing a peer's Adj-RIB-Out up to date: the difference from what was
 //! sent, packed into UPDATEs and written in bounded buffers.
 
-use super::connection::{Recording, Writer};
-use super::driver::Driver;
+use super::connection::{Advertised, Recording, Writer};
+use super::driver::{Driver, Sync};
 use super::policy::{export, export_with, ExportContext};
 use super::{lock, Staged};
 use crate::bgp::config::{AttributeOverrides, Overrides, Parameters};
 use crate::bgp::event::{Direction, Event, EventSender, PrefixList};
-use crate::bgp::fsm::Negotiated;
 use crate::bgp::rib::{adj_rib_out, delta, family_range, LocRib};
 use crate::bgp::wire::{self, Family, Message, UpdateBuilder};
 use ipnet::IpNet;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
-
-/// What an established connection has sent so far.
-pub(super) struct Advertised {
-    pub(super) negotiated: Negotiated,
-    pub(super) local: SocketAddr,
-    pub(super) rib: LocRib,
-    /// The routes sent with attributes of their own.
-    pub(super) overrides: Overrides,
-    pub(super) params: Parameters,
-}
-
-/// What to send.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Sync {
-    /// The difference from what was sent.
-    Delta,
-    /// Everything (the session just came up).
-    Full,
-    /// Everything of one family again (route refresh).
-    Family(Family),
-    /// Withdraw everything sent (the session stops).
-    WithdrawAll,
-}
 
 /// Prefixes encoded per write, so that a large RIB is sent in bounded
 /// buffers.

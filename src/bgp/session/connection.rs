@@ -2,13 +2,13 @@
 //! what was advertised on it and who records it, and the bound that keeps a
 //! write from waiting for ever on a peer that does not read.
 
-use super::advertise::Advertised;
 use super::framing::Framer;
-use crate::bgp::config::PeerConfig;
+use crate::bgp::config::{Overrides, Parameters, PeerConfig};
 use crate::bgp::core::WriteBound;
 use crate::bgp::error::SessionError;
 use crate::bgp::fsm::Negotiated;
 use crate::bgp::mrt::{Bgp4mpPeers, MrtRecorder};
+use crate::bgp::rib::LocRib;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,6 +42,16 @@ pub(super) struct Writer {
     pub(super) adv: Option<Advertised>,
     /// The MRT recording of the connection, when the pool records.
     pub(super) recording: Option<Recording>,
+}
+
+/// What an established connection has sent so far.
+pub(super) struct Advertised {
+    pub(super) negotiated: Negotiated,
+    pub(super) local: SocketAddr,
+    pub(super) rib: LocRib,
+    /// The routes sent with attributes of their own.
+    pub(super) overrides: Overrides,
+    pub(super) params: Parameters,
 }
 
 impl Connection {

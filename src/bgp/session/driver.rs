@@ -3,7 +3,6 @@
 //! [`SessionCore`]. Policy lives in the core; this file only does I/O,
 //! timers, events and the status.
 
-use super::advertise::Sync;
 use super::connection::{until, Connection};
 use super::{dial, lock, log_notification, Staged, StatusNotifier};
 use crate::bgp::config::{Overrides, Parameters, PeerConfig};
@@ -12,7 +11,7 @@ use crate::bgp::error::{IoFailure, SessionError};
 use crate::bgp::event::{Direction, Event, EventSender, PeerStatus, PrefixList};
 use crate::bgp::mrt::MrtRecorder;
 use crate::bgp::rib::LocRib;
-use crate::bgp::wire::{self, NotificationKind};
+use crate::bgp::wire::{self, Family, NotificationKind};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 use tokio::net::TcpStream;
@@ -35,6 +34,19 @@ pub(super) struct Driver {
     pub(super) mrt: watch::Receiver<Option<Arc<MrtRecorder>>>,
     /// A table whose Loc-RIB is still being built.
     pub(super) staged: watch::Receiver<Option<Arc<Staged>>>,
+}
+
+/// What to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sync {
+    /// The difference from what was sent.
+    Delta,
+    /// Everything (the session just came up).
+    Full,
+    /// Everything of one family again (route refresh).
+    Family(Family),
+    /// Withdraw everything sent (the session stops).
+    WithdrawAll,
 }
 
 /// What a connection attempt gave.

@@ -2,9 +2,8 @@
 //! (traced, recorded, logged), the Adj-RIB-Out sent, what the peer sent
 //! reported, each write within the core's bound.
 
-use super::advertise::{Advertised, Sync};
-use super::connection::{Connection, WriteGuard, Writer};
-use super::driver::Driver;
+use super::connection::{Advertised, Connection, WriteGuard, Writer};
+use super::driver::{Driver, Sync};
 use super::{lock, log_notification};
 use crate::bgp::config::Overrides;
 use crate::bgp::core::Step;

@@ -12,13 +12,12 @@
 use super::nlri::{decode_prefixes, encode_prefix};
 use super::reader::Reader;
 use super::{
-    AttributeError, DecodeContext, DecodeError, ErrorAction, Family, LengthField, AFI_IPV4,
-    AFI_IPV6, AS_TRANS,
+    AttributeError, Community, DecodeContext, DecodeError, ErrorAction, Family, LargeCommunity,
+    LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS,
 };
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::str::FromStr;
 
 /// Attribute flag: optional.
 pub const FLAG_OPTIONAL: u8 = 0x80;
@@ -384,120 +383,6 @@ impl serde::Serialize for AsSegment {
         )?;
         st.serialize_field("asns", &self.asns)?;
         st.end()
-    }
-}
-
-/// A standard community (RFC 1997), shown as `ASN:VALUE`.
-///
-/// ```
-/// use cue::bgp::wire::Community;
-/// let c: Community = "65000:7".parse().unwrap();
-/// assert_eq!(c.0, 65000 << 16 | 7);
-/// assert_eq!("no-export".parse::<Community>().unwrap().to_string(), "no-export");
-/// assert!("65536:1".parse::<Community>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Community(pub u32);
-
-impl Community {
-    /// NO_EXPORT.
-    pub const NO_EXPORT: Community = Community(0xFFFF_FF01);
-    /// NO_ADVERTISE.
-    pub const NO_ADVERTISE: Community = Community(0xFFFF_FF02);
-    /// NO_EXPORT_SUBCONFED.
-    pub const NO_EXPORT_SUBCONFED: Community = Community(0xFFFF_FF03);
-    /// BLACKHOLE (RFC 7999).
-    pub const BLACKHOLE: Community = Community(0xFFFF_029A);
-
-    const NAMES: [(&'static str, Community); 4] = [
-        ("no-export", Community::NO_EXPORT),
-        ("no-advertise", Community::NO_ADVERTISE),
-        ("no-export-subconfed", Community::NO_EXPORT_SUBCONFED),
-        ("blackhole", Community::BLACKHOLE),
-    ];
-}
-
-impl fmt::Display for Community {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some((name, _)) = Community::NAMES.iter().find(|(_, c)| c == self) {
-            return f.write_str(name);
-        }
-        write!(f, "{}:{}", self.0 >> 16, self.0 & 0xffff)
-    }
-}
-
-impl FromStr for Community {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let lower = s.to_ascii_lowercase();
-        if let Some((_, c)) = Community::NAMES.iter().find(|(n, _)| *n == lower) {
-            return Ok(*c);
-        }
-        let (a, b) = s
-            .split_once(':')
-            .ok_or_else(|| format!("community {s:?} is not ASN:VALUE or a well-known name"))?;
-        let a: u16 = a
-            .parse()
-            .map_err(|_| format!("community {s:?}: ASN {a:?} is not 0-65535"))?;
-        let b: u16 = b
-            .parse()
-            .map_err(|_| format!("community {s:?}: value {b:?} is not 0-65535"))?;
-        Ok(Community(((a as u32) << 16) | b as u32))
-    }
-}
-
-impl serde::Serialize for Community {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// A large community (RFC 8092), shown as `GLOBAL:LOCAL1:LOCAL2`.
-///
-/// ```
-/// use cue::bgp::wire::LargeCommunity;
-/// let c: LargeCommunity = "4200000000:1:2".parse().unwrap();
-/// assert_eq!((c.global, c.local1, c.local2), (4_200_000_000, 1, 2));
-/// assert_eq!(c.to_string(), "4200000000:1:2");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LargeCommunity {
-    /// Global administrator (an AS number).
-    pub global: u32,
-    /// First local data part.
-    pub local1: u32,
-    /// Second local data part.
-    pub local2: u32,
-}
-
-impl fmt::Display for LargeCommunity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", self.global, self.local1, self.local2)
-    }
-}
-
-impl FromStr for LargeCommunity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let parts: Vec<&str> = s.split(':').collect();
-        let [g, l1, l2] = parts[..] else {
-            return Err(format!("large community {s:?} is not A:B:C"));
-        };
-        let num = |p: &str| {
-            p.parse::<u32>()
-                .map_err(|_| format!("large community {s:?}: {p:?} is not a number 0-4294967295"))
-        };
-        Ok(LargeCommunity {
-            global: num(g)?,
-            local1: num(l1)?,
-            local2: num(l2)?,
-        })
-    }
-}
-
-impl serde::Serialize for LargeCommunity {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
     }
 }
 

@@ -22,6 +22,7 @@
 //! ```
 
 mod attributes;
+mod communities;
 mod error;
 mod nlri;
 mod notification;
@@ -34,10 +35,10 @@ mod update;
 pub use attributes::attr_type;
 pub(crate) use attributes::expected_flags;
 pub use attributes::{
-    AsPath, AsSegment, AsSegmentKind, Community, LargeCommunity, MpReach, MpUnreach, Origin,
-    PathAttributes, RawAttribute,
+    AsPath, AsSegment, AsSegmentKind, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute,
 };
 pub use attributes::{FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
+pub use communities::{Community, ExtCommunity, LargeCommunity};
 pub use error::{AttributeError, DecodeError, ErrorAction};
 pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
 pub use notification::{
