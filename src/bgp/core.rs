@@ -226,6 +226,18 @@ impl SessionCore {
         steps
     }
 
+    /// Close the connection with Cease / Administrative Reset, without
+    /// withdrawing first: the peer drops our routes as after any session
+    /// loss, and the session comes back as after any close.
+    pub fn reset(&mut self, now: Instant) -> Vec<Step> {
+        let n = Notification::of(
+            NotificationKind::Cease(CeaseSubcode::AdministrativeReset),
+            Vec::new(),
+        );
+        let actions = self.fsm.fail(n);
+        self.steps(actions, now)
+    }
+
     /// The earliest deadline of a timer: the hold and keepalive timers
     /// while connected, the stale routes' while a peer restarts.
     pub fn next_deadline(&self) -> Option<Instant> {
@@ -714,6 +726,19 @@ mod tests {
         let mut core = SessionCore::new(config(Some(120)), None);
         establish(&mut core, peer_open(Some(60), &[]), t0);
         assert_eq!(core.stop(t0), vec![Step::Close(SessionError::LocalStop)]);
+        // A reset: Cease / Administrative Reset, nothing withdrawn, not a
+        // stop (the session comes back).
+        let mut core = SessionCore::new(config(None), None);
+        establish(&mut core, peer_open(None, &[]), t0);
+        let steps = core.reset(t0);
+        assert!(!steps.contains(&Step::WithdrawAll));
+        let reset = Notification::of(
+            NotificationKind::Cease(CeaseSubcode::AdministrativeReset),
+            vec![],
+        );
+        assert_eq!(steps[0], Step::Send(Message::Notification(reset.clone())));
+        assert_eq!(steps[1], Step::Close(SessionError::NotificationSent(reset)));
+        assert!(!core.stopping());
         // Hold Timer Expired is a close reason of its own.
         let mut core = SessionCore::new(config(None), None);
         establish(&mut core, peer_open(None, &[]), t0);

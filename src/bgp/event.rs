@@ -277,6 +277,10 @@ pub enum Event {
         announce: PrefixList,
         /// Prefixes withdrawn.
         withdraw: PrefixList,
+        /// When writing them began (for timing a change's way through a
+        /// router); not in the JSON.
+        #[serde(skip)]
+        written: std::time::Instant,
     },
     /// Routes were announced or withdrawn by the peer.
     #[serde(rename = "update")]

@@ -271,6 +271,7 @@ impl Driver {
             direction: Direction::Sent,
             announce,
             withdraw,
+            written: started,
         });
         self.changed();
     }

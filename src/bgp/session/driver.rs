@@ -26,6 +26,8 @@ pub(super) struct Driver {
     pub(super) overrides: watch::Receiver<Overrides>,
     pub(super) params: watch::Receiver<Parameters>,
     pub(super) stop: watch::Receiver<bool>,
+    /// Bumped by [`Session::reset`](super::Session::reset).
+    pub(super) reset: watch::Receiver<u64>,
     pub(super) incoming: mpsc::Receiver<TcpStream>,
     pub(super) raw: mpsc::Receiver<Vec<u8>>,
     pub(super) events: EventSender,
@@ -77,11 +79,15 @@ struct Inputs {
 }
 
 impl Inputs {
+    /// One of them changed. One whose sender is gone never changes again
+    /// (a session spawned alone has no overrides to watch): it is waited
+    /// for no more, not taken as a change.
     async fn changed(&mut self) {
         tokio::select! {
-            _ = self.params.changed() => {}
-            _ = self.loc.changed() => {}
-            _ = self.overrides.changed() => {}
+            Ok(()) = self.params.changed() => {}
+            Ok(()) = self.loc.changed() => {}
+            Ok(()) = self.overrides.changed() => {}
+            else => std::future::pending().await,
         }
     }
 }
@@ -330,6 +336,8 @@ impl Driver {
     /// first, then whichever comes next of more bytes, a stop, a change of
     /// the Loc-RIB or parameters, raw bytes to write, or a timer.
     async fn exchange(&mut self, conn: &mut Connection) -> SessionError {
+        // A reset asked for while not connected does not carry over.
+        self.reset.mark_unchanged();
         let steps = self.core.connected(Instant::now());
         let mut closed = self.bounded(conn, steps).await;
         let mut inputs = Inputs {
@@ -394,6 +402,7 @@ impl Driver {
                 }
             },
             _ = self.stop.changed() => Ok(Wake::Steps(self.core.stop(Instant::now()))),
+            Ok(()) = self.reset.changed() => Ok(Wake::Steps(self.core.reset(Instant::now()))),
             _ = inputs.changed(), if established => Ok(Wake::Sync),
             Some(bytes) = self.raw.recv(), if established => Ok(Wake::Raw(bytes)),
             _ = until(deadline) => Ok(Wake::Steps(self.core.poll_timers(Instant::now()))),

@@ -122,6 +122,7 @@ pub struct Session {
     adj_rib_in: Arc<Mutex<AdjRibIn>>,
     parameters: watch::Sender<Parameters>,
     stop: watch::Sender<bool>,
+    reset: watch::Sender<u64>,
     incoming: mpsc::Sender<TcpStream>,
     raw: mpsc::Sender<Vec<u8>>,
     changes: StatusNotifier,
@@ -170,6 +171,7 @@ impl Session {
         let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
         let (parameters, params_rx) = watch::channel(config.parameters.clone());
         let (stop, stop_rx) = watch::channel(false);
+        let (reset, reset_rx) = watch::channel(0);
         let (incoming, incoming_rx) = mpsc::channel(1);
         let (raw, raw_rx) = mpsc::channel(RAW_QUEUE);
         let fsm = FsmConfig {
@@ -191,6 +193,7 @@ impl Session {
             overrides,
             params: params_rx,
             stop: stop_rx,
+            reset: reset_rx,
             incoming: incoming_rx,
             raw: raw_rx,
             events,
@@ -205,6 +208,7 @@ impl Session {
             adj_rib_in,
             parameters,
             stop,
+            reset,
             incoming,
             raw,
             changes,
@@ -273,6 +277,15 @@ impl Session {
     /// Whether the session task has ended.
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
+    }
+
+    /// When connected, closes the connection with Cease / Administrative
+    /// Reset without withdrawing first (the peer drops our routes as after
+    /// any session loss); the session comes back after the connect-retry
+    /// delay, or when the peer connects again (passive). Not connected:
+    /// nothing.
+    pub fn reset(&self) {
+        self.reset.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// When connected, withdraws everything advertised, then sends Cease /
