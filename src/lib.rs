@@ -54,6 +54,7 @@
 //! | [`bgp::event`], [`bgp::error`] | events (bounded, never blocking a session) and typed errors |
 //! | `director` | health checks of backends; which services and VIPs are up (feature `director`) |
 //! | `rhi` | route health injection: a director and a pool joined (feature `director`) |
+//! | `scenario` | a router under test: emulated peers, observers, a timeline, per-prefix latency (feature `scenario`) |
 //! | [`script`] | the command language of `--commands` (announce, withdraw, expect, ...) |
 //!
 //! Features: `director` (default) brings the health checks (rustls,
@@ -68,6 +69,8 @@ pub mod bgp;
 pub mod director;
 #[cfg(feature = "director")]
 pub mod rhi;
+#[cfg(feature = "scenario")]
+pub mod scenario;
 pub mod script;
 
 /// The README's code examples, compiled as doc tests.

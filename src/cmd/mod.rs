@@ -10,6 +10,7 @@ pub mod explain;
 pub mod listen;
 pub mod output;
 pub mod run;
+pub mod scenario;
 pub mod signals;
 pub mod speak;
 
@@ -69,6 +70,10 @@ pub enum Command {
     /// Health-check the services of a JSON file without BGP: print state
     /// changes and a table of services and destinations (SIGHUP reloads).
     Check(check::CheckArgs),
+    /// Test a router: many emulated peers and observers run a timeline
+    /// from a TOML file; per-prefix latency through the router, limits
+    /// checked (exit 0 held, 1 failed, 2 bad file).
+    Scenario(scenario::ScenarioArgs),
     /// Explain BGP messages given as hex (arguments or standard input):
     /// every field, or the NOTIFICATION a malformed one would get.
     Decode(decode::DecodeArgs),
@@ -84,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Listen(a)) => listen::run(*a).await,
         Some(Command::Demo(a)) => demo::run(a).await,
         Some(Command::Check(a)) => check::run(a).await,
+        Some(Command::Scenario(a)) => scenario::run(a).await,
         Some(Command::Decode(a)) => decode::run(a).await,
         Some(Command::Completions(a)) => completions::completions(a),
         Some(Command::Manpage) => completions::manpage(),

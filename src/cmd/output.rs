@@ -356,7 +356,7 @@ impl Printer {
 /// Routes kept as stale, by peer and prefix.
 pub type Stale = std::collections::BTreeSet<(String, IpNet)>;
 
-fn table(header: &[&str]) -> Table {
+pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)

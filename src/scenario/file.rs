@@ -1,0 +1,520 @@
+//! The scenario file (TOML): read, checked whole before anything starts,
+//! and turned into a [`Scenario`]. Every fault names its line and key.
+
+use super::{Group, Limits, Observer, Router, Scenario, Step, Wait};
+use crate::bgp::route::AttributeSpec;
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::ops::Range;
+use std::time::Duration;
+use toml::Spanned;
+
+/// A scenario file that cannot be run: where, and why. Nothing was
+/// started.
+///
+/// ```
+/// let e = cue::scenario::Scenario::from_toml("router = { address = \"127.0.0.1\", as = 65000 }\nbogus = 1\n").unwrap_err();
+/// assert_eq!(e.line, Some(2));
+/// assert!(e.to_string().starts_with("line 2: bogus:"), "{e}");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{key}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
+pub struct ScenarioError {
+    /// The line (from 1), when known.
+    pub line: Option<usize>,
+    /// The key, as a path (`steps[2].announce`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    router: Spanned<RouterSpec>,
+    #[serde(default)]
+    peers: Vec<Spanned<GroupSpec>>,
+    #[serde(default)]
+    observers: Vec<Spanned<ObserverSpec>>,
+    #[serde(default)]
+    steps: Vec<Spanned<StepSpec>>,
+    #[serde(default)]
+    limits: Option<Spanned<LimitsSpec>>,
+    /// Hold time offered by every session (seconds).
+    #[serde(default)]
+    hold_time: Option<u16>,
+    /// How long sessions get to come up.
+    #[serde(default)]
+    establish_timeout: Option<String>,
+    /// How long a `wait = "converged"` waits at most.
+    #[serde(default)]
+    converge_timeout: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouterSpec {
+    address: IpAddr,
+    #[serde(default = "default_port")]
+    port: u16,
+    #[serde(rename = "as")]
+    asn: u32,
+}
+
+fn default_port() -> u16 {
+    179
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroupSpec {
+    #[serde(default = "one")]
+    count: u32,
+    local: IpAddr,
+    #[serde(rename = "as")]
+    asn: u32,
+    #[serde(default = "one")]
+    as_step: u32,
+    routes: String,
+    #[serde(default)]
+    attributes: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObserverSpec {
+    local: IpAddr,
+    #[serde(rename = "as")]
+    asn: u32,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StepSpec {
+    announce: Option<String>,
+    withdraw: Option<String>,
+    wait: Option<String>,
+    flap: Option<String>,
+    reset: Option<String>,
+    rate: Option<u64>,
+    count: Option<usize>,
+    cycles: Option<u32>,
+    period: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct LimitsSpec {
+    announce_p50: Option<String>,
+    announce_p90: Option<String>,
+    announce_p99: Option<String>,
+    announce_max: Option<String>,
+    withdraw_p50: Option<String>,
+    withdraw_p90: Option<String>,
+    withdraw_p99: Option<String>,
+    withdraw_max: Option<String>,
+    converge: Option<String>,
+    missing: Option<u64>,
+}
+
+/// The line of a byte offset in `text` (from 1).
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+/// Checks a scenario file and builds the [`Scenario`].
+pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+    let file: File = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+    let at = |span: Range<usize>, key: String| {
+        let line = Some(line_of(text, span.start));
+        move |message: String| ScenarioError {
+            line,
+            key: key.clone(),
+            message,
+        }
+    };
+    let router = router(&file.router, at(file.router.span(), "router".into()))?;
+    let mut groups = Vec::new();
+    let mut next_index = 0;
+    for (i, g) in file.peers.iter().enumerate() {
+        let group = group(g.get_ref(), next_index, at(g.span(), format!("peers[{i}]")))?;
+        next_index += group.count;
+        groups.push(group);
+    }
+    if file.observers.len() > super::measure::MAX_OBSERVERS {
+        let err = at(file.observers[0].span(), "observers".into());
+        return Err(err(format!(
+            "{} observers: at most {}",
+            file.observers.len(),
+            super::measure::MAX_OBSERVERS
+        )));
+    }
+    let mut observers = Vec::new();
+    for (i, o) in file.observers.iter().enumerate() {
+        let err = at(o.span(), format!("observers[{i}]"));
+        let spec = o.get_ref();
+        if spec.asn == 0 {
+            return Err(err("as must not be 0".into()));
+        }
+        observers.push(Observer {
+            local: spec.local,
+            asn: spec.asn,
+        });
+    }
+    check_addresses(&groups, &observers, &file, text)?;
+    check_prefixes(&groups, &file, text)?;
+    let mut steps = Vec::new();
+    for (i, s) in file.steps.iter().enumerate() {
+        let err = at(s.span(), format!("steps[{i}]"));
+        steps.push(step(s.get_ref(), next_index, err)?);
+    }
+    let limits = match &file.limits {
+        Some(l) => limits(l.get_ref(), at(l.span(), "limits".into()))?,
+        None => Limits::default(),
+    };
+    let whole = |key: &str| at(0..0, key.into());
+    let duration_or = |v: &Option<String>, key: &str, default: u64| match v {
+        Some(v) => duration(v).map_err(whole(key)),
+        None => Ok(Duration::from_secs(default)),
+    };
+    let hold_time = file.hold_time.unwrap_or(90);
+    if (1..3).contains(&hold_time) {
+        return Err(whole("hold_time")("must be 0 or at least 3 seconds".into()));
+    }
+    Ok(Scenario {
+        router,
+        groups,
+        observers,
+        steps,
+        limits,
+        hold_time,
+        establish_timeout: duration_or(&file.establish_timeout, "establish_timeout", 30)?,
+        converge_timeout: duration_or(&file.converge_timeout, "converge_timeout", 60)?,
+    })
+}
+
+/// A TOML or type error with its line and key.
+fn toml_error(text: &str, e: &toml::de::Error) -> ScenarioError {
+    let line = e.span().map(|s| line_of(text, s.start));
+    let key = e
+        .span()
+        .and_then(|s| text.get(s))
+        .map(|k| k.split(['=', '\n']).next().unwrap_or("").trim().to_string())
+        .filter(|k| !k.is_empty() && k.len() < 64)
+        .unwrap_or_else(|| "file".into());
+    ScenarioError {
+        line,
+        key,
+        message: e.message().trim().to_string(),
+    }
+}
+
+fn router(
+    spec: &Spanned<RouterSpec>,
+    err: impl Fn(String) -> ScenarioError,
+) -> Result<Router, ScenarioError> {
+    let r = spec.get_ref();
+    if r.asn == 0 {
+        return Err(err("as must not be 0".into()));
+    }
+    if r.port == 0 {
+        return Err(err("port must not be 0".into()));
+    }
+    if r.address.is_unspecified() || r.address.is_multicast() {
+        return Err(err(format!("{} cannot be a router's address", r.address)));
+    }
+    Ok(Router {
+        address: r.address,
+        port: r.port,
+        asn: r.asn,
+    })
+}
+
+/// A group of peers, the first numbered `first`.
+fn group(
+    spec: &GroupSpec,
+    first: usize,
+    err: impl Fn(String) -> ScenarioError,
+) -> Result<Group, ScenarioError> {
+    if spec.count == 0 {
+        return Err(err("count must be at least 1".into()));
+    }
+    if spec.asn == 0 {
+        return Err(err("as must not be 0".into()));
+    }
+    let last_as = u64::from(spec.asn) + u64::from(spec.as_step) * u64::from(spec.count - 1);
+    if last_as > u64::from(u32::MAX) {
+        return Err(err(format!(
+            "as {} + as_step x count passes 4294967295",
+            spec.asn
+        )));
+    }
+    let (base, len, per_peer) = routes(&spec.routes).map_err(&err)?;
+    let bits = if base.addr().is_ipv4() { 32 } else { 128 };
+    let room = 1u128
+        .checked_shl(u32::from(len - base.prefix_len()))
+        .unwrap_or(u128::MAX);
+    let wanted = per_peer as u128 * u128::from(spec.count);
+    if wanted > room {
+        return Err(err(format!(
+            "routes: {base} holds {room} /{len}s, {wanted} wanted ({per_peer} x {} peers)",
+            spec.count
+        )));
+    }
+    let _ = bits;
+    let attributes = match &spec.attributes {
+        Some(a) => a
+            .parse::<AttributeSpec>()
+            .map_err(|e| err(format!("attributes: {e}")))?,
+        None => AttributeSpec::default(),
+    };
+    if let Some(nh) = attributes.next_hop {
+        if nh.is_ipv4() != base.addr().is_ipv4() {
+            return Err(err(format!(
+                "attributes: next-hop {nh} is not of the routes' address family"
+            )));
+        }
+    }
+    Ok(Group {
+        first,
+        count: spec.count as usize,
+        local: spec.local,
+        asn: spec.asn,
+        as_step: spec.as_step,
+        base,
+        len,
+        per_peer,
+        attributes,
+    })
+}
+
+/// `BASE /LEN COUNT`: COUNT prefixes of length LEN out of BASE per peer.
+fn routes(text: &str) -> Result<(IpNet, u8, usize), String> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let [base, len, count] = words[..] else {
+        return Err(format!(
+            "routes {text:?} is not \"BASE /LEN COUNT\" (\"10.0.0.0/8 /24 1000\")"
+        ));
+    };
+    let base: IpNet = base
+        .parse()
+        .map_err(|_| format!("routes: {base:?} is not a prefix"))?;
+    let max = if base.addr().is_ipv4() { 32 } else { 128 };
+    let len: u8 = len
+        .strip_prefix('/')
+        .and_then(|l| l.parse().ok())
+        .filter(|l| (base.prefix_len()..=max).contains(l))
+        .ok_or_else(|| {
+            format!(
+                "routes: {len:?} is not a length from /{} to /{max}",
+                base.prefix_len()
+            )
+        })?;
+    let count: usize = count
+        .parse()
+        .ok()
+        .filter(|c| *c > 0)
+        .ok_or_else(|| format!("routes: {count:?} is not a count of at least 1"))?;
+    Ok((base.trunc(), len, count))
+}
+
+/// Peers and observers each need an address of their own.
+fn check_addresses(
+    groups: &[Group],
+    observers: &[Observer],
+    file: &File,
+    text: &str,
+) -> Result<(), ScenarioError> {
+    let mut seen: std::collections::HashMap<IpAddr, String> = Default::default();
+    for (i, g) in groups.iter().enumerate() {
+        let span = file.peers[i].span();
+        for k in 0..g.count {
+            let key = format!("peers[{i}]");
+            let Some(a) = g.local_of(k) else {
+                return Err(ScenarioError {
+                    line: Some(line_of(text, span.start)),
+                    key,
+                    message: format!("local: {} + {} runs out of addresses", g.local, g.count),
+                });
+            };
+            if let Some(other) = seen.insert(a, key.clone()) {
+                return Err(ScenarioError {
+                    line: Some(line_of(text, span.start)),
+                    key,
+                    message: format!("local address {a} is also {other}'s"),
+                });
+            }
+        }
+    }
+    for (i, o) in observers.iter().enumerate() {
+        let key = format!("observers[{i}]");
+        if let Some(other) = seen.insert(o.local, key.clone()) {
+            return Err(ScenarioError {
+                line: Some(line_of(text, file.observers[i].span().start)),
+                key,
+                message: format!("local address {} is also {other}'s", o.local),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The prefixes of two groups must not overlap: each prefix is measured
+/// as one peer's.
+fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), ScenarioError> {
+    for (i, a) in groups.iter().enumerate() {
+        for (j, b) in groups.iter().enumerate().take(i) {
+            let (ra, rb) = (a.range(), b.range());
+            if ra.0 <= rb.1 && rb.0 <= ra.1 && a.base.addr().is_ipv4() == b.base.addr().is_ipv4() {
+                return Err(ScenarioError {
+                    line: Some(line_of(text, file.peers[i].span().start)),
+                    key: format!("peers[{i}].routes"),
+                    message: format!("overlap the routes of peers[{j}]"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn step(
+    s: &StepSpec,
+    peers: usize,
+    err: impl Fn(String) -> ScenarioError,
+) -> Result<Step, ScenarioError> {
+    let actions = [&s.announce, &s.withdraw, &s.wait, &s.flap, &s.reset];
+    if actions.iter().filter(|a| a.is_some()).count() != 1 {
+        return Err(err(
+            "a step has one of announce, withdraw, wait, flap or reset".into(),
+        ));
+    }
+    let set = |v: &str, key: &str| indexes(v, peers).map_err(|e| err(format!("{key}: {e}")));
+    let only = |allowed: &[&str]| -> Result<(), ScenarioError> {
+        let given = [
+            ("rate", s.rate.is_some()),
+            ("count", s.count.is_some()),
+            ("cycles", s.cycles.is_some()),
+            ("period", s.period.is_some()),
+        ];
+        match given.iter().find(|(k, g)| *g && !allowed.contains(k)) {
+            Some((k, _)) => Err(err(format!("{k} does not go with this step"))),
+            None => Ok(()),
+        }
+    };
+    if let Some(v) = &s.announce {
+        only(&["rate"])?;
+        return Ok(Step::Announce {
+            peers: set(v, "announce")?,
+            rate: s.rate.unwrap_or(0),
+        });
+    }
+    if let Some(v) = &s.withdraw {
+        only(&["rate"])?;
+        return Ok(Step::Withdraw {
+            peers: set(v, "withdraw")?,
+            rate: s.rate.unwrap_or(0),
+        });
+    }
+    if let Some(v) = &s.reset {
+        only(&[])?;
+        return Ok(Step::Reset {
+            peers: set(v, "reset")?,
+        });
+    }
+    if let Some(v) = &s.wait {
+        only(&[])?;
+        let wait = match v.as_str() {
+            "converged" => Wait::Converged,
+            d => Wait::For(duration(d).map_err(|e| err(format!("wait: {e}")))?),
+        };
+        return Ok(Step::Wait(wait));
+    }
+    let v = s.flap.as_deref().unwrap_or_default();
+    only(&["count", "cycles", "period"])?;
+    let period = match &s.period {
+        Some(p) => duration(p).map_err(|e| err(format!("period: {e}")))?,
+        None => Duration::from_secs(2),
+    };
+    if period.is_zero() {
+        return Err(err("period must be more than 0".into()));
+    }
+    Ok(Step::Flap {
+        peers: set(v, "flap")?,
+        count: s.count.unwrap_or(usize::MAX),
+        cycles: s.cycles.unwrap_or(1),
+        period,
+    })
+}
+
+fn limits(l: &LimitsSpec, err: impl Fn(String) -> ScenarioError) -> Result<Limits, ScenarioError> {
+    let d = |v: &Option<String>, key: &str| -> Result<Option<Duration>, ScenarioError> {
+        v.as_deref()
+            .map(|v| duration(v).map_err(|e| err(format!("{key}: {e}"))))
+            .transpose()
+    };
+    Ok(Limits {
+        announce: [
+            d(&l.announce_p50, "announce_p50")?,
+            d(&l.announce_p90, "announce_p90")?,
+            d(&l.announce_p99, "announce_p99")?,
+            d(&l.announce_max, "announce_max")?,
+        ],
+        withdraw: [
+            d(&l.withdraw_p50, "withdraw_p50")?,
+            d(&l.withdraw_p90, "withdraw_p90")?,
+            d(&l.withdraw_p99, "withdraw_p99")?,
+            d(&l.withdraw_max, "withdraw_max")?,
+        ],
+        converge: d(&l.converge, "converge")?,
+        missing: l.missing.unwrap_or(0),
+    })
+}
+
+/// A duration as humantime writes it (`2s`, `500ms`, `1m 30s`).
+fn duration(v: &str) -> Result<Duration, String> {
+    humantime::parse_duration(v).map_err(|e| format!("{v:?} is not a duration ({e})"))
+}
+
+/// Peer indexes: `all`, `5`, `0-9`, or a comma-separated list of those.
+///
+/// ```
+/// # use cue::scenario::indexes;
+/// assert_eq!(indexes("0-2,5", 10).unwrap(), vec![0, 1, 2, 5]);
+/// assert_eq!(indexes("all", 3).unwrap(), vec![0, 1, 2]);
+/// assert!(indexes("3", 3).unwrap_err().contains("no peer 3"));
+/// ```
+pub fn indexes(v: &str, peers: usize) -> Result<Vec<usize>, String> {
+    if v.trim() == "all" {
+        return Ok((0..peers).collect());
+    }
+    let mut out = Vec::new();
+    for part in v.split(',').map(str::trim) {
+        let num = |s: &str| {
+            s.trim()
+                .parse::<usize>()
+                .map_err(|_| format!("{s:?} is not a peer index (\"all\", \"5\", \"0-9\")"))
+        };
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (num(a)?, num(b)?),
+            None => (num(part)?, num(part)?),
+        };
+        if a > b {
+            return Err(format!("{part:?}: the range runs backwards"));
+        }
+        if b >= peers {
+            return Err(format!(
+                "no peer {b}: there are {peers} (0 to {})",
+                peers.saturating_sub(1)
+            ));
+        }
+        out.extend(a..=b);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
