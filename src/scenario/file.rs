@@ -198,14 +198,15 @@ pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     })
 }
 
-/// A TOML or type error with its line and key.
+/// A TOML or type error with its line and key (the key written on that
+/// line, where the error points at a value).
 fn toml_error(text: &str, e: &toml::de::Error) -> ScenarioError {
     let line = e.span().map(|s| line_of(text, s.start));
-    let key = e
-        .span()
-        .and_then(|s| text.get(s))
-        .map(|k| k.split(['=', '\n']).next().unwrap_or("").trim().to_string())
-        .filter(|k| !k.is_empty() && k.len() < 64)
+    let key = line
+        .and_then(|l| text.lines().nth(l - 1))
+        .and_then(|l| l.split_once('='))
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .filter(|k| !k.is_empty() && k.len() < 64 && !k.starts_with('['))
         .unwrap_or_else(|| "file".into());
     ScenarioError {
         line,

@@ -4,7 +4,7 @@
 //! convergence is a count of differences, not a walk.
 
 use ipnet::IpNet;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Observers a scenario may have (one bit each).
@@ -34,7 +34,9 @@ struct Route {
     desired: bool,
     /// The observers that hold it.
     held: u64,
-    pending: VecDeque<Pending>,
+    /// Oldest first; seldom more than one (a Vec of its own size: a
+    /// million routes each with a queue of four would be 160 MB).
+    pending: Vec<Pending>,
     /// Receipts that came before the change they answer was reported
     /// written (the peer's report and the observer's run on different
     /// threads): observer, kind, time.
@@ -144,7 +146,8 @@ impl Measure {
             self.open += 1;
             self.steps[step].sent[kind as usize] += 1;
             self.steps[step].first_sent.get_or_insert(at);
-            r.pending.push_back(Pending {
+            r.pending.reserve_exact(1);
+            r.pending.push(Pending {
                 kind,
                 at,
                 step,
@@ -201,9 +204,8 @@ impl Measure {
                 figures.missed[c.kind as usize] += 1;
             }
         }
-        while r.pending.front().is_some_and(|c| c.seen & all == all) {
-            r.pending.pop_front();
-        }
+        let done = r.pending.iter().take_while(|c| c.seen & all == all).count();
+        r.pending.drain(..done);
     }
 
     /// Observer `o` received `prefixes` as `kind` at `at`.
