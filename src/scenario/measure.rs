@@ -2,9 +2,13 @@
 //! until each observer receives the router's UPDATE for it; what the
 //! observers hold is kept against what the peers want, so that
 //! convergence is a count of differences, not a walk.
+//!
+//! A route is found by arithmetic on the groups' blocks (no map of a
+//! million prefixes), and its record is 48 bytes with no allocation of
+//! its own unless more than one change of it is on the way.
 
+use super::Group;
 use ipnet::IpNet;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Observers a scenario may have (one bit each).
@@ -18,34 +22,115 @@ pub(super) enum Kind {
 }
 
 /// A change written to the router, waiting for the observers.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 struct Pending {
-    kind: Kind,
-    at: Instant,
-    step: usize,
+    /// When it was written: nanoseconds from the start of the measurement.
+    at: u64,
     /// The observers that received it (or that can no longer).
     seen: u64,
+    step: u32,
+    kind: Kind,
+}
+
+/// The changes of one route on their way, oldest first: seldom more than
+/// one, kept without an allocation then.
+#[derive(Debug, Default)]
+enum Queue {
+    #[default]
+    Empty,
+    One(Pending),
+    Many(Vec<Pending>),
+}
+
+impl Queue {
+    fn push(&mut self, p: Pending) {
+        *self = match std::mem::take(self) {
+            Queue::Empty => Queue::One(p),
+            Queue::One(first) => Queue::Many(vec![first, p]),
+            Queue::Many(mut v) => {
+                v.push(p);
+                Queue::Many(v)
+            }
+        };
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Pending] {
+        match self {
+            Queue::Empty => &mut [],
+            Queue::One(p) => std::slice::from_mut(p),
+            Queue::Many(v) => v,
+        }
+    }
+
+    /// Drops the first `n`.
+    fn drop_front(&mut self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        *self = match std::mem::take(self) {
+            Queue::Many(mut v) if v.len() > n => {
+                v.drain(..n);
+                match v.len() {
+                    1 => Queue::One(v[0]),
+                    _ => Queue::Many(v),
+                }
+            }
+            _ => Queue::Empty,
+        };
+    }
 }
 
 /// One of our prefixes.
 #[derive(Debug, Default)]
 struct Route {
-    /// The peers want it announced.
-    desired: bool,
     /// The observers that hold it.
     held: u64,
-    /// Oldest first; seldom more than one (a Vec of its own size: a
-    /// million routes each with a queue of four would be 160 MB).
-    pending: Vec<Pending>,
-    /// Receipts that came before the change they answer was reported
-    /// written (the peer's report and the observer's run on different
-    /// threads): observer, kind, time.
-    early: Vec<(usize, Kind, Instant)>,
+    /// The peers want it announced.
+    desired: bool,
+    pending: Queue,
 }
+
+/// Receipts that came before the change they answer was reported written
+/// (the peer's report and the observer's run on different threads), by
+/// route: observer, kind, time.
+type Early = std::collections::HashMap<usize, Vec<(usize, Kind, u64)>, foldhash::fast::RandomState>;
 
 /// Early receipts kept per prefix at most.
 const MAX_EARLY: usize = 8;
 
+/// The routes of a scenario, numbered: group by group, peer by peer.
+#[derive(Debug, Clone)]
+pub(super) struct Universe {
+    /// Per group: IPv4 or not, prefix length, first and last address as
+    /// numbers, the shift of one prefix, the number of its first route.
+    blocks: Vec<(bool, u8, u128, u128, u32, usize)>,
+    total: usize,
+}
+
+impl Universe {
+    pub(super) fn of(groups: &[Group]) -> Universe {
+        let mut blocks = Vec::new();
+        let mut total = 0;
+        for g in groups {
+            let v4 = g.base.addr().is_ipv4();
+            let shift = if v4 { 32 } else { 128 } - u32::from(g.len);
+            let (start, end) = g.range();
+            blocks.push((v4, g.len, start, end, shift, total));
+            total += g.count * g.per_peer;
+        }
+        Universe { blocks, total }
+    }
+
+    /// The number of one of our routes.
+    fn id(&self, p: &IpNet) -> Option<usize> {
+        let v4 = p.addr().is_ipv4();
+        let n = super::number(p.addr());
+        self.blocks
+            .iter()
+            .find(|b| b.0 == v4 && b.1 == p.prefix_len() && (b.2..=b.3).contains(&n))
+            .map(|b| b.5 + ((n - b.2) >> b.4) as usize)
+    }
+}
 /// What one step measured, for each kind.
 #[derive(Debug, Default, Clone)]
 pub(super) struct StepFigures {
@@ -63,7 +148,10 @@ pub(super) struct StepFigures {
 /// The measurement of a run.
 #[derive(Debug)]
 pub(super) struct Measure {
-    routes: HashMap<IpNet, Route, foldhash::fast::RandomState>,
+    universe: Universe,
+    routes: Vec<Route>,
+    /// What `Pending::at` counts from.
+    base: Instant,
     all: u64,
     /// Per observer: our prefixes whose presence there differs from what
     /// the peers want.
@@ -73,22 +161,28 @@ pub(super) struct Measure {
     pub(super) steps: Vec<StepFigures>,
     /// Changes written that some observer has not received yet.
     open: usize,
+    early: Early,
+}
+
+/// Where an answered change is counted.
+struct Tally<'a> {
+    all: u64,
+    base: Instant,
+    open: &'a mut usize,
+    steps: &'a mut [StepFigures],
+    early: &'a mut Early,
 }
 
 impl Measure {
-    /// A measurement of `prefixes` (every route of every peer) seen by
-    /// `observers`, over `steps` steps.
-    pub(super) fn new(
-        prefixes: impl Iterator<Item = IpNet>,
-        observers: usize,
-        steps: usize,
-    ) -> Measure {
-        let mut routes: HashMap<IpNet, Route, foldhash::fast::RandomState> = Default::default();
-        for p in prefixes {
-            routes.insert(p, Route::default());
-        }
+    /// A measurement of the routes of `universe` seen by `observers`, over
+    /// `steps` steps.
+    pub(super) fn new(universe: Universe, observers: usize, steps: usize) -> Measure {
+        let mut routes = Vec::new();
+        routes.resize_with(universe.total, Route::default);
         Measure {
+            universe,
             routes,
+            base: Instant::now(),
             all: if observers >= 64 {
                 u64::MAX
             } else {
@@ -98,7 +192,12 @@ impl Measure {
             held: vec![0; observers],
             steps: vec![StepFigures::default(); steps.max(1)],
             open: 0,
+            early: Early::default(),
         }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        at.saturating_duration_since(self.base).as_nanos() as u64
     }
 
     /// Whether every observer holds exactly what the peers want, and has
@@ -110,7 +209,7 @@ impl Measure {
     /// The peers now want `prefixes` announced (or not).
     pub(super) fn desire(&mut self, prefixes: &[IpNet], announced: bool) {
         for p in prefixes {
-            let Some(r) = self.routes.get_mut(p) else {
+            let Some(r) = self.universe.id(p).map(|i| &mut self.routes[i]) else {
                 continue;
             };
             if r.desired == announced {
@@ -139,73 +238,36 @@ impl Measure {
         if self.mismatch.is_empty() {
             return; // no observer: nothing to time
         }
+        let t = self.nanos(at);
         for p in prefixes {
-            let Some(r) = self.routes.get_mut(p) else {
+            let Some(i) = self.universe.id(p) else {
                 continue;
             };
+            let r = &mut self.routes[i];
             self.open += 1;
             self.steps[step].sent[kind as usize] += 1;
             self.steps[step].first_sent.get_or_insert(at);
-            r.pending.reserve_exact(1);
             r.pending.push(Pending {
-                kind,
-                at,
-                step,
+                at: t,
                 seen: 0,
+                step: step as u32,
+                kind,
             });
-            if r.early.is_empty() {
-                continue;
-            }
             // What came before it was written answers something older.
-            r.early.retain(|e| e.2 >= at);
-            let early = std::mem::take(&mut r.early);
-            for (o, k, t) in early {
-                Self::answer(r, o, k, t, (self.all, &mut self.open, &mut self.steps));
-            }
-        }
-    }
-
-    /// Observer `o` received a change of `kind` of route `r` at `at`: the
-    /// oldest change of this kind it has not had is answered; changes of
-    /// the other kind before it never reached it (the router sent only the
-    /// last state). Without one, the receipt waits for its change's report.
-    fn answer(
-        r: &mut Route,
-        o: usize,
-        kind: Kind,
-        at: Instant,
-        (all, open, steps): (u64, &mut usize, &mut [StepFigures]),
-    ) {
-        let bit = 1u64 << o;
-        let Some(at_match) = r
-            .pending
-            .iter()
-            .position(|c| c.seen & bit == 0 && c.kind == kind)
-        else {
-            if r.early.len() == MAX_EARLY {
-                r.early.remove(0);
-            }
-            r.early.push((o, kind, at));
-            return;
-        };
-        for c in r.pending.iter_mut().take(at_match + 1) {
-            if c.seen & bit != 0 {
+            let Some(early) = self.early.remove(&i) else {
                 continue;
-            }
-            c.seen |= bit;
-            if c.seen & all == all {
-                *open -= 1;
-            }
-            let figures = &mut steps[c.step];
-            if c.kind == kind {
-                figures.samples[kind as usize].push(at.saturating_duration_since(c.at));
-                figures.last_received = Some(figures.last_received.map_or(at, |l| l.max(at)));
-            } else {
-                figures.missed[c.kind as usize] += 1;
+            };
+            let mut tally = Tally {
+                all: self.all,
+                base: self.base,
+                open: &mut self.open,
+                steps: &mut self.steps,
+                early: &mut self.early,
+            };
+            for (o, k, e) in early.into_iter().filter(|e| e.2 >= t) {
+                answer((i, r), o, k, e, &mut tally);
             }
         }
-        let done = r.pending.iter().take_while(|c| c.seen & all == all).count();
-        r.pending.drain(..done);
     }
 
     /// Observer `o` received `prefixes` as `kind` at `at`.
@@ -217,10 +279,19 @@ impl Measure {
         prefixes: impl Iterator<Item = &'a IpNet>,
     ) {
         let bit = 1u64 << o;
+        let t = self.nanos(at);
+        let mut tally = Tally {
+            all: self.all,
+            base: self.base,
+            open: &mut self.open,
+            steps: &mut self.steps,
+            early: &mut self.early,
+        };
         for p in prefixes {
-            let Some(r) = self.routes.get_mut(p) else {
+            let Some(i) = self.universe.id(p) else {
                 continue;
             };
+            let r = &mut self.routes[i];
             let holds = kind == Kind::Announce;
             if (r.held & bit != 0) != holds {
                 r.held ^= bit;
@@ -235,7 +306,7 @@ impl Measure {
                     self.mismatch[o] += 1;
                 }
             }
-            Self::answer(r, o, kind, at, (self.all, &mut self.open, &mut self.steps));
+            answer((i, r), o, kind, t, &mut tally);
         }
     }
 
@@ -243,14 +314,59 @@ impl Measure {
     pub(super) fn finish(&mut self) {
         self.open = 0;
         let observers = self.mismatch.len();
-        for r in self.routes.values_mut() {
-            r.early.clear();
-            for c in r.pending.drain(..) {
+        self.early.clear();
+        for r in &mut self.routes {
+            for c in r.pending.as_mut_slice() {
                 let unseen = (0..observers).filter(|o| c.seen & (1 << o) == 0).count();
-                self.steps[c.step].missed[c.kind as usize] += unseen as u64;
+                self.steps[c.step as usize].missed[c.kind as usize] += unseen as u64;
             }
+            r.pending = Queue::Empty;
         }
     }
+}
+
+/// Observer `o` received a change of `kind` of route `r` at `at`: the
+/// oldest change of this kind it has not had is answered; changes of the
+/// other kind before it never reached it (the router sent only the last
+/// state). Without one, the receipt waits for its change's report.
+fn answer((id, r): (usize, &mut Route), o: usize, kind: Kind, at: u64, tally: &mut Tally<'_>) {
+    let bit = 1u64 << o;
+    let queue = r.pending.as_mut_slice();
+    let Some(at_match) = queue
+        .iter()
+        .position(|c| c.seen & bit == 0 && c.kind == kind)
+    else {
+        let early = tally.early.entry(id).or_default();
+        if early.len() == MAX_EARLY {
+            early.remove(0);
+        }
+        early.push((o, kind, at));
+        return;
+    };
+    let received = tally.base + Duration::from_nanos(at);
+    for c in queue.iter_mut().take(at_match + 1) {
+        if c.seen & bit != 0 {
+            continue;
+        }
+        c.seen |= bit;
+        if c.seen & tally.all == tally.all {
+            *tally.open -= 1;
+        }
+        let figures = &mut tally.steps[c.step as usize];
+        if c.kind == kind {
+            let latency = Duration::from_nanos(at.saturating_sub(c.at));
+            figures.samples[kind as usize].push(latency);
+            figures.last_received =
+                Some(figures.last_received.map_or(received, |l| l.max(received)));
+        } else {
+            figures.missed[c.kind as usize] += 1;
+        }
+    }
+    let done = queue
+        .iter()
+        .take_while(|c| c.seen & tally.all == tally.all)
+        .count();
+    r.pending.drop_front(done);
 }
 
 #[cfg(test)]
@@ -261,10 +377,76 @@ mod tests {
         v.iter().map(|s| s.parse().unwrap()).collect()
     }
 
+    /// The routes of one peer: `n` /24s from 10.0.0.0.
+    fn universe(n: usize) -> Universe {
+        Universe::of(&[Group {
+            first: 0,
+            count: 1,
+            local: "127.0.1.1".parse().unwrap(),
+            asn: 65100,
+            as_step: 1,
+            base: "10.0.0.0/8".parse().unwrap(),
+            len: 24,
+            per_peer: n,
+            attributes: Default::default(),
+        }])
+    }
+
+    #[test]
+    fn a_route_record_is_small() {
+        assert!(
+            std::mem::size_of::<Route>() <= 48,
+            "{}",
+            std::mem::size_of::<Route>()
+        );
+    }
+
+    #[test]
+    fn routes_are_numbered_by_their_block() {
+        let g = |first, count, base: &str, len, per_peer| Group {
+            first,
+            count,
+            local: "127.0.1.1".parse().unwrap(),
+            asn: 65100,
+            as_step: 1,
+            base: base.parse().unwrap(),
+            len,
+            per_peer,
+            attributes: Default::default(),
+        };
+        let groups = [
+            g(0, 2, "10.0.0.0/8", 24, 3),
+            g(2, 2, "2001:db8::/32", 48, 2),
+        ];
+        let u = Universe::of(&groups);
+        assert_eq!(u.total, 10);
+        let all: Vec<IpNet> = (0..2)
+            .flat_map(|k| {
+                groups[0]
+                    .routes_of(k)
+                    .chain(groups[1].routes_of(k))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut ids: Vec<usize> = all.iter().map(|p| u.id(p).unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, (0..10).collect::<Vec<_>>(), "{all:?}");
+        assert_eq!(u.id(&"10.0.1.0/24".parse().unwrap()), Some(1));
+        assert_eq!(u.id(&"2001:db8:1::/48".parse().unwrap()), Some(7));
+        for other in [
+            "10.0.6.0/24",
+            "10.0.0.0/25",
+            "192.0.2.0/24",
+            "2001:db8:4::/48",
+        ] {
+            assert_eq!(u.id(&other.parse().unwrap()), None, "{other}");
+        }
+    }
+
     #[test]
     fn changes_are_timed_per_observer_and_convergence_counted() {
         let all = nets(&["10.0.0.0/24", "10.0.1.0/24"]);
-        let mut m = Measure::new(all.iter().copied(), 2, 2);
+        let mut m = Measure::new(universe(2), 2, 2);
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         assert!(m.converged(), "nothing wanted, nothing held");
@@ -309,7 +491,7 @@ mod tests {
     #[test]
     fn a_receipt_reported_before_its_change_is_matched_by_time() {
         let p = nets(&["10.0.0.0/24"]);
-        let mut m = Measure::new(p.iter().copied(), 1, 1);
+        let mut m = Measure::new(universe(1), 1, 1);
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         m.desire(&p, true);

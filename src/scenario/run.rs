@@ -2,7 +2,7 @@
 //! Loc-RIB) and per observer, their events timestamped as they come, and
 //! the timeline carried out step by step.
 
-use super::measure::{Kind, Measure, MAX_OBSERVERS};
+use super::measure::{Kind, Measure, Universe, MAX_OBSERVERS};
 use super::report::{Gathered, Report};
 use super::{Scenario, Step, Wait};
 use crate::bgp::config::{AttributeOverrides, Overrides, Parameters, PeerConfig, PeerConfigError};
@@ -62,10 +62,8 @@ struct Member {
     name: String,
     session: Option<Session>,
     rib: watch::Sender<LocRib>,
-    /// The peer's routes, in order (none for an observer).
-    routes: Vec<IpNet>,
-    /// What it announces now.
-    current: BTreeSet<IpNet>,
+    /// What it announces now (what its session was last given).
+    current: LocRib,
     up: bool,
     last_error: Option<SessionError>,
     /// The step of its last change: what it writes is counted there (a
@@ -113,8 +111,11 @@ impl Scenario {
         for index in 0..self.observers.len() {
             observers.push(self.member(Who::Observer(index), &tx)?);
         }
-        let prefixes = peers.iter().flat_map(|p| p.routes.iter().copied());
-        let measure = Measure::new(prefixes, observers.len(), self.steps.len());
+        let measure = Measure::new(
+            Universe::of(&self.groups),
+            observers.len(),
+            self.steps.len(),
+        );
         let now = Instant::now();
         let mut runner = Runner {
             scenario: self,
@@ -139,17 +140,12 @@ impl Scenario {
         who: Who,
         events: &mpsc::UnboundedSender<(Who, Instant, Event)>,
     ) -> Result<Member, RunError> {
-        let (name, config, routes, overrides) = match who {
+        let (name, config, overrides) = match who {
             Who::Peer(i) => self.peer_config(i),
             Who::Observer(i) => {
                 let o = &self.observers[i];
                 let name = format!("observer {i} ({}, AS {})", o.local, o.asn);
-                (
-                    name,
-                    self.config(o.local, o.asn, 1_000_000 + i),
-                    Vec::new(),
-                    None,
-                )
+                (name, self.config(o.local, o.asn, 1_000_000 + i), None)
             }
         };
         let (rib, rib_rx) = watch::channel(LocRib::default());
@@ -178,16 +174,15 @@ impl Scenario {
             name,
             session: Some(session),
             rib,
-            routes,
-            current: BTreeSet::new(),
+            current: LocRib::default(),
             up: false,
             last_error: None,
             step: 0,
         })
     }
 
-    /// The configuration, routes and own attributes of peer `index`.
-    fn peer_config(&self, index: usize) -> (String, PeerConfig, Vec<IpNet>, Option<Overrides>) {
+    /// The configuration and own attributes of peer `index`.
+    fn peer_config(&self, index: usize) -> (String, PeerConfig, Option<Overrides>) {
         let (g, k) = self.peer(index).expect("a peer index of the scenario");
         let local = g.local_of(k).expect("checked when the file was read");
         let asn = g.asn_of(k);
@@ -209,7 +204,6 @@ impl Scenario {
             },
             ..Parameters::default()
         };
-        let routes: Vec<IpNet> = g.routes_of(k).collect();
         // An AS_PATH or ORIGIN of their own: every route of the peer shares
         // one set.
         let overrides = (a.as_path.is_some() || a.origin.is_some()).then(|| {
@@ -218,10 +212,10 @@ impl Scenario {
                 origin: a.origin,
                 ..Default::default()
             });
-            Arc::new(routes.iter().map(|p| (*p, own.clone())).collect())
+            Arc::new(g.routes_of(k).map(|p| (p, own.clone())).collect())
         });
         let name = format!("peer {index} ({local}, AS {asn})");
-        (name, config, routes, overrides)
+        (name, config, overrides)
     }
 
     /// A session from `local` in `asn` to the router.
@@ -356,10 +350,14 @@ impl Runner<'_> {
         let mut todo: Vec<(usize, Vec<IpNet>)> = peers
             .iter()
             .map(|&i| {
-                let m = &self.peers[i];
-                let list = m.routes.iter().take(count);
-                let list = list.filter(|p| m.current.contains(p) != announce).copied();
-                (i, list.rev().collect())
+                let current = &self.peers[i].current;
+                let (g, k) = self
+                    .scenario
+                    .peer(i)
+                    .expect("checked when the file was read");
+                let list = g.routes_of(k).take(count);
+                let list: Vec<IpNet> = list.filter(|p| current.contains(p) != announce).collect();
+                (i, list.into_iter().rev().collect())
             })
             .collect();
         let total: usize = todo.iter().map(|(_, l)| l.len()).sum();
@@ -400,14 +398,22 @@ impl Runner<'_> {
     /// Peer `i` announces (or withdraws) `prefixes` now.
     fn apply(&mut self, i: usize, prefixes: &[IpNet], announce: bool) {
         let m = &mut self.peers[i];
+        // The session holds the last set until it has sent the change:
+        // a new one is made, not the shared one changed.
+        let mut set: BTreeSet<IpNet> = if announce && m.current.is_empty() {
+            BTreeSet::new()
+        } else {
+            (*m.current).clone()
+        };
         for p in prefixes {
             if announce {
-                m.current.insert(*p);
+                set.insert(*p);
             } else {
-                m.current.remove(p);
+                set.remove(p);
             }
         }
-        m.rib.send_replace(Arc::new(m.current.clone()));
+        m.current = Arc::new(set);
+        m.rib.send_replace(m.current.clone());
         m.step = self.step;
         self.measure.desire(prefixes, announce);
     }
