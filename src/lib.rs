@@ -58,7 +58,8 @@
 //! | [`script`] | the command language of `--commands` (announce, withdraw, expect, ...) |
 //!
 //! Features: `director` (default) brings the health checks (rustls,
-//! hickory-proto, httparse); `cli` (default) the `cue-bgp` command. With
+//! hickory-proto, httparse); `scenario` (default) a router under test
+//! (toml); `cli` (default) the `cue-bgp` command. With
 //! `default-features = false` the crate is the BGP speaker alone, on tokio,
 //! ipnet, serde, thiserror and tracing. The library emits `tracing` events
 //! (sessions at info, faults at warn, UPDATE work at debug); it installs no
