@@ -20,10 +20,22 @@ fn start_bird(port: u16) -> Bird {
 /// Runs `cue-bgp scenario FILE --json` on `text`; the exit status and the
 /// report (checked against schema/scenario.schema.json).
 fn run(text: &str, timeout: Duration) -> (Option<i32>, serde_json::Value, String) {
+    run_with(text, timeout, &[])
+}
+
+/// As [`run`], with more arguments.
+fn run_with(
+    text: &str,
+    timeout: Duration,
+    args: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
     let dir = Scratch::new("scenario");
     let file = dir.path("s.toml");
     std::fs::write(&file, text).unwrap();
-    let done = Cue::start(&["scenario", "--json", file.to_str().unwrap()]).wait(timeout);
+    let mut all = vec!["scenario", "--json"];
+    all.extend_from_slice(args);
+    all.push(file.to_str().unwrap());
+    let done = Cue::start(&all).wait(timeout);
     let report: serde_json::Value = serde_json::from_str(done.stdout.trim())
         .unwrap_or_else(|e| panic!("no report ({e}): {} {}", done.stdout, done.stderr));
     check_report_schema(&report);
@@ -198,12 +210,47 @@ fn the_example_runs_as_written_against_bird() {
     let _bird = start_bird(port);
     let text = include_str!("../examples/scenarios/bird.toml")
         .replace("port = 1179", &format!("port = {port}"));
-    let (code, r, stderr) = run(&text, Duration::from_secs(120));
+    let dir = Scratch::new("plot");
+    let svg = dir.path("run.svg");
+    let plot = ["--plot", svg.to_str().unwrap()];
+    let (code, r, stderr) = run_with(&text, Duration::from_secs(120), &plot);
     assert_eq!(code, Some(0), "{stderr}\n{r}");
     assert_eq!(
         count(&r["announce"], "missing") + count(&r["withdraw"], "missing"),
         0
     );
+    assert_eq!(
+        r["distribution"]["announce_ms"].as_array().unwrap().len(),
+        101
+    );
+    // The plot: both panels, the observer's line, the steps marked.
+    let svg = std::fs::read_to_string(&svg).expect("the SVG was written");
+    assert!(svg.starts_with("<svg"), "{}", &svg[..svg.len().min(200)]);
+    for want in [
+        "Routes held at the observers",
+        "Latency through the router",
+        "observer 0",
+        "announce",
+        "withdraw",
+    ] {
+        assert!(svg.contains(want), "{want} not in the plot");
+    }
+    // The observer's line (first colour) runs through the whole run, with
+    // a point every 100 ms; the withdrawals' distribution has its own
+    // colour.
+    let observer = svg
+        .split("<polyline")
+        .find(|l| l.contains("stroke=\"#1F77B4\"") && l.contains("stroke-width=\"2\""))
+        .expect("the observer's line");
+    let points = observer
+        .split("points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(points.split_whitespace().count() > 20, "{points}");
+    assert!(svg.contains("stroke=\"#D62728\""), "the withdrawals' line");
 }
 
 #[test]

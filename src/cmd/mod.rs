@@ -9,6 +9,7 @@ pub mod demo;
 pub mod explain;
 pub mod listen;
 pub mod output;
+pub mod plot;
 pub mod run;
 pub mod scenario;
 pub mod signals;

@@ -24,6 +24,10 @@ pub struct ScenarioArgs {
     /// Check the file and exit without starting anything
     #[arg(long)]
     pub check: bool,
+    /// Draw the run into an SVG file: routes held at each observer over
+    /// time with the steps marked, and the latency distribution
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Reads and checks a scenario file.
@@ -54,6 +58,9 @@ pub async fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(path) = &args.plot {
+        super::plot::plot(&report, path)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {

@@ -42,7 +42,7 @@ mod report;
 mod run;
 
 pub use file::{indexes, ScenarioError};
-pub use report::{LimitCheck, Report, Stats, StepReport};
+pub use report::{Distribution, LimitCheck, Report, Stats, StepReport};
 pub use run::RunError;
 
 use crate::bgp::route::AttributeSpec;

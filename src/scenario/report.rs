@@ -123,10 +123,36 @@ pub struct Report {
     /// Events lost because the run fell behind (the figures then miss
     /// changes); 0 in a sound run.
     pub lagged: u64,
+    /// The latency of every change of the run at each percentile from 0
+    /// to 100 (101 values, milliseconds; empty when none was received).
+    pub distribution: Distribution,
     /// The limits, checked.
     pub limits: Vec<LimitCheck>,
     /// Every limit held and every wait for convergence ended converged.
     pub passed: bool,
+}
+
+/// Latency at each percentile from 0 to 100 (milliseconds), per kind.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Distribution {
+    /// Announcements.
+    pub announce_ms: Vec<f64>,
+    /// Withdrawals.
+    pub withdraw_ms: Vec<f64>,
+}
+
+/// The latency at each percentile of sorted `samples`, nearest rank.
+fn percentiles(samples: &[Duration]) -> Vec<f64> {
+    if samples.is_empty() {
+        return Vec::new();
+    }
+    (0..=100)
+        .map(|q| {
+            let rank =
+                ((q as f64 / 100.0 * samples.len() as f64).ceil() as usize).clamp(1, samples.len());
+            ms(samples[rank - 1])
+        })
+        .collect()
 }
 
 /// What the run gathered, for the report.
@@ -189,6 +215,10 @@ impl Report {
         };
         let announce = Stats::of(&mut all[0], totals[0][0], totals[0][1], whole(0));
         let withdraw = Stats::of(&mut all[1], totals[1][0], totals[1][1], whole(1));
+        let distribution = Distribution {
+            announce_ms: percentiles(&all[0]),
+            withdraw_ms: percentiles(&all[1]),
+        };
         let checks = check(limits, &announce, &withdraw, &steps);
         let passed = checks.iter().all(|c| c.passed) && steps.iter().all(|s| !s.not_converged);
         Report {
@@ -200,6 +230,7 @@ impl Report {
             withdraw,
             held: g.held,
             lagged: g.lagged,
+            distribution,
             limits: checks,
             passed,
         }
@@ -346,6 +377,8 @@ mod tests {
             (Some(50.0), Some(90.0), Some(99.0), Some(100.0))
         );
         assert_eq!(st.per_second, Some(50.0));
+        let d = percentiles(&s);
+        assert_eq!((d.len(), d[0], d[50], d[100]), (101, 1.0, 50.0, 100.0));
         let limits = Limits {
             announce: [None, None, Some(Duration::from_millis(95)), None],
             withdraw: [None, None, Some(Duration::from_millis(1)), None],
