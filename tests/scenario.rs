@@ -1,4 +1,4 @@
-//! `cue-bgp scenario` against BIRD as the router under test: 100 emulated
+//! `cue-bgp scenario` against BIRD (and FRR) as the router under test: 100 emulated
 //! peers x 1,000 routes and an observer, every prefix measured once each
 //! way, flap cycles counted at the observer, a reset peer's routes
 //! withdrawn by the router and measured, a limit that must fail failing;
@@ -251,6 +251,42 @@ fn the_example_runs_as_written_against_bird() {
         .unwrap();
     assert!(points.split_whitespace().count() > 20, "{points}");
     assert!(svg.contains("stroke=\"#D62728\""), "the withdrawals' line");
+}
+
+/// FRR's bgpd (no zebra) as the router: `bgp listen range` for the peers,
+/// the example as written.
+#[test]
+fn the_frr_example_runs_as_written_against_frr() {
+    if !have(BGPD) || !have("vtysh") {
+        return;
+    }
+    let port = free_port();
+    let conf = include_str!("../examples/scenarios/frr.conf");
+    let _frr = Frr::start(conf, port);
+    let text = include_str!("../examples/scenarios/frr.toml")
+        .replace("port = 1179", &format!("port = {port}"));
+    let (code, r, stderr) = run(&text, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}\n{r}");
+    // Every change through FRR, each way, none folded away.
+    let a = &r["announce"];
+    let w = &r["withdraw"];
+    assert_eq!(
+        (count(a, "sent"), count(a, "received")),
+        (12_500, 12_500),
+        "{a}"
+    );
+    assert_eq!(
+        (count(w, "sent"), count(w, "received")),
+        (12_500, 12_500),
+        "{w}"
+    );
+    assert_eq!(count(a, "missing") + count(w, "missing"), 0);
+    let reset = stats(&r, 4, "withdraw");
+    assert_eq!(
+        count(reset, "received"),
+        1000,
+        "FRR withdrew the reset peer's routes: {reset}"
+    );
 }
 
 #[test]

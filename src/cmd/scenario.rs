@@ -76,6 +76,15 @@ pub async fn run(args: ScenarioArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// A limit's figure: a count as it is, milliseconds to a tenth.
+fn figure(v: f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
 /// The report as tables: per step and kind, then the limits.
 fn print_report(r: &Report) {
     println!(
@@ -135,8 +144,8 @@ fn print_report(r: &Report) {
     for c in &r.limits {
         l.add_row(vec![
             c.limit.clone(),
-            format!("{}", c.allowed),
-            c.measured.map_or("-".into(), |m| format!("{m}")),
+            figure(c.allowed),
+            c.measured.map_or("-".into(), figure),
             if c.passed {
                 "ok".into()
             } else {
