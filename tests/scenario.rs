@@ -1,4 +1,4 @@
-//! `cue-bgp scenario` against BIRD (and FRR) as the router under test: 100 emulated
+//! `cue-bgp scenario` against BIRD, FRR and GoBGP as the router under test: 100 emulated
 //! peers x 1,000 routes and an observer, every prefix measured once each
 //! way, flap cycles counted at the observer, a reset peer's routes
 //! withdrawn by the router and measured, a limit that must fail failing;
@@ -286,6 +286,41 @@ fn the_frr_example_runs_as_written_against_frr() {
         count(reset, "received"),
         1000,
         "FRR withdrew the reset peer's routes: {reset}"
+    );
+}
+
+/// gobgpd as the router: dynamic neighbours in one peer group (one AS),
+/// the example as written.
+#[test]
+fn the_gobgp_example_runs_as_written_against_gobgp() {
+    if !have("gobgpd") {
+        return;
+    }
+    let port = free_port();
+    let conf = include_str!("../examples/scenarios/gobgpd.toml");
+    assert!(conf.contains("port = 1179"));
+    let _gobgp = Gobgp::start(&conf.replace("port = 1179", &format!("port = {port}")));
+    let text = include_str!("../examples/scenarios/gobgp.toml")
+        .replace("port = 1179", &format!("port = {port}"));
+    let (code, r, stderr) = run(&text, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}\n{r}");
+    let a = &r["announce"];
+    let w = &r["withdraw"];
+    assert_eq!(
+        (count(a, "sent"), count(a, "received")),
+        (12_500, 12_500),
+        "{a}"
+    );
+    assert_eq!(
+        (count(w, "sent"), count(w, "received")),
+        (12_500, 12_500),
+        "{w}"
+    );
+    let reset = stats(&r, 4, "withdraw");
+    assert_eq!(
+        count(reset, "received"),
+        1000,
+        "gobgpd withdrew the reset peer's routes: {reset}"
     );
 }
 
