@@ -253,6 +253,27 @@ fn the_example_runs_as_written_against_bird() {
     assert!(svg.contains("stroke=\"#D62728\""), "the withdrawals' line");
 }
 
+/// Runs an example scenario (`examples/scenarios/NAME.toml`, on `port`)
+/// against a router already started: exit 0, and every change of the
+/// example through the router each way, none folded away, the reset
+/// peer's 1,000 routes withdrawn by the router.
+fn example_through_the_router(example: &str, port: u16, router: &str) {
+    let text = example.replace("port = 1179", &format!("port = {port}"));
+    let (code, r, stderr) = run(&text, Duration::from_secs(120));
+    assert_eq!(code, Some(0), "{stderr}\n{r}");
+    for kind in ["announce", "withdraw"] {
+        let s = &r[kind];
+        let counts = (count(s, "sent"), count(s, "received"), count(s, "missing"));
+        assert_eq!(counts, (12_500, 12_500, 0), "{router}, {kind}: {s}");
+    }
+    let reset = stats(&r, 4, "withdraw");
+    let withdrawn = count(reset, "received");
+    assert_eq!(
+        withdrawn, 1000,
+        "{router} withdrew the reset peer's routes: {reset}"
+    );
+}
+
 /// FRR's bgpd (no zebra) as the router: `bgp listen range` for the peers,
 /// the example as written.
 #[test]
@@ -261,32 +282,9 @@ fn the_frr_example_runs_as_written_against_frr() {
         return;
     }
     let port = free_port();
-    let conf = include_str!("../examples/scenarios/frr.conf");
-    let _frr = Frr::start(conf, port);
-    let text = include_str!("../examples/scenarios/frr.toml")
-        .replace("port = 1179", &format!("port = {port}"));
-    let (code, r, stderr) = run(&text, Duration::from_secs(120));
-    assert_eq!(code, Some(0), "{stderr}\n{r}");
-    // Every change through FRR, each way, none folded away.
-    let a = &r["announce"];
-    let w = &r["withdraw"];
-    assert_eq!(
-        (count(a, "sent"), count(a, "received")),
-        (12_500, 12_500),
-        "{a}"
-    );
-    assert_eq!(
-        (count(w, "sent"), count(w, "received")),
-        (12_500, 12_500),
-        "{w}"
-    );
-    assert_eq!(count(a, "missing") + count(w, "missing"), 0);
-    let reset = stats(&r, 4, "withdraw");
-    assert_eq!(
-        count(reset, "received"),
-        1000,
-        "FRR withdrew the reset peer's routes: {reset}"
-    );
+    let _frr = Frr::start(include_str!("../examples/scenarios/frr.conf"), port);
+    let example = include_str!("../examples/scenarios/frr.toml");
+    example_through_the_router(example, port, "FRR");
 }
 
 /// gobgpd as the router: dynamic neighbours in one peer group (one AS),
@@ -300,28 +298,8 @@ fn the_gobgp_example_runs_as_written_against_gobgp() {
     let conf = include_str!("../examples/scenarios/gobgpd.toml");
     assert!(conf.contains("port = 1179"));
     let _gobgp = Gobgp::start(&conf.replace("port = 1179", &format!("port = {port}")));
-    let text = include_str!("../examples/scenarios/gobgp.toml")
-        .replace("port = 1179", &format!("port = {port}"));
-    let (code, r, stderr) = run(&text, Duration::from_secs(120));
-    assert_eq!(code, Some(0), "{stderr}\n{r}");
-    let a = &r["announce"];
-    let w = &r["withdraw"];
-    assert_eq!(
-        (count(a, "sent"), count(a, "received")),
-        (12_500, 12_500),
-        "{a}"
-    );
-    assert_eq!(
-        (count(w, "sent"), count(w, "received")),
-        (12_500, 12_500),
-        "{w}"
-    );
-    let reset = stats(&r, 4, "withdraw");
-    assert_eq!(
-        count(reset, "received"),
-        1000,
-        "gobgpd withdrew the reset peer's routes: {reset}"
-    );
+    let example = include_str!("../examples/scenarios/gobgp.toml");
+    example_through_the_router(example, port, "gobgpd");
 }
 
 #[test]

@@ -174,8 +174,6 @@ impl SessionCore {
 
     /// The driver starts dialling (`active`) or waiting for a connection.
     pub fn connecting(&mut self, active: bool) -> Vec<Step> {
-        self.stop_deadline = None;
-        self.silent_close = false;
         let actions = self.fsm.connecting(active);
         self.steps(actions, Instant::now())
     }
@@ -201,7 +199,6 @@ impl SessionCore {
     /// The peer closed the connection, or reading from it failed: no
     /// NOTIFICATION came.
     pub fn closed_by_peer(&mut self) -> Vec<Step> {
-        self.silent_close = true;
         let actions = self.fsm.closed();
         self.steps(actions, Instant::now())
     }

@@ -118,6 +118,9 @@ impl Universe {
             blocks.push((v4, g.len, start, end, shift, total));
             total += g.count * g.per_peer;
         }
+        // By family and start: the blocks of one family do not overlap (the
+        // file is refused otherwise), so one binary search finds a route's.
+        blocks.sort_unstable_by_key(|b| (b.0, b.2));
         Universe { blocks, total }
     }
 
@@ -125,12 +128,12 @@ impl Universe {
     fn id(&self, p: &IpNet) -> Option<usize> {
         let v4 = p.addr().is_ipv4();
         let n = super::number(p.addr());
-        self.blocks
-            .iter()
-            .find(|b| b.0 == v4 && b.1 == p.prefix_len() && (b.2..=b.3).contains(&n))
-            .map(|b| b.5 + ((n - b.2) >> b.4) as usize)
+        let after = self.blocks.partition_point(|b| (b.0, b.2) <= (v4, n));
+        let b = self.blocks[..after].last()?;
+        (b.0 == v4 && b.1 == p.prefix_len() && n <= b.3).then(|| b.5 + ((n - b.2) >> b.4) as usize)
     }
 }
+
 /// What one step measured, for each kind.
 #[derive(Debug, Default, Clone)]
 pub(super) struct StepFigures {
@@ -150,27 +153,26 @@ pub(super) struct StepFigures {
 pub(super) struct Measure {
     universe: Universe,
     routes: Vec<Route>,
-    /// What `Pending::at` counts from.
-    base: Instant,
-    all: u64,
     /// Per observer: our prefixes whose presence there differs from what
     /// the peers want.
     mismatch: Vec<usize>,
     /// Per observer: how many of our prefixes it holds.
     pub(super) held: Vec<usize>,
-    pub(super) steps: Vec<StepFigures>,
+    tally: Tally,
+}
+
+/// Where changes and their answers are counted (apart from the routes, so
+/// that a route and the tally are borrowed together).
+#[derive(Debug)]
+struct Tally {
+    /// What `Pending::at` counts from.
+    base: Instant,
+    /// Every observer's bit.
+    all: u64,
+    steps: Vec<StepFigures>,
     /// Changes written that some observer has not received yet.
     open: usize,
     early: Early,
-}
-
-/// Where an answered change is counted.
-struct Tally<'a> {
-    all: u64,
-    base: Instant,
-    open: &'a mut usize,
-    steps: &'a mut [StepFigures],
-    early: &'a mut Early,
 }
 
 impl Measure {
@@ -182,28 +184,35 @@ impl Measure {
         Measure {
             universe,
             routes,
-            base: Instant::now(),
-            all: if observers >= 64 {
-                u64::MAX
-            } else {
-                (1u64 << observers) - 1
-            },
             mismatch: vec![0; observers],
             held: vec![0; observers],
-            steps: vec![StepFigures::default(); steps.max(1)],
-            open: 0,
-            early: Early::default(),
+            tally: Tally {
+                base: Instant::now(),
+                all: if observers >= 64 {
+                    u64::MAX
+                } else {
+                    (1u64 << observers) - 1
+                },
+                steps: vec![StepFigures::default(); steps.max(1)],
+                open: 0,
+                early: Early::default(),
+            },
         }
     }
 
     fn nanos(&self, at: Instant) -> u64 {
-        at.saturating_duration_since(self.base).as_nanos() as u64
+        at.saturating_duration_since(self.tally.base).as_nanos() as u64
+    }
+
+    /// What each step measured, taken out (at the end of a run).
+    pub(super) fn take_figures(&mut self) -> Vec<StepFigures> {
+        std::mem::take(&mut self.tally.steps)
     }
 
     /// Whether every observer holds exactly what the peers want, and has
     /// had every change written (or a later one of the same prefix).
     pub(super) fn converged(&self) -> bool {
-        self.open == 0 && self.mismatch.iter().all(|m| *m == 0)
+        self.tally.open == 0 && self.mismatch.iter().all(|m| *m == 0)
     }
 
     /// The peers now want `prefixes` announced (or not).
@@ -244,9 +253,10 @@ impl Measure {
                 continue;
             };
             let r = &mut self.routes[i];
-            self.open += 1;
-            self.steps[step].sent[kind as usize] += 1;
-            self.steps[step].first_sent.get_or_insert(at);
+            let tally = &mut self.tally;
+            tally.open += 1;
+            tally.steps[step].sent[kind as usize] += 1;
+            tally.steps[step].first_sent.get_or_insert(at);
             r.pending.push(Pending {
                 at: t,
                 seen: 0,
@@ -254,18 +264,11 @@ impl Measure {
                 kind,
             });
             // What came before it was written answers something older.
-            let Some(early) = self.early.remove(&i) else {
+            let Some(early) = tally.early.remove(&i) else {
                 continue;
             };
-            let mut tally = Tally {
-                all: self.all,
-                base: self.base,
-                open: &mut self.open,
-                steps: &mut self.steps,
-                early: &mut self.early,
-            };
             for (o, k, e) in early.into_iter().filter(|e| e.2 >= t) {
-                answer((i, r), o, k, e, &mut tally);
+                answer((i, r), o, k, e, tally);
             }
         }
     }
@@ -280,13 +283,6 @@ impl Measure {
     ) {
         let bit = 1u64 << o;
         let t = self.nanos(at);
-        let mut tally = Tally {
-            all: self.all,
-            base: self.base,
-            open: &mut self.open,
-            steps: &mut self.steps,
-            early: &mut self.early,
-        };
         for p in prefixes {
             let Some(i) = self.universe.id(p) else {
                 continue;
@@ -306,19 +302,20 @@ impl Measure {
                     self.mismatch[o] += 1;
                 }
             }
-            answer((i, r), o, kind, t, &mut tally);
+            answer((i, r), o, kind, t, &mut self.tally);
         }
     }
 
     /// Ends the measurement: what is still pending never arrived.
     pub(super) fn finish(&mut self) {
-        self.open = 0;
+        let tally = &mut self.tally;
+        tally.open = 0;
         let observers = self.mismatch.len();
-        self.early.clear();
+        tally.early.clear();
         for r in &mut self.routes {
             for c in r.pending.as_mut_slice() {
                 let unseen = (0..observers).filter(|o| c.seen & (1 << o) == 0).count();
-                self.steps[c.step as usize].missed[c.kind as usize] += unseen as u64;
+                tally.steps[c.step as usize].missed[c.kind as usize] += unseen as u64;
             }
             r.pending = Queue::Empty;
         }
@@ -329,7 +326,7 @@ impl Measure {
 /// oldest change of this kind it has not had is answered; changes of the
 /// other kind before it never reached it (the router sent only the last
 /// state). Without one, the receipt waits for its change's report.
-fn answer((id, r): (usize, &mut Route), o: usize, kind: Kind, at: u64, tally: &mut Tally<'_>) {
+fn answer((id, r): (usize, &mut Route), o: usize, kind: Kind, at: u64, tally: &mut Tally) {
     let bit = 1u64 << o;
     let queue = r.pending.as_mut_slice();
     let Some(at_match) = queue
@@ -350,7 +347,7 @@ fn answer((id, r): (usize, &mut Route), o: usize, kind: Kind, at: u64, tally: &m
         }
         c.seen |= bit;
         if c.seen & tally.all == tally.all {
-            *tally.open -= 1;
+            tally.open -= 1;
         }
         let figures = &mut tally.steps[c.step as usize];
         if c.kind == kind {
@@ -458,7 +455,10 @@ mod tests {
         m.received(1, t0 + ms(7), Kind::Announce, all[..1].iter());
         m.received(1, t0 + ms(9), Kind::Announce, all[1..].iter());
         assert!(m.converged());
-        assert_eq!(m.steps[0].samples[0], vec![ms(5), ms(5), ms(7), ms(9)]);
+        assert_eq!(
+            m.tally.steps[0].samples[0],
+            vec![ms(5), ms(5), ms(7), ms(9)]
+        );
         assert_eq!(m.held, vec![2, 2]);
         // A flap the router folds into one announcement at observer 0: the
         // withdrawal never reached it.
@@ -476,7 +476,7 @@ mod tests {
         );
         m.received(1, t1 + ms(30), Kind::Announce, all[..1].iter());
         assert!(m.converged());
-        let f = &m.steps[1];
+        let f = &m.tally.steps[1];
         assert_eq!(f.samples[1], vec![ms(15)]);
         assert_eq!(f.samples[0], vec![ms(10), ms(20)]);
         assert_eq!(f.missed, [0, 1]);
@@ -485,7 +485,7 @@ mod tests {
         m.sent(1, t1, Kind::Withdraw, all[1..].iter());
         m.received(0, t1, Kind::Withdraw, nets(&["192.0.2.0/24"]).iter());
         m.finish();
-        assert_eq!(m.steps[1].missed, [0, 3]);
+        assert_eq!(m.tally.steps[1].missed, [0, 3]);
     }
 
     #[test]
@@ -498,15 +498,15 @@ mod tests {
         // The observer's receipt (at 3 ms) is handled first; the peer's
         // report that it wrote at 1 ms comes after.
         m.received(0, t0 + ms(3), Kind::Announce, p.iter());
-        assert!(!m.converged() || m.steps[0].sent[0] == 0);
+        assert!(!m.converged() || m.tally.steps[0].sent[0] == 0);
         m.sent(0, t0 + ms(1), Kind::Announce, p.iter());
-        assert_eq!(m.steps[0].samples[0], vec![ms(2)]);
+        assert_eq!(m.tally.steps[0].samples[0], vec![ms(2)]);
         assert!(m.converged());
         // A receipt from before a write does not answer it.
         m.received(0, t0 + ms(4), Kind::Withdraw, p.iter());
         m.sent(0, t0 + ms(5), Kind::Withdraw, p.iter());
-        assert!(m.steps[0].samples[1].is_empty());
+        assert!(m.tally.steps[0].samples[1].is_empty());
         m.finish();
-        assert_eq!(m.steps[0].missed, [0, 1]);
+        assert_eq!(m.tally.steps[0].missed, [0, 1]);
     }
 }

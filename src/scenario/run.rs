@@ -255,7 +255,7 @@ impl Runner<'_> {
         let end = Instant::now() + Duration::from_millis(200);
         self.pump(end, false).await;
         self.measure.finish();
-        let figures = std::mem::take(&mut self.measure.steps);
+        let figures = self.measure.take_figures();
         let gathered = Gathered {
             steps,
             figures,

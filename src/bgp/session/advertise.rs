@@ -44,40 +44,7 @@ impl Driver {
             _ => adj_rib_out(&loc, &adv.negotiated.families, &params.filter),
         };
         let attrs_changed = !params.same_attributes(&adv.params);
-        let (mut announce, withdraw) = match what {
-            Sync::Full => (PrefixList::Rib(new.clone()), PrefixList::List(vec![])),
-            Sync::Family(family) => (
-                PrefixList::List(
-                    new.iter()
-                        .filter(|p| Family::of(p.addr()) == family)
-                        .copied()
-                        .collect(),
-                ),
-                PrefixList::List(vec![]),
-            ),
-            // Everything goes (an emptied Loc-RIB, or a stop): withdraw what
-            // was sent, shared rather than copied.
-            Sync::Delta | Sync::WithdrawAll if new.is_empty() => {
-                (PrefixList::List(vec![]), PrefixList::Rib(adv.rib.clone()))
-            }
-            Sync::Delta | Sync::WithdrawAll if attrs_changed => (
-                PrefixList::Rib(new.clone()),
-                PrefixList::List(delta(&adv.rib, &new).withdraw),
-            ),
-            Sync::Delta | Sync::WithdrawAll => {
-                let d = delta(&adv.rib, &new);
-                (PrefixList::List(d.announce), PrefixList::List(d.withdraw))
-            }
-        };
-        // Routes that stay whose own attributes changed go again.
-        if let PrefixList::List(list) = &mut announce {
-            let again = changed_overrides(&adv.overrides, &overrides, &adv.rib, &new);
-            if !again.is_empty() {
-                list.extend(again);
-                list.sort_unstable();
-                list.dedup();
-            }
-        }
+        let (announce, withdraw) = difference(what, adv, &new, attrs_changed, &overrides);
         if announce.is_empty() && withdraw.is_empty() {
             adv.rib = new;
             adv.params = params;
@@ -302,6 +269,55 @@ impl Driver {
             self.core.decode_context(),
         )
     }
+}
+
+/// What a sync sends (announce, withdraw): everything for a full sync or
+/// one family again (route refresh); what was sent, when nothing is left
+/// (shared, not copied); everything again with the withdrawals when the
+/// session's attributes changed; else the difference, with the routes that
+/// stay whose own attributes changed.
+fn difference(
+    what: Sync,
+    adv: &Advertised,
+    new: &LocRib,
+    attrs_changed: bool,
+    overrides: &Overrides,
+) -> (PrefixList, PrefixList) {
+    let (mut announce, withdraw) = match what {
+        Sync::Full => (PrefixList::Rib(new.clone()), PrefixList::List(vec![])),
+        Sync::Family(family) => (
+            PrefixList::List(
+                new.iter()
+                    .filter(|p| Family::of(p.addr()) == family)
+                    .copied()
+                    .collect(),
+            ),
+            PrefixList::List(vec![]),
+        ),
+        // Everything goes (an emptied Loc-RIB, or a stop): withdraw what
+        // was sent, shared rather than copied.
+        Sync::Delta | Sync::WithdrawAll if new.is_empty() => {
+            (PrefixList::List(vec![]), PrefixList::Rib(adv.rib.clone()))
+        }
+        Sync::Delta | Sync::WithdrawAll if attrs_changed => (
+            PrefixList::Rib(new.clone()),
+            PrefixList::List(delta(&adv.rib, new).withdraw),
+        ),
+        Sync::Delta | Sync::WithdrawAll => {
+            let d = delta(&adv.rib, new);
+            (PrefixList::List(d.announce), PrefixList::List(d.withdraw))
+        }
+    };
+    // Routes that stay whose own attributes changed go again.
+    if let PrefixList::List(list) = &mut announce {
+        let again = changed_overrides(&adv.overrides, overrides, &adv.rib, new);
+        if !again.is_empty() {
+            list.extend(again);
+            list.sort_unstable();
+            list.dedup();
+        }
+    }
+    (announce, withdraw)
 }
 
 /// Prefixes advertised before and still advertised whose attributes of
