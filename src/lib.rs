@@ -74,6 +74,12 @@ pub mod rhi;
 pub mod scenario;
 pub mod script;
 
+/// Locks `m`; a lock poisoned by a panicking holder is taken as it is (its
+/// data stays usable: every holder leaves it consistent between calls).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The README's code examples, compiled as doc tests.
 #[cfg(all(doctest, feature = "director"))]
 #[doc = include_str!("../README.md")]

@@ -39,6 +39,7 @@
 
 use crate::bgp::{AttributeOverrides, Events, LocRib, Overrides, PeerStatus, Pool};
 use crate::director::{Config, ConfigError, Director, DirectorEvent};
+use crate::lock;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -84,10 +85,6 @@ impl Drop for Inner {
         }
         self.director.stop();
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The Loc-RIB for `fixed` prefixes, healthy `vips` and `backup` VIPs (as

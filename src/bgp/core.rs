@@ -44,6 +44,7 @@ use super::wire::{
     CeaseSubcode, DecodeContext, DecodeError, Family, Message, Notification, NotificationKind,
     Update,
 };
+use crate::lock;
 use ipnet::IpNet;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -437,10 +438,6 @@ pub fn prefix_limit(held: usize, limit: Option<usize>, family: Family) -> Option
         NotificationKind::Cease(CeaseSubcode::MaximumPrefixesReached),
         data,
     ))
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use super::rib::LocRib;
 use super::route::SortedRoutes;
 use super::session::{Session, Shared, Staged, StatusNotifier};
 use super::State;
+use crate::lock;
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
@@ -92,10 +93,6 @@ struct Inner {
     mrt: watch::Sender<Option<Arc<super::mrt::MrtRecorder>>>,
     /// A table of [`Pool::set_table`] whose trees are being built.
     staged: watch::Sender<Option<Arc<Staged>>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Builds the trees of a staged table (on one thread: the sessions send
@@ -440,19 +437,32 @@ impl Pool {
     ) -> super::route::ExpectReport {
         let mut changes = self.status_changes();
         let deadline = tokio::time::Instant::now() + timeout;
+        // Only what changed is looked at again; the whole report (which
+        // routes differ, and how) is written once, at the end.
+        let mut tracker = super::route::Tracker::new(present, absent);
         loop {
             changes.borrow_and_update();
-            let report = super::route::check_routes(present, absent, &self.adj_rib_in());
-            if !report.unexpected.is_empty() || (!present.is_empty() && report.is_ok()) {
-                return report;
+            tracker.refresh(self.ribs());
+            if tracker.done() {
+                break;
             }
             tokio::select! {
-                r = changes.changed() => if r.is_err() { return report },
-                _ = tokio::time::sleep_until(deadline) => {
-                    return super::route::check_routes(present, absent, &self.adj_rib_in());
-                }
+                r = changes.changed() => if r.is_err() { break },
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
+        if tracker.done() && tracker.hit() == 0 {
+            return super::route::ExpectReport::default();
+        }
+        super::route::check_routes(present, absent, &self.adj_rib_in())
+    }
+
+    /// Each session's Adj-RIB-In.
+    fn ribs(&self) -> Vec<super::route::WatchedRib> {
+        lock(&self.inner.sessions)
+            .values()
+            .map(|s| s.rib())
+            .collect()
     }
 
     /// Records every message the sessions send and receive from now on (on

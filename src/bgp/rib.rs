@@ -228,6 +228,10 @@ pub struct AdjRibIn {
     /// (RFC 4724): replaced when announced again, removed at End-of-RIB or
     /// when the restart time runs out.
     stale: BTreeSet<IpNet>,
+    /// For each watcher (a check of expectations), the prefixes changed
+    /// since it last looked: what it has to look at again, instead of
+    /// every route at every change.
+    journals: Vec<(u64, Vec<IpNet>)>,
 }
 
 /// What one received UPDATE changed.
@@ -255,6 +259,9 @@ impl AdjRibIn {
     /// ([`Update::treat_as_withdraw`]) are withdrawals.
     pub fn apply(&mut self, u: &Update) -> Received {
         let mut r = Received::default();
+        for (_, j) in &mut self.journals {
+            j.extend(u.withdrawn_all().chain(u.announced()));
+        }
         if !self.stale.is_empty() {
             for p in u.withdrawn_all().chain(u.announced()) {
                 self.stale.remove(p);
@@ -323,6 +330,9 @@ impl AdjRibIn {
 
     /// Forget every route (the session went down).
     pub fn clear(&mut self) {
+        for (_, j) in &mut self.journals {
+            j.extend(self.routes.keys());
+        }
         self.routes.clear();
         self.stale.clear();
     }
@@ -363,7 +373,43 @@ impl AdjRibIn {
             self.stale.remove(p);
             self.routes.remove(p);
         }
+        for (_, j) in &mut self.journals {
+            j.extend(&gone);
+        }
         gone
+    }
+
+    /// The attributes held for `prefix`.
+    pub fn get(&self, prefix: &IpNet) -> Option<&Arc<RouteAttributes>> {
+        self.routes.get(prefix)
+    }
+
+    /// Starts keeping, for watcher `id`, the prefixes that change from now
+    /// on (see [`changes`](Self::changes)); returns the prefixes held now.
+    pub(crate) fn watch(&mut self, id: u64) -> Vec<IpNet> {
+        self.journals.push((id, Vec::new()));
+        self.routes.keys().copied().collect()
+    }
+
+    /// The prefixes announced, withdrawn or dropped since watcher `id`
+    /// last asked (in order, a prefix as often as it changed).
+    pub(crate) fn changes(&mut self, id: u64) -> Vec<IpNet> {
+        self.journals
+            .iter_mut()
+            .find(|(i, _)| *i == id)
+            .map(|(_, j)| std::mem::take(j))
+            .unwrap_or_default()
+    }
+
+    /// How many watchers keep changes.
+    #[cfg(test)]
+    pub(crate) fn watchers(&self) -> usize {
+        self.journals.len()
+    }
+
+    /// Stops keeping changes for watcher `id`.
+    pub(crate) fn unwatch(&mut self, id: u64) {
+        self.journals.retain(|(i, _)| *i != id);
     }
 
     /// The routes kept as stale, in prefix order.

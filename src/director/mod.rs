@@ -38,6 +38,7 @@ pub use config::{
 pub use state::{DestinationStatus, DirectorEvent, DirectorState, ServiceStatus};
 
 use crate::bgp::{event_channel, AttributeOverrides, EventSender, Events, DEFAULT_EVENT_BUFFER};
+use crate::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -76,10 +77,6 @@ struct Shared {
     probe_events: std::sync::atomic::AtomicBool,
     events: EventSender<DirectorEvent>,
     changed: watch::Sender<u64>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {

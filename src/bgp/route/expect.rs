@@ -2,8 +2,11 @@
 //! absent (`--expect`, `expect`, `listen --expect`).
 
 use super::syntax::{AttributeSpec, RouteSpec};
-use crate::bgp::rib::RouteAttributes;
+use crate::bgp::rib::{AdjRibIn, RouteAttributes};
+use crate::lock;
 use ipnet::IpNet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 impl AttributeSpec {
     /// How `route` differs from what is stated here, one line per
@@ -18,36 +21,61 @@ impl AttributeSpec {
     /// ```
     pub fn differences(&self, route: &RouteAttributes) -> Vec<String> {
         let mut d = Vec::new();
+        self.compare(route, |a| d.push(a.to_string()));
+        d
+    }
+
+    /// Whether `route` has every attribute stated here (no
+    /// [`differences`](Self::differences)), without writing them out.
+    ///
+    /// ```
+    /// use cue::bgp::route::AttributeSpec;
+    /// use cue::bgp::RouteAttributes;
+    /// let want: AttributeSpec = "med 10".parse().unwrap();
+    /// assert!(want.matches(&RouteAttributes { med: Some(10), ..Default::default() }));
+    /// assert!(!want.matches(&RouteAttributes::default()));
+    /// ```
+    pub fn matches(&self, route: &RouteAttributes) -> bool {
+        let mut same = true;
+        self.compare(route, |_| same = false);
+        same
+    }
+
+    /// Calls `differ` once per attribute in which `route` differs.
+    fn compare(&self, route: &RouteAttributes, mut differ: impl FnMut(std::fmt::Arguments<'_>)) {
         let opt = |v: Option<u32>| v.map_or("none".to_string(), |v| v.to_string());
         if let Some(nh) = self.next_hop {
             if route.next_hop != Some(nh) && route.link_local != Some(nh) {
                 let got = route.next_hop.map_or("none".to_string(), |n| n.to_string());
-                d.push(format!("next-hop {nh}, got {got}"));
+                differ(format_args!("next-hop {nh}, got {got}"));
             }
         }
         if let Some(o) = self.origin {
             if route.origin != Some(o) {
                 let got = route.origin.map_or("none".to_string(), |o| o.to_string());
-                d.push(format!("origin {o}, got {got}"));
+                differ(format_args!("origin {o}, got {got}"));
             }
         }
         if let Some(path) = &self.as_path {
-            let got: Vec<u32> = route
-                .as_path
-                .segments
-                .iter()
-                .flat_map(|s| s.asns.iter().copied())
-                .collect();
-            if *path != got || route.as_path.segments.len() > 1 {
+            let got = route.as_path.segments.iter().flat_map(|s| s.asns.iter());
+            if !path.iter().eq(got) || route.as_path.segments.len() > 1 {
                 let want: Vec<String> = path.iter().map(|a| a.to_string()).collect();
-                d.push(format!("as-path {}, got {}", want.join(" "), route.as_path));
+                differ(format_args!(
+                    "as-path {}, got {}",
+                    want.join(" "),
+                    route.as_path
+                ));
             }
         }
         if self.med.is_some() && self.med != route.med {
-            d.push(format!("med {}, got {}", opt(self.med), opt(route.med)));
+            differ(format_args!(
+                "med {}, got {}",
+                opt(self.med),
+                opt(route.med)
+            ));
         }
         if self.local_pref.is_some() && self.local_pref != route.local_pref {
-            d.push(format!(
+            differ(format_args!(
                 "local-pref {}, got {}",
                 opt(self.local_pref),
                 opt(route.local_pref)
@@ -55,20 +83,19 @@ impl AttributeSpec {
         }
         for c in &self.communities {
             if !route.communities.contains(c) {
-                d.push(format!("community {c} missing"));
+                differ(format_args!("community {c} missing"));
             }
         }
         for c in &self.large_communities {
             if !route.large_communities.contains(c) {
-                d.push(format!("large-community {c} missing"));
+                differ(format_args!("large-community {c} missing"));
             }
         }
         for c in &self.ext_communities {
             if !route.ext_communities.contains(c) {
-                d.push(format!("ext-community {c} missing"));
+                differ(format_args!("ext-community {c} missing"));
             }
         }
-        d
     }
 }
 
@@ -185,10 +212,247 @@ pub fn check_routes(
     report
 }
 
+/// A peer's Adj-RIB-In, as a [`Tracker`] watches it.
+pub(crate) type WatchedRib = Arc<Mutex<AdjRibIn>>;
+
+/// Expectations checked as routes change: the prefixes that changed since
+/// the last look, not every route held, are looked at again (what checking
+/// a million expected routes while they arrive needs).
+pub(crate) struct Tracker<'a> {
+    present: &'a [RouteSpec],
+    absent: &'a [RouteSpec],
+    /// (prefix, spec) in prefix order; a spec below `present.len()` is
+    /// one of `present`, the others are `absent`'s after it.
+    index: Vec<(IpNet, u32)>,
+    /// Per spec (present, then absent): whether a route held matches it.
+    held: Vec<bool>,
+    /// Present specs held.
+    met: usize,
+    /// Absent specs held.
+    hit: usize,
+    /// The journal id this tracker reads the Adj-RIBs-In with.
+    watcher: u64,
+    ribs: Vec<WatchedRib>,
+}
+
+impl<'a> Tracker<'a> {
+    pub(crate) fn new(present: &'a [RouteSpec], absent: &'a [RouteSpec]) -> Self {
+        static WATCHERS: AtomicU64 = AtomicU64::new(1);
+        let mut index: Vec<(IpNet, u32)> = present
+            .iter()
+            .chain(absent)
+            .enumerate()
+            .map(|(i, r)| (r.prefix, i as u32))
+            .collect();
+        index.sort_unstable();
+        Tracker {
+            present,
+            absent,
+            index,
+            held: vec![false; present.len() + absent.len()],
+            met: 0,
+            hit: 0,
+            watcher: WATCHERS.fetch_add(1, Ordering::Relaxed),
+            ribs: Vec::new(),
+        }
+    }
+
+    /// Whether the check is over: every route expected present is, or a
+    /// route expected absent is not.
+    pub(crate) fn done(&self) -> bool {
+        self.hit > 0 || (!self.present.is_empty() && self.met == self.present.len())
+    }
+
+    /// How many routes expected absent are held.
+    pub(crate) fn hit(&self) -> usize {
+        self.hit
+    }
+
+    /// Looks at what changed in `ribs` (the peers' now) since the last
+    /// call: every route of a peer new to it, every route of a peer gone,
+    /// the journal of the others.
+    pub(crate) fn refresh(&mut self, ribs: Vec<WatchedRib>) {
+        let mut changed = Vec::new();
+        let id = self.watcher;
+        for rib in &self.ribs {
+            let mut r = lock(rib);
+            changed.extend(r.changes(id));
+            if !ribs.iter().any(|n| Arc::ptr_eq(n, rib)) {
+                changed.extend(r.routes().map(|(p, _)| *p));
+                r.unwatch(id);
+            }
+        }
+        self.ribs
+            .retain(|rib| ribs.iter().any(|n| Arc::ptr_eq(n, rib)));
+        for rib in ribs {
+            if !self.ribs.iter().any(|o| Arc::ptr_eq(o, &rib)) {
+                changed.extend(lock(&rib).watch(id));
+                self.ribs.push(rib);
+            }
+        }
+        self.reevaluate(changed);
+    }
+
+    /// The specs of `prefix`: a range of `index`.
+    fn specs(&self, prefix: &IpNet) -> std::ops::Range<usize> {
+        let start = self.index.partition_point(|(p, _)| p < prefix);
+        let end = start + self.index[start..].partition_point(|(p, _)| p == prefix);
+        start..end
+    }
+
+    fn reevaluate(&mut self, mut changed: Vec<IpNet>) {
+        changed.retain(|p| !self.specs(p).is_empty());
+        if changed.is_empty() {
+            return;
+        }
+        changed.sort_unstable();
+        changed.dedup();
+        let guards: Vec<_> = self.ribs.iter().map(|r| lock(r)).collect();
+        let mut routes: Vec<&RouteAttributes> = Vec::new();
+        let mut updates = Vec::new();
+        for p in &changed {
+            routes.clear();
+            routes.extend(guards.iter().filter_map(|g| g.get(p)).map(|a| a.as_ref()));
+            for (_, spec) in &self.index[self.specs(p)] {
+                let spec = *spec as usize;
+                let attributes = match spec.checked_sub(self.present.len()) {
+                    None => &self.present[spec].attributes,
+                    Some(a) => &self.absent[a].attributes,
+                };
+                updates.push((spec, routes.iter().any(|r| attributes.matches(r))));
+            }
+        }
+        drop(guards);
+        for (spec, now) in updates {
+            if self.held[spec] != now {
+                self.held[spec] = now;
+                let count = if spec < self.present.len() {
+                    &mut self.met
+                } else {
+                    &mut self.hit
+                };
+                if now {
+                    *count += 1;
+                } else {
+                    *count -= 1;
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Tracker<'_> {
+    fn drop(&mut self) {
+        for rib in &self.ribs {
+            lock(rib).unwatch(self.watcher);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::bgp::wire::{AsPath, Origin};
+
+    fn update(announce: &[&str], withdraw: &[&str], med: Option<u32>) -> crate::bgp::wire::Update {
+        use crate::bgp::wire::PathAttributes;
+        crate::bgp::wire::Update {
+            withdrawn: withdraw.iter().map(|p| p.parse().unwrap()).collect(),
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(&[65002])),
+                next_hop: Some("10.0.0.2".parse().unwrap()),
+                med,
+                ..Default::default()
+            },
+            nlri: announce.iter().map(|p| p.parse().unwrap()).collect(),
+            errors: vec![],
+        }
+    }
+
+    fn specs(v: &[&str]) -> Vec<RouteSpec> {
+        v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn tracker_follows_changes() {
+        let present = specs(&["10.0.0.0/24 med 10", "10.0.1.0/24"]);
+        let absent = specs(&["10.9.0.0/24"]);
+        let mut t = Tracker::new(&present, &absent);
+        let a: WatchedRib = Default::default();
+        // Routes held before the tracker looks count too.
+        lock(&a).apply(&update(&["10.0.1.0/24"], &[], None));
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.met, t.hit, t.done()), (1, 0, false));
+        // Other attributes than expected: not met.
+        lock(&a).apply(&update(&["10.0.0.0/24"], &[], Some(20)));
+        t.refresh(vec![a.clone()]);
+        assert_eq!(t.met, 1);
+        lock(&a).apply(&update(&["10.0.0.0/24"], &[], Some(10)));
+        t.refresh(vec![a.clone()]);
+        assert!(t.done());
+        // Withdrawn again: no longer met.
+        lock(&a).apply(&update(&[], &["10.0.1.0/24"], None));
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.met, t.done()), (1, false));
+        // A second peer holds it; the first one's session drops (cleared).
+        let b: WatchedRib = Default::default();
+        lock(&b).apply(&update(&["10.0.1.0/24", "10.0.0.0/24"], &[], Some(10)));
+        t.refresh(vec![a.clone(), b.clone()]);
+        assert!(t.done());
+        lock(&a).clear();
+        t.refresh(vec![a.clone(), b.clone()]);
+        assert!(t.done());
+        // The second peer is removed from the pool: its routes are gone.
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.met, t.done()), (0, false));
+        assert_eq!(lock(&b).watchers(), 0, "a peer gone is no longer watched");
+        // A route expected absent arrives.
+        lock(&a).apply(&update(&["10.9.0.0/24"], &[], None));
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.hit, t.done()), (1, true));
+        drop(t);
+        assert_eq!(lock(&a).watchers(), 0, "a tracker dropped stops watching");
+    }
+
+    #[test]
+    fn trackers_side_by_side_each_see_every_change() {
+        let present = specs(&["10.0.0.0/24"]);
+        let rib: WatchedRib = Default::default();
+        let mut one = Tracker::new(&present, &[]);
+        let mut two = Tracker::new(&present, &[]);
+        one.refresh(vec![rib.clone()]);
+        two.refresh(vec![rib.clone()]);
+        lock(&rib).apply(&update(&["10.0.0.0/24"], &[], None));
+        one.refresh(vec![rib.clone()]);
+        two.refresh(vec![rib.clone()]);
+        assert!(one.done() && two.done());
+    }
+
+    #[test]
+    fn matches_is_no_differences() {
+        let got = RouteAttributes {
+            as_path: AsPath::sequence(&[65002, 65003]),
+            med: Some(5),
+            ..Default::default()
+        };
+        for want in [
+            "as-path 65002 65003",
+            "as-path 65002",
+            "med 5",
+            "med 6 local-pref 1",
+            "community 1:1",
+            "origin igp",
+            "",
+        ] {
+            let want: AttributeSpec = want.parse().unwrap();
+            assert_eq!(
+                want.matches(&got),
+                want.differences(&got).is_empty(),
+                "{want:?}"
+            );
+        }
+    }
 
     #[test]
     fn differences_name_each_attribute() {

@@ -44,6 +44,7 @@ mod table;
 
 pub use crate::bgp::wire::ExtCommunity;
 pub use expect::{check_routes, Difference, ExpectReport};
+pub(crate) use expect::{Tracker, WatchedRib};
 pub use sorted::SortedRoutes;
 pub use syntax::{parse_prefix, parse_route_lines, AttributeSpec, RouteSpec};
 pub use table::RouteTable;

@@ -30,6 +30,7 @@ use super::event::{EventSender, PeerStatus};
 use super::fsm::FsmConfig;
 use super::rib::{AdjRibIn, LocRib, RouteAttributes};
 use super::wire::{self, NotificationKind};
+use crate::lock;
 use driver::Driver;
 use ipnet::IpNet;
 use std::sync::{Arc, Mutex};
@@ -251,6 +252,11 @@ impl Session {
             .collect()
     }
 
+    /// The Adj-RIB-In itself, shared with the running session.
+    pub(crate) fn rib(&self) -> Arc<Mutex<AdjRibIn>> {
+        self.adj_rib_in.clone()
+    }
+
     /// The routes of [`adj_rib_in`](Self::adj_rib_in) kept as stale while
     /// the peer restarts (RFC 4724).
     pub fn stale_routes(&self) -> Vec<IpNet> {
@@ -308,8 +314,4 @@ fn log_notification(peer: &str, n: &wire::Notification, what: &str) {
     } else {
         tracing::warn!(%peer, notification = %n, "{what}");
     }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }

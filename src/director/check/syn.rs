@@ -6,6 +6,7 @@
 //! the check fails with a diagnostic that says so.
 
 use super::super::config::CheckSpec;
+use crate::lock;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::HashMap;
 use std::io::Read;
@@ -220,10 +221,6 @@ impl RawFamily {
         }
         None
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Reads every TCP segment the raw socket sees and answers the probe whose
