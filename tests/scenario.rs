@@ -185,11 +185,7 @@ withdraw_p99 = "1s"
     assert_eq!(code, Some(1), "{stderr}");
     assert_eq!(r["passed"], false);
     let a = stats(&r, 0, "announce");
-    assert_eq!(
-        count(a, "received"),
-        20,
-        "IPv6 over an IPv4 session, paced: {a}"
-    );
+    assert_eq!(count(a, "received"), 20, "paced: {a}");
     // Paced at 100 routes a second: 20 routes take about 0.2 s.
     assert!(r["steps"][0]["duration_s"].as_f64().unwrap() >= 0.15, "{r}");
     assert!(stderr.contains("limit failed: announce_p50:"), "{stderr}");
@@ -199,6 +195,124 @@ withdraw_p99 = "1s"
         stderr.contains("withdraw_p99: nothing was measured"),
         "{stderr}"
     );
+}
+
+/// An MRT file of BGP4MP messages: two recorded peers, 50 routes each,
+/// one prefix (10.99.0.0/24) in both.
+fn two_peer_mrt() -> Vec<u8> {
+    use cue::bgp::mrt::{encode_bgp4mp, Bgp4mpPeers};
+    use cue::bgp::wire::{AsPath, DecodeContext, Message, Origin, PathAttributes, Update};
+    let ctx = DecodeContext::with_four_octet_as(true);
+    let mut out = Vec::new();
+    for (n, asn) in [(1u8, 64601u32), (2, 64602)] {
+        let mut nlri: Vec<ipnet::IpNet> = (0..49)
+            .map(|i| format!("10.9{n}.{i}.0/24").parse().unwrap())
+            .collect();
+        nlri.push("10.99.0.0/24".parse().unwrap());
+        let update = Message::Update(Update {
+            withdrawn: vec![],
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::sequence(&[asn, 64700])),
+                next_hop: Some("192.0.2.9".parse().unwrap()),
+                ..Default::default()
+            },
+            nlri,
+            errors: vec![],
+        });
+        let peers = Bgp4mpPeers {
+            peer_as: asn,
+            local_as: 65000,
+            peer: format!("192.0.2.{n}").parse().unwrap(),
+            local: "192.0.2.100".parse().unwrap(),
+            four_octet_as: true,
+        };
+        let at = std::time::SystemTime::UNIX_EPOCH;
+        encode_bgp4mp(&peers, false, at, &update.to_bytes(ctx), &mut out);
+    }
+    out
+}
+
+#[test]
+fn routes_from_a_file_and_from_an_mrt_dump_through_bird() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = start_bird(port);
+    let dir = Scratch::new("scenario-sources");
+    // 300 routes for 3 peers, some with attributes of their own.
+    let mut table = String::from("# the table\n");
+    for i in 0..300 {
+        let own = match i % 3 {
+            0 => " community 65000:7",
+            1 => " as-path 64999",
+            _ => "",
+        };
+        table.push_str(&format!("10.50.{}.{}/30{own}\n", i / 64, (i % 64) * 4));
+    }
+    std::fs::write(dir.path("table.txt"), table).unwrap();
+    std::fs::write(dir.path("rib.mrt"), two_peer_mrt()).unwrap();
+    let text = format!(
+        r#"
+router = {{ address = "127.0.0.1", port = {port}, as = 65000 }}
+[[peers]]
+count = 3
+local = "127.0.1.1"
+as = 65100
+file = "table.txt"
+[[peers]]
+local = "127.0.1.10"
+as = 65300
+mrt = "rib.mrt"
+[[observers]]
+local = "127.0.0.250"
+as = 65200
+[[steps]]
+announce = "all"
+[[steps]]
+wait = "converged"
+[[steps]]
+wait = "4s"
+[[steps]]
+withdraw = "all"
+[[steps]]
+wait = "converged"
+"#
+    );
+    let file = dir.path("s.toml");
+    std::fs::write(&file, text).unwrap();
+    // Run from elsewhere: the route files are the scenario file's neighbours.
+    let cue = Cue::start(&["scenario", "--json", file.to_str().unwrap()]);
+    // While announced: a route's own attributes reach BIRD.
+    let own = wait_for("10.50.0.0/30 at BIRD", Duration::from_secs(30), || {
+        bird.route("10.50.0.0/30")
+    });
+    assert!(own.contains("(65000,7)"), "{own}");
+    let path = wait_for("10.50.0.4/30 at BIRD", Duration::from_secs(10), || {
+        bird.route("10.50.0.4/30")
+    });
+    assert!(path.contains("65100 64999"), "{path}");
+    // The MRT dump's routes, with the recorded path behind ours; the
+    // prefix both recorded peers had is the first one's.
+    let mrt = bird.route("10.99.0.0/24").expect("10.99.0.0/24 at BIRD");
+    assert!(mrt.contains("65300 64601 64700"), "{mrt}");
+    let second = bird.route("10.92.0.0/24").expect("10.92.0.0/24 at BIRD");
+    assert!(second.contains("65301 64602 64700"), "{second}");
+    let done = cue.wait(Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let r: serde_json::Value = serde_json::from_str(done.stdout.trim()).unwrap();
+    check_report_schema(&r);
+    assert_eq!(r["peers"], 5);
+    let a = stats(&r, 0, "announce");
+    let w = stats(&r, 3, "withdraw");
+    for s in [a, w] {
+        assert_eq!(
+            (count(s, "sent"), count(s, "received"), count(s, "missing")),
+            (399, 399, 0),
+            "{s}"
+        );
+    }
 }
 
 #[test]

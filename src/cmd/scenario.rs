@@ -34,7 +34,8 @@ pub struct ScenarioArgs {
 pub fn load(path: &std::path::Path) -> Result<Scenario, UsageError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
-    Scenario::from_toml(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+    let dir = path.parent().unwrap_or(std::path::Path::new(""));
+    Scenario::from_toml_in(&text, dir).map_err(|e| UsageError(format!("{}: {e}", path.display())))
 }
 
 /// Runs a scenario.

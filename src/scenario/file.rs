@@ -1,12 +1,16 @@
 //! The scenario file (TOML): read, checked whole before anything starts,
 //! and turned into a [`Scenario`]. Every fault names its line and key.
 
-use super::{Group, Limits, Observer, Router, Scenario, Step, Wait};
-use crate::bgp::route::AttributeSpec;
+use super::{Group, Limits, Observer, PeerRoutes, Router, Routes, Scenario, Step, Wait};
+use crate::bgp::route::{parse_route_lines, AttributeSpec};
+use crate::bgp::AttributeOverrides;
 use ipnet::IpNet;
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
 
@@ -69,14 +73,19 @@ fn default_port() -> u16 {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GroupSpec {
-    #[serde(default = "one")]
-    count: u32,
+    #[serde(default)]
+    count: Option<u32>,
     local: IpAddr,
     #[serde(rename = "as")]
     asn: u32,
     #[serde(default = "one")]
     as_step: u32,
-    routes: String,
+    #[serde(default)]
+    routes: Option<String>,
+    #[serde(default)]
+    file: Option<String>,
+    #[serde(default)]
+    mrt: Option<String>,
     #[serde(default)]
     attributes: Option<String>,
 }
@@ -127,8 +136,9 @@ fn line_of(text: &str, at: usize) -> usize {
     text[..at.min(text.len())].matches('\n').count() + 1
 }
 
-/// Checks a scenario file and builds the [`Scenario`].
-pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+/// Checks a scenario file and builds the [`Scenario`]; the route files it
+/// names are read relative to `dir`.
+pub(super) fn parse(text: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
     let file: File = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     let at = |span: Range<usize>, key: String| {
         let line = Some(line_of(text, span.start));
@@ -142,7 +152,8 @@ pub(super) fn parse(text: &str) -> Result<Scenario, ScenarioError> {
     let mut groups = Vec::new();
     let mut next_index = 0;
     for (i, g) in file.peers.iter().enumerate() {
-        let group = group(g.get_ref(), next_index, at(g.span(), format!("peers[{i}]")))?;
+        let err = at(g.span(), format!("peers[{i}]"));
+        let group = group(g.get_ref(), next_index, dir, err)?;
         next_index += group.count;
         groups.push(group);
     }
@@ -240,58 +251,139 @@ fn router(
 fn group(
     spec: &GroupSpec,
     first: usize,
+    dir: &Path,
     err: impl Fn(String) -> ScenarioError,
 ) -> Result<Group, ScenarioError> {
-    if spec.count == 0 {
+    if spec.count == Some(0) {
         return Err(err("count must be at least 1".into()));
     }
     if spec.asn == 0 {
         return Err(err("as must not be 0".into()));
     }
-    let last_as = u64::from(spec.asn) + u64::from(spec.as_step) * u64::from(spec.count - 1);
-    if last_as > u64::from(u32::MAX) {
-        return Err(err(format!(
-            "as {} + as_step x count passes 4294967295",
-            spec.asn
-        )));
-    }
-    let (base, len, per_peer) = routes(&spec.routes).map_err(&err)?;
-    let bits = if base.addr().is_ipv4() { 32 } else { 128 };
-    let room = 1u128
-        .checked_shl(u32::from(len - base.prefix_len()))
-        .unwrap_or(u128::MAX);
-    let wanted = per_peer as u128 * u128::from(spec.count);
-    if wanted > room {
-        return Err(err(format!(
-            "routes: {base} holds {room} /{len}s, {wanted} wanted ({per_peer} x {} peers)",
-            spec.count
-        )));
-    }
-    let _ = bits;
     let attributes = match &spec.attributes {
         Some(a) => a
             .parse::<AttributeSpec>()
             .map_err(|e| err(format!("attributes: {e}")))?,
         None => AttributeSpec::default(),
     };
-    if let Some(nh) = attributes.next_hop {
-        if nh.is_ipv4() != base.addr().is_ipv4() {
-            return Err(err(format!(
-                "attributes: next-hop {nh} is not of the routes' address family"
-            )));
+    let (routes, count) = match (&spec.routes, &spec.file, &spec.mrt) {
+        (Some(r), None, None) => {
+            let count = spec.count.unwrap_or(1);
+            let (base, len, per_peer) = routes(r).map_err(&err)?;
+            let room = 1u128
+                .checked_shl(u32::from(len - base.prefix_len()))
+                .unwrap_or(u128::MAX);
+            let wanted = per_peer as u128 * u128::from(count);
+            if wanted > room {
+                return Err(err(format!(
+                    "routes: {base} holds {room} /{len}s, {wanted} wanted ({per_peer} x {count} peers)"
+                )));
+            }
+            if let Some(nh) = attributes
+                .next_hop
+                .filter(|nh| nh.is_ipv4() != base.addr().is_ipv4())
+            {
+                return Err(err(format!(
+                    "attributes: next-hop {nh} is not of the routes' address family"
+                )));
+            }
+            let routes = Routes::Block {
+                base,
+                len,
+                per_peer,
+            };
+            (routes, count)
         }
+        (None, Some(f), None) => {
+            let count = spec.count.unwrap_or(1);
+            let list =
+                route_file(&dir.join(f), count as usize).map_err(|e| err(format!("file: {e}")))?;
+            (Routes::Listed(Arc::new(list)), count)
+        }
+        (None, None, Some(m)) => {
+            let list = mrt_file(&dir.join(m), spec.count).map_err(|e| err(format!("mrt: {e}")))?;
+            let count = list.len() as u32;
+            (Routes::Listed(Arc::new(list)), count)
+        }
+        _ => return Err(err("a group of peers has one of routes, file or mrt".into())),
+    };
+    let last_as = u64::from(spec.asn) + u64::from(spec.as_step) * u64::from(count - 1);
+    if last_as > u64::from(u32::MAX) {
+        return Err(err(format!(
+            "as {} + as_step x count passes 4294967295",
+            spec.asn
+        )));
     }
     Ok(Group {
         first,
-        count: spec.count as usize,
+        count: count as usize,
         local: spec.local,
         asn: spec.asn,
         as_step: spec.as_step,
-        base,
-        len,
-        per_peer,
+        routes,
         attributes,
     })
+}
+
+/// The routes of a route file (the `--advertise-file` syntax), split among
+/// `peers` peers in runs, in the file's order (the first peers take one
+/// more when they do not divide evenly).
+fn route_file(path: &Path, peers: usize) -> Result<Vec<PeerRoutes>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let specs = parse_route_lines(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    if specs.len() < peers {
+        return Err(format!(
+            "{}: {} routes for {peers} peers: every peer needs one at least",
+            path.display(),
+            specs.len()
+        ));
+    }
+    // One shared set per distinct set of attributes written.
+    let mut sets: HashMap<&AttributeSpec, Arc<AttributeOverrides>> = HashMap::new();
+    let mut routes = Vec::with_capacity(specs.len());
+    for s in &specs {
+        let own = (s.attributes != AttributeSpec::default()).then(|| {
+            sets.entry(&s.attributes)
+                .or_insert_with(|| Arc::new(AttributeOverrides::from_spec(&s.attributes)))
+                .clone()
+        });
+        routes.push((s.prefix, own));
+    }
+    let (per, extra) = (routes.len() / peers, routes.len() % peers);
+    let mut rest = routes.into_iter();
+    Ok((0..peers)
+        .map(|k| rest.by_ref().take(per + usize::from(k < extra)).collect())
+        .collect())
+}
+
+/// The routes of an MRT file, one peer per recorded peer (the first
+/// `count` of them, if given): each prefix is its first recorded peer's,
+/// with the attributes recorded (the next hop is the session's).
+fn mrt_file(path: &Path, count: Option<u32>) -> Result<Vec<PeerRoutes>, String> {
+    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let read = crate::bgp::mrt::read::read_routes(&data, &Default::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let recorded = read.peers.len();
+    let peers = match count {
+        Some(c) if c as usize > recorded => {
+            return Err(format!(
+                "{}: count {c}, but the file records {recorded} peers",
+                path.display()
+            ))
+        }
+        Some(c) => c as usize,
+        None => recorded,
+    };
+    if peers == 0 {
+        return Err(format!("{}: no peer recorded", path.display()));
+    }
+    let mut out: Vec<PeerRoutes> = vec![Vec::new(); peers];
+    for ((p, a), s) in read.routes.into_iter().zip(read.sources) {
+        if let Some(routes) = out.get_mut(s as usize) {
+            routes.push((p, Some(a)));
+        }
+    }
+    Ok(out)
 }
 
 /// `BASE /LEN COUNT`: COUNT prefixes of length LEN out of BASE per peer.
@@ -368,17 +460,45 @@ fn check_addresses(
 /// The prefixes of two groups must not overlap: each prefix is measured
 /// as one peer's.
 fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), ScenarioError> {
+    let err = |i: usize, key: &str, message: String| ScenarioError {
+        line: Some(line_of(text, file.peers[i].span().start)),
+        key: format!("peers[{i}]{key}"),
+        message,
+    };
     for (i, a) in groups.iter().enumerate() {
         for (j, b) in groups.iter().enumerate().take(i) {
-            let (ra, rb) = (a.range(), b.range());
-            if ra.0 <= rb.1 && rb.0 <= ra.1 && a.base.addr().is_ipv4() == b.base.addr().is_ipv4() {
-                return Err(ScenarioError {
-                    line: Some(line_of(text, file.peers[i].span().start)),
-                    key: format!("peers[{i}].routes"),
-                    message: format!("overlap the routes of peers[{j}]"),
-                });
+            let (Some(ra), Some(rb)) = (a.routes.range(a.count), b.routes.range(b.count)) else {
+                continue;
+            };
+            if ra.0 == rb.0 && ra.2 <= rb.3 && rb.2 <= ra.3 {
+                let message = format!("overlap the routes of peers[{j}]");
+                return Err(err(i, ".routes", message));
             }
         }
+    }
+    // A listed route once in the scenario, and not one of a block's.
+    let blocks: Vec<Group> = groups
+        .iter()
+        .filter(|g| matches!(g.routes, Routes::Block { .. }))
+        .cloned()
+        .collect();
+    let blocks = super::measure::Universe::of(&blocks);
+    let mut listed: Vec<(IpNet, usize)> = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        if let Routes::Listed(peers) = &g.routes {
+            for (p, _) in peers.iter().flatten() {
+                if blocks.id(p).is_some() {
+                    return Err(err(i, "", format!("{p} is also a route of another group")));
+                }
+                listed.push((*p, i));
+            }
+        }
+    }
+    listed.sort_unstable();
+    if let Some(w) = listed.windows(2).find(|w| w[0].0 == w[1].0) {
+        let (p, i) = w[1];
+        let message = format!("{p} twice: each route is one peer's, to be measured");
+        return Err(err(i, "", message));
     }
     Ok(())
 }
@@ -518,4 +638,136 @@ pub fn indexes(v: &str, peers: usize) -> Result<Vec<usize>, String> {
     out.sort_unstable();
     out.dedup();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "router = { address = \"127.0.0.1\", as = 65000 }\n";
+
+    /// A directory of its own for a test's files.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("cue-scenario-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_route_file_is_split_among_the_peers() {
+        let dir = scratch("file");
+        std::fs::write(
+            dir.join("t.txt"),
+            "10.0.0.0/24 med 5\n10.0.1.0/24\n# a comment\n10.0.2.0/24 med 5\n10.0.3.0/24 as-path 65001\n10.0.4.0/24\n",
+        )
+        .unwrap();
+        let text = format!(
+            "{HEAD}[[peers]]\ncount = 2\nlocal = \"127.0.1.1\"\nas = 65100\nfile = \"t.txt\"\n"
+        );
+        let s = parse(&text, &dir).unwrap();
+        let g = &s.groups[0];
+        assert_eq!(g.total_routes(), 5);
+        let first: Vec<String> = g.routes_of(0).map(|p| p.to_string()).collect();
+        assert_eq!(first, ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]);
+        assert_eq!(g.routes_of(1).count(), 2);
+        let Routes::Listed(peers) = &g.routes else {
+            panic!("listed")
+        };
+        let (a, b) = (
+            peers[0][0].1.as_ref().unwrap(),
+            peers[0][2].1.as_ref().unwrap(),
+        );
+        assert_eq!(a.med, Some(5));
+        assert!(Arc::ptr_eq(a, b), "one set per set written");
+        assert!(peers[0][1].1.is_none());
+        // Fewer routes than peers; a route twice (in a block); no source.
+        let many = text.replace("count = 2", "count = 6");
+        assert!(parse(&many, &dir)
+            .unwrap_err()
+            .message
+            .contains("5 routes for 6 peers"));
+        let twice = format!(
+            "{text}[[peers]]\nlocal = \"127.0.2.1\"\nas = 65200\nroutes = \"10.0.0.0/16 /24 10\"\n"
+        );
+        let e = parse(&twice, &dir).unwrap_err();
+        assert!(
+            e.message
+                .contains("10.0.0.0/24 is also a route of another group"),
+            "{e}"
+        );
+        assert_eq!(e.line, Some(2));
+        let none = format!("{HEAD}[[peers]]\nlocal = \"127.0.1.1\"\nas = 65100\n");
+        assert!(parse(&none, &dir)
+            .unwrap_err()
+            .message
+            .contains("one of routes, file or mrt"));
+        let both = format!("{text}routes = \"10.0.0.0/8 /24 1\"\n");
+        assert!(parse(&both, &dir)
+            .unwrap_err()
+            .message
+            .contains("one of routes, file or mrt"));
+        let missing = text.replace("t.txt", "absent.txt");
+        let e = parse(&missing, &dir).unwrap_err();
+        assert_eq!(e.key, "peers[0]");
+        assert!(e.message.starts_with("file: "), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn an_mrt_dump_gives_a_peer_per_recorded_peer() {
+        use crate::bgp::mrt::{encode_bgp4mp, Bgp4mpPeers};
+        use crate::bgp::wire::{AsPath, DecodeContext, Message, Origin, PathAttributes, Update};
+        let dir = scratch("mrt");
+        let ctx = DecodeContext::with_four_octet_as(true);
+        let update = |path: &[u32], nlri: &[&str]| {
+            Message::Update(Update {
+                withdrawn: vec![],
+                attributes: PathAttributes {
+                    origin: Some(Origin::Igp),
+                    as_path: Some(AsPath::sequence(path)),
+                    next_hop: Some("192.0.2.9".parse().unwrap()),
+                    ..Default::default()
+                },
+                nlri: nlri.iter().map(|p| p.parse().unwrap()).collect(),
+                errors: vec![],
+            })
+            .to_bytes(ctx)
+        };
+        let peers = |address: &str, asn: u32| Bgp4mpPeers {
+            peer_as: asn,
+            local_as: 65000,
+            peer: address.parse().unwrap(),
+            local: "192.0.2.100".parse().unwrap(),
+            four_octet_as: true,
+        };
+        let mut f = Vec::new();
+        let at = std::time::SystemTime::UNIX_EPOCH;
+        let one = update(&[65001], &["10.1.0.0/24", "10.9.0.0/24"]);
+        encode_bgp4mp(&peers("192.0.2.1", 65001), false, at, &one, &mut f);
+        let two = update(&[65002, 65003], &["10.2.0.0/24", "10.9.0.0/24"]);
+        encode_bgp4mp(&peers("192.0.2.2", 65002), false, at, &two, &mut f);
+        std::fs::write(dir.join("rib.mrt"), f).unwrap();
+        let text =
+            format!("{HEAD}[[peers]]\nlocal = \"127.0.1.1\"\nas = 65100\nmrt = \"rib.mrt\"\n");
+        let s = parse(&text, &dir).unwrap();
+        let g = &s.groups[0];
+        assert_eq!(g.count, 2, "one peer per recorded peer");
+        let of = |k| g.routes_of(k).map(|p| p.to_string()).collect::<Vec<_>>();
+        // 10.9.0.0/24 is the first recorded peer's.
+        assert_eq!(of(0), ["10.1.0.0/24", "10.9.0.0/24"]);
+        assert_eq!(of(1), ["10.2.0.0/24"]);
+        let Routes::Listed(list) = &g.routes else {
+            panic!("listed")
+        };
+        let own = list[1][0].1.as_ref().unwrap();
+        assert_eq!(own.as_path, Some(AsPath::sequence(&[65002, 65003])));
+        assert_eq!(own.next_hop, None, "the session's next hop");
+        // The first peer only; more than recorded is refused.
+        let one = text.replace("mrt =", "count = 1\nmrt =");
+        assert_eq!(parse(&one, &dir).unwrap().groups[0].count, 1);
+        let three = text.replace("mrt =", "count = 3\nmrt =");
+        let e = parse(&three, &dir).unwrap_err();
+        assert!(e.message.contains("the file records 2 peers"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

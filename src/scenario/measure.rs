@@ -101,31 +101,55 @@ const MAX_EARLY: usize = 8;
 /// The routes of a scenario, numbered: group by group, peer by peer.
 #[derive(Debug, Clone)]
 pub(super) struct Universe {
-    /// Per group: IPv4 or not, prefix length, first and last address as
-    /// numbers, the shift of one prefix, the number of its first route.
+    /// Per group of a block: IPv4 or not, prefix length, first and last
+    /// address as numbers, the shift of one prefix, the number of its
+    /// first route.
     blocks: Vec<(bool, u8, u128, u128, u32, usize)>,
+    /// The routes of groups with listed routes, in prefix order, with
+    /// their numbers.
+    listed: Vec<(IpNet, u32)>,
     total: usize,
 }
 
 impl Universe {
     pub(super) fn of(groups: &[Group]) -> Universe {
         let mut blocks = Vec::new();
+        let mut listed = Vec::new();
         let mut total = 0;
         for g in groups {
-            let v4 = g.base.addr().is_ipv4();
-            let shift = if v4 { 32 } else { 128 } - u32::from(g.len);
-            let (start, end) = g.range();
-            blocks.push((v4, g.len, start, end, shift, total));
-            total += g.count * g.per_peer;
+            if let Some((v4, len, start, end)) = g.routes.range(g.count) {
+                let shift = if v4 { 32 } else { 128 } - u32::from(len);
+                blocks.push((v4, len, start, end, shift, total));
+            } else {
+                let routes = (0..g.count).flat_map(|k| g.routes_of(k));
+                listed.extend(routes.zip(total as u32..));
+            }
+            total += g.total_routes();
         }
         // By family and start: the blocks of one family do not overlap (the
         // file is refused otherwise), so one binary search finds a route's.
         blocks.sort_unstable_by_key(|b| (b.0, b.2));
-        Universe { blocks, total }
+        listed.sort_unstable();
+        Universe {
+            blocks,
+            listed,
+            total,
+        }
     }
 
     /// The number of one of our routes.
-    fn id(&self, p: &IpNet) -> Option<usize> {
+    pub(super) fn id(&self, p: &IpNet) -> Option<usize> {
+        self.in_block(p).or_else(|| {
+            let i = self.listed.partition_point(|(q, _)| q < p);
+            self.listed
+                .get(i)
+                .filter(|(q, _)| q == p)
+                .map(|(_, id)| *id as usize)
+        })
+    }
+
+    /// The number of one of the routes of a block.
+    fn in_block(&self, p: &IpNet) -> Option<usize> {
         let v4 = p.addr().is_ipv4();
         let n = super::number(p.addr());
         let after = self.blocks.partition_point(|b| (b.0, b.2) <= (v4, n));
@@ -382,9 +406,11 @@ mod tests {
             local: "127.0.1.1".parse().unwrap(),
             asn: 65100,
             as_step: 1,
-            base: "10.0.0.0/8".parse().unwrap(),
-            len: 24,
-            per_peer: n,
+            routes: super::super::Routes::Block {
+                base: "10.0.0.0/8".parse().unwrap(),
+                len: 24,
+                per_peer: n,
+            },
             attributes: Default::default(),
         }])
     }
@@ -406,35 +432,53 @@ mod tests {
             local: "127.0.1.1".parse().unwrap(),
             asn: 65100,
             as_step: 1,
-            base: base.parse().unwrap(),
-            len,
-            per_peer,
+            routes: super::super::Routes::Block {
+                base: base.parse().unwrap(),
+                len,
+                per_peer,
+            },
             attributes: Default::default(),
+        };
+        // Listed routes: two peers, their own prefixes in no order.
+        let listed = |v: &[&str]| v.iter().map(|p| (p.parse().unwrap(), None)).collect();
+        let list = Group {
+            first: 4,
+            count: 2,
+            routes: super::super::Routes::Listed(std::sync::Arc::new(vec![
+                listed(&["192.0.2.128/25", "172.16.0.0/12"]),
+                listed(&["192.0.2.0/25"]),
+            ])),
+            ..g(4, 2, "10.0.0.0/8", 24, 1)
         };
         let groups = [
             g(0, 2, "10.0.0.0/8", 24, 3),
             g(2, 2, "2001:db8::/32", 48, 2),
+            list,
         ];
         let u = Universe::of(&groups);
-        assert_eq!(u.total, 10);
+        assert_eq!(u.total, 13);
         let all: Vec<IpNet> = (0..2)
             .flat_map(|k| {
                 groups[0]
                     .routes_of(k)
                     .chain(groups[1].routes_of(k))
+                    .chain(groups[2].routes_of(k))
                     .collect::<Vec<_>>()
             })
             .collect();
         let mut ids: Vec<usize> = all.iter().map(|p| u.id(p).unwrap()).collect();
         ids.sort_unstable();
-        assert_eq!(ids, (0..10).collect::<Vec<_>>(), "{all:?}");
+        assert_eq!(ids, (0..13).collect::<Vec<_>>(), "{all:?}");
         assert_eq!(u.id(&"10.0.1.0/24".parse().unwrap()), Some(1));
         assert_eq!(u.id(&"2001:db8:1::/48".parse().unwrap()), Some(7));
+        assert_eq!(u.id(&"172.16.0.0/12".parse().unwrap()), Some(11));
+        assert_eq!(u.id(&"192.0.2.0/25".parse().unwrap()), Some(12));
         for other in [
             "10.0.6.0/24",
             "10.0.0.0/25",
             "192.0.2.0/24",
             "2001:db8:4::/48",
+            "172.16.0.0/16",
         ] {
             assert_eq!(u.id(&other.parse().unwrap()), None, "{other}");
         }

@@ -46,8 +46,10 @@ pub use report::{Distribution, LimitCheck, Report, Stats, StepReport};
 pub use run::RunError;
 
 use crate::bgp::route::AttributeSpec;
+use crate::bgp::AttributeOverrides;
 use ipnet::IpNet;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A scenario: the router, the emulated peers and observers, the steps and
@@ -97,15 +99,34 @@ pub struct Group {
     pub asn: u32,
     /// What each next peer adds to the AS (0: all the same).
     pub as_step: u32,
-    /// The block the routes come from.
-    pub base: IpNet,
-    /// The routes' prefix length.
-    pub len: u8,
-    /// Routes per peer: peer k of the group has the k-th run of them.
-    pub per_peer: usize,
-    /// The attributes of every route of the group.
+    /// The peers' routes.
+    pub routes: Routes,
+    /// The attributes of every route of the group (a route's own, from a
+    /// file or an MRT dump, go before them).
     pub attributes: AttributeSpec,
 }
+
+/// Where the routes of a group's peers come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routes {
+    /// `per_peer` prefixes of length `len` out of `base` for each peer:
+    /// peer k of the group has the k-th run of them.
+    Block {
+        /// The block the routes come from.
+        base: IpNet,
+        /// The routes' prefix length.
+        len: u8,
+        /// Routes per peer.
+        per_peer: usize,
+    },
+    /// Each peer's own routes, with attributes of their own (`None`: the
+    /// group's): from a route file split among the peers, or from an MRT
+    /// dump, one peer per recorded peer.
+    Listed(Arc<Vec<PeerRoutes>>),
+}
+
+/// One peer's routes of [`Routes::Listed`], in the order they are sent.
+pub type PeerRoutes = Vec<(IpNet, Option<Arc<AttributeOverrides>>)>;
 
 impl Group {
     /// The local address of the group's peer `k`.
@@ -119,23 +140,56 @@ impl Group {
     }
 
     /// The routes of the group's peer `k`, in order.
-    pub fn routes_of(&self, k: usize) -> impl Iterator<Item = IpNet> + '_ {
-        let first = (k * self.per_peer) as u128;
-        (0..self.per_peer as u128).filter_map(move |i| {
-            let bits = if self.base.addr().is_ipv4() { 32 } else { 128 };
-            let a = add(self.base.addr(), first + i, bits - u32::from(self.len))?;
-            IpNet::new(a, self.len).ok()
-        })
+    pub fn routes_of(&self, k: usize) -> Box<dyn Iterator<Item = IpNet> + '_> {
+        match &self.routes {
+            &Routes::Block {
+                base,
+                len,
+                per_peer,
+            } => {
+                let first = (k * per_peer) as u128;
+                let bits = if base.addr().is_ipv4() { 32 } else { 128 };
+                Box::new((0..per_peer as u128).filter_map(move |i| {
+                    let a = add(base.addr(), first + i, bits - u32::from(len))?;
+                    IpNet::new(a, len).ok()
+                }))
+            }
+            Routes::Listed(peers) => Box::new(
+                peers
+                    .get(k)
+                    .into_iter()
+                    .flat_map(|r| r.iter().map(|(p, _)| *p)),
+            ),
+        }
     }
 
-    /// The first and last address of all the group's routes, as numbers.
-    pub(crate) fn range(&self) -> (u128, u128) {
-        let bits = if self.base.addr().is_ipv4() { 32 } else { 128 };
-        let shift = bits - u32::from(self.len);
-        let start = number(self.base.addr());
-        let n = (self.per_peer * self.count) as u128;
+    /// How many routes the group's peers have in all.
+    pub fn total_routes(&self) -> usize {
+        match &self.routes {
+            Routes::Block { per_peer, .. } => per_peer * self.count,
+            Routes::Listed(peers) => peers.iter().take(self.count).map(Vec::len).sum(),
+        }
+    }
+}
+
+impl Routes {
+    /// A block's family (IPv4 or not), prefix length, first and last
+    /// address as numbers; none for listed routes.
+    pub(crate) fn range(&self, count: usize) -> Option<(bool, u8, u128, u128)> {
+        let &Routes::Block {
+            base,
+            len,
+            per_peer,
+        } = self
+        else {
+            return None;
+        };
+        let v4 = base.addr().is_ipv4();
+        let shift = if v4 { 32 } else { 128 } - u32::from(len);
+        let start = number(base.addr());
+        let n = (per_peer * count) as u128;
         let end = start.saturating_add((n << shift).saturating_sub(1));
-        (start, end)
+        Some((v4, len, start, end))
     }
 }
 
@@ -241,8 +295,27 @@ pub struct Limits {
 
 impl Scenario {
     /// Reads a scenario file's text; every fault names its line and key.
+    /// Route files it names (`file`, `mrt`) are read relative to the
+    /// current directory.
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
-        file::parse(text)
+        file::parse(text, std::path::Path::new(""))
+    }
+
+    /// Reads a scenario file's text; route files it names are read
+    /// relative to `dir`.
+    pub fn from_toml_in(text: &str, dir: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        file::parse(text, dir)
+    }
+
+    /// Reads a scenario file; route files it names are read relative to
+    /// the directory it is in.
+    pub fn from_path(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            line: None,
+            key: "file".into(),
+            message: format!("{}: {e}", path.display()),
+        })?;
+        file::parse(&text, path.parent().unwrap_or(std::path::Path::new("")))
     }
 
     /// How many emulated peers.

@@ -204,18 +204,8 @@ impl Scenario {
             },
             ..Parameters::default()
         };
-        // An AS_PATH or ORIGIN of their own: every route of the peer shares
-        // one set.
-        let overrides = (a.as_path.is_some() || a.origin.is_some()).then(|| {
-            let own = Arc::new(AttributeOverrides {
-                as_path: AttributeOverrides::from_spec(a).as_path,
-                origin: a.origin,
-                ..Default::default()
-            });
-            Arc::new(g.routes_of(k).map(|p| (p, own.clone())).collect())
-        });
         let name = format!("peer {index} ({local}, AS {asn})");
-        (name, config, overrides)
+        (name, config, overrides(g, k))
     }
 
     /// A session from `local` in `asn` to the router.
@@ -233,6 +223,47 @@ impl Scenario {
         c.connect_retry = Duration::from_secs(1);
         c
     }
+}
+
+/// The attributes of their own of the routes of the group's peer `k`: a
+/// route's own (from a file or an MRT dump), with the group's AS_PATH and
+/// ORIGIN where it has none; the group's alone for the others.
+fn overrides(g: &super::Group, k: usize) -> Option<Overrides> {
+    let a = &g.attributes;
+    let group = (a.as_path.is_some() || a.origin.is_some()).then(|| {
+        Arc::new(AttributeOverrides {
+            as_path: AttributeOverrides::from_spec(a).as_path,
+            origin: a.origin,
+            ..Default::default()
+        })
+    });
+    let super::Routes::Listed(peers) = &g.routes else {
+        // Every route of the peer shares the group's set.
+        return group.map(|own| Arc::new(g.routes_of(k).map(|p| (p, own.clone())).collect()));
+    };
+    // Sets stay shared: one merged set per set read.
+    let mut merged: std::collections::HashMap<*const AttributeOverrides, Arc<AttributeOverrides>> =
+        Default::default();
+    let mut map = std::collections::BTreeMap::new();
+    for (p, own) in peers.get(k).into_iter().flatten() {
+        let set = match (own, &group) {
+            (Some(own), Some(group)) => merged
+                .entry(Arc::as_ptr(own))
+                .or_insert_with(|| {
+                    Arc::new(AttributeOverrides {
+                        as_path: own.as_path.clone().or_else(|| group.as_path.clone()),
+                        origin: own.origin.or(group.origin),
+                        ..(**own).clone()
+                    })
+                })
+                .clone(),
+            (Some(own), None) => own.clone(),
+            (None, Some(group)) => group.clone(),
+            (None, None) => continue,
+        };
+        map.insert(*p, set);
+    }
+    (!map.is_empty()).then(|| Arc::new(map))
 }
 
 impl Runner<'_> {

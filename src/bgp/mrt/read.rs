@@ -98,6 +98,9 @@ pub struct MrtRoutes {
     /// Each prefix once, in order, with its attribute set (shared by every
     /// route that has the same attributes).
     pub routes: Vec<(IpNet, Arc<AttributeOverrides>)>,
+    /// For each of `routes`, the peer it was taken from: its place in
+    /// `peers`.
+    pub sources: Vec<u32>,
     /// The peers the file names.
     pub peers: Vec<MrtPeer>,
     /// How many distinct attribute sets the routes have.
@@ -451,18 +454,26 @@ impl<'o> Reader<'o> {
             self.table.dedup_by_key(|r| r.0);
         }
         if self.per_peer.is_empty() {
+            self.out.sources = self.table.iter().map(|r| r.1 as u32).collect();
             self.out.routes = self.table.into_iter().map(|(p, _, a)| (p, a)).collect();
         } else {
             // Each prefix from the first peer that has it.
-            let mut merged: BTreeMap<IpNet, Arc<AttributeOverrides>> = BTreeMap::new();
-            for routes in self.per_peer.into_iter().rev() {
-                merged.extend(routes);
+            let place = |a: IpAddr| self.out.peers.iter().rposition(|p| p.address == a);
+            let places: Vec<u32> = self
+                .bgp4mp_peers
+                .iter()
+                .map(|a| place(*a).unwrap_or_default() as u32)
+                .collect();
+            let mut merged: BTreeMap<IpNet, (u32, Arc<AttributeOverrides>)> = BTreeMap::new();
+            for (rank, routes) in self.per_peer.into_iter().enumerate().rev() {
+                merged.extend(routes.into_iter().map(|(p, a)| (p, (places[rank], a))));
             }
             // A file may hold both kinds: the RIB dump's entries go first.
-            for (p, _, a) in self.table {
-                merged.insert(p, a);
+            for (p, peer, a) in self.table {
+                merged.insert(p, (peer as u32, a));
             }
-            self.out.routes = merged.into_iter().collect();
+            (self.out.sources, self.out.routes) =
+                merged.into_iter().map(|(p, (s, a))| (s, (p, a))).unzip();
         }
         drop(self.by_bytes);
         let used: HashSet<*const AttributeOverrides, foldhash::fast::RandomState> = self
@@ -666,6 +677,7 @@ mod tests {
         assert_eq!(t.peers.len(), 2);
         assert_eq!(t.routes.len(), 3);
         assert_eq!(t.rib_records, 3);
+        assert_eq!(t.sources, vec![0, 1, 0], "each route's peer");
         let (p, a) = &t.routes[0];
         assert_eq!(p.to_string(), "10.1.2.0/24");
         assert_eq!(a.as_path, Some(AsPath::sequence(&[65010, 4_200_000_001])));
@@ -756,6 +768,7 @@ mod tests {
         assert_eq!(t.routes[0].1.med, Some(9));
         assert_eq!((t.updates, t.undecodable, t.skipped), (2, 1, 1));
         assert_eq!(t.peers[0].asn, 65002);
+        assert_eq!(t.sources, vec![0]);
     }
 
     #[test]
