@@ -20,7 +20,7 @@ runs=${2:-3}
 port=${3:-11900}
 cargo build --release --quiet --bin cue-bgp
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'pkill -P $$ 2>/dev/null; for j in $(jobs -p); do pkill -P "$j"; done 2>/dev/null; rm -rf "$work"' EXIT
 
 # The blast and the expect file, built once.
 python3 - "$routes" "$work" <<'PY'
@@ -94,7 +94,8 @@ run() { # label, end|open, listen arguments...
     local pid=$!
     local secs
     secs=$(python3 "$work/peer.py" "$port" "$work/blast" "$end")
-    kill -TERM "$pid" 2>/dev/null || true
+    # $pid is time's: stop listen, its child.
+    pkill -TERM -P "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
     read -r user sys rss < <(tail -1 "$work/time")
     printf '%-34s run %d: %6.3f s   cpu %5.2f s   peak RSS %4d MiB\n' "$label" "$r" "$secs" \

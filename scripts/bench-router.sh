@@ -11,6 +11,13 @@
 #     (p50/p99, write to receipt at the observer),
 #   - cue-bgp's CPU time (user + system) and peak RSS (VmHWM) for the run.
 # A second scenario sends the same number of routes from one peer.
+# Then the same trip without cue-bgp, so that its figure can be trusted:
+# a feeder BIRD (one session, from the peers' range) and an observer BIRD
+# around the same router BIRD; the feeder's static routes (the same number)
+# are enabled at once, and the time until the observer BIRD holds all of
+# them is polled (every 20 ms; the feeder's own import of its static
+# routes is in that time). The same is printed for cue-bgp's one peer, from
+# its report (the announce step to convergence at its observer).
 # Usage: scripts/bench-router.sh [PEERS] [ROUTES] [RUNS] [PORT]
 #        (default 1000 peers x 1000 routes, 1 run, port 11800)
 set -euo pipefail
@@ -30,6 +37,9 @@ cargo build --release --quiet --bin cue-bgp
 work=$(mktemp -d)
 cleanup() {
   kill $(jobs -p) 2>/dev/null || true
+  for f in feeder watcher; do
+    [ -f "$work/$f.pid" ] && kill "$(cat "$work/$f.pid")" 2>/dev/null || true
+  done
   if [ -f "$work/bird.pid" ]; then
     pid=$(cat "$work/bird.pid")
     kill "$pid" 2>/dev/null || true
@@ -154,4 +164,71 @@ if a["missing"] or w["missing"] or not r["passed"]:
     print(f"  (missing: {a['missing']} announcements, {w['missing']} withdrawals; passed: {r['passed']})")
 PY
   done
+done
+
+# BIRD to BIRD: the same router, a feeder BIRD in the peers' range and an
+# observer BIRD where cue-bgp's observer was.
+cat > "$work/feeder.conf" <<CONF
+log "$work/feeder.log" { warning, error, fatal };
+router id 127.0.1.1;
+protocol device {}
+protocol static feed {
+  disabled;
+  ipv4;
+  include "$work/static.conf";
+}
+protocol bgp router {
+  local 127.0.1.1 port $((port + 1)) as 65100;
+  neighbor 127.0.0.1 port $port as 65000;
+  multihop;
+  ipv4 { import none; export all; };
+}
+CONF
+cat > "$work/watcher.conf" <<CONF
+log "$work/watcher.log" { warning, error, fatal };
+router id 127.1.0.250;
+protocol device {}
+protocol bgp router {
+  local 127.1.0.250 port $((port + 2)) as 65200;
+  neighbor 127.0.0.1 port $port as 65000;
+  multihop;
+  ipv4 { import all; export none; };
+}
+CONF
+python3 - "$total" "$len" > "$work/static.conf" <<'PY'
+import sys
+n, length = int(sys.argv[1]), int(sys.argv[2])
+step = 1 << (32 - length)
+for i in range(n):
+    a = (10 << 24) + i * step
+    print("route %d.%d.%d.%d/%d blackhole;" % (a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, length))
+PY
+count_at() { # control socket
+  birdc -s "$1" show route count 2>/dev/null | awk '/routes for/ {print $1; exit}'
+}
+stop_bird() { # pid file
+  [ -f "$1" ] || return 0
+  local pid; pid=$(cat "$1")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 400); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  rm -f "$1"
+}
+echo
+echo "| run | the same trip, BIRD to BIRD | 1 x $total converged at the observer BIRD |"
+echo "|---|---|---|"
+for run in $(seq "$runs"); do
+  start_bird
+  bird -c "$work/watcher.conf" -s "$work/watcher.ctl" -P "$work/watcher.pid"
+  bird -c "$work/feeder.conf" -s "$work/feeder.ctl" -P "$work/feeder.pid"
+  for who in feeder watcher; do
+    until birdc -s "$work/$who.ctl" show protocols router 2>/dev/null | grep -q Established; do sleep 0.05; done
+  done
+  start=$(date +%s%N)
+  birdc -s "$work/feeder.ctl" enable feed > /dev/null
+  until [ "$(count_at "$work/watcher.ctl")" = "$total" ]; do sleep 0.02; done
+  end=$(date +%s%N)
+  printf '| %d | feeder BIRD -> router BIRD -> observer BIRD | %.2f s |\n' "$run" \
+    "$(echo "($end - $start) / 1000000000" | bc -l)"
+  stop_bird "$work/feeder.pid"
+  stop_bird "$work/watcher.pid"
 done

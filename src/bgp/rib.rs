@@ -229,9 +229,36 @@ pub struct AdjRibIn {
     /// when the restart time runs out.
     stale: BTreeSet<IpNet>,
     /// For each watcher (a check of expectations), the prefixes changed
-    /// since it last looked: what it has to look at again, instead of
-    /// every route at every change.
-    journals: Vec<(u64, Vec<IpNet>)>,
+    /// since it last looked, with what they became (`None`: gone): what it
+    /// has to look at again, instead of every route at every change.
+    journals: Vec<(u64, Journal)>,
+}
+
+/// The prefixes that changed in an Adj-RIB-In, each with the number of
+/// what it holds now in `sets` ([`Journal::GONE`]: nothing). An UPDATE's
+/// routes share one set: it is kept once, not once per prefix.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Journal {
+    pub(crate) changes: Vec<(IpNet, u32)>,
+    pub(crate) sets: Vec<Arc<RouteAttributes>>,
+}
+
+impl Journal {
+    /// A prefix that holds nothing.
+    pub(crate) const GONE: u32 = u32::MAX;
+
+    /// `prefix` holds nothing now.
+    pub(crate) fn gone(&mut self, prefix: IpNet) {
+        self.changes.push((prefix, Self::GONE));
+    }
+
+    /// `prefix` holds `attributes` now.
+    pub(crate) fn held(&mut self, prefix: IpNet, attributes: &Arc<RouteAttributes>) {
+        if !self.sets.last().is_some_and(|l| Arc::ptr_eq(l, attributes)) {
+            self.sets.push(attributes.clone());
+        }
+        self.changes.push((prefix, self.sets.len() as u32 - 1));
+    }
 }
 
 /// What one received UPDATE changed.
@@ -258,10 +285,16 @@ impl AdjRibIn {
     /// announcements of an UPDATE that RFC 7606 treats as withdrawn
     /// ([`Update::treat_as_withdraw`]) are withdrawals.
     pub fn apply(&mut self, u: &Update) -> Received {
-        let mut r = Received::default();
+        let r = self.apply_update(u);
         for (_, j) in &mut self.journals {
-            j.extend(u.withdrawn_all().chain(u.announced()));
+            r.withdraw.iter().for_each(|p| j.gone(*p));
+            r.announce.iter().for_each(|(p, a)| j.held(*p, a));
         }
+        r
+    }
+
+    fn apply_update(&mut self, u: &Update) -> Received {
+        let mut r = Received::default();
         if !self.stale.is_empty() {
             for p in u.withdrawn_all().chain(u.announced()) {
                 self.stale.remove(p);
@@ -331,7 +364,7 @@ impl AdjRibIn {
     /// Forget every route (the session went down).
     pub fn clear(&mut self) {
         for (_, j) in &mut self.journals {
-            j.extend(self.routes.keys());
+            self.routes.keys().for_each(|p| j.gone(*p));
         }
         self.routes.clear();
         self.stale.clear();
@@ -374,7 +407,7 @@ impl AdjRibIn {
             self.routes.remove(p);
         }
         for (_, j) in &mut self.journals {
-            j.extend(&gone);
+            gone.iter().for_each(|p| j.gone(*p));
         }
         gone
     }
@@ -385,15 +418,18 @@ impl AdjRibIn {
     }
 
     /// Starts keeping, for watcher `id`, the prefixes that change from now
-    /// on (see [`changes`](Self::changes)); returns the prefixes held now.
-    pub(crate) fn watch(&mut self, id: u64) -> Vec<IpNet> {
-        self.journals.push((id, Vec::new()));
-        self.routes.keys().copied().collect()
+    /// on (see [`changes`](Self::changes)); returns the routes held now.
+    pub(crate) fn watch(&mut self, id: u64) -> Journal {
+        self.journals.push((id, Journal::default()));
+        let mut now = Journal::default();
+        self.routes.iter().for_each(|(p, a)| now.held(*p, a));
+        now
     }
 
     /// The prefixes announced, withdrawn or dropped since watcher `id`
-    /// last asked (in order, a prefix as often as it changed).
-    pub(crate) fn changes(&mut self, id: u64) -> Vec<IpNet> {
+    /// last asked, with what they became (in order, a prefix as often as
+    /// it changed).
+    pub(crate) fn changes(&mut self, id: u64) -> Journal {
         self.journals
             .iter_mut()
             .find(|(i, _)| *i == id)

@@ -173,6 +173,10 @@ pub fn warn_about(peers: &[PeerConfig]) {
     }
 }
 
+/// Received routes shown as a table at exit at most (`--json` prints them
+/// all).
+const TABLE_ROUTES: u64 = 10_000;
+
 /// Routes `listen` waits for (`--expect`, `--expect-file`) and routes it
 /// must not see (`--expect-absent`), within a timeout.
 pub struct Expectations {
@@ -265,11 +269,20 @@ pub async fn drive(
     }
     follower.abort();
     let _ = follower.await;
-    // The routes held are forgotten as the sessions close: take them first.
-    let received = show_received.then(|| (pool.adj_rib_in(), pool.stale_routes()));
+    // The routes held are forgotten as the sessions close: take them
+    // first. More than TABLE_ROUTES make no table (the status table has
+    // their count), and are not copied before the Cease goes.
+    let held: u64 = pool.status().iter().map(|s| s.received).sum();
+    let received = show_received.then(|| {
+        (printer.json || held <= TABLE_ROUTES).then(|| (pool.adj_rib_in(), pool.stale_routes()))
+    });
     let status = shutdown(&pool, &mut events, printer).await;
-    if let Some((routes, stale)) = received {
-        printer.routes(&routes, &stale);
+    match received {
+        Some(Some((routes, stale))) => printer.routes(&routes, &stale),
+        Some(None) => super::output::raw(&format!(
+            "{held} routes received: too many for a table (more than {TABLE_ROUTES}); --json prints each"
+        )),
+        None => {}
     }
     printer.status(&status);
     Ok(exit_code(ended, &status, run.wait_established))

@@ -2,7 +2,7 @@
 //! absent (`--expect`, `expect`, `listen --expect`).
 
 use super::syntax::{AttributeSpec, RouteSpec};
-use crate::bgp::rib::{AdjRibIn, RouteAttributes};
+use crate::bgp::rib::{AdjRibIn, Journal, RouteAttributes};
 use crate::lock;
 use ipnet::IpNet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -222,8 +222,11 @@ pub(crate) struct Tracker<'a> {
     present: &'a [RouteSpec],
     absent: &'a [RouteSpec],
     /// (prefix, spec) in prefix order; a spec below `present.len()` is
-    /// one of `present`, the others are `absent`'s after it.
-    index: Vec<(IpNet, u32)>,
+    /// one of `present`, the others are `absent`'s after it. Changes are
+    /// looked up in it in prefix order too, each search going on from
+    /// where the last one ended (routes mostly come in order: a step or
+    /// two, and no cache miss of a hash table).
+    order: Vec<(IpNet, u32)>,
     /// Per spec (present, then absent): whether a route held matches it.
     held: Vec<bool>,
     /// Present specs held.
@@ -235,20 +238,23 @@ pub(crate) struct Tracker<'a> {
     ribs: Vec<WatchedRib>,
 }
 
+/// The slot of a change of an Adj-RIB-In no longer watched.
+const GONE: u32 = u32::MAX;
+
 impl<'a> Tracker<'a> {
     pub(crate) fn new(present: &'a [RouteSpec], absent: &'a [RouteSpec]) -> Self {
         static WATCHERS: AtomicU64 = AtomicU64::new(1);
-        let mut index: Vec<(IpNet, u32)> = present
+        let mut order: Vec<(IpNet, u32)> = present
             .iter()
             .chain(absent)
             .enumerate()
             .map(|(i, r)| (r.prefix, i as u32))
             .collect();
-        index.sort_unstable();
+        order.sort_unstable();
         Tracker {
             present,
             absent,
-            index,
+            order,
             held: vec![false; present.len() + absent.len()],
             met: 0,
             hit: 0,
@@ -272,48 +278,104 @@ impl<'a> Tracker<'a> {
     /// call: every route of a peer new to it, every route of a peer gone,
     /// the journal of the others.
     pub(crate) fn refresh(&mut self, ribs: Vec<WatchedRib>) {
-        let mut changed = Vec::new();
         let id = self.watcher;
-        for rib in &self.ribs {
-            let mut r = lock(rib);
-            changed.extend(r.changes(id));
-            if !ribs.iter().any(|n| Arc::ptr_eq(n, rib)) {
-                changed.extend(r.routes().map(|(p, _)| *p));
-                r.unwatch(id);
+        // (slot in `self.ribs`, its changes)
+        let mut changed: Vec<(u32, Journal)> = Vec::new();
+        self.ribs.retain(|rib| {
+            if ribs.iter().any(|n| Arc::ptr_eq(n, rib)) {
+                return true;
             }
+            // Gone: what it held is to be looked at again, without it.
+            let mut r = lock(rib);
+            let mut gone = Journal::default();
+            for (p, _) in r.changes(id).changes {
+                gone.gone(p);
+            }
+            r.routes().for_each(|(p, _)| gone.gone(*p));
+            r.unwatch(id);
+            changed.push((GONE, gone));
+            false
+        });
+        for (slot, rib) in self.ribs.iter().enumerate() {
+            changed.push((slot as u32, lock(rib).changes(id)));
         }
-        self.ribs
-            .retain(|rib| ribs.iter().any(|n| Arc::ptr_eq(n, rib)));
         for rib in ribs {
             if !self.ribs.iter().any(|o| Arc::ptr_eq(o, &rib)) {
-                changed.extend(lock(&rib).watch(id));
+                changed.push((self.ribs.len() as u32, lock(&rib).watch(id)));
                 self.ribs.push(rib);
             }
         }
         self.reevaluate(changed);
     }
 
-    /// The specs of `prefix`: a range of `index`.
-    fn specs(&self, prefix: &IpNet) -> std::ops::Range<usize> {
-        let start = self.index.partition_point(|(p, _)| p < prefix);
-        let end = start + self.index[start..].partition_point(|(p, _)| p == prefix);
-        start..end
+    /// Where the specs of `prefix` start in `order` (or would), searched
+    /// from `from` on (`prefix` is not before it): the distance found by
+    /// doubling steps, then halving.
+    fn seek(&self, prefix: &IpNet, from: usize) -> usize {
+        let mut step = 1;
+        while from + step < self.order.len() && self.order[from + step].0 < *prefix {
+            step *= 2;
+        }
+        let end = (from + step + 1).min(self.order.len());
+        from + self.order[from..end].partition_point(|(p, _)| p < prefix)
     }
 
-    fn reevaluate(&mut self, mut changed: Vec<IpNet>) {
-        changed.retain(|p| !self.specs(p).is_empty());
+    fn reevaluate(&mut self, journals: Vec<(u32, Journal)>) {
+        // (prefix, slot, its set in `sets`)
+        let mut changed: Vec<(IpNet, u32, u32)> = Vec::new();
+        let mut sets: Vec<Arc<RouteAttributes>> = Vec::new();
+        for (slot, j) in journals {
+            let base = sets.len() as u32;
+            sets.extend(j.sets);
+            changed.extend(j.changes.into_iter().map(|(p, set)| {
+                let set = if set == Journal::GONE {
+                    set
+                } else {
+                    base + set
+                };
+                (p, slot, set)
+            }));
+        }
         if changed.is_empty() {
             return;
         }
-        changed.sort_unstable();
-        changed.dedup();
-        let guards: Vec<_> = self.ribs.iter().map(|r| lock(r)).collect();
+        // By prefix; a stable sort keeps the order of one prefix's
+        // changes: the last of a slot is what its Adj-RIB-In holds.
+        changed.sort_by_key(|a| a.0);
+        // What a peer's journal did not say is looked up in its Adj-RIB-In,
+        // under the locks: only with more than one peer, or one gone.
+        let lookups = self.ribs.len() > 1 || changed.iter().any(|c| c.1 == GONE);
+        let guards: Option<Vec<_>> = lookups.then(|| self.ribs.iter().map(|r| lock(r)).collect());
+        const UNKNOWN: u32 = Journal::GONE - 1;
+        let mut known = vec![UNKNOWN; self.ribs.len()];
         let mut routes: Vec<&RouteAttributes> = Vec::new();
         let mut updates = Vec::new();
-        for p in &changed {
+        let mut at = 0;
+        for one in changed.chunk_by(|a, b| a.0 == b.0) {
+            let prefix = one[0].0;
+            at = self.seek(&prefix, at);
+            if !self.order.get(at).is_some_and(|(p, _)| *p == prefix) {
+                continue;
+            }
+            for &(_, slot, set) in one {
+                if let Some(k) = known.get_mut(slot as usize) {
+                    *k = set;
+                }
+            }
             routes.clear();
-            routes.extend(guards.iter().filter_map(|g| g.get(p)).map(|a| a.as_ref()));
-            for (_, spec) in &self.index[self.specs(p)] {
+            for (slot, k) in known.iter_mut().enumerate() {
+                match std::mem::replace(k, UNKNOWN) {
+                    UNKNOWN => {
+                        if let Some(g) = &guards {
+                            routes.extend(g[slot].get(&prefix).map(|a| a.as_ref()));
+                        }
+                    }
+                    Journal::GONE => {}
+                    set => routes.push(&sets[set as usize]),
+                }
+            }
+            let specs = self.order[at..].iter().take_while(|(p, _)| *p == prefix);
+            for (_, spec) in specs {
                 let spec = *spec as usize;
                 let attributes = match spec.checked_sub(self.present.len()) {
                     None => &self.present[spec].attributes,
@@ -413,6 +475,45 @@ mod tests {
         assert_eq!((t.hit, t.done()), (1, true));
         drop(t);
         assert_eq!(lock(&a).watchers(), 0, "a tracker dropped stops watching");
+    }
+
+    #[test]
+    fn tracker_agrees_with_a_whole_check_whatever_the_order() {
+        // 300 expected prefixes (every third also expected absent with a
+        // med), announced and withdrawn by two peers in a scrambled order.
+        let net = |i: u32| format!("10.{}.{}.0/24", i / 256, i % 256);
+        let present: Vec<RouteSpec> = (0..300).map(|i| net(i * 2).parse().unwrap()).collect();
+        let absent: Vec<RouteSpec> = (0..100)
+            .map(|i| format!("{} med 7", net(i * 6)).parse().unwrap())
+            .collect();
+        let ribs: [WatchedRib; 2] = Default::default();
+        let mut t = Tracker::new(&present, &absent);
+        let mut x: u32 = 12345;
+        for round in 0..2000 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let prefix = net((x >> 8) % 700);
+            let rib = &ribs[(x >> 4) as usize % 2];
+            match (x >> 20) % 3 {
+                0 => lock(rib).apply(&update(&[&prefix], &[], None)),
+                1 => lock(rib).apply(&update(&[&prefix], &[], Some(7))),
+                _ => lock(rib).apply(&update(&[], &[&prefix], None)),
+            };
+            if round % 7 == 0 {
+                t.refresh(ribs.to_vec());
+                let mut all = Vec::new();
+                for (i, r) in ribs.iter().enumerate() {
+                    let peer = i.to_string();
+                    all.extend(lock(r).routes().map(|(p, a)| (peer.clone(), *p, a.clone())));
+                }
+                let whole = check_routes(&present, &absent, &all);
+                assert_eq!(
+                    t.met,
+                    present.len() - whole.missing.len() - whole.different.len()
+                );
+                assert_eq!(t.hit, whole.unexpected.len(), "round {round}");
+            }
+        }
+        assert!(t.met > 0 && t.hit > 0, "both kinds were seen");
     }
 
     #[test]
