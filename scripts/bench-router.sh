@@ -177,7 +177,7 @@ protocol static feed {
   ipv4;
   include "$work/static.conf";
 }
-protocol bgp router {
+protocol bgp up {
   local 127.0.1.1 port $((port + 1)) as 65100;
   neighbor 127.0.0.1 port $port as 65000;
   multihop;
@@ -188,7 +188,7 @@ cat > "$work/watcher.conf" <<CONF
 log "$work/watcher.log" { warning, error, fatal };
 router id 127.1.0.250;
 protocol device {}
-protocol bgp router {
+protocol bgp up {
   local 127.1.0.250 port $((port + 2)) as 65200;
   neighbor 127.0.0.1 port $port as 65000;
   multihop;
@@ -221,7 +221,7 @@ for run in $(seq "$runs"); do
   bird -c "$work/watcher.conf" -s "$work/watcher.ctl" -P "$work/watcher.pid"
   bird -c "$work/feeder.conf" -s "$work/feeder.ctl" -P "$work/feeder.pid"
   for who in feeder watcher; do
-    until birdc -s "$work/$who.ctl" show protocols router 2>/dev/null | grep -q Established; do sleep 0.05; done
+    until birdc -s "$work/$who.ctl" show protocols up 2>/dev/null | grep -q Established; do sleep 0.05; done
   done
   start=$(date +%s%N)
   birdc -s "$work/feeder.ctl" enable feed > /dev/null

@@ -637,16 +637,12 @@ fn commands_drive_a_session_step_by_step() {
 fn syn_checks_without_cap_net_raw_say_why_and_the_rest_works() {
     // Run as an unprivileged user when we are root and can drop privileges;
     // as an unprivileged user already, run as we are.
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let root = is_root();
     let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"]
         .into_iter()
         .find(|p| std::path::Path::new(p).is_file());
     if root && setpriv.is_none() {
-        eprintln!("skipped: no setpriv to drop root privileges");
-        return;
+        return skip("no setpriv to drop root privileges");
     }
     let up = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = up.local_addr().unwrap().port();

@@ -10,7 +10,7 @@
 mod common;
 
 use common::*;
-use cue::bgp::wire::{frame, DecodeContext, Family, Message, Open};
+use cue::bgp::wire::{frame, Message};
 use std::io::{BufRead, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -23,10 +23,6 @@ const T: Duration = Duration::from_secs(20);
 /// to 4 MiB (about 800,000 /32 routes packed into UPDATEs) before a write
 /// has to wait.
 const STALLED_ROUTES: u32 = 1_000_000;
-
-fn ctx() -> DecodeContext {
-    DecodeContext::with_four_octet_as(true)
-}
 
 /// Waits until something listens on 127.0.0.1:`port` (a process just
 /// started may take a moment under load).
@@ -64,13 +60,7 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 fn open_bytes(asn: u32, hold: u16, id: [u8; 4]) -> Vec<u8> {
-    Message::Open(Open::new(
-        asn,
-        hold,
-        Ipv4Addr::from(id),
-        &[Family::Ipv4Unicast, Family::Ipv6Unicast],
-    ))
-    .to_bytes(ctx())
+    open_message(asn, hold, id)
 }
 
 /// Reads whole messages until one matches, or the connection ends.

@@ -162,15 +162,6 @@ struct TwoHops {
     names: [String; 3],
 }
 
-fn ip(args: &[&str]) -> bool {
-    std::process::Command::new("ip")
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 impl TwoHops {
     /// `a` (192.0.2.1) -- `r` (192.0.2.2, 198.51.100.2) -- `b` (198.51.100.1).
     fn new() -> Option<TwoHops> {
@@ -223,17 +214,11 @@ fn gtsm_hop_counts_through_a_router() {
     if !have("bird") {
         return;
     }
-    let root = std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root || !have("ip") {
-        eprintln!("skipped: network namespaces need root and iproute2");
-        return;
+    if !is_root() || !have("ip") {
+        return skip("network namespaces need root and iproute2");
     }
     let Some(net) = TwoHops::new() else {
-        eprintln!("skipped: this machine does not let us create network namespaces");
-        return;
+        return skip("this machine does not let us create network namespaces");
     };
     let bird = Bird::start_in(
         r#"

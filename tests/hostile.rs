@@ -4,7 +4,10 @@
 //! default RFC 7606 handling, that a malformed attribute keeps the session;
 //! and that the listener survives for the next peer.
 
-use cue::bgp::wire::{DecodeContext, Family, Message, Open};
+mod common;
+
+use common::{ctx, open_message};
+use cue::bgp::wire::Message;
 use cue::bgp::{PeerConfig, Pool};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -32,18 +35,8 @@ async fn listener_with(strict_errors: bool) -> (Pool, SocketAddr) {
     (pool, addr)
 }
 
-fn ctx() -> DecodeContext {
-    DecodeContext::with_four_octet_as(true)
-}
-
 fn open(asn: u32, hold: u16, id: [u8; 4]) -> Vec<u8> {
-    Message::Open(Open::new(
-        asn,
-        hold,
-        Ipv4Addr::from(id),
-        &[Family::Ipv4Unicast, Family::Ipv6Unicast],
-    ))
-    .to_bytes(ctx())
+    open_message(asn, hold, id)
 }
 
 fn header(len: u16, kind: u8) -> Vec<u8> {

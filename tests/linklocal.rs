@@ -12,13 +12,6 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(15);
 
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Two namespaces joined by a veth pair, removed on drop.
 struct Link {
     a: String,
@@ -80,25 +73,16 @@ impl Drop for Link {
     }
 }
 
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 #[test]
 fn link_local_session_with_global_and_link_local_next_hops() {
     if !have("bird") {
         return;
     }
     if !is_root() || !have("ip") {
-        eprintln!("skipped: network namespaces need root and iproute2");
-        return;
+        return skip("network namespaces need root and iproute2");
     }
     let Some(link) = Link::new() else {
-        eprintln!("skipped: this machine does not let us create network namespaces");
-        return;
+        return skip("this machine does not let us create network namespaces");
     };
     let port = 1179;
     let bird = Bird::start_in(

@@ -10,8 +10,8 @@
 
 mod common;
 
-use common::{free_port, wait_for, Cue, Interactive};
-use cue::bgp::wire::{frame, DecodeContext, Family, Message, Open};
+use common::{ctx, free_port, wait_for, Cue, Interactive};
+use cue::bgp::wire::{frame, Family, Message, Open};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
@@ -61,10 +61,6 @@ impl Peer {
             }
         }
     }
-}
-
-fn ctx() -> DecodeContext {
-    DecodeContext::with_four_octet_as(true)
 }
 
 /// ORIGIN IGP, AS_PATH 65010, NEXT_HOP 10.0.0.2.

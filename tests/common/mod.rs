@@ -50,6 +50,53 @@ pub fn have(program: &str) -> bool {
     false
 }
 
+/// Skips a test for want of something that is not a daemon (root,
+/// network namespaces, a tool): says so on standard error, or with
+/// CUE_REQUIRE_DAEMONS=1 (the README's test command) fails, so that CI
+/// never passes a test it did not run.
+pub fn skip(why: &str) {
+    if daemons_required() {
+        panic!("cannot run: {why} (CUE_REQUIRE_DAEMONS=1)");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "skipped: {why}");
+}
+
+/// Whether the tests run as root.
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Runs `ip ARGS` quietly; whether it succeeded.
+pub fn ip(args: &[&str]) -> bool {
+    Command::new("ip")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The decoding context of a session with 4-octet AS numbers.
+pub fn ctx() -> cue::bgp::wire::DecodeContext {
+    cue::bgp::wire::DecodeContext::with_four_octet_as(true)
+}
+
+/// An OPEN offering IPv4 and IPv6 unicast, encoded.
+pub fn open_message(asn: u32, hold: u16, id: [u8; 4]) -> Vec<u8> {
+    use cue::bgp::wire::{Family, Message, Open};
+    Message::Open(Open::new(
+        asn,
+        hold,
+        std::net::Ipv4Addr::from(id),
+        &[Family::Ipv4Unicast, Family::Ipv6Unicast],
+    ))
+    .to_bytes(ctx())
+}
+
 fn program_path(program: &str) -> PathBuf {
     for d in ["/usr/sbin", "/sbin", "/usr/bin", "/bin"] {
         let p = Path::new(d).join(program);
