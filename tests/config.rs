@@ -156,6 +156,11 @@ fn the_builder_refuses_what_validate_refuses() {
         b().ttl_security(0).build(),
         Err(PeerConfigError::TtlSecurityZero)
     );
+    let short = Duration::from_millis(500);
+    let e = b().send_hold_time(short).build().unwrap_err();
+    assert_eq!(e, PeerConfigError::SendHoldTime(short));
+    assert_eq!(e.field(), "send_hold_time");
+    assert!(b().send_hold_time(Duration::from_secs(1)).build().is_ok());
     assert!(b().ttl_security(1).build().is_ok());
     let ll: IpAddr = "fe80::1".parse().unwrap();
     let e = PeerConfig::builder(ll, 65001, Ipv4Addr::new(10, 0, 0, 1))

@@ -87,7 +87,7 @@ fn read_until(s: &mut TcpStream, buf: &mut Vec<u8>, want: impl Fn(&Message) -> b
 /// peer (with a small receive buffer, so that the routes cannot all sit in
 /// it) that then reads nothing more and sends nothing: the speaker, and
 /// the peer's socket, kept open.
-fn stalled_session(hold: u16) -> (Cue, TcpStream, Scratch) {
+fn stalled_session(hold: u16, extra: &[&str]) -> (Cue, TcpStream, Scratch) {
     let dir = Scratch::new("stall");
     let file = dir.path("routes");
     let mut text = String::new();
@@ -104,7 +104,8 @@ fn stalled_session(hold: u16) -> (Cue, TcpStream, Scratch) {
     let l: TcpListener = socket.into();
     let port = l.local_addr().unwrap().port().to_string();
     let hold = hold.to_string();
-    let cue = Cue::start(&[
+    let mut args = extra.to_vec();
+    args.extend_from_slice(&[
         "--json",
         "--hold-time",
         &hold,
@@ -118,6 +119,7 @@ fn stalled_session(hold: u16) -> (Cue, TcpStream, Scratch) {
         "10.0.0.1",
         "127.0.0.1",
     ]);
+    let cue = Cue::start(&args);
     let (mut s, _) = l.accept().unwrap();
     s.write_all(&open_bytes(65001, hold.parse().unwrap(), [10, 0, 0, 2]))
         .unwrap();
@@ -151,7 +153,7 @@ fn sigint_ends_within_a_second(cue: Cue) {
 /// fires, and a SIGINT still ends the process within a second.
 #[test]
 fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
-    let (cue, peer, _dir) = stalled_session(3);
+    let (cue, peer, _dir) = stalled_session(3, &[]);
     let down = wait_for("the hold timer to fire", Duration::from_secs(10), || {
         cue.stdout()
             .lines()
@@ -163,11 +165,55 @@ fn a_peer_that_stops_reading_cannot_hold_the_speaker() {
     drop(peer);
 }
 
+/// A peer that sends a KEEPALIVE every second but reads nothing (RFC
+/// 9687's case): its KEEPALIVEs keep the hold timer from firing, and the
+/// send hold time closes the session.
+#[test]
+fn a_peer_that_talks_but_never_reads_meets_the_send_hold_timer() {
+    let short = refused(&[
+        "--send-hold-time",
+        "500ms",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert!(short.contains("a send hold time is 1s at least"), "{short}");
+    let (cue, mut peer, _dir) = stalled_session(9, &["--send-hold-time", "2s"]);
+    let started = Instant::now();
+    let mut talker = peer.try_clone().unwrap();
+    let talking = std::thread::spawn(move || {
+        let keepalive = Message::Keepalive.to_bytes(ctx());
+        while started.elapsed() < Duration::from_secs(15) {
+            if talker.write_all(&keepalive).is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    let down = wait_for("the send hold timer", Duration::from_secs(12), || {
+        cue.stdout()
+            .lines()
+            .find(|l| l.contains("\"down\""))
+            .map(str::to_string)
+    });
+    assert!(down.contains("send hold timer expired"), "{down}");
+    // Within the send hold time of the write's stall, well before the
+    // hold time (9 s) could have fired had the peer been silent.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    cue.terminate();
+    let _ = peer.write_all(&[]);
+    talking.join().unwrap();
+}
+
 /// SIGINT while the write to a stalled peer is blocked: the process ends
 /// within a second.
 #[test]
 fn sigint_ends_a_speaker_stuck_writing() {
-    let (cue, peer, _dir) = stalled_session(60);
+    let (cue, peer, _dir) = stalled_session(60, &[]);
     // The routes fill both buffers; the speaker waits in its write.
     std::thread::sleep(Duration::from_millis(700));
     sigint_ends_within_a_second(cue);

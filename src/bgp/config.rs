@@ -233,6 +233,12 @@ pub struct PeerConfig {
     /// Routes the peer may send before the session is closed with Cease /
     /// Maximum Number of Prefixes Reached.
     pub max_prefixes: Option<usize>,
+    /// Send hold time (RFC 9687): when nothing we write is taken by the
+    /// peer for this long, the session is closed, whatever the peer sends
+    /// meanwhile (a peer that sends KEEPALIVEs but reads nothing cannot
+    /// hold it). `None`: the RFC's default, the larger of 8 minutes and
+    /// twice the negotiated hold time. At least 1 s.
+    pub send_hold_time: Option<Duration>,
     /// Answer every malformed UPDATE with a NOTIFICATION, as RFC 4271 alone
     /// has it, instead of the revised error handling of RFC 7606
     /// (treat-as-withdraw, attribute discard): for testing a peer's
@@ -357,6 +363,9 @@ pub enum PeerConfigError {
     /// A next hop that no router takes.
     #[error("parameters: next hop {0} is unspecified, multicast or broadcast")]
     NextHop(IpAddr),
+    /// A send hold time under a second.
+    #[error("send_hold_time: {0:?} is too short: at least 1s")]
+    SendHoldTime(Duration),
 }
 
 impl PeerConfigError {
@@ -376,6 +385,7 @@ impl PeerConfigError {
             RestartTime(_) => "graceful_restart",
             MaxPrefixesZero => "max_prefixes",
             NextHop(_) => "parameters",
+            SendHoldTime(_) => "send_hold_time",
         }
     }
 }
@@ -401,6 +411,7 @@ impl PeerConfig {
             ttl_security: None,
             graceful_restart: None,
             max_prefixes: None,
+            send_hold_time: None,
             strict_errors: false,
             parameters: Parameters::default(),
         }
@@ -507,6 +518,9 @@ impl PeerConfig {
         }
         if self.max_prefixes == Some(0) {
             return Err(MaxPrefixesZero);
+        }
+        if let Some(t) = self.send_hold_time.filter(|t| *t < Duration::from_secs(1)) {
+            return Err(SendHoldTime(t));
         }
         if self.ttl_security == Some(0) {
             return Err(TtlSecurityZero);
@@ -673,6 +687,12 @@ impl PeerConfigBuilder {
     /// Close the session when the peer sends more routes than this.
     pub fn max_prefixes(mut self, limit: usize) -> Self {
         self.0.max_prefixes = Some(limit);
+        self
+    }
+
+    /// Sets [`PeerConfig::send_hold_time`] (RFC 9687).
+    pub fn send_hold_time(mut self, time: Duration) -> Self {
+        self.0.send_hold_time = Some(time);
         self
     }
 

@@ -102,14 +102,22 @@ pub enum Step {
 }
 
 /// How long the next write may take: until `deadline`, moved to `extend`
-/// after now whenever a byte comes from the peer (a sign of life).
+/// after now whenever a byte comes from the peer (a sign of life); and,
+/// whatever the peer sends, no longer than `stall` without the peer taking
+/// a byte (the send hold time of RFC 9687).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct WriteBound {
     /// When the write is given up, if ever.
     pub deadline: Option<Instant>,
     /// How far a byte from the peer moves the deadline, if at all.
     pub extend: Option<Duration>,
+    /// How long the write may make no progress, if bounded so.
+    pub stall: Option<Duration>,
 }
+
+/// RFC 9687's least default send hold time: 8 minutes (or twice the hold
+/// time, when that is longer).
+pub const DEFAULT_SEND_HOLD_TIME: Duration = Duration::from_secs(480);
 
 /// The session policy around one [`Fsm`]; see the [module](self) docs.
 #[derive(Debug)]
@@ -127,6 +135,8 @@ pub struct SessionCore {
     /// The connection ended without a NOTIFICATION (closed or reset by the
     /// peer): a peer with graceful restart is restarting.
     silent_close: bool,
+    /// The send hold time configured (RFC 9687), if not the default.
+    send_hold_time: Option<Duration>,
 }
 
 impl SessionCore {
@@ -140,7 +150,15 @@ impl SessionCore {
             stale_deadline: None,
             stop_deadline: None,
             silent_close: false,
+            send_hold_time: None,
         }
+    }
+
+    /// The send hold time (RFC 9687) instead of the default, the larger of
+    /// [`DEFAULT_SEND_HOLD_TIME`] and twice the negotiated hold time.
+    pub fn with_send_hold_time(mut self, time: Option<Duration>) -> SessionCore {
+        self.send_hold_time = time;
+        self
     }
 
     /// The peer's Adj-RIB-In, to share with readers.
@@ -258,12 +276,13 @@ impl SessionCore {
     }
 
     /// The bound of the next write to the peer: the stop's, or the hold
-    /// time, moved by every byte the peer sends meanwhile.
+    /// time, moved by every byte the peer sends meanwhile, and the send
+    /// hold time, which nothing the peer sends moves.
     pub fn write_bound(&self) -> WriteBound {
         if self.stop_deadline.is_some() {
             return WriteBound {
                 deadline: self.stop_deadline,
-                extend: None,
+                ..WriteBound::default()
             };
         }
         let extend = self
@@ -271,9 +290,13 @@ impl SessionCore {
             .map(|n| n.hold_time)
             .filter(|h| *h > 0)
             .map(|h| Duration::from_secs(h.into()));
+        let stall = self
+            .send_hold_time
+            .unwrap_or_else(|| DEFAULT_SEND_HOLD_TIME.max(extend.unwrap_or_default() * 2));
         WriteBound {
             deadline: self.fsm.hold_deadline(),
             extend,
+            stall: Some(stall),
         }
     }
 
@@ -690,13 +713,15 @@ mod tests {
         let t0 = Instant::now();
         let mut core = SessionCore::new(config(None), None);
         establish(&mut core, peer_open(None, &[]), t0);
-        // Established: a write may take the hold time, moved by the peer.
+        // Established: a write may take the hold time, moved by the peer;
+        // and 8 minutes without progress at most (RFC 9687's default).
         let b = core.write_bound();
         assert_eq!(
             b,
             WriteBound {
                 deadline: Some(t0 + T(90)),
-                extend: Some(T(90))
+                extend: Some(T(90)),
+                stall: Some(T(480)),
             }
         );
         // A stop withdraws, says Cease, closes as asked for, within 0.7 s.
@@ -711,7 +736,8 @@ mod tests {
             core.write_bound(),
             WriteBound {
                 deadline: Some(t0 + T(1) + STOP_WRITE_TIME),
-                extend: None
+                extend: None,
+                stall: None,
             }
         );
         core.disconnected(t0 + T(1));
@@ -738,6 +764,22 @@ mod tests {
         establish(&mut core, peer_open(None, &[]), t0);
         let steps = core.poll_timers(t0 + T(90));
         assert!(steps.contains(&Step::Close(SessionError::HoldTimerExpired)));
+        // A send hold time of its own; the default grows with a long hold
+        // time (twice it, when that is over 8 minutes).
+        let mut core = SessionCore::new(config(None), None).with_send_hold_time(Some(T(5)));
+        establish(&mut core, peer_open(None, &[]), t0);
+        assert_eq!(core.write_bound().stall, Some(T(5)));
+        let long = FsmConfig {
+            hold_time: 600,
+            ..config(None)
+        };
+        let mut core = SessionCore::new(long, None);
+        let mut open = peer_open(None, &[]);
+        if let Message::Open(o) = &mut open {
+            o.hold_time = 600;
+        }
+        establish(&mut core, open, t0);
+        assert_eq!(core.write_bound().stall, Some(T(1200)));
     }
 
     #[test]

@@ -96,6 +96,11 @@ pub enum SessionError {
     /// Expired.
     #[error("sent Hold Timer Expired")]
     HoldTimerExpired,
+    /// The peer took nothing we wrote for the send hold time (RFC 9687),
+    /// whatever it sent meanwhile. No NOTIFICATION could follow: the
+    /// socket takes nothing, and a message is half written on it.
+    #[error("send hold timer expired: the peer stopped reading")]
+    SendHoldTimerExpired,
     /// We sent this NOTIFICATION (a malformed or unexpected message, a
     /// prefix limit, ...).
     #[error("sent {}", .0.reason())]

@@ -154,6 +154,15 @@ pub fn parse_restart_time(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A send hold time: a duration of 1s at least.
+pub fn parse_send_hold_time(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("{s:?}: a send hold time is 1s at least"));
+    }
+    Ok(d)
+}
+
 /// Path attributes and next hops.
 #[derive(Debug, Clone, Args)]
 pub struct AttributeArgs {
@@ -218,6 +227,11 @@ pub struct RunArgs {
     /// peer sends more routes than this
     #[arg(long = "max-prefixes", value_name = "N")]
     pub max_prefixes: Option<usize>,
+    /// Send hold time (RFC 9687): close a session whose peer takes nothing
+    /// we write for this long, whatever it sends meanwhile (at least 1s)
+    /// [default: 8 minutes, or twice the hold time when longer]
+    #[arg(long = "send-hold-time", value_name = "DURATION", value_parser = parse_send_hold_time)]
+    pub send_hold_time: Option<Duration>,
     /// Answer every malformed UPDATE with a NOTIFICATION (RFC 4271 alone)
     /// instead of RFC 7606's treat-as-withdraw and attribute discard: for
     /// testing a peer's conformance

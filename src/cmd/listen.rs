@@ -117,6 +117,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         ttl_security: args.run.ttl_security,
         graceful_restart: args.run.graceful_restart,
         max_prefixes: args.run.max_prefixes,
+        send_hold_time: args.run.send_hold_time,
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };

@@ -95,6 +95,7 @@ impl SpeakArgs {
                     ttl_security: self.run.ttl_security,
                     graceful_restart: self.run.graceful_restart,
                     max_prefixes: self.run.max_prefixes,
+                    send_hold_time: self.run.send_hold_time,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),
                 }

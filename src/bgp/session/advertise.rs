@@ -1,7 +1,7 @@
 //! Bringing a peer's Adj-RIB-Out up to date: the difference from what was
 //! sent, packed into UPDATEs and written in bounded buffers.
 
-use super::connection::{Advertised, Recording, Writer};
+use super::connection::{Advertised, Recording, Wr, Writer};
 use super::driver::{Driver, Sync};
 use super::policy::{export, export_with, ExportContext};
 use super::{lock, Staged};
@@ -13,7 +13,6 @@ use ipnet::IpNet;
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 
 /// Prefixes encoded per write, so that a large RIB is sent in bounded
 /// buffers.
@@ -104,7 +103,7 @@ impl Driver {
     /// which are what was sent.
     async fn full_from_table(
         &mut self,
-        wr: &mut OwnedWriteHalf,
+        wr: &mut Wr,
         recording: &mut Option<Recording>,
         adv: &mut Advertised,
         staged: &Staged,
@@ -160,7 +159,7 @@ impl Driver {
     /// writes of about [`WRITE_SIZE`]. Returns how many UPDATEs went.
     async fn write_groups<'p, P: Iterator<Item = &'p IpNet>>(
         &self,
-        wr: &mut OwnedWriteHalf,
+        wr: &mut Wr,
         out: Out<'_>,
         to: (&Advertised, &Parameters),
         family: Family,
@@ -408,7 +407,7 @@ const WRITE_SIZE: usize = 256 * 1024;
 /// that a large RIB goes out in bounded buffers. Returns how many UPDATEs
 /// were written.
 async fn write_chunked(
-    wr: &mut OwnedWriteHalf,
+    wr: &mut Wr,
     out: Out<'_>,
     list: &PrefixList,
     mut encode: impl FnMut(Family, &[&IpNet], &mut Vec<u8>) -> usize,
@@ -431,7 +430,7 @@ async fn write_chunked(
 
 impl Out<'_> {
     /// Shows `buf` to the trace and the recording, and writes it.
-    async fn write(&self, wr: &mut OwnedWriteHalf, buf: &[u8]) -> std::io::Result<()> {
+    async fn write(&self, wr: &mut Wr, buf: &[u8]) -> std::io::Result<()> {
         if buf.is_empty() {
             return Ok(());
         }

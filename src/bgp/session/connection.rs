@@ -9,13 +9,53 @@ use crate::bgp::error::SessionError;
 use crate::bgp::fsm::Negotiated;
 use crate::bgp::mrt::{Bgp4mpPeers, MrtRecorder};
 use crate::bgp::rib::LocRib;
+use crate::lock;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Instant;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+
+/// The socket's write half, noting when the peer last took a byte (for
+/// the send hold time, RFC 9687).
+pub(super) struct Wr {
+    inner: OwnedWriteHalf,
+    progress: Arc<Mutex<Instant>>,
+}
+
+impl Wr {
+    /// When the peer last took a byte (or the connection opened).
+    pub(super) fn progress(&self) -> Arc<Mutex<Instant>> {
+        self.progress.clone()
+    }
+}
+
+impl AsyncWrite for Wr {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            *lock(&this.progress) = Instant::now();
+        }
+        r
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
 
 /// Where a connection's messages are recorded, and as which peers.
 pub(super) type Recording = (Arc<MrtRecorder>, Bgp4mpPeers);
@@ -35,7 +75,7 @@ pub(super) struct Connection {
 /// The write side of a connection.
 pub(super) struct Writer {
     /// The socket's write half.
-    pub(super) wr: OwnedWriteHalf,
+    pub(super) wr: Wr,
     /// Our address on the connection.
     pub(super) local: SocketAddr,
     /// What the Adj-RIB-Out holds, once established.
@@ -85,7 +125,10 @@ impl Connection {
         Ok(Connection {
             reader: Framer::new(rd),
             writer: Writer {
-                wr,
+                wr: Wr {
+                    inner: wr,
+                    progress: Arc::new(Mutex::new(Instant::now())),
+                },
                 local,
                 adv: None,
                 recording,
@@ -125,6 +168,8 @@ pub(super) struct WriteGuard {
     pub(super) stop: Option<watch::Receiver<bool>>,
     /// The deadline, and how far the peer's bytes move it.
     pub(super) bound: WriteBound,
+    /// When the peer last took a byte of ours (see [`Wr`]).
+    pub(super) progress: Arc<Mutex<Instant>>,
 }
 
 impl WriteGuard {
@@ -136,6 +181,11 @@ impl WriteGuard {
     ) -> Result<T, SessionError> {
         tokio::pin!(work);
         let mut reading = true;
+        // The send hold time runs from the last byte taken, or from now
+        // for a write after a quiet while.
+        let started = Instant::now();
+        let taken = || (*lock(&self.progress)).max(started);
+        let mut stall = self.bound.stall.map(|s| taken() + s);
         loop {
             let stopped = async {
                 match self.stop.as_mut() {
@@ -161,6 +211,13 @@ impl WriteGuard {
                     }
                 }
                 _ = until(self.bound.deadline) => return Err(SessionError::HoldTimerExpired),
+                _ = until(stall) => {
+                    let due = taken() + self.bound.stall.unwrap_or_default();
+                    if Instant::now() >= due {
+                        return Err(SessionError::SendHoldTimerExpired);
+                    }
+                    stall = Some(due);
+                }
             }
         }
     }

@@ -19,10 +19,11 @@ use tokio::io::AsyncWriteExt;
 impl Driver {
     /// A bound for the next write to the peer: the core's, and a stop
     /// unless this is the stop's own write.
-    fn guard(&self) -> WriteGuard {
+    fn guard(&self, w: &Writer) -> WriteGuard {
         WriteGuard {
             stop: (!self.core.stopping()).then(|| self.stop.clone()),
             bound: self.core.write_bound(),
+            progress: w.wr.progress(),
         }
     }
 
@@ -44,7 +45,7 @@ impl Driver {
         if steps.is_empty() {
             return None;
         }
-        let guard = self.guard();
+        let guard = self.guard(&conn.writer);
         let Connection { reader, writer } = conn;
         match guard.run(reader, self.perform(steps, writer)).await {
             Ok(closed) => closed,
@@ -58,7 +59,7 @@ impl Driver {
         conn: &mut Connection,
         what: Sync,
     ) -> Option<SessionError> {
-        let guard = self.guard();
+        let guard = self.guard(&conn.writer);
         let Connection { reader, writer } = conn;
         match guard.run(reader, self.sync(writer, what)).await {
             Ok(Ok(())) => None,
@@ -79,7 +80,7 @@ impl Driver {
         }
         tracing::info!(peer = %self.name, len = bytes.len(), "raw bytes sent");
         conn.writer.record(true, &bytes, self.core.negotiated());
-        let guard = self.guard();
+        let guard = self.guard(&conn.writer);
         match guard
             .run(&mut conn.reader, conn.writer.wr.write_all(&bytes))
             .await
