@@ -36,7 +36,7 @@ pub fn load(path: &Path) -> Result<Config, UsageError> {
 
 /// How long `--once` may take at most: every check's full window, plus its
 /// timeout, plus a second.
-fn once_limit(config: &Config) -> Duration {
+pub fn once_limit(config: &Config) -> Duration {
     let mut limit = Duration::ZERO;
     for s in &config.services {
         for d in &s.destinations {
@@ -49,6 +49,15 @@ fn once_limit(config: &Config) -> Duration {
         }
     }
     limit + Duration::from_secs(1)
+}
+
+/// Waits until every check has a settled state, `limit` at most.
+pub async fn first_round(director: &Director, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    while !director.settled() && tokio::time::Instant::now() < deadline {
+        tick.tick().await;
+    }
 }
 
 /// Runs the director.
@@ -87,22 +96,46 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut hup = hangup();
     let sig = signal();
     tokio::pin!(sig);
+    let watchdog = super::systemd::watchdog();
+    let round = first_round(&director, limit);
+    tokio::pin!(round);
+    let mut ready = false;
     loop {
         tokio::select! {
             Some(e) = events.recv() => printer.director_event(&e, args.probes),
+            _ = &mut round, if !ready => {
+                ready = true;
+                super::systemd::ready();
+            }
             _ = &mut sig => break,
             _ = super::output::stdout_gone() => break,
             Some(()) = recv_hangup(&mut hup) => reload(&director, &args.config),
         }
+    }
+    super::systemd::stopping();
+    if let Some(w) = watchdog {
+        w.abort();
     }
     printer.services(&director.status());
     director.stop();
     Ok(ExitCode::SUCCESS)
 }
 
+/// Says READY=1 to systemd when dropped: a reload ends whichever way it
+/// went.
+struct Ready;
+
+impl Drop for Ready {
+    fn drop(&mut self) {
+        super::systemd::ready();
+    }
+}
+
 /// Re-reads the services file; a bad one is reported and the running
 /// configuration stays.
 pub fn reload(director: &Director, path: &Path) {
+    super::systemd::reloading();
+    let _ready = Ready;
     match load(path).and_then(|c| {
         director
             .reconfigure(c)

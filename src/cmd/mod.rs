@@ -14,6 +14,7 @@ pub mod run;
 pub mod scenario;
 pub mod signals;
 pub mod speak;
+pub mod systemd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

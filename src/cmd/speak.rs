@@ -222,9 +222,18 @@ pub async fn drive(
         Some((c, p)) => (c, Some(p)),
         None => (Config::default(), None),
     };
+    let first_round = super::check::once_limit(&config);
     let (rhi, health_events) =
         HealthInjector::start_with_routes(pool.clone(), config, rib, attributes)
             .map_err(|e| UsageError(e.to_string()))?;
+    // Ready for systemd once the first health round is done (at once
+    // without a services file: the sessions are configured).
+    let health = rhi.clone();
+    let readiness = tokio::spawn(async move {
+        super::check::first_round(health.director(), first_round).await;
+        super::systemd::ready();
+    });
+    let watchdog = super::systemd::watchdog();
     let follower = tokio::spawn(follow_health(rhi.clone(), health_events, path, printer));
     let (quit, quit_rx) = oneshot::channel();
     let commands = run.commands.then(|| {
@@ -257,6 +266,11 @@ pub async fn drive(
         established,
     )
     .await;
+    super::systemd::stopping();
+    readiness.abort();
+    if let Some(w) = watchdog {
+        w.abort();
+    }
     if let Some(t) = expecting {
         if let Ended::Expected(_) = ended {
             if let Ok(report) = report_rx.await {

@@ -515,11 +515,17 @@ pub fn cue_bin() -> &'static str {
 impl Cue {
     /// Starts `cue-bgp` with `args`.
     pub fn start(args: &[&str]) -> Cue {
+        Cue::start_with_env(args, &[])
+    }
+
+    /// Starts `cue-bgp` with `args` and these variables in its environment.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Cue {
         let dir = Scratch::new("cue");
         let stdout = dir.path("stdout");
         let stderr = dir.path("stderr");
         let child = Command::new(cue_bin())
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout"))
             .stderr(std::fs::File::create(&stderr).expect("stderr"))
