@@ -1,6 +1,7 @@
 //! Fault injection with real processes on loopback: a peer that stops
 //! reading with a million routes queued; 300 reconnect cycles without a leak;
-//! 500 idle connections while a real BIRD session comes up; a peer that
+//! 1,100 short connections, then 500 idle ones, while a real BIRD session
+//! comes up; a peer that
 //! sends 2,000,000 routes to `listen --max-prefixes 100000`; closed
 //! standard output on every subcommand; a 10 MB `--commands` line and
 //! binary garbage. (A peer killed with SIGKILL and back is in
@@ -273,7 +274,7 @@ fn three_hundred_reconnects_leak_nothing() {
 /// 500 connections from as many addresses that never send an OPEN, while
 /// a real BIRD session comes up and its routes arrive.
 #[test]
-fn five_hundred_idle_connections_do_not_stop_a_real_session() {
+fn short_and_idle_connections_do_not_stop_a_real_session() {
     if !have("bird") {
         return;
     }
@@ -281,6 +282,17 @@ fn five_hundred_idle_connections_do_not_stop_a_real_session() {
     let p = port.to_string();
     let cue = Cue::listen(&p, &["65001", "127.0.0.3"]);
     wait_listening(port);
+    // 1,100 connections from as many addresses, each closed at once: more
+    // than the 1,024 peers `listen` accepts at a time; each leaves the
+    // peer table with its connection.
+    for i in 0..1_100u32 {
+        let src = Ipv4Addr::from(0x7f02_0000 + i + 1); // 127.2.0.1 and up
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.bind(&SocketAddr::new(src.into(), 0).into()).unwrap();
+        s.connect(&SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port).into())
+            .unwrap();
+        drop(s);
+    }
     let idle: Vec<TcpStream> = (0..500u32)
         .map(|i| {
             let src = Ipv4Addr::from(0x7f01_0000 + i + 1); // 127.1.0.1 and up
@@ -317,7 +329,23 @@ protocol bgp to_cue {{
             .then_some(())
     });
     drop(idle);
-    assert!(cue.terminate().status.success());
+    let done = cue.terminate();
+    assert!(done.status.success());
+    // The status at exit: BIRD, and none of the connections gone before
+    // (the 500 idle ones were open until just before).
+    let status: Vec<serde_json::Value> = done
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "status")
+        .collect();
+    let peers: Vec<&str> = status.iter().filter_map(|v| v["peer"].as_str()).collect();
+    assert!(peers.contains(&"127.0.0.2"), "{peers:?}");
+    assert!(!peers.iter().any(|p| p.starts_with("127.2.")), "{peers:?}");
+    assert!(
+        !done.stdout.contains("already 1024 peers"),
+        "a connection was refused"
+    );
 }
 
 /// A speaker sends 2,000,000 routes to `listen --max-prefixes 100000`:

@@ -201,10 +201,15 @@ async fn rfc7606_keeps_the_session_for_attribute_errors() {
             .status()
             .iter()
             .any(|st| st.state == cue::bgp::State::Established));
-        assert!(pool
-            .status()
-            .iter()
-            .any(|st| st.counters.updates_malformed == i as u64 + 1));
+        // Each connection is a session of its own (an accepted peer's
+        // leaves the table with its connection): one malformed UPDATE.
+        let status = pool.status();
+        assert_eq!(
+            status.len(),
+            1,
+            "the earlier connections are gone: {status:?}"
+        );
+        assert_eq!(status[0].counters.updates_malformed, 1, "case {i}");
         drop(s);
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

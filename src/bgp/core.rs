@@ -254,6 +254,11 @@ impl SessionCore {
         self.steps(actions, now)
     }
 
+    /// Whether routes of a restarting peer are kept as stale.
+    pub fn holds_stale(&self) -> bool {
+        self.stale_deadline.is_some()
+    }
+
     /// The earliest deadline of a timer: the hold and keepalive timers
     /// while connected, the stale routes' while a peer restarts.
     pub fn next_deadline(&self) -> Option<Instant> {

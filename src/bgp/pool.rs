@@ -315,10 +315,10 @@ impl Pool {
                         if let Some(old) = sessions.remove(&k) {
                             to_stop.push((old, false));
                         }
-                        sessions.insert(k, self.start(config));
+                        sessions.insert(k, self.start(config, false));
                     }
                     None => {
-                        sessions.insert(k, self.start(config));
+                        sessions.insert(k, self.start(config, false));
                     }
                 }
             }
@@ -335,8 +335,9 @@ impl Pool {
         Ok(())
     }
 
-    /// Starts a session of a configuration already checked.
-    fn start(&self, config: PeerConfig) -> Session {
+    /// Starts a session of a configuration already checked (for a peer
+    /// accepted from anywhere: `one_connection`).
+    fn start(&self, config: PeerConfig, one_connection: bool) -> Session {
         tracing::info!(peer = %config.name(), passive = config.passive, "peer added");
         self.inner.events.send(Event::Added {
             peer: config.name(),
@@ -350,9 +351,23 @@ impl Pool {
                 changes: self.inner.changes.clone(),
                 mrt: self.inner.mrt.subscribe(),
                 staged: self.inner.staged.subscribe(),
+                one_connection,
             },
         )
         .expect("peer configurations are checked before they are started")
+    }
+
+    /// Forgets the sessions of accepted peers whose connection has ended.
+    fn prune(&self, sessions: &mut BTreeMap<IpAddr, Session>) {
+        sessions.retain(|_, s| {
+            if !s.is_over() {
+                return true;
+            }
+            let peer = s.config().name();
+            tracing::info!(%peer, "accepted peer gone");
+            self.inner.events.send(Event::Removed { peer });
+            false
+        });
     }
 
     /// Changes attributes, next hops and filters of every peer (and of peers
@@ -480,12 +495,12 @@ impl Pool {
         self.inner.mrt.send_replace(recorder);
     }
 
-    /// Status of every peer, in address order.
+    /// Status of every peer, in address order (a peer accepted from
+    /// anywhere whose connection has ended is gone).
     pub fn status(&self) -> Vec<PeerStatus> {
-        lock(&self.inner.sessions)
-            .values()
-            .map(|s| s.status())
-            .collect()
+        let mut sessions = lock(&self.inner.sessions);
+        self.prune(&mut sessions);
+        sessions.values().map(|s| s.status()).collect()
     }
 
     /// The routes each peer advertised to us.
@@ -516,6 +531,12 @@ impl Pool {
     /// Accept connections from any peer, with `template` as their
     /// configuration (its address is replaced by the peer's; every other
     /// field is checked). `None` accepts only configured peers again.
+    ///
+    /// An accepted peer's session lasts as long as its connection (or, when
+    /// the peer restarts with graceful restart negotiated, as long as its
+    /// routes are kept as stale): then it leaves [`status`](Self::status)
+    /// (an [`Event::Removed`]), and its place among the
+    /// [`MAX_ACCEPTED_PEERS`] accepted at a time is free again.
     pub fn accept_any(&self, template: Option<PeerConfig>) -> Result<(), PoolConfigError> {
         if let Some(t) = &template {
             t.validate_except_address()
@@ -621,6 +642,7 @@ impl Pool {
     fn dispatch(&self, stream: tokio::net::TcpStream, remote: SocketAddr) {
         let k = key(remote.ip());
         let mut sessions = lock(&self.inner.sessions);
+        self.prune(&mut sessions);
         if let Some(s) = sessions.get(&k) {
             // Only a passive session between connections takes it; a second
             // connection while a session runs is closed.
@@ -646,7 +668,7 @@ impl Pool {
         };
         config.address = SocketAddr::new(k, remote.port());
         config.passive = true;
-        let session = self.start(config);
+        let session = self.start(config, true);
         let _ = session.offer(stream);
         sessions.insert(k, session);
     }

@@ -166,6 +166,7 @@ impl Scenario {
             changes: Arc::new(watch::channel(0).0),
             mrt: watch::channel(None).1,
             staged: watch::channel(None).1,
+            one_connection: false,
         };
         let session = Session::start(config, shared).map_err(|error| RunError::Config {
             who: name.clone(),

@@ -36,6 +36,8 @@ pub(super) struct Driver {
     pub(super) mrt: watch::Receiver<Option<Arc<MrtRecorder>>>,
     /// A table whose Loc-RIB is still being built.
     pub(super) staged: watch::Receiver<Option<Arc<Staged>>>,
+    /// See [`Shared::one_connection`](super::Shared::one_connection).
+    pub(super) one_connection: bool,
 }
 
 /// What to send.
@@ -113,6 +115,14 @@ impl Driver {
         *self.stop.borrow()
     }
 
+    /// An accepted peer's session is over once its connection has ended
+    /// and no stale routes of it are kept.
+    fn over(&self) -> bool {
+        self.one_connection
+            && lock(&self.status).counters.connections > 0
+            && !self.core.holds_stale()
+    }
+
     /// Connects (or waits for the peer), runs the connection, and again
     /// after the connect-retry delay, until stopped.
     pub(super) async fn run(mut self) {
@@ -126,7 +136,7 @@ impl Driver {
             };
             lock(&self.status).counters.connections += 1;
             let reason = self.run_connection(stream).await;
-            if !self.ended(reason).await {
+            if !self.ended(reason).await || self.over() {
                 break;
             }
         }
@@ -145,7 +155,12 @@ impl Driver {
                         None => Attempt::Stopped,
                     },
                     _ = self.stop.changed() => return Attempt::Stopped,
-                    _ = until(self.core.next_deadline()) => self.timers(),
+                    _ = until(self.core.next_deadline()) => {
+                        self.timers();
+                        if self.over() {
+                            return Attempt::Stopped;
+                        }
+                    }
                 }
             }
         }

@@ -78,6 +78,10 @@ pub(crate) struct Shared {
     pub(crate) mrt: watch::Receiver<Option<Arc<super::mrt::MrtRecorder>>>,
     /// A table set whose Loc-RIB is still being built, if any.
     pub(crate) staged: watch::Receiver<Option<Arc<Staged>>>,
+    /// The session of a peer accepted from anywhere: it ends with its
+    /// connection (unless the peer's routes are kept as stale while it
+    /// restarts: then when they go), and its pool forgets it.
+    pub(crate) one_connection: bool,
 }
 
 /// A table given to the pool whose Loc-RIB and attribute map are still
@@ -127,6 +131,8 @@ pub struct Session {
     incoming: mpsc::Sender<TcpStream>,
     raw: mpsc::Sender<Vec<u8>>,
     changes: StatusNotifier,
+    /// See [`Shared::one_connection`].
+    one_connection: bool,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -150,6 +156,7 @@ impl Session {
                 changes: Arc::new(watch::channel(0).0),
                 mrt: watch::channel(None).1,
                 staged: watch::channel(None).1,
+                one_connection: false,
             },
         )
     }
@@ -163,6 +170,7 @@ impl Session {
             changes,
             mrt,
             staged,
+            one_connection,
         } = shared;
         config.validate()?;
         let name = config.name();
@@ -202,6 +210,7 @@ impl Session {
             changes: changes.clone(),
             mrt,
             staged,
+            one_connection,
         };
         let task = tokio::spawn(driver.run());
         Ok(Session {
@@ -214,6 +223,7 @@ impl Session {
             incoming,
             raw,
             changes,
+            one_connection,
             task,
         })
     }
@@ -251,6 +261,12 @@ impl Session {
             .routes()
             .map(|(p, a)| (*p, a.clone()))
             .collect()
+    }
+
+    /// An accepted peer's session whose connection has ended: its pool
+    /// forgets it.
+    pub(crate) fn is_over(&self) -> bool {
+        self.one_connection && self.task.is_finished()
     }
 
     /// The Adj-RIB-In itself, shared with the running session.
