@@ -250,13 +250,27 @@ impl HealthInjector {
     /// Stops health-checking, withdraws everything, stops every session
     /// with Cease / Administrative Shutdown and returns their final status.
     pub async fn shutdown(&self) -> Vec<PeerStatus> {
+        self.stop_checks().await;
+        self.inner.pool.shutdown().await
+    }
+
+    /// As [`shutdown`](Self::shutdown), for a planned restart: the
+    /// sessions close without withdrawing (see
+    /// [`Pool::shutdown_keeping_routes`]), so that peers with graceful
+    /// restart keep the VIPs until the next process announces them again.
+    pub async fn shutdown_keeping_routes(&self) -> Vec<PeerStatus> {
+        self.stop_checks().await;
+        self.inner.pool.shutdown_keeping_routes().await
+    }
+
+    /// Stops health-checking and the Loc-RIB's upkeep.
+    async fn stop_checks(&self) {
         let task = lock(&self.inner.task).take();
         if let Some(t) = task {
             t.abort();
             let _ = t.await;
         }
         self.inner.director.stop();
-        self.inner.pool.shutdown().await
     }
 }
 

@@ -60,12 +60,15 @@ pub enum Command {
     Expect(Vec<crate::bgp::route::RouteSpec>, Option<Duration>),
     /// `quit`
     Quit,
+    /// `restart`: end the run for a planned restart (the sessions close
+    /// without withdrawing; peers with graceful restart keep the routes)
+    Restart,
 }
 
 /// The commands, for `help` and errors.
 pub const USAGE: &str = "announce ROUTE..., withdraw PREFIX..., set med N, set local-pref N, \
 set communities C..., set large-communities C..., set ext-communities C..., status, wait established [TIMEOUT], \
-sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], quit";
+sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], quit, restart";
 
 fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
     let s = s.ok_or_else(|| format!("{what} needs a number"))?;
@@ -182,6 +185,7 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
                     .map(|r| Command::Expect(r, timeout))
             }
             ("quit" | "exit", []) => Ok(Command::Quit),
+            ("restart", []) => Ok(Command::Restart),
             (other, _) => Err(format!("unknown command {other:?}; commands: {USAGE}")),
         },
     )
@@ -255,6 +259,7 @@ mod tests {
             Command::Sleep(Duration::from_millis(250))
         );
         assert_eq!(ok("quit"), Command::Quit);
+        assert_eq!(ok("restart"), Command::Restart);
         let Command::Expect(r, t) =
             ok("expect 10.0.0.0/24 med 10 community 65000:1 10.1.0.0/24 5s")
         else {

@@ -633,6 +633,53 @@ fn commands_drive_a_session_step_by_step() {
     assert!(out.status.success());
 }
 
+/// `restart` from --commands: the session closes without withdrawing and
+/// without a NOTIFICATION; a listener with graceful restart keeps the
+/// routes as stale (the peer is restarting).
+#[test]
+fn the_restart_command_leaves_the_routes_at_the_peer() {
+    let port = free_port().to_string();
+    let listen = Cue::listen(&port, &["--graceful-restart", "30s", "65002", "10.0.0.2"]);
+    let mut speaker = Interactive::start(&[
+        "--port",
+        &port,
+        "--commands",
+        "--graceful-restart",
+        "30s",
+        "--advertise",
+        "198.51.100.8",
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    speaker.send("wait established 5s");
+    assert_eq!(speaker.reply(T), "ok");
+    wait_for("the route at the listener", T, || {
+        received_routes(&listen.stdout())
+            .iter()
+            .any(|r| r["prefix"] == "198.51.100.8/32")
+            .then_some(())
+    });
+    speaker.send("restart");
+    assert_eq!(speaker.reply(T), "ok");
+    assert!(speaker.child.wait().unwrap().success());
+    let restarting = wait_for("the listener to see a restart", T, || {
+        listen
+            .stdout()
+            .lines()
+            .find(|l| l.contains("\"restarting\""))
+            .map(str::to_string)
+    });
+    assert!(restarting.contains("\"stale\":1"), "{restarting}");
+    let out = listen.terminate();
+    assert!(
+        !out.stdout.contains("\"withdraw\":[\"198.51.100.8/32\"]"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("\"notification\""), "{}", out.stdout);
+}
+
 #[test]
 fn syn_checks_without_cap_net_raw_say_why_and_the_rest_works() {
     // Run as an unprivileged user when we are root and can drop privileges;

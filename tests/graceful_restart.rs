@@ -2,8 +2,9 @@
 //! speaker: `cue-bgp --graceful-restart` killed with SIGKILL and started
 //! again within the restart time, while BIRD's table is polled: no route
 //! is ever missing, and BIRD's log shows the graceful restart. A stop with
-//! graceful restart leaves the routes at BIRD as stale until the restart
-//! time runs out. As the receiving side: `cue-bgp listen
+//! graceful restart still withdraws (BIRD drops the routes at once); a
+//! planned restart (SIGUSR1) leaves them at BIRD as stale until the
+//! restart time runs out. As the receiving side: `cue-bgp listen
 //! --graceful-restart` keeps a killed BIRD's routes as stale, takes them
 //! back from the restarted BIRD, and drops them when BIRD stays away past
 //! its restart time.
@@ -128,20 +129,39 @@ fn bird_keeps_every_route_while_the_speaker_restarts_after_sigkill() {
 }
 
 #[test]
-fn a_stop_with_graceful_restart_leaves_stale_routes_for_the_restart_time() {
+fn a_restart_leaves_stale_routes_for_the_restart_time_and_a_stop_withdraws() {
     if !have("bird") {
         return;
     }
     let port = free_port();
     let p = port.to_string();
     let bird = helper_bird(port);
-    let cue = speaker(&p, "3s");
+    // A stop (SIGTERM), graceful restart negotiated: withdrawn and Cease,
+    // and BIRD drops the routes at once, not after the restart time.
+    let cue = speaker(&p, "30s");
     wait_for("both routes at BIRD", T, || holds_both(&bird).then_some(()));
     let out = cue.terminate();
     assert!(out.status.success());
     assert!(
+        out.stdout.contains("\"notification\""),
+        "a Cease: {}",
+        out.stdout
+    );
+    wait_for("the routes to go at once", Duration::from_secs(3), || {
+        prefixes(&bird).is_empty().then_some(())
+    });
+    // A planned restart (SIGUSR1): closed without a NOTIFICATION, the
+    // routes kept as stale for the restart time.
+    let cue = speaker(&p, "3s");
+    wait_for("both routes at BIRD", T, || holds_both(&bird).then_some(()));
+    let _ = std::process::Command::new("kill")
+        .args(["-USR1", &cue.pid().to_string()])
+        .status();
+    let out = cue.wait(Duration::from_secs(5));
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
         !out.stdout.contains("\"notification\""),
-        "no Cease with graceful restart: {}",
+        "no Cease for a restart: {}",
         out.stdout
     );
     // Right after the stop, BIRD still forwards to us...

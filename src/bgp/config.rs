@@ -227,8 +227,10 @@ pub struct PeerConfig {
     /// Graceful restart (RFC 4724): the restart time (1 s to 4095 s, whole
     /// seconds) a peer keeps our routes for when the session drops without
     /// a NOTIFICATION, and End-of-RIB markers after the initial
-    /// advertisement. A stop then closes the session without withdrawing
-    /// (see the README's trade-off). `None`: off.
+    /// advertisement. A stop still withdraws; a stop for a restart
+    /// ([`Session::stop_keeping_routes`](super::Session::stop_keeping_routes),
+    /// [`Pool::shutdown_keeping_routes`](super::Pool::shutdown_keeping_routes))
+    /// closes without withdrawing (see the README's trade-off). `None`: off.
     pub graceful_restart: Option<Duration>,
     /// Routes the peer may send before the session is closed with Cease /
     /// Maximum Number of Prefixes Reached.

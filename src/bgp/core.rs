@@ -227,19 +227,24 @@ impl SessionCore {
         self.fsm.sent(now);
     }
 
-    /// Stop at `now`: withdraw what was sent, Cease, close; but with
-    /// graceful restart negotiated only close, so that the peer keeps our
-    /// routes as stale for the restart time. The writes get
-    /// [`STOP_WRITE_TIME`].
+    /// Stop at `now`: withdraw what was sent, Cease, close, graceful
+    /// restart negotiated or not (a stopped speaker's routes must not stay
+    /// at the peer). The writes get [`STOP_WRITE_TIME`].
     pub fn stop(&mut self, now: Instant) -> Vec<Step> {
         self.stop_deadline = Some(now + STOP_WRITE_TIME);
-        if self.negotiated().is_some_and(|n| n.graceful_restart) {
-            return vec![Step::Close(SessionError::LocalStop)];
-        }
         let mut steps = vec![Step::WithdrawAll];
         let actions = self.fsm.stop();
         steps.extend(self.steps(actions, now));
         steps
+    }
+
+    /// Stop at `now` for a planned restart: close, without withdrawing and
+    /// without a NOTIFICATION, so that a peer with graceful restart
+    /// negotiated keeps our routes as stale for the restart time (without
+    /// it, the peer drops them as after any session loss).
+    pub fn stop_keeping_routes(&mut self, now: Instant) -> Vec<Step> {
+        self.stop_deadline = Some(now + STOP_WRITE_TIME);
+        vec![Step::Close(SessionError::LocalStop)]
     }
 
     /// Close the connection with Cease / Administrative Reset, without
@@ -747,10 +752,18 @@ mod tests {
         );
         core.disconnected(t0 + T(1));
         assert!(!core.stopping());
-        // With graceful restart, a stop only closes: the peer keeps our routes.
+        // With graceful restart, a stop still withdraws and says Cease; a
+        // stop for a restart only closes: the peer keeps our routes.
         let mut core = SessionCore::new(config(Some(120)), None);
         establish(&mut core, peer_open(Some(60), &[]), t0);
-        assert_eq!(core.stop(t0), vec![Step::Close(SessionError::LocalStop)]);
+        assert_eq!(core.stop(t0)[0], Step::WithdrawAll);
+        let mut core = SessionCore::new(config(Some(120)), None);
+        establish(&mut core, peer_open(Some(60), &[]), t0);
+        assert_eq!(
+            core.stop_keeping_routes(t0),
+            vec![Step::Close(SessionError::LocalStop)]
+        );
+        assert!(core.stopping());
         // A reset: Cease / Administrative Reset, nothing withdrawn, not a
         // stop (the session comes back).
         let mut core = SessionCore::new(config(None), None);

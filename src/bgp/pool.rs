@@ -674,16 +674,33 @@ impl Pool {
     }
 
     /// Stops listening and stops every session (see [`Session::stop`]:
-    /// everything withdrawn, then Cease / Administrative Shutdown; with
-    /// graceful restart negotiated, just closed), waits for them to end,
-    /// and returns their final status.
+    /// everything withdrawn, then Cease / Administrative Shutdown, graceful
+    /// restart negotiated or not), waits for them to end, and returns their
+    /// final status.
     pub async fn shutdown(&self) -> Vec<PeerStatus> {
+        self.shutdown_with(false).await
+    }
+
+    /// As [`shutdown`](Self::shutdown), for a planned restart: every
+    /// session closes without withdrawing and without a NOTIFICATION (see
+    /// [`Session::stop_keeping_routes`]), so that peers with graceful
+    /// restart negotiated keep our routes as stale until the next process
+    /// announces them again.
+    pub async fn shutdown_keeping_routes(&self) -> Vec<PeerStatus> {
+        self.shutdown_with(true).await
+    }
+
+    async fn shutdown_with(&self, keep_routes: bool) -> Vec<PeerStatus> {
         *lock(&self.inner.accept_any) = None;
         self.inner.closed.send_replace(true);
         let sessions = std::mem::take(&mut *lock(&self.inner.sessions));
         let stops = sessions.into_values().map(|s| async move {
             let name = s.config().name();
-            (name, s.stop().await)
+            let status = match keep_routes {
+                true => s.stop_keeping_routes().await,
+                false => s.stop().await,
+            };
+            (name, status)
         });
         let mut out = Vec::new();
         for (name, status) in futures_join_all(stops).await {

@@ -110,7 +110,7 @@ impl Targets {
                     Err(report.lines().join("; "))
                 }
             }
-            Command::Quit => Ok(()),
+            Command::Quit | Command::Restart => Ok(()),
         }
     }
 
@@ -125,9 +125,10 @@ impl Targets {
     }
 }
 
-/// Reads commands from standard input until `quit` (then `quit` fires) or
-/// the end of input (then the session goes on).
-pub async fn serve(mut targets: Targets, quit: oneshot::Sender<()>) {
+/// Reads commands from standard input until `quit` or `restart` (then
+/// `quit` fires, with true for a restart) or the end of input (then the
+/// session goes on).
+pub async fn serve(mut targets: Targets, quit: oneshot::Sender<bool>) {
     let mut input = BufReader::new(tokio::io::stdin());
     loop {
         let line = match read_line(&mut input).await {
@@ -142,9 +143,9 @@ pub async fn serve(mut targets: Targets, quit: oneshot::Sender<()>) {
         let line = line.trim().to_string();
         match parsed {
             Err(e) => reply(targets.printer, &line, Err(e)),
-            Ok(Command::Quit) => {
+            Ok(c @ (Command::Quit | Command::Restart)) => {
                 reply(targets.printer, &line, Ok(()));
-                let _ = quit.send(());
+                let _ = quit.send(c == Command::Restart);
                 return;
             }
             Ok(cmd) => {

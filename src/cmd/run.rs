@@ -25,6 +25,9 @@ pub struct StopRules {
 pub enum Ended {
     /// A signal or --for.
     Done,
+    /// A planned restart (`restart`, SIGUSR1): the sessions close without
+    /// withdrawing, and peers with graceful restart keep the routes.
+    Restart,
     /// --wait-established ran out.
     NotEstablished,
     /// `listen --expect`: the expectations held (true) or the timeout came
@@ -68,7 +71,7 @@ pub async fn until_stopped(
     events: &mut Events,
     printer: Printer,
     rules: StopRules,
-    quit: tokio::sync::oneshot::Receiver<()>,
+    quit: tokio::sync::oneshot::Receiver<bool>,
     expected: tokio::sync::oneshot::Receiver<bool>,
     mut established: bool,
 ) -> Ended {
@@ -82,12 +85,15 @@ pub async fn until_stopped(
     let wait = sleep_or_never(rules.wait_established);
     tokio::pin!(run_for, wait);
     let sig = super::signals::signal();
-    // `quit` from --commands; never, when nobody holds the sender.
+    // `quit` (false) or `restart` (true) from --commands; never, when
+    // nobody holds the sender.
     let quit = async {
-        if quit.await.is_err() {
-            std::future::pending::<()>().await;
+        match quit.await {
+            Ok(restart) => restart,
+            Err(_) => std::future::pending().await,
         }
     };
+    let restart = super::signals::restart();
     // The expectations' outcome; never, without expectations.
     let expected = async {
         match expected.await {
@@ -95,7 +101,7 @@ pub async fn until_stopped(
             Err(_) => std::future::pending().await,
         }
     };
-    tokio::pin!(sig, quit, expected);
+    tokio::pin!(sig, quit, expected, restart);
     loop {
         tokio::select! {
             e = events.recv() => match e {
@@ -104,7 +110,8 @@ pub async fn until_stopped(
             },
             _ = &mut sig => return Ended::Done,
             _ = super::output::stdout_gone() => return Ended::Done,
-            _ = &mut quit => return Ended::Done,
+            restart = &mut quit => return if restart { Ended::Restart } else { Ended::Done },
+            _ = &mut restart => return Ended::Restart,
             _ = &mut run_for => return Ended::Done,
             held = &mut expected => return Ended::Expected(held),
             _ = &mut wait, if !established => return Ended::NotEstablished,
@@ -112,11 +119,19 @@ pub async fn until_stopped(
     }
 }
 
-/// Stops every session (each withdraws everything and sends Cease, or,
-/// with graceful restart, just closes), prints the remaining events, and
-/// returns the final status.
-pub async fn shutdown(pool: &Pool, events: &mut Events, printer: Printer) -> Vec<PeerStatus> {
-    let status = pool.shutdown().await;
+/// Stops every session (each withdraws everything and sends Cease; for a
+/// restart, each just closes), prints the remaining events, and returns
+/// the final status.
+pub async fn shutdown(
+    pool: &Pool,
+    events: &mut Events,
+    printer: Printer,
+    restart: bool,
+) -> Vec<PeerStatus> {
+    let status = match restart {
+        true => pool.shutdown_keeping_routes().await,
+        false => pool.shutdown().await,
+    };
     while let Some(e) = events.try_recv() {
         printer.event(&e);
     }
@@ -126,7 +141,7 @@ pub async fn shutdown(pool: &Pool, events: &mut Events, printer: Printer) -> Vec
 /// The exit code for how the run ended, saying why on standard error.
 pub fn exit_code(ended: Ended, status: &[PeerStatus], waited: Option<Duration>) -> ExitCode {
     match ended {
-        Ended::Done | Ended::Expected(true) => ExitCode::SUCCESS,
+        Ended::Done | Ended::Restart | Ended::Expected(true) => ExitCode::SUCCESS,
         Ended::Expected(false) => ExitCode::FAILURE,
         Ended::NotEstablished => {
             let errors: Vec<String> = status

@@ -1,5 +1,5 @@
-//! The signals the commands answer: SIGINT and SIGTERM end a run, SIGHUP
-//! reloads a services file.
+//! The signals the commands answer: SIGINT and SIGTERM end a run, SIGUSR1
+//! ends it for a planned restart, SIGHUP reloads a services file.
 
 /// The first SIGINT or SIGTERM.
 pub async fn signal() {
@@ -34,5 +34,16 @@ pub async fn recv_hangup(s: &mut Option<tokio::signal::unix::Signal>) -> Option<
     match s {
         Some(s) => s.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// The first SIGUSR1 (a planned restart: the sessions close without
+/// withdrawing); never, where the platform has none.
+pub async fn restart() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined1()) {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(_) => std::future::pending().await,
     }
 }

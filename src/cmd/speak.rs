@@ -291,7 +291,8 @@ pub async fn drive(
     let received = show_received.then(|| {
         (printer.json || held <= TABLE_ROUTES).then(|| (pool.adj_rib_in(), pool.stale_routes()))
     });
-    let status = shutdown(&pool, &mut events, printer).await;
+    let restart = matches!(ended, Ended::Restart);
+    let status = shutdown(&pool, &mut events, printer, restart).await;
     match received {
         Some(Some((routes, stale))) => printer.routes(&routes, &stale),
         Some(None) => super::output::raw(&format!(

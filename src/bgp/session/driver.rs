@@ -38,6 +38,8 @@ pub(super) struct Driver {
     pub(super) staged: watch::Receiver<Option<Arc<Staged>>>,
     /// See [`Shared::one_connection`](super::Shared::one_connection).
     pub(super) one_connection: bool,
+    /// A stop is for a restart: close, keeping the routes at the peer.
+    pub(super) keep_routes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What to send.
@@ -416,7 +418,13 @@ impl Driver {
                     Err(SessionError::Read(e.into()))
                 }
             },
-            _ = self.stop.changed() => Ok(Wake::Steps(self.core.stop(Instant::now()))),
+            _ = self.stop.changed() => {
+                let now = Instant::now();
+                Ok(Wake::Steps(match self.keep_routes.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => self.core.stop_keeping_routes(now),
+                    false => self.core.stop(now),
+                }))
+            }
             Ok(()) = self.reset.changed() => Ok(Wake::Steps(self.core.reset(Instant::now()))),
             _ = inputs.changed(), if established => Ok(Wake::Sync),
             Some(bytes) = self.raw.recv(), if established => Ok(Wake::Raw(bytes)),

@@ -33,6 +33,7 @@ use super::wire::{self, NotificationKind};
 use crate::lock;
 use driver::Driver;
 use ipnet::IpNet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
@@ -133,6 +134,8 @@ pub struct Session {
     changes: StatusNotifier,
     /// See [`Shared::one_connection`].
     one_connection: bool,
+    /// The stop to come is for a restart: close only.
+    keep_routes: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -180,6 +183,7 @@ impl Session {
         let status = Arc::new(Mutex::new(PeerStatus::new(name.clone(), config.local_as)));
         let (parameters, params_rx) = watch::channel(config.parameters.clone());
         let (stop, stop_rx) = watch::channel(false);
+        let keep_routes = Arc::new(AtomicBool::new(false));
         let (reset, reset_rx) = watch::channel(0);
         let (incoming, incoming_rx) = mpsc::channel(1);
         let (raw, raw_rx) = mpsc::channel(RAW_QUEUE);
@@ -211,6 +215,7 @@ impl Session {
             mrt,
             staged,
             one_connection,
+            keep_routes: keep_routes.clone(),
         };
         let task = tokio::spawn(driver.run());
         Ok(Session {
@@ -224,6 +229,7 @@ impl Session {
             raw,
             changes,
             one_connection,
+            keep_routes,
             task,
         })
     }
@@ -312,14 +318,22 @@ impl Session {
     }
 
     /// When connected, withdraws everything advertised, then sends Cease /
-    /// Administrative Shutdown; but with graceful restart negotiated (RFC
-    /// 4724) only closes the connection, so that the peer keeps the routes
-    /// as stale for the restart time. Waits for the task to end and
-    /// returns the final status.
+    /// Administrative Shutdown (graceful restart negotiated or not). Waits
+    /// for the task to end and returns the final status.
     pub async fn stop(self) -> PeerStatus {
         self.stop.send_replace(true);
         let _ = self.task.await;
         lock(&self.status).clone()
+    }
+
+    /// A stop for a planned restart: when connected, closes the connection
+    /// without withdrawing and without a NOTIFICATION, so that a peer with
+    /// graceful restart negotiated (RFC 4724) keeps our routes as stale
+    /// for the restart time, until the next process announces them again.
+    /// Waits for the task to end and returns the final status.
+    pub async fn stop_keeping_routes(self) -> PeerStatus {
+        self.keep_routes.store(true, Ordering::Relaxed);
+        self.stop().await
     }
 }
 
