@@ -48,7 +48,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cmd::run(cli)) {
+    let result = runtime.block_on(cmd::run(cli));
+    // What is queued for standard output is written before the exit.
+    cmd::output::drain();
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cue-bgp: {e:#}");

@@ -210,6 +210,71 @@ fn a_peer_that_talks_but_never_reads_meets_the_send_hold_timer() {
     talking.join().unwrap();
 }
 
+/// `listen --json --trace` whose standard output is a pipe nobody reads,
+/// filled by 20,000 received routes: a SIGINT still ends it within a
+/// second (the lines it cannot write are dropped once it stops).
+#[test]
+fn sigint_ends_a_run_whose_output_nobody_reads() {
+    let dir = Scratch::new("unread");
+    let file = dir.path("routes");
+    let text: String = (0..20_000u32)
+        .map(|i| format!("{}\n", Ipv4Addr::from(0x0a10_0000 + i)))
+        .collect();
+    std::fs::write(&file, text).unwrap();
+    let port = free_port().to_string();
+    let mut listen = Command::new(cue_bin())
+        .args([
+            "listen",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--json",
+            "--trace",
+        ])
+        .args(["65002", "10.0.0.2"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_listening(port.parse().unwrap());
+    let speaker = Cue::start(&[
+        "--port",
+        &port,
+        "--advertise-file",
+        file.to_str().unwrap(),
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    // Megabytes of lines for a pipe of 64 KiB: listen is writing, blocked.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(listen.try_wait().unwrap().is_none(), "listen runs");
+    let started = Instant::now();
+    let _ = Command::new("kill")
+        .args(["-INT", &listen.id().to_string()])
+        .status();
+    let status = loop {
+        if let Some(s) = listen.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "listen still runs 5 s after SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "SIGINT took {:?}",
+        started.elapsed()
+    );
+    drop(listen.stdout.take());
+    speaker.terminate();
+}
+
 /// SIGINT while the write to a stalled peer is blocked: the process ends
 /// within a second.
 #[test]

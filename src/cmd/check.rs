@@ -96,6 +96,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let mut hup = hangup();
     let sig = signal();
     tokio::pin!(sig);
+    super::output::stop_on_signal();
     let watchdog = super::systemd::watchdog();
     let round = first_round(&director, limit);
     tokio::pin!(round);

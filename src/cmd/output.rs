@@ -49,18 +49,101 @@ pub async fn stdout_gone() {
     }
 }
 
+/// Set once a stop was asked for (SIGINT, SIGTERM): lines that find the
+/// queue to standard output full are dropped instead of waited for.
+static STOPPING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lines queued for standard output at most; beyond, a line waits (the
+/// reader is slow) or, once stopping, is dropped (nobody reads).
+const QUEUED_LINES: usize = 4096;
+
+/// What the writer thread is given.
+enum Line {
+    Text(String),
+    /// Answered once every line before it was written.
+    Drained(std::sync::mpsc::Sender<()>),
+}
+
+/// The queue to the thread that writes standard output: a reader that
+/// stops reading blocks that thread, never the run, so a signal still
+/// ends it.
+fn queue() -> &'static std::sync::mpsc::SyncSender<Line> {
+    static Q: std::sync::OnceLock<std::sync::mpsc::SyncSender<Line>> = std::sync::OnceLock::new();
+    Q.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(QUEUED_LINES);
+        let _ = std::thread::Builder::new()
+            .name("stdout".into())
+            .spawn(move || write_lines(rx));
+        tx
+    })
+}
+
+fn write_lines(rx: std::sync::mpsc::Receiver<Line>) {
+    let stdout = std::io::stdout();
+    for line in rx {
+        match line {
+            Line::Text(_) if stdout_closed() => {}
+            Line::Text(t) => {
+                let mut lock = stdout.lock();
+                if let Err(e) = writeln!(lock, "{t}").and_then(|()| lock.flush()) {
+                    if e.kind() == std::io::ErrorKind::BrokenPipe {
+                        STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
+                        closed_notify().notify_waiters();
+                    }
+                }
+            }
+            Line::Drained(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+}
+
+/// From the first SIGINT or SIGTERM on (for the commands that end at
+/// one), output that cannot be queued is dropped: the stop goes on even
+/// while nobody reads.
+pub fn stop_on_signal() {
+    tokio::spawn(async {
+        super::signals::signal().await;
+        STOPPING.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}
+
+/// Queues `line`, waiting while the queue is full, unless stopping.
+fn send(mut line: Line) {
+    use std::sync::mpsc::TrySendError;
+    loop {
+        match queue().try_send(line) {
+            Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+            Err(TrySendError::Full(l)) => {
+                if STOPPING.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                line = l;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+/// Waits until every line queued is written: for as long as it takes, or
+/// half a second once stopping (a reader that does not read would hold the
+/// exit for ever).
+pub fn drain() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    send(Line::Drained(tx));
+    if STOPPING.load(std::sync::atomic::Ordering::Relaxed) {
+        let _ = rx.recv_timeout(std::time::Duration::from_millis(500));
+    } else {
+        let _ = rx.recv();
+    }
+}
+
 fn out(line: &str) {
     if stdout_closed() {
         return;
     }
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    if let Err(e) = writeln!(lock, "{line}").and_then(|()| lock.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            STDOUT_CLOSED.store(true, std::sync::atomic::Ordering::Relaxed);
-            closed_notify().notify_waiters();
-        }
-    }
+    send(Line::Text(line.to_string()));
 }
 
 /// Prints text as it is (several lines, or none), as [`out`] does.

@@ -211,6 +211,7 @@ pub async fn drive(
     run: &RunArgs,
     listening: Option<Listening>,
 ) -> anyhow::Result<ExitCode> {
+    super::output::stop_on_signal();
     let show_received = listening.is_some();
     let expect = listening.and_then(|l| l.expect);
     let printer = Printer { json: run.json };
