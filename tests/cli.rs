@@ -199,6 +199,33 @@ fn help_and_version() {
     let o = Command::new(cue_bin()).arg("--help").output().unwrap();
     assert!(o.status.success());
     let help = String::from_utf8_lossy(&o.stdout);
+    // Grouped under headings, each option under its own.
+    let under = |heading: &str, flag: &str| {
+        let section: Vec<&str> = help
+            .lines()
+            .skip_while(|l| *l != format!("{heading}:"))
+            .skip(1)
+            .take_while(|l| !(l.ends_with(':') && l.starts_with(|c: char| c.is_ascii_uppercase())))
+            .collect();
+        assert!(!section.is_empty(), "no {heading} heading: {help}");
+        assert!(
+            section
+                .iter()
+                .any(|l| l.trim_start().starts_with(flag) || l.contains(&format!(", {flag}"))),
+            "{flag} not under {heading}"
+        );
+    };
+    for (heading, flag) in [
+        ("Session", "--hold-time"),
+        ("Session", "--md5-password"),
+        ("Routes and attributes", "--advertise-file"),
+        ("MRT", "--advertise-mrt"),
+        ("Failover and limits", "--send-hold-time"),
+        ("Health checks", "--services"),
+        ("Output and control", "--json"),
+    ] {
+        under(heading, flag);
+    }
     for flag in [
         "--multiprotocol",
         "--next-hop-4",

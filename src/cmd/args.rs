@@ -163,33 +163,48 @@ pub fn parse_send_hold_time(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// The headings `--help` and the manual group the options under.
+pub const SESSION: &str = "Session";
+/// See [`SESSION`].
+pub const ROUTES: &str = "Routes and attributes";
+/// See [`SESSION`].
+pub const MRT: &str = "MRT";
+/// See [`SESSION`].
+pub const FAILOVER: &str = "Failover and limits";
+/// See [`SESSION`].
+pub const HEALTH: &str = "Health checks";
+/// See [`SESSION`].
+pub const OUTPUT: &str = "Output and control";
+/// See [`SESSION`].
+pub const ASSERTIONS: &str = "Assertions";
+
 /// Path attributes and next hops.
 #[derive(Debug, Clone, Args)]
 pub struct AttributeArgs {
     /// Next hop for IPv4 routes (default: the local address of an IPv4
     /// session, else the router ID)
-    #[arg(short = '4', long = "next-hop-4", value_name = "ADDR")]
+    #[arg(help_heading = ROUTES, short = '4', long = "next-hop-4", value_name = "ADDR")]
     pub next_hop_4: Option<Ipv4Addr>,
     /// Next hop for IPv6 routes (default: the local address of an IPv6
     /// session; over IPv4, its IPv4-mapped form, which most peers refuse)
-    #[arg(short = '6', long = "next-hop-6", value_name = "ADDR")]
+    #[arg(help_heading = ROUTES, short = '6', long = "next-hop-6", value_name = "ADDR")]
     pub next_hop_6: Option<Ipv6Addr>,
     /// MULTI_EXIT_DISC (sent when not 0)
-    #[arg(long, value_name = "N", default_value_t = 0)]
+    #[arg(help_heading = ROUTES, long, value_name = "N", default_value_t = 0)]
     pub med: u32,
     /// LOCAL_PREF, sent to internal peers only [default: 100]
-    #[arg(long = "local-pref", value_name = "N")]
+    #[arg(help_heading = ROUTES, long = "local-pref", value_name = "N")]
     pub local_pref: Option<u32>,
     /// Community ASN:VALUE or no-export, no-advertise, no-export-subconfed,
     /// blackhole (repeatable)
-    #[arg(short = 'c', long = "community", value_name = "C", value_parser = parse_community)]
+    #[arg(help_heading = ROUTES, short = 'c', long = "community", value_name = "C", value_parser = parse_community)]
     pub communities: Vec<Community>,
     /// Large community GLOBAL:LOCAL1:LOCAL2 (repeatable)
-    #[arg(long = "large-community", value_name = "A:B:C", value_parser = parse_large_community)]
+    #[arg(help_heading = ROUTES, long = "large-community", value_name = "A:B:C", value_parser = parse_large_community)]
     pub large_communities: Vec<LargeCommunity>,
     /// Extended community (RFC 4360): rt:ASN:N, rt:IPV4:N, ro:ASN:N,
     /// ro:IPV4:N, or 0x and 16 hex digits (repeatable)
-    #[arg(long = "ext-community", value_name = "C", value_parser = parse_ext_community)]
+    #[arg(help_heading = ROUTES, long = "ext-community", value_name = "C", value_parser = parse_ext_community)]
     pub ext_communities: Vec<ExtCommunity>,
 }
 
@@ -198,57 +213,57 @@ pub struct AttributeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     /// Proposed hold time in seconds (0, or 3 and above)
-    #[arg(long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
+    #[arg(help_heading = SESSION, long = "hold-time", value_name = "SECS", default_value = "10", value_parser = parse_hold_time)]
     pub hold_time: u16,
     /// Stop after this long (withdraw, Cease, exit 0)
-    #[arg(long = "for", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = OUTPUT, long = "for", value_name = "DURATION", value_parser = parse_duration)]
     pub run_for: Option<Duration>,
     /// Exit with status 3 if no peer reaches ESTABLISHED within this long
-    #[arg(long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = OUTPUT, long = "wait-established", value_name = "DURATION", value_parser = parse_duration)]
     pub wait_established: Option<Duration>,
     /// Also print every message sent and received, decoded, one line each
-    #[arg(long)]
+    #[arg(help_heading = OUTPUT, long)]
     pub trace: bool,
     /// TCP MD5 signature key (RFC 2385) for every session, at most 80
     /// bytes (with listen, for the --peer addresses)
-    #[arg(long = "md5-password", value_name = "KEY", value_parser = parse_md5_key)]
+    #[arg(help_heading = SESSION, long = "md5-password", value_name = "KEY", value_parser = parse_md5_key)]
     pub md5_password: Option<String>,
     /// GTSM (RFC 5082): send with TTL 255 and drop packets from a peer more
     /// than HOPS hops away (1 for a directly connected peer)
-    #[arg(long = "ttl-security", value_name = "HOPS", value_parser = clap::value_parser!(u8).range(1..=255))]
+    #[arg(help_heading = SESSION, long = "ttl-security", value_name = "HOPS", value_parser = clap::value_parser!(u8).range(1..=255))]
     pub ttl_security: Option<u8>,
     /// Graceful restart (RFC 4724) with this restart time (1s-4095s): peers
     /// keep our routes that long when the session drops (kill -9, a
     /// restart, a stop), End-of-RIB after the first advertisement; routes
     /// of a restarting peer are kept as stale
-    #[arg(long = "graceful-restart", value_name = "DURATION", value_parser = parse_restart_time)]
+    #[arg(help_heading = FAILOVER, long = "graceful-restart", value_name = "DURATION", value_parser = parse_restart_time)]
     pub graceful_restart: Option<Duration>,
     /// Close a session (Cease / Maximum Number of Prefixes Reached) when the
     /// peer sends more routes than this
-    #[arg(long = "max-prefixes", value_name = "N")]
+    #[arg(help_heading = FAILOVER, long = "max-prefixes", value_name = "N")]
     pub max_prefixes: Option<usize>,
     /// Send hold time (RFC 9687): close a session whose peer takes nothing
     /// we write for this long, whatever it sends meanwhile (at least 1s)
     /// [default: 8 minutes, or twice the hold time when longer]
-    #[arg(long = "send-hold-time", value_name = "DURATION", value_parser = parse_send_hold_time)]
+    #[arg(help_heading = FAILOVER, long = "send-hold-time", value_name = "DURATION", value_parser = parse_send_hold_time)]
     pub send_hold_time: Option<Duration>,
     /// Answer every malformed UPDATE with a NOTIFICATION (RFC 4271 alone)
     /// instead of RFC 7606's treat-as-withdraw and attribute discard: for
     /// testing a peer's conformance
-    #[arg(long = "strict-errors")]
+    #[arg(help_heading = SESSION, long = "strict-errors")]
     pub strict_errors: bool,
     /// Read commands from standard input while running (announce,
     /// withdraw, set med|local-pref|communities|large-communities|ext-communities, status,
     /// wait established, sleep, send HEX, expect ROUTE..., quit); each is
     /// answered with one line
-    #[arg(long)]
+    #[arg(help_heading = OUTPUT, long)]
     pub commands: bool,
     /// Record every message sent and received into FILE, as MRT BGP4MP
     /// records (RFC 6396; read with bgpdump -m)
-    #[arg(long, value_name = "FILE")]
+    #[arg(help_heading = MRT, long, value_name = "FILE")]
     pub mrt: Option<std::path::PathBuf>,
     /// One JSON object per line instead of text
-    #[arg(long)]
+    #[arg(help_heading = OUTPUT, long)]
     pub json: bool,
 }
 
@@ -279,7 +294,7 @@ impl RunArgs {
 pub struct AdvertiseArgs {
     /// Address or prefix to advertise; a bare address means /32 or /128
     /// (repeatable, or comma-separated)
-    #[arg(short = 'a', long = "advertise", value_name = "PREFIX", value_delimiter = ',', value_parser = parse_prefix)]
+    #[arg(help_heading = ROUTES, short = 'a', long = "advertise", value_name = "PREFIX", value_delimiter = ',', value_parser = parse_prefix)]
     pub advertise: Vec<IpNet>,
     /// File of routes, one per line: a prefix (a bare address means /32
     /// or /128) and its own attributes if any, "PREFIX [next-hop ADDR]
@@ -287,31 +302,31 @@ pub struct AdvertiseArgs {
     /// [community C]... [large-community A:B:C]... [ext-community C]...";
     /// what a line does not state is the command line's; # comments; - for
     /// standard input
-    #[arg(long = "advertise-file", value_name = "PATH")]
+    #[arg(help_heading = ROUTES, long = "advertise-file", value_name = "PATH")]
     pub advertise_file: Option<PathBuf>,
     /// MRT file whose routes to advertise, with their original attributes:
     /// a TABLE_DUMP_V2 RIB dump or BGP4MP messages (an updates dump, a
     /// --mrt recording), replayed in order; the next hop is ours unless
     /// --mrt-keep-next-hop
-    #[arg(long = "advertise-mrt", value_name = "FILE")]
+    #[arg(help_heading = MRT, long = "advertise-mrt", value_name = "FILE")]
     pub advertise_mrt: Option<PathBuf>,
     /// Announce the next hops recorded in the --advertise-mrt file
-    #[arg(long = "mrt-keep-next-hop")]
+    #[arg(help_heading = MRT, long = "mrt-keep-next-hop")]
     pub mrt_keep_next_hop: bool,
     /// The recorded AS_PATHs: `prepend` puts our AS in front towards
     /// external peers, `keep` sends them exactly as recorded
-    #[arg(long = "mrt-as-path", value_name = "HOW", default_value = "prepend", value_parser = ["prepend", "keep"])]
+    #[arg(help_heading = MRT, long = "mrt-as-path", value_name = "HOW", default_value = "prepend", value_parser = ["prepend", "keep"])]
     pub mrt_as_path: String,
     /// Take only the routes of this peer of the --advertise-mrt file (by
     /// default each prefix's first)
-    #[arg(long = "mrt-peer", value_name = "ADDR")]
+    #[arg(help_heading = MRT, long = "mrt-peer", value_name = "ADDR")]
     pub mrt_peer: Option<IpAddr>,
     /// Export addresses within PREFIX even when a --reject prefix holds them
     /// (repeatable)
-    #[arg(long, value_name = "PREFIX", value_parser = parse_prefix)]
+    #[arg(help_heading = ROUTES, long, value_name = "PREFIX", value_parser = parse_prefix)]
     pub accept: Vec<IpNet>,
     /// Do not export addresses within PREFIX (repeatable)
-    #[arg(long, value_name = "PREFIX", value_parser = parse_prefix)]
+    #[arg(help_heading = ROUTES, long, value_name = "PREFIX", value_parser = parse_prefix)]
     pub reject: Vec<IpNet>,
 }
 

@@ -21,34 +21,34 @@ pub struct ListenArgs {
     #[arg(value_name = "ROUTER_ID", value_parser = parse_router_id)]
     pub router_id: Ipv4Addr,
     /// Address to listen on [default: all addresses]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(help_heading = super::args::SESSION, long, value_name = "ADDR")]
     pub bind: Option<IpAddr>,
     /// TCP port to listen on
-    #[arg(long, value_name = "N", default_value = "179", value_parser = parse_port)]
+    #[arg(help_heading = super::args::SESSION, long, value_name = "N", default_value = "179", value_parser = parse_port)]
     pub port: u16,
     /// Accept only this peer (repeatable) [default: any peer]
-    #[arg(long = "peer", value_name = "ADDR")]
+    #[arg(help_heading = super::args::SESSION, long = "peer", value_name = "ADDR")]
     pub peers: Vec<IpAddr>,
     /// The peers' AS: a different one is refused (OPEN error Bad Peer AS)
-    #[arg(long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
+    #[arg(help_heading = super::args::SESSION, long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
     pub peer_as: Option<u32>,
     /// Multiprotocol: IPv4 and IPv6 unicast on every session
-    #[arg(short = 'm', long)]
+    #[arg(help_heading = super::args::SESSION, short = 'm', long)]
     pub multiprotocol: bool,
     /// Exit 0 as soon as this route is received with the attributes stated,
     /// quoted when it has some ("10.0.0.0/24 med 10 community 65000:7");
     /// repeatable. At --timeout, exit 1 with the difference
-    #[arg(long = "expect", value_name = "ROUTE", value_parser = parse_route)]
+    #[arg(help_heading = super::args::ASSERTIONS, long = "expect", value_name = "ROUTE", value_parser = parse_route)]
     pub expect: Vec<RouteSpec>,
     /// Routes to expect, one per line, in the syntax of --expect
-    #[arg(long = "expect-file", value_name = "PATH")]
+    #[arg(help_heading = super::args::ASSERTIONS, long = "expect-file", value_name = "PATH")]
     pub expect_file: Option<PathBuf>,
     /// A route that must not be received (with the attributes stated, if
     /// any); repeatable. Exit 1 as soon as it is
-    #[arg(long = "expect-absent", value_name = "ROUTE", value_parser = parse_route)]
+    #[arg(help_heading = super::args::ASSERTIONS, long = "expect-absent", value_name = "ROUTE", value_parser = parse_route)]
     pub expect_absent: Vec<RouteSpec>,
     /// How long the expectations may take [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(help_heading = super::args::ASSERTIONS, long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<Duration>,
     #[command(flatten)]
     pub attributes: AttributeArgs,

@@ -33,27 +33,27 @@ pub struct SpeakArgs {
     #[arg(value_name = "PEER", required = true, value_parser = parse_peer)]
     pub peers: Vec<SocketAddr>,
     /// Multiprotocol: advertise IPv4 and IPv6 unicast on every session
-    #[arg(short = 'm', long)]
+    #[arg(help_heading = super::args::SESSION, short = 'm', long)]
     pub multiprotocol: bool,
     #[command(flatten)]
     pub attributes: AttributeArgs,
     #[command(flatten)]
     pub advertise: AdvertiseArgs,
     /// The peer's TCP port
-    #[arg(long, value_name = "N", default_value = "179", value_parser = parse_port)]
+    #[arg(help_heading = super::args::SESSION, long, value_name = "N", default_value = "179", value_parser = parse_port)]
     pub port: u16,
     /// Local address to connect from
-    #[arg(long, value_name = "IP")]
+    #[arg(help_heading = super::args::SESSION, long, value_name = "IP")]
     pub source: Option<IpAddr>,
     /// The peer's AS: a different one is refused (OPEN error Bad Peer AS)
-    #[arg(long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
+    #[arg(help_heading = super::args::SESSION, long = "peer-as", value_name = "ASN", value_parser = parse_asn)]
     pub peer_as: Option<u32>,
     /// Delay between connection attempts (plus a random 0-25%)
-    #[arg(long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_retry)]
+    #[arg(help_heading = super::args::SESSION, long = "connect-retry", value_name = "DURATION", default_value = "30s", value_parser = parse_retry)]
     pub connect_retry: Duration,
     /// Services file (JSON): advertise the VIPs the director finds healthy,
     /// as they change, together with any --advertise addresses
-    #[arg(long, value_name = "CONFIG")]
+    #[arg(help_heading = super::args::HEALTH, long, value_name = "CONFIG")]
     pub services: Option<PathBuf>,
     #[command(flatten)]
     pub run: RunArgs,
