@@ -428,3 +428,143 @@ async fn many_syn_checks_share_two_raw_sockets() {
         assert_eq!(r.ok, expect, "{addr}: {r:?}");
     }
 }
+
+/// A command check as a JSON check object, for a destination on
+/// 127.0.0.1:8080.
+fn command(argv: &[&str], timeout: &str) -> CheckSpec {
+    let argv = serde_json::to_string(argv).unwrap();
+    let check = format!(r#"{{"type": "command", "command": {argv}, "timeout": "{timeout}"}}"#);
+    spec("127.0.0.1:8080".parse().unwrap(), &check)
+}
+
+/// Whether a process whose command line holds `marker` runs.
+fn running(marker: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_checks_run_programs_directly() {
+    // Exit 0 is healthy; what the program said is the diagnostic.
+    let ok = Prober::new(command(&["/bin/sh", "-c", "echo all good"], "2s"))
+        .probe()
+        .await;
+    assert!(ok.ok, "{ok:?}");
+    assert_eq!(ok.diagnostic, "exit 0: all good");
+    // Another exit status is not; standard error first.
+    let bad = Prober::new(command(
+        &["/bin/sh", "-c", "echo out; echo broken >&2; exit 3"],
+        "2s",
+    ))
+    .probe()
+    .await;
+    assert!(!bad.ok);
+    assert_eq!(bad.diagnostic, "exit 3: broken");
+    // The destination's address and port in the environment; no shell
+    // between: the argument is given as it is, $ and all.
+    let env = Prober::new(command(
+        &[
+            "/bin/sh",
+            "-c",
+            r#"test "$CUE_ADDRESS:$CUE_PORT" = 127.0.0.1:8080 && test "$1" = '$HOME'"#,
+            "sh",
+            "$HOME",
+        ],
+        "2s",
+    ))
+    .probe()
+    .await;
+    assert!(env.ok, "{env:?}");
+    // A program that does not exist.
+    let none = Prober::new(command(&["/nonexistent/check"], "2s"))
+        .probe()
+        .await;
+    assert!(!none.ok);
+    assert!(
+        none.diagnostic.starts_with("cannot run /nonexistent/check"),
+        "{none:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_command_is_killed_at_the_timeout_with_its_children() {
+    let marker = format!("97.{}", std::process::id() % 1000 + 1000);
+    let script = format!("sleep {marker} & sleep {marker}1; wait");
+    let started = Instant::now();
+    let r = Prober::new(command(&["/bin/sh", "-c", &script], "300ms"))
+        .probe()
+        .await;
+    assert!(!r.ok);
+    assert!(r.diagnostic.starts_with("timed out"), "{r:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The shell and both of its sleeps are gone.
+    let mut gone = false;
+    for _ in 0..50 {
+        if !running(&format!("sleep {marker}")) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "a child of the command outlived its timeout");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn command_checks_run_a_bounded_number_at_a_time() {
+    // Twice as many 300 ms programs as may run at once: two waves, not one.
+    let n = cue::director::check::MAX_COMMANDS_RUNNING * 2;
+    let started = Instant::now();
+    let probes: Vec<_> = (0..n)
+        .map(|_| {
+            let mut p = Prober::new(command(&["/bin/sleep", "0.3"], "10s"));
+            tokio::spawn(async move { p.probe().await })
+        })
+        .collect();
+    for p in probes {
+        let r = p.await.unwrap();
+        assert!(r.ok, "{r:?}");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "{n} programs ran at once: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn command_checks_are_checked_when_read() {
+    let d = |check: &str| -> DestinationConfig {
+        serde_json::from_str(&format!(
+            r#"{{"address": "10.0.0.1", "port": 80, "checks": [{check}]}}"#
+        ))
+        .unwrap()
+    };
+    let problem = |check: &str| {
+        let d = d(check);
+        d.checks[0].spec(&d).unwrap_err()
+    };
+    use cue::director::config::CheckProblem;
+    assert_eq!(
+        problem(r#"{"type": "command"}"#),
+        CheckProblem::CommandMissing
+    );
+    assert_eq!(
+        problem(r#"{"type": "command", "command": [""]}"#),
+        CheckProblem::CommandMissing
+    );
+    assert_eq!(
+        problem(r#"{"type": "tcp", "command": ["/bin/true"]}"#),
+        CheckProblem::CommandOnly(cue::director::CheckType::Tcp)
+    );
+    assert_eq!(
+        problem(r#"{"type": "command", "command": ["/bin/true"], "path": "/x"}"#),
+        CheckProblem::HttpOnly(cue::director::CheckType::Command)
+    );
+    assert_eq!(problem(r#"{"type": "command"}"#).field(), "command");
+}

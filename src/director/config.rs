@@ -53,6 +53,8 @@ pub enum CheckType {
     Dns,
     /// Plain TCP connect.
     Tcp,
+    /// A program run directly (no shell), healthy when it exits 0.
+    Command,
 }
 
 impl fmt::Display for CheckType {
@@ -63,6 +65,7 @@ impl fmt::Display for CheckType {
             CheckType::Syn => "syn",
             CheckType::Dns => "dns",
             CheckType::Tcp => "tcp",
+            CheckType::Command => "command",
         })
     }
 }
@@ -125,6 +128,12 @@ pub struct CheckConfig {
     /// Verify the TLS certificate (https; default false).
     #[serde(default)]
     pub verify: bool,
+    /// The program and its arguments (command checks): run directly, no
+    /// shell unless written (`["/bin/sh", "-c", "..."]`), with
+    /// `CUE_ADDRESS` and `CUE_PORT` in its environment; healthy on exit 0.
+    /// A program still running at the timeout is killed, with its children.
+    #[serde(default)]
+    pub command: Vec<String>,
 }
 
 /// A destination (backend) as written in the file.
@@ -485,6 +494,15 @@ pub enum CheckProblem {
         /// The rise.
         rise: u8,
     },
+    /// A command check without a program.
+    #[error("a command check needs \"command\": [\"PROGRAM\", \"ARG\"...]")]
+    CommandMissing,
+    /// A program or argument holding a NUL byte.
+    #[error("command: {0:?} holds a NUL byte")]
+    CommandNul(String),
+    /// `command` on a check that is not a command check.
+    #[error("command is for command checks, not {0}")]
+    CommandOnly(CheckType),
 }
 
 impl CheckProblem {
@@ -504,6 +522,7 @@ impl CheckProblem {
             Rise { .. } => "rise",
             Fall { .. } => "fall",
             FallAboveRise { .. } => "fall",
+            CommandMissing | CommandNul(_) | CommandOnly(_) => "command",
         }
     }
 }
@@ -563,6 +582,8 @@ pub struct CheckSpec {
     pub timeout: Duration,
     /// Rise/fall rule.
     pub rule: Rule,
+    /// The program and its arguments (command checks; empty otherwise).
+    pub command: Vec<String>,
 }
 
 mod humantime_serde_compat {
@@ -723,6 +744,19 @@ impl CheckConfig {
         if port == 0 {
             return Err(CheckProblem::PortZero);
         }
+        match (self.kind, self.command.first()) {
+            (CheckType::Command, None) => return Err(CheckProblem::CommandMissing),
+            (CheckType::Command, Some(p)) if p.is_empty() => {
+                return Err(CheckProblem::CommandMissing)
+            }
+            (CheckType::Command, _) => {
+                if let Some(a) = self.command.iter().find(|a| a.contains('\0')) {
+                    return Err(CheckProblem::CommandNul(a.clone()));
+                }
+            }
+            (k, Some(_)) => return Err(CheckProblem::CommandOnly(k)),
+            (_, None) => {}
+        }
         let default_timeout = if self.kind == CheckType::Dns {
             Duration::from_secs(1)
         } else {
@@ -777,6 +811,7 @@ impl CheckConfig {
             interval,
             timeout,
             rule,
+            command: self.command.clone(),
         })
     }
 }

@@ -1,10 +1,12 @@
 //! Health checks, one file per kind. Each probe is bounded as a whole by the
 //! check's timeout (connect, TLS, request and body together).
 
+mod command;
 mod dns;
 mod http;
 mod syn;
 
+pub use command::MAX_RUNNING as MAX_COMMANDS_RUNNING;
 pub use syn::SynSockets;
 mod tcp;
 
@@ -120,6 +122,7 @@ impl Prober {
                 CheckType::Tcp => Box::pin(tcp::probe(spec)).await,
                 CheckType::Dns => Box::pin(dns::probe(spec)).await,
                 CheckType::Syn => Box::pin(self.syn.probe(spec, &mut self.syn_source)).await,
+                CheckType::Command => Box::pin(command::probe(spec)).await,
             }
         };
         let outcome = tokio::select! {
