@@ -60,6 +60,9 @@ pub enum Command {
     Expect(Vec<crate::bgp::route::RouteSpec>, Option<Duration>),
     /// `quit`
     Quit,
+    /// `drain`: every service drained (RFC 8326), as a drain file does;
+    /// `undrain` ends it
+    Drain(bool),
     /// `restart`: end the run for a planned restart (the sessions close
     /// without withdrawing; peers with graceful restart keep the routes)
     Restart,
@@ -68,7 +71,7 @@ pub enum Command {
 /// The commands, for `help` and errors.
 pub const USAGE: &str = "announce ROUTE..., withdraw PREFIX..., set med N, set local-pref N, \
 set communities C..., set large-communities C..., set ext-communities C..., status, wait established [TIMEOUT], \
-sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], quit, restart";
+sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], drain, undrain, quit, restart";
 
 fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
     let s = s.ok_or_else(|| format!("{what} needs a number"))?;
@@ -186,6 +189,8 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
             }
             ("quit" | "exit", []) => Ok(Command::Quit),
             ("restart", []) => Ok(Command::Restart),
+            ("drain", []) => Ok(Command::Drain(true)),
+            ("undrain", []) => Ok(Command::Drain(false)),
             (other, _) => Err(format!("unknown command {other:?}; commands: {USAGE}")),
         },
     )
@@ -260,6 +265,8 @@ mod tests {
         );
         assert_eq!(ok("quit"), Command::Quit);
         assert_eq!(ok("restart"), Command::Restart);
+        assert_eq!(ok("drain"), Command::Drain(true));
+        assert_eq!(ok("undrain"), Command::Drain(false));
         let Command::Expect(r, t) =
             ok("expect 10.0.0.0/24 med 10 community 65000:1 10.1.0.0/24 5s")
         else {

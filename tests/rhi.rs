@@ -202,6 +202,68 @@ fn a_down_service_with_a_backup_keeps_its_vip_with_other_attributes() {
     assert!(removals(&bird, "192.0.2.81/32") > 0, "{}", bird.log());
 }
 
+/// Draining (RFC 8326): while the service's drain file exists, its VIP is
+/// announced with GRACEFUL_SHUTDOWN and LOCAL_PREF 0, then withdrawn at the
+/// end of the drain time; when the file goes, it is back. A drain asked
+/// for through the library does the same.
+#[test]
+fn a_drained_service_goes_with_graceful_shutdown_then_away_then_back() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = bird(port);
+    let a = Backend::start("127.0.0.1:0");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _guard = rt.enter();
+    let pool = speaker(&rt, port, false);
+    let dir = Scratch::new("drain");
+    let file = dir.path("drain");
+    let drained = service("192.0.2.90", a.addr.port()).replace(
+        "\"protocol\": \"tcp\",",
+        &format!(
+            "\"protocol\": \"tcp\", \"drain_file\": {:?}, \"drain_time\": \"2s\",",
+            file.to_str().unwrap()
+        ),
+    );
+    let (rhi, _health) = HealthInjector::start(pool.clone(), config(&[drained])).unwrap();
+    let vip = "192.0.2.90/32";
+    let plain = wait_for("the VIP", T, || bird.route(vip));
+    assert!(!plain.contains("(65535,0)"), "{plain}");
+    assert!(plain.contains("BGP.local_pref: 100"), "{plain}");
+
+    // The drain file: GRACEFUL_SHUTDOWN and LOCAL_PREF 0, then withdrawn.
+    std::fs::write(&file, "").unwrap();
+    let started = Instant::now();
+    let shut = wait_for("GRACEFUL_SHUTDOWN", T, || {
+        bird.route(vip).filter(|r| r.contains("(65535,0)"))
+    });
+    assert!(shut.contains("BGP.local_pref: 0"), "{shut}");
+    wait_for("the withdrawal", T, || {
+        bird.route(vip).is_none().then_some(())
+    });
+    assert!(
+        started.elapsed() >= Duration::from_millis(1500),
+        "withdrawn before the drain time: {:?}",
+        started.elapsed()
+    );
+    // The file goes: back, with the session's attributes.
+    std::fs::remove_file(&file).unwrap();
+    let back = wait_for("the VIP back", T, || bird.route(vip));
+    assert!(!back.contains("(65535,0)"), "{back}");
+
+    // The same through the library, ended before its drain time.
+    rhi.director().drain(true);
+    wait_for("GRACEFUL_SHUTDOWN again", T, || {
+        bird.route(vip).filter(|r| r.contains("(65535,0)"))
+    });
+    rhi.director().drain(false);
+    wait_for("the plain VIP again", T, || {
+        bird.route(vip).filter(|r| !r.contains("(65535,0)"))
+    });
+    drop(a);
+}
+
 /// The example's binary: `cargo test` builds it beside the test binaries;
 /// built here when only this test was asked for.
 fn example(name: &str) -> std::path::PathBuf {

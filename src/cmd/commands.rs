@@ -110,6 +110,10 @@ impl Targets {
                     Err(report.lines().join("; "))
                 }
             }
+            Command::Drain(on) => {
+                self.rib.director().drain(on);
+                Ok(())
+            }
             Command::Quit | Command::Restart => Ok(()),
         }
     }

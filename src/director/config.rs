@@ -204,6 +204,16 @@ pub struct ServiceConfig {
     /// attributes (a less preferred backup path) instead of withdrawing it.
     #[serde(default)]
     pub down: Option<Backup>,
+    /// While this file exists, the service is drained (RFC 8326): its VIP
+    /// is announced with the GRACEFUL_SHUTDOWN community (65535:0) and
+    /// LOCAL_PREF 0 for `drain_time`, so that routers move the traffic
+    /// away, then withdrawn; removing the file brings it back.
+    #[serde(default)]
+    pub drain_file: Option<std::path::PathBuf>,
+    /// How long a drained VIP stays announced before it is withdrawn
+    /// (default: the file's, else 30s).
+    #[serde(default, deserialize_with = "duration")]
+    pub drain_time: Option<Duration>,
 }
 
 /// The attributes a VIP is announced with while a service on it is down
@@ -279,6 +289,14 @@ where
 pub struct Config {
     /// Services.
     pub services: Vec<ServiceConfig>,
+    /// Drain every service while this file exists (RFC 8326): see
+    /// [`ServiceConfig::drain_file`]; a service's own goes first.
+    #[serde(default)]
+    pub drain_file: Option<std::path::PathBuf>,
+    /// How long a drained VIP stays announced as drained before it is
+    /// withdrawn (default 30s); a service's own goes first.
+    #[serde(default, deserialize_with = "duration")]
+    pub drain_time: Option<Duration>,
 }
 
 /// A configuration that cannot be used, and where: the service, the
@@ -376,6 +394,10 @@ pub enum ServiceProblem {
     /// the healthy announcement.
     #[error("down: give a med, local_pref, communities, large_communities or prepend")]
     EmptyBackup,
+    /// A drain time of 0: the VIP would be withdrawn at once, with no time
+    /// for routers to move the traffic away.
+    #[error("drain_time 0: routers get no time to move the traffic away")]
+    DrainTimeZero,
 }
 
 impl ServiceProblem {
@@ -386,6 +408,7 @@ impl ServiceProblem {
             ServiceProblem::ListedTwice => "address",
             ServiceProblem::RequiredZero => "required",
             ServiceProblem::EmptyBackup => "down",
+            ServiceProblem::DrainTimeZero => "drain_time",
         }
     }
 }
@@ -660,6 +683,9 @@ impl Config {
             }
             if s.down.as_ref().is_some_and(|b| b.overrides().is_empty()) {
                 return Err(err(ServiceProblem::EmptyBackup));
+            }
+            if s.drain_time.or(self.drain_time) == Some(Duration::ZERO) {
+                return Err(err(ServiceProblem::DrainTimeZero));
             }
             let mut dests = BTreeSet::new();
             for d in &s.destinations {

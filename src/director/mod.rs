@@ -26,6 +26,7 @@
 
 pub mod check;
 pub mod config;
+pub mod drain;
 mod engine;
 pub mod monitor;
 pub mod state;
@@ -77,6 +78,8 @@ struct Shared {
     probe_events: std::sync::atomic::AtomicBool,
     events: EventSender<DirectorEvent>,
     changed: watch::Sender<u64>,
+    /// What is drained (RFC 8326).
+    drains: Mutex<drain::Drains>,
 }
 
 impl Shared {
@@ -150,13 +153,18 @@ impl Director {
             probe_events: std::sync::atomic::AtomicBool::new(false),
             events,
             changed: watch::channel(0).0,
+            drains: Mutex::new(drain::Drains::default()),
         });
         let (checks, configs) = mpsc::unbounded_channel();
-        let engine = Arc::new(Mutex::new(Some(engine::run(
-            shared.clone(),
-            Arc::default(),
-            configs,
-        ))));
+        let probing = engine::run(shared.clone(), Arc::default(), configs);
+        let draining = watch_drains(shared.clone());
+        // The drain files are looked at while the engine runs.
+        let engine = Arc::new(Mutex::new(Some(async move {
+            tokio::select! {
+                () = probing => {}
+                () = draining => {}
+            }
+        })));
         let theirs = engine.clone();
         let started = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -239,10 +247,37 @@ impl Director {
         lock(&self.shared.state).backup_vips()
     }
 
-    /// The healthy VIPs and the backup ones, read at one instant.
+    /// The healthy VIPs and the backup ones, read at one instant, with
+    /// the drains applied (see [`drain`]): a drained VIP is a backup one
+    /// with GRACEFUL_SHUTDOWN and LOCAL_PREF 0, then neither.
     pub fn announced_vips(&self) -> (BTreeSet<IpAddr>, BTreeMap<IpAddr, AttributeOverrides>) {
-        let state = lock(&self.shared.state);
-        (state.healthy_vips(), state.backup_vips())
+        let (mut healthy, mut backup) = {
+            let state = lock(&self.shared.state);
+            (state.healthy_vips(), state.backup_vips())
+        };
+        lock(&self.shared.drains).apply(std::time::Instant::now(), &mut healthy, &mut backup);
+        (healthy, backup)
+    }
+
+    /// Drains every service (`true`), as a drain file would, or ends a
+    /// drain asked for so (`false`; drain files still count).
+    pub fn drain(&self, on: bool) {
+        let now = std::time::Instant::now();
+        let changed = {
+            // The state first, then the drains, as everywhere.
+            let state = lock(&self.shared.state);
+            let mut d = lock(&self.shared.drains);
+            d.set_manual(on, now);
+            d.update(state.config(), now, now, |f| f.exists())
+        };
+        if changed {
+            self.shared.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The VIPs drained now, with when each is (or was) withdrawn.
+    pub fn drained(&self) -> BTreeMap<IpAddr, std::time::Instant> {
+        lock(&self.shared.drains).vips.clone()
     }
 
     /// Whether every check has seen a whole rise/fall window.
@@ -260,6 +295,36 @@ impl Director {
     /// flight and the connections kept alive).
     pub fn stop(&self) {
         lock(&self.checks).take();
+    }
+}
+
+/// Looks at the drain files every [`drain::POLL`]; a change of what is
+/// announced is told as any other.
+async fn watch_drains(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(drain::POLL);
+    let mut last = std::time::Instant::now();
+    loop {
+        tick.tick().await;
+        let now = std::time::Instant::now();
+        let changed = {
+            // The state first, then the drains, as everywhere; the files
+            // are few (one a service at most), looked at under the lock.
+            let state = lock(&shared.state);
+            let mut drains = lock(&shared.drains);
+            drains.update(state.config(), now, last, |f| f.exists())
+        };
+        last = now;
+        if changed {
+            for (vip, until) in lock(&shared.drains).vips.iter() {
+                match until.checked_duration_since(now) {
+                    Some(left) => {
+                        tracing::info!(%vip, ?left, "VIP drained: GRACEFUL_SHUTDOWN, then withdrawn")
+                    }
+                    None => tracing::info!(%vip, "VIP drained: withdrawn"),
+                }
+            }
+            shared.changed.send_modify(|n| *n += 1);
+        }
     }
 }
 
