@@ -151,6 +151,20 @@ fn a_bad_line_is_refused_with_its_number_and_nothing_is_announced() {
         err.contains("line 1:") && err.contains("address family"),
         "{err}"
     );
+    // Attributes that leave no room for the prefix in an UPDATE: refused
+    // at start, not silently dropped (nor sent for ever).
+    let many: String = (0..1100).map(|i| format!(" community 65000:{i}")).collect();
+    std::fs::write(&file, format!("10.0.0.0/24\n10.0.3.0/24{many}\n")).unwrap();
+    let err = refused(&["--advertise-file", f, "65001", "127.0.0.1", "127.0.0.1"]);
+    assert!(
+        err.contains("line 2:") && err.contains("more than the 4096 of an UPDATE"),
+        "{err}"
+    );
+    let mut args: Vec<String> = (0..1100).map(|i| format!("-c65000:{i}")).collect();
+    args.extend(["65001", "127.0.0.1", "127.0.0.1"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let err = refused(&args);
+    assert!(err.contains("more than the 4096 of an UPDATE"), "{err}");
 }
 
 #[test]

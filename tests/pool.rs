@@ -388,3 +388,51 @@ async fn a_table_sent_before_its_loc_rib_keeps_to_the_families_and_the_filter() 
     assert_eq!(rib.len(), 201_000);
     listener.shutdown().await;
 }
+
+/// A route whose own communities, added to the session's, leave no room
+/// for its prefix in an UPDATE: not sent, and said (an error event), while
+/// the other routes go.
+#[tokio::test]
+async fn a_route_too_large_for_an_update_is_said_not_sent() {
+    use cue::bgp::wire::Community;
+    use cue::bgp::AttributeOverrides;
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+    let (listener, speaker, mut events, mut peer) = pair().await;
+    // 980 communities of the session's: valid alone.
+    peer.parameters = Parameters {
+        communities: (0..980).map(Community).collect(),
+        ..Default::default()
+    };
+    let (big, small): (ipnet::IpNet, ipnet::IpNet) = (
+        "10.0.0.0/24".parse().unwrap(),
+        "10.0.1.0/24".parse().unwrap(),
+    );
+    let more = AttributeOverrides {
+        add_communities: (1000..1060).map(Community).collect(),
+        ..Default::default()
+    };
+    speaker.set_overrides(Arc::new(BTreeMap::from([(big, Arc::new(more))])));
+    speaker.set_loc_rib(Arc::new([big, small].into()));
+    speaker.configure(vec![peer]).await.unwrap();
+    let error = until("the error event", || {
+        drain(&mut events).into_iter().find_map(|e| match e {
+            Event::Error {
+                error: SessionError::AttributesTooLarge { octets },
+                ..
+            } => Some(octets),
+            _ => None,
+        })
+    })
+    .await;
+    assert!(error > 4096, "{error}");
+    let got = until("the other route", || {
+        let r = listener.adj_rib_in();
+        (!r.is_empty()).then_some(r)
+    })
+    .await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, small);
+    speaker.shutdown().await;
+    listener.shutdown().await;
+}

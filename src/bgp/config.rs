@@ -69,7 +69,18 @@ impl Parameters {
     pub fn validate(&self) -> Result<(), PeerConfigError> {
         let v4 = self.next_hop4.map(IpAddr::V4);
         let v6 = self.next_hop6.map(IpAddr::V6);
-        v4.into_iter().chain(v6).try_for_each(check_next_hop)
+        v4.into_iter().chain(v6).try_for_each(check_next_hop)?;
+        let octets = super::wire::route_octets(
+            self.communities.len(),
+            self.large_communities.len(),
+            self.ext_communities.len(),
+            0,
+            0,
+        );
+        if octets > super::wire::MAX_MESSAGE_LEN {
+            return Err(PeerConfigError::AttributesTooLarge(octets));
+        }
+        Ok(())
     }
 }
 
@@ -365,6 +376,9 @@ pub enum PeerConfigError {
     /// A next hop that no router takes.
     #[error("parameters: next hop {0} is unspecified, multicast or broadcast")]
     NextHop(IpAddr),
+    /// Communities that leave no room for a prefix in an UPDATE.
+    #[error("parameters: path attributes of up to {0} octets with a prefix: more than the 4096 of an UPDATE (fewer communities)")]
+    AttributesTooLarge(usize),
     /// A send hold time under a second.
     #[error("send_hold_time: {0:?} is too short: at least 1s")]
     SendHoldTime(Duration),
@@ -386,7 +400,7 @@ impl PeerConfigError {
             TtlSecurityZero => "ttl_security",
             RestartTime(_) => "graceful_restart",
             MaxPrefixesZero => "max_prefixes",
-            NextHop(_) => "parameters",
+            NextHop(_) | AttributesTooLarge(_) => "parameters",
             SendHoldTime(_) => "send_hold_time",
         }
     }

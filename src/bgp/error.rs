@@ -96,6 +96,13 @@ pub enum SessionError {
     /// Expired.
     #[error("sent Hold Timer Expired")]
     HoldTimerExpired,
+    /// Routes not sent: with the session's attributes and their own, their
+    /// path attributes leave no room for a prefix in an UPDATE.
+    #[error("routes not sent: their UPDATE would take {octets} octets before the first prefix, of the 4096 an UPDATE holds")]
+    AttributesTooLarge {
+        /// The octets before the first prefix.
+        octets: usize,
+    },
     /// The peer took nothing we wrote for the send hold time (RFC 9687),
     /// whatever it sent meanwhile. No NOTIFICATION could follow: the
     /// socket takes nothing, and a message is half written on it.

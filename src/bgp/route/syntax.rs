@@ -255,6 +255,7 @@ impl AttributeSpec {
                 }
             }
         }
+        a.check_size()?;
         Ok(a)
     }
 }
@@ -344,6 +345,28 @@ impl RouteSpec {
             i += 1;
         }
         Ok(out)
+    }
+}
+
+impl AttributeSpec {
+    /// Refuses attributes that leave no room for a prefix in an UPDATE of
+    /// 4,096 octets ([`route_octets`](crate::bgp::wire::route_octets)).
+    fn check_size(&self) -> Result<(), String> {
+        let octets = crate::bgp::wire::route_octets(
+            self.communities.len(),
+            self.large_communities.len(),
+            self.ext_communities.len(),
+            self.as_path.as_ref().map_or(0, Vec::len),
+            0,
+        );
+        if octets > crate::bgp::wire::MAX_MESSAGE_LEN {
+            return Err(format!(
+                "path attributes of up to {octets} octets with the prefix: more than the {} of an \
+                 UPDATE (fewer communities, or a shorter AS path)",
+                crate::bgp::wire::MAX_MESSAGE_LEN
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -62,6 +62,7 @@ impl Driver {
         // The routes with the session's attributes, then each group of
         // routes with attributes of their own.
         let builder = self.builder(adv, &params, None);
+        self.check_room(&builder, &adv.negotiated.families);
         if overrides.is_empty() {
             messages += write_chunked(wr, out, &announce, |family, chunk, buf| {
                 builder.announce(family, chunk.iter().copied(), buf)
@@ -120,6 +121,7 @@ impl Driver {
         let mut messages = 0;
         let mut buf = Vec::new();
         let builder = self.builder(adv, &params, None);
+        self.check_room(&builder, &adv.negotiated.families);
         for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
             if !adv.negotiated.families.contains(&family) {
                 continue;
@@ -169,6 +171,7 @@ impl Driver {
         let mut buf = Vec::new();
         for (o, prefixes) in groups {
             let builder = self.builder(to.0, to.1, Some(o));
+            self.check_room(&builder, &[family]);
             messages += builder.announce(family, prefixes, &mut buf);
             if buf.len() >= WRITE_SIZE {
                 out.write(wr, &buf).await?;
@@ -426,6 +429,26 @@ async fn write_chunked(
         out.write(wr, &buf).await?;
     }
     Ok(messages)
+}
+
+impl Driver {
+    /// Says when routes with `builder`'s attributes cannot be sent: they
+    /// leave no room for a prefix in an UPDATE (the session's attributes
+    /// and a route's own together; each alone is refused when given).
+    fn check_room(&self, builder: &UpdateBuilder, families: &[Family]) {
+        for family in families {
+            if !builder.fits(*family) {
+                let error = crate::bgp::SessionError::AttributesTooLarge {
+                    octets: builder.overhead(*family),
+                };
+                tracing::error!(peer = %self.name, %error, "routes not sent");
+                self.emit(Event::Error {
+                    peer: self.name.clone(),
+                    error,
+                });
+            }
+        }
+    }
 }
 
 impl Out<'_> {

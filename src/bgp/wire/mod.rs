@@ -48,7 +48,7 @@ pub use notification::{
 pub use open::{Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME};
 pub use route_refresh::RouteRefresh;
 pub use summary::{capability_name, family_name, hex, parse_hex};
-pub use update::{Update, UpdateBuilder};
+pub use update::{route_octets, Update, UpdateBuilder};
 
 /// Length of the BGP message header.
 pub const HEADER_LEN: usize = 19;

@@ -202,6 +202,41 @@ impl Update {
     }
 }
 
+/// Octets an UPDATE takes at most for one route (a /128, the longest
+/// prefix) whose own attributes are `communities`, `large` and `ext`
+/// communities and `asns` AS numbers in its AS_PATH beside ours, plus
+/// `other` octets of other attributes; counted with every attribute a
+/// session may add (ORIGIN, MP_REACH_NLRI with two IPv6 next hops, MED,
+/// LOCAL_PREF, ATOMIC_AGGREGATE, AGGREGATOR). Above [`MAX_MESSAGE_LEN`],
+/// such a route cannot be sent (extended messages, RFC 8654, are not
+/// supported).
+///
+/// ```
+/// use cue::bgp::wire::{route_octets, MAX_MESSAGE_LEN};
+/// assert!(route_octets(900, 0, 0, 2, 0) <= MAX_MESSAGE_LEN);
+/// assert!(route_octets(2000, 0, 0, 0, 0) > MAX_MESSAGE_LEN);
+/// ```
+pub fn route_octets(
+    communities: usize,
+    large: usize,
+    ext: usize,
+    asns: usize,
+    other: usize,
+) -> usize {
+    // Header and length fields 23, a /128 17, ORIGIN 4, MP_REACH_NLRI 41,
+    // MED 7, LOCAL_PREF 7, ATOMIC_AGGREGATE 3, AGGREGATOR 12, an AS_PATH
+    // with our AS 10.
+    const FIXED: usize = 23 + 17 + 4 + 41 + 7 + 7 + 3 + 12 + 10;
+    let list = |n: usize, each: usize| if n == 0 { 0 } else { 4 + n * each };
+    FIXED
+        + list(communities, 4)
+        + list(large, 12)
+        + list(ext, 8)
+        + 4 * asns
+        + 2 * (asns / 255)
+        + other
+}
+
 /// Packs announcements and withdrawals into as few UPDATEs as the
 /// 4096-octet limit allows, with the path attributes encoded once.
 ///
@@ -260,8 +295,30 @@ impl UpdateBuilder {
         }
     }
 
+    /// Octets the path attributes of an UPDATE of `family` take, its
+    /// header and length fields included: beyond [`MAX_MESSAGE_LEN`] less
+    /// a prefix, no route with them can be sent.
+    pub fn overhead(&self, family: Family) -> usize {
+        let fixed = super::HEADER_LEN + 4;
+        match family {
+            Family::Ipv6Unicast => {
+                fixed + self.mp_head.len() + 4 + 4 + self.v6_next_hop.len() + 1 + self.mp_tail.len()
+            }
+            _ => fixed + self.v4_attrs.len(),
+        }
+    }
+
+    /// Whether a route of `family` with these attributes fits an UPDATE
+    /// (with a /32 or /128, the longest prefix).
+    pub fn fits(&self, family: Family) -> bool {
+        let longest = if family == Family::Ipv6Unicast { 17 } else { 5 };
+        self.overhead(family) + longest <= MAX_MESSAGE_LEN
+    }
+
     /// Appends UPDATEs announcing `prefixes` of `family` (others are
-    /// skipped) to `out`. Returns how many messages were written.
+    /// skipped) to `out`. Returns how many messages were written. Routes
+    /// whose attributes leave no room for them in an UPDATE (see
+    /// [`fits`](Self::fits)) are not written: the caller says so.
     pub fn announce<'a>(
         &self,
         family: Family,
@@ -302,6 +359,12 @@ impl UpdateBuilder {
                 {
                     encode_prefix(out, p);
                 }
+            }
+            if out.len() - start == self.overhead(family) {
+                // Not one prefix fitted: none ever will with these
+                // attributes. Nothing is written for them.
+                out.truncate(start);
+                break;
             }
             finish_message(out, start);
             messages += 1;
@@ -391,6 +454,40 @@ mod tests {
         0xc0, 0x08, 0x04, 0xfd, 0xe8, 0x00, 0x64, // COMMUNITIES
         0x20, 0xc0, 0xa8, 0x65, 0x01, // 192.168.101.1/32
     ];
+
+    #[test]
+    fn attributes_that_leave_no_room_write_nothing() {
+        let nets: Vec<IpNet> = [
+            "10.0.0.0/24".parse().unwrap(),
+            "2001:db8::/48".parse().unwrap(),
+        ]
+        .into();
+        for (n, fits) in [(900u32, true), (1030, false), (2000, false)] {
+            let mut a = attrs();
+            a.communities = (0..n).map(Community).collect();
+            let b = UpdateBuilder::new(&a, Ipv4Addr::LOCALHOST, &[Ipv6Addr::LOCALHOST], ctx());
+            for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+                assert_eq!(b.fits(family), fits, "{n} communities, {family:?}");
+                let mut out = Vec::new();
+                let messages = b.announce(family, &nets, &mut out);
+                assert_eq!(
+                    (messages, out.is_empty()),
+                    (usize::from(fits), !fits),
+                    "{n}"
+                );
+                if fits {
+                    assert!(out.len() <= MAX_MESSAGE_LEN);
+                    assert!(Message::decode(&out, ctx()).is_ok());
+                }
+            }
+            // The bound said beforehand agrees.
+            assert_eq!(
+                route_octets(n as usize, 0, 0, 0, 0) <= MAX_MESSAGE_LEN,
+                fits,
+                "{n}"
+            );
+        }
+    }
 
     #[test]
     fn golden_ipv4_update() {
