@@ -2,7 +2,9 @@
 # The whole test suite, as CI runs it: formatting, clippy and rustdoc gates,
 # unit and property tests, and the integration tests against real BGP
 # daemons (BIRD 2, GoBGP, FRR and ExaBGP) and bgpdump, which are installed with apt-get
-# when missing and are then mandatory (CUE_REQUIRE_DAEMONS=1).
+# when missing and are then mandatory (CUE_REQUIRE_DAEMONS=1); then the
+# Debian package, built (cargo-deb, installed with cargo when missing),
+# installed with dpkg, used and removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,3 +50,5 @@ cargo build --no-default-features --features cli --quiet
 # Every fuzz target for 8 seconds (about a minute in all, plus the build).
 scripts/fuzz.sh 8
 CUE_REQUIRE_DAEMONS=1 cargo test
+# The Debian package, built, installed with dpkg, used and removed.
+scripts/test-package.sh
