@@ -178,6 +178,65 @@ pub fn warn_about(peers: &[PeerConfig]) {
 /// all).
 const TABLE_ROUTES: u64 = 10_000;
 
+/// Checks the expectations, if any, in a task of their own: whether they
+/// held, and the report.
+fn spawn_expectations(
+    pool: &Pool,
+    expect: Option<Expectations>,
+) -> (
+    Option<tokio::task::JoinHandle<()>>,
+    oneshot::Receiver<bool>,
+    oneshot::Receiver<cue::bgp::route::ExpectReport>,
+) {
+    let (expected_tx, expected_rx) = oneshot::channel();
+    let (report_tx, report_rx) = oneshot::channel();
+    let task = expect.map(|e| {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let report = pool.expect_routes(&e.present, &e.absent, e.timeout).await;
+            let _ = expected_tx.send(report.is_ok());
+            let _ = report_tx.send(report);
+        })
+    });
+    (task, expected_rx, report_rx)
+}
+
+/// A received route: the peer, the prefix and its attributes.
+type ReceivedRoute = (
+    String,
+    ipnet::IpNet,
+    std::sync::Arc<cue::bgp::RouteAttributes>,
+);
+
+/// The routes `listen` received, taken before the sessions close: all of
+/// them, or (more than [`TABLE_ROUTES`] without `--json`) their count
+/// only, not copied before the Cease goes.
+enum Received {
+    Routes(Vec<ReceivedRoute>, super::output::Stale),
+    Count(u64),
+}
+
+impl Received {
+    fn take(pool: &Pool, printer: Printer) -> Received {
+        let held: u64 = pool.status().iter().map(|s| s.received).sum();
+        if printer.json || held <= TABLE_ROUTES {
+            Received::Routes(pool.adj_rib_in(), pool.stale_routes())
+        } else {
+            Received::Count(held)
+        }
+    }
+
+    fn print(self, printer: Printer) {
+        match self {
+            Received::Routes(routes, stale) => printer.routes(&routes, &stale),
+            Received::Count(held) => super::output::raw(&format!(
+                "{held} routes received: too many for a table (more than {TABLE_ROUTES}); \
+                 --json prints each"
+            )),
+        }
+    }
+}
+
 /// Routes `listen` waits for (`--expect`, `--expect-file`) and routes it
 /// must not see (`--expect-absent`), within a timeout.
 pub struct Expectations {
@@ -227,14 +286,12 @@ pub async fn drive(
     let (rhi, health_events) =
         HealthInjector::start_with_routes(pool.clone(), config, rib, attributes)
             .map_err(|e| UsageError(e.to_string()))?;
-    // Ready for systemd once the first health round is done (at once
-    // without a services file: the sessions are configured).
     let health = rhi.clone();
-    let readiness = tokio::spawn(async move {
+    let systemd = tokio::spawn(super::systemd::duties(async move {
+        // Ready once the first health round is done (at once without a
+        // services file: the sessions are configured).
         super::check::first_round(health.director(), first_round).await;
-        super::systemd::ready();
-    });
-    let watchdog = super::systemd::watchdog();
+    }));
     let follower = tokio::spawn(follow_health(rhi.clone(), health_events, path, printer));
     let (quit, quit_rx) = oneshot::channel();
     let commands = run.commands.then(|| {
@@ -248,16 +305,7 @@ pub async fn drive(
             quit,
         ))
     });
-    let (expected_tx, expected_rx) = oneshot::channel();
-    let (report_tx, report_rx) = oneshot::channel();
-    let expecting = expect.map(|e| {
-        let pool = pool.clone();
-        tokio::spawn(async move {
-            let report = pool.expect_routes(&e.present, &e.absent, e.timeout).await;
-            let _ = expected_tx.send(report.is_ok());
-            let _ = report_tx.send(report);
-        })
-    });
+    let (expecting, expected_rx, report_rx) = spawn_expectations(&pool, expect);
     let ended = until_stopped(
         &mut events,
         printer,
@@ -268,10 +316,7 @@ pub async fn drive(
     )
     .await;
     super::systemd::stopping();
-    readiness.abort();
-    if let Some(w) = watchdog {
-        w.abort();
-    }
+    systemd.abort();
     if let Some(t) = expecting {
         if let Ended::Expected(_) = ended {
             if let Ok(report) = report_rx.await {
@@ -285,21 +330,12 @@ pub async fn drive(
     }
     follower.abort();
     let _ = follower.await;
-    // The routes held are forgotten as the sessions close: take them
-    // first. More than TABLE_ROUTES make no table (the status table has
-    // their count), and are not copied before the Cease goes.
-    let held: u64 = pool.status().iter().map(|s| s.received).sum();
-    let received = show_received.then(|| {
-        (printer.json || held <= TABLE_ROUTES).then(|| (pool.adj_rib_in(), pool.stale_routes()))
-    });
+    // The routes held are forgotten as the sessions close: take them first.
+    let received = show_received.then(|| Received::take(&pool, printer));
     let restart = matches!(ended, Ended::Restart);
     let status = shutdown(&pool, &mut events, printer, restart).await;
-    match received {
-        Some(Some((routes, stale))) => printer.routes(&routes, &stale),
-        Some(None) => super::output::raw(&format!(
-            "{held} routes received: too many for a table (more than {TABLE_ROUTES}); --json prints each"
-        )),
-        None => {}
+    if let Some(r) = received {
+        r.print(printer);
     }
     printer.status(&status);
     Ok(exit_code(ended, &status, run.wait_established))

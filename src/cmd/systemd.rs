@@ -34,21 +34,44 @@ pub fn stopping() {
     notify(&[NotifyState::Stopping]);
 }
 
-/// With a watchdog asked for (`WATCHDOG_USEC`; `WATCHDOG_PID`, when set,
-/// naming this process, as sd_watchdog_enabled(3) reads them), a task that
-/// says `WATCHDOG=1` at half its interval while the runtime runs.
-pub fn watchdog() -> Option<tokio::task::JoinHandle<()>> {
+/// Half the watchdog interval asked for (`WATCHDOG_USEC`; `WATCHDOG_PID`,
+/// when set, naming this process, as sd_watchdog_enabled(3) reads them).
+fn watchdog_every() -> Option<Duration> {
     let var = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
     let usec = var("WATCHDOG_USEC").filter(|u| *u > 0)?;
     if var("WATCHDOG_PID").is_some_and(|p| p != u64::from(std::process::id())) {
         return None;
     }
-    let every = Duration::from_micros(usec) / 2;
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            notify(&[NotifyState::Watchdog]);
+    Some(Duration::from_micros(usec) / 2)
+}
+
+/// Says `WATCHDOG=1` every `every`, for ever.
+async fn watchdog_loop(every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        notify(&[NotifyState::Watchdog]);
+    }
+}
+
+/// With a watchdog asked for, a task that says `WATCHDOG=1` at half its
+/// interval while the runtime runs.
+pub fn watchdog() -> Option<tokio::task::JoinHandle<()>> {
+    watchdog_every().map(|every| tokio::spawn(watchdog_loop(every)))
+}
+
+/// What a run owes systemd until it stops (abort the task then):
+/// `READY=1` once `up` is over, `WATCHDOG=1` throughout when asked for.
+pub async fn duties(up: impl std::future::Future<Output = ()>) {
+    let watchdog = async {
+        match watchdog_every() {
+            Some(every) => watchdog_loop(every).await,
+            None => std::future::pending().await,
         }
-    }))
+    };
+    let ready = async {
+        up.await;
+        ready();
+    };
+    tokio::join!(ready, watchdog);
 }

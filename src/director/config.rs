@@ -720,6 +720,21 @@ impl Config {
 }
 
 impl CheckConfig {
+    /// A command check has a program (and no NUL anywhere); no other check
+    /// has one.
+    fn check_command(&self) -> Result<(), CheckProblem> {
+        match (self.kind, self.command.first()) {
+            (CheckType::Command, None) => Err(CheckProblem::CommandMissing),
+            (CheckType::Command, Some(p)) if p.is_empty() => Err(CheckProblem::CommandMissing),
+            (CheckType::Command, _) => match self.command.iter().find(|a| a.contains('\0')) {
+                Some(a) => Err(CheckProblem::CommandNul(a.clone())),
+                None => Ok(()),
+            },
+            (k, Some(_)) => Err(CheckProblem::CommandOnly(k)),
+            (_, None) => Ok(()),
+        }
+    }
+
     /// Resolves the check against its destination, applying defaults.
     pub fn spec(&self, d: &DestinationConfig) -> Result<CheckSpec, CheckProblem> {
         let http = matches!(self.kind, CheckType::Http | CheckType::Https);
@@ -770,19 +785,7 @@ impl CheckConfig {
         if port == 0 {
             return Err(CheckProblem::PortZero);
         }
-        match (self.kind, self.command.first()) {
-            (CheckType::Command, None) => return Err(CheckProblem::CommandMissing),
-            (CheckType::Command, Some(p)) if p.is_empty() => {
-                return Err(CheckProblem::CommandMissing)
-            }
-            (CheckType::Command, _) => {
-                if let Some(a) = self.command.iter().find(|a| a.contains('\0')) {
-                    return Err(CheckProblem::CommandNul(a.clone()));
-                }
-            }
-            (k, Some(_)) => return Err(CheckProblem::CommandOnly(k)),
-            (_, None) => {}
-        }
+        self.check_command()?;
         let default_timeout = if self.kind == CheckType::Dns {
             Duration::from_secs(1)
         } else {

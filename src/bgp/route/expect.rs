@@ -385,6 +385,11 @@ impl<'a> Tracker<'a> {
             }
         }
         drop(guards);
+        self.note(updates);
+    }
+
+    /// Takes whether each spec is held now, keeping the counts.
+    fn note(&mut self, updates: Vec<(usize, bool)>) {
         for (spec, now) in updates {
             if self.held[spec] != now {
                 self.held[spec] = now;
