@@ -157,14 +157,19 @@ fn a_bad_line_is_refused_with_its_number_and_nothing_is_announced() {
     std::fs::write(&file, format!("10.0.0.0/24\n10.0.3.0/24{many}\n")).unwrap();
     let err = refused(&["--advertise-file", f, "65001", "127.0.0.1", "127.0.0.1"]);
     assert!(
-        err.contains("line 2:") && err.contains("more than the 4096 of an UPDATE"),
+        err.contains("10.0.3.0/24: path attributes")
+            && err.contains("more than the 4096 of an UPDATE"),
         "{err}"
     );
+    assert!(err.contains("--extended-messages"), "{err}");
     let mut args: Vec<String> = (0..1100).map(|i| format!("-c65000:{i}")).collect();
     args.extend(["65001", "127.0.0.1", "127.0.0.1"].map(String::from));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let err = refused(&args);
-    assert!(err.contains("more than the 4096 of an UPDATE"), "{err}");
+    assert!(
+        err.contains("path attributes of up to") && err.contains("4096"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -238,4 +243,94 @@ fn announce_commands_carry_attributes_to_gobgp() {
     });
     cue.send("quit");
     assert_eq!(cue.reply(T), "ok");
+}
+
+/// Extended messages (RFC 8654) with BIRD (`enable extended messages`): a
+/// route with 2,000 communities (8 KB of attributes) arrives whole; without
+/// `--extended-messages` the same route file is refused at start.
+#[test]
+fn extended_messages_carry_a_route_with_two_thousand_communities_to_bird() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local 127.0.0.1 port {port} as 65001;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  enable extended messages on;
+  ipv4 {{ import all; export none; }};
+}}
+"#
+    ));
+    let dir = Scratch::new("extended");
+    let file = dir.path("routes.txt");
+    let many: String = (0..2000).map(|i| format!(" community 65000:{i}")).collect();
+    std::fs::write(&file, format!("10.60.0.0/24{many}\n10.61.0.0/24\n")).unwrap();
+    let f = file.to_str().unwrap();
+    let p = port.to_string();
+    let err = refused(&[
+        "--advertise-file",
+        f,
+        "--port",
+        &p,
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    assert!(err.contains("--extended-messages"), "{err}");
+    let cue = Cue::start(&[
+        "--extended-messages",
+        "--advertise-file",
+        f,
+        "--port",
+        &p,
+        "--json",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    let route = wait_for("the big route at BIRD", Duration::from_secs(15), || {
+        bird.route("10.60.0.0/24")
+    });
+    assert!(
+        route.contains("(65000,0)") && route.contains("(65000,1999)"),
+        "{route}"
+    );
+    assert!(bird.route("10.61.0.0/24").is_some());
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(!done.stdout.contains("\"error\""), "{}", done.stdout);
+    // And received: `listen --extended-messages` takes the big UPDATE.
+    let lport = free_port().to_string();
+    let listen = Cue::listen(
+        &lport,
+        &[
+            "--extended-messages",
+            "--expect",
+            "10.60.0.0/24 community 65000:1999",
+            "--timeout",
+            "10s",
+            "65002",
+            "10.0.0.2",
+        ],
+    );
+    let speaker = Cue::start(&[
+        "--extended-messages",
+        "--advertise-file",
+        f,
+        "--port",
+        &lport,
+        "65001",
+        "10.0.0.1",
+        "127.0.0.1",
+    ]);
+    let heard = listen.wait(Duration::from_secs(15));
+    assert!(heard.status.success(), "{} {}", heard.stdout, heard.stderr);
+    speaker.terminate();
 }

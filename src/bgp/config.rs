@@ -67,6 +67,12 @@ impl Parameters {
     /// Refuses next hops that no router takes: unspecified, multicast or
     /// broadcast addresses.
     pub fn validate(&self) -> Result<(), PeerConfigError> {
+        self.validate_within(super::wire::MAX_EXTENDED_MESSAGE_LEN)
+    }
+
+    /// As [`validate`](Self::validate), for sessions whose UPDATEs hold
+    /// `max` octets at most: the communities must leave room for a route.
+    pub fn validate_within(&self, max: usize) -> Result<(), PeerConfigError> {
         let v4 = self.next_hop4.map(IpAddr::V4);
         let v6 = self.next_hop6.map(IpAddr::V6);
         v4.into_iter().chain(v6).try_for_each(check_next_hop)?;
@@ -77,7 +83,7 @@ impl Parameters {
             0,
             0,
         );
-        if octets > super::wire::MAX_MESSAGE_LEN {
+        if octets > max {
             return Err(PeerConfigError::AttributesTooLarge(octets));
         }
         Ok(())
@@ -246,6 +252,9 @@ pub struct PeerConfig {
     /// Routes the peer may send before the session is closed with Cease /
     /// Maximum Number of Prefixes Reached.
     pub max_prefixes: Option<usize>,
+    /// Offer extended messages (RFC 8654): where the peer does too, UPDATEs
+    /// may take up to 65,535 octets (routes with thousands of communities).
+    pub extended_messages: bool,
     /// Send hold time (RFC 9687): when nothing we write is taken by the
     /// peer for this long, the session is closed, whatever the peer sends
     /// meanwhile (a peer that sends KEEPALIVEs but reads nothing cannot
@@ -377,7 +386,7 @@ pub enum PeerConfigError {
     #[error("parameters: next hop {0} is unspecified, multicast or broadcast")]
     NextHop(IpAddr),
     /// Communities that leave no room for a prefix in an UPDATE.
-    #[error("parameters: path attributes of up to {0} octets with a prefix: more than the 4096 of an UPDATE (fewer communities)")]
+    #[error("parameters: path attributes of up to {0} octets with a prefix: more than an UPDATE holds (4096 octets; 65535 with extended messages)")]
     AttributesTooLarge(usize),
     /// A send hold time under a second.
     #[error("send_hold_time: {0:?} is too short: at least 1s")]
@@ -428,6 +437,7 @@ impl PeerConfig {
             graceful_restart: None,
             max_prefixes: None,
             send_hold_time: None,
+            extended_messages: false,
             strict_errors: false,
             parameters: Parameters::default(),
         }
@@ -498,6 +508,16 @@ impl PeerConfig {
         Ok(())
     }
 
+    /// The largest UPDATE the session may send: 4,096 octets, or 65,535
+    /// when it offers extended messages (the peer may still refuse them).
+    pub fn max_message_len(&self) -> usize {
+        if self.extended_messages {
+            super::wire::MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            super::wire::MAX_MESSAGE_LEN
+        }
+    }
+
     /// The checks of [`validate`](Self::validate) but the peer's address:
     /// for the template of [`Pool::accept_any`](super::Pool::accept_any),
     /// whose address is each connecting peer's.
@@ -547,7 +567,7 @@ impl PeerConfig {
                 return Err(RestartTime(t));
             }
         }
-        self.parameters.validate()
+        self.parameters.validate_within(self.max_message_len())
     }
 
     /// The peer's name in status and events: its address, with the zone of
@@ -703,6 +723,12 @@ impl PeerConfigBuilder {
     /// Close the session when the peer sends more routes than this.
     pub fn max_prefixes(mut self, limit: usize) -> Self {
         self.0.max_prefixes = Some(limit);
+        self
+    }
+
+    /// Offers extended messages (RFC 8654).
+    pub fn extended_messages(mut self, on: bool) -> Self {
+        self.0.extended_messages = on;
         self
     }
 

@@ -154,6 +154,12 @@ impl SessionCore {
         }
     }
 
+    /// Offers extended messages (RFC 8654) in the OPEN.
+    pub fn with_extended_messages(mut self, on: bool) -> SessionCore {
+        self.fsm.offer_extended_messages(on);
+        self
+    }
+
     /// The send hold time (RFC 9687) instead of the default, the larger of
     /// [`DEFAULT_SEND_HOLD_TIME`] and twice the negotiated hold time.
     pub fn with_send_hold_time(mut self, time: Option<Duration>) -> SessionCore {

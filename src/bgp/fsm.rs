@@ -5,7 +5,8 @@
 //! out. No sockets, no clocks: every exchange can be scripted in a test.
 
 use super::wire::{
-    DecodeContext, DecodeError, Family, Message, Notification, Open, RouteRefresh, Update,
+    Capability, DecodeContext, DecodeError, Family, Message, Notification, Open, RouteRefresh,
+    Update,
 };
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -130,6 +131,8 @@ pub struct Negotiated {
     pub peer_forwarding: Vec<Family>,
     /// The peer's OPEN, as it came.
     pub peer_open: Open,
+    /// Both sides offered extended messages (RFC 8654).
+    pub extended_messages: bool,
 }
 
 impl Negotiated {
@@ -236,9 +239,18 @@ pub struct Fsm {
     pending: Option<Negotiated>,
     hold_deadline: Option<Instant>,
     keepalive_deadline: Option<Instant>,
+    /// Extended messages (RFC 8654) offered in our OPEN.
+    extended_messages: bool,
 }
 
 impl Fsm {
+    /// Offers extended messages (RFC 8654) in the OPEN: when the peer does
+    /// too, messages other than OPEN and KEEPALIVE may take up to 65,535
+    /// octets ([`Negotiated::extended_messages`]).
+    pub fn offer_extended_messages(&mut self, on: bool) {
+        self.extended_messages = on;
+    }
+
     /// A state machine in Idle.
     pub fn new(config: FsmConfig) -> Fsm {
         Fsm {
@@ -248,6 +260,7 @@ impl Fsm {
             pending: None,
             hold_deadline: None,
             keepalive_deadline: None,
+            extended_messages: false,
         }
     }
 
@@ -269,6 +282,7 @@ impl Fsm {
             four_octet_as: n.is_some_and(|n| n.four_octet_as),
             external: n.is_some_and(|n| n.peer_as != self.config.local_as),
             strict: false,
+            extended_messages: n.is_some_and(|n| n.extended_messages),
         }
     }
 
@@ -312,6 +326,9 @@ impl Fsm {
         let mut open = Open::new(c.local_as, c.hold_time, c.router_id, &c.families);
         if let Some(t) = c.graceful_restart {
             open = open.with_graceful_restart(t);
+        }
+        if self.extended_messages {
+            open.capabilities.push(Capability::ExtendedMessage);
         }
         out.push(Action::Send(Message::Open(open)));
         self.hold_deadline = Some(now + OPEN_HOLD_TIME);
@@ -486,6 +503,7 @@ impl Fsm {
                         .collect()
                 })
                 .unwrap_or_default(),
+            extended_messages: self.extended_messages && open.extended_messages(),
             peer_open: open,
         };
         let keepalive = negotiated.keepalive();
@@ -548,6 +566,34 @@ mod tests {
         assert_eq!(n.hold_time, 9);
         assert_eq!(n.families, vec![Family::Ipv4Unicast]);
         assert!(n.four_octet_as);
+    }
+
+    #[test]
+    fn extended_messages_only_when_both_offer_them() {
+        let t0 = Instant::now();
+        for (ours, theirs) in [(true, true), (true, false), (false, true)] {
+            let mut fsm = Fsm::new(config());
+            fsm.offer_extended_messages(ours);
+            let a = fsm.connected(t0);
+            let Message::Open(open) = sent(&a)[0] else {
+                panic!("an OPEN")
+            };
+            assert_eq!(open.extended_messages(), ours);
+            let Message::Open(mut peer) = peer_open(65002, 30, [10, 0, 0, 2]) else {
+                unreachable!()
+            };
+            if theirs {
+                peer.capabilities.push(Capability::ExtendedMessage);
+            }
+            fsm.received(Ok(Message::Open(peer)), t0);
+            fsm.received(Ok(Message::Keepalive), t0);
+            let both = ours && theirs;
+            assert_eq!(fsm.negotiated().unwrap().extended_messages, both);
+            assert_eq!(
+                fsm.decode_context().max_message_len(),
+                if both { 65535 } else { 4096 }
+            );
+        }
     }
 
     #[test]

@@ -242,6 +242,11 @@ pub struct RunArgs {
     /// peer sends more routes than this
     #[arg(help_heading = FAILOVER, long = "max-prefixes", value_name = "N")]
     pub max_prefixes: Option<usize>,
+    /// Offer extended messages (RFC 8654): where the peer does too, UPDATEs
+    /// up to 65,535 octets (routes with thousands of communities); without
+    /// it, a route that cannot fit 4,096 octets is refused at start
+    #[arg(help_heading = SESSION, long = "extended-messages")]
+    pub extended_messages: bool,
     /// Send hold time (RFC 9687): close a session whose peer takes nothing
     /// we write for this long, whatever it sends meanwhile (at least 1s)
     /// [default: 8 minutes, or twice the hold time when longer]

@@ -32,6 +32,7 @@ fn open_json(o: &Open) -> Value {
                 "family": family_name(*afi, *safi),
             }),
             Capability::RouteRefresh => json!({"code": 2, "name": "route-refresh"}),
+            Capability::ExtendedMessage => json!({"code": 6, "name": "extended-message"}),
             Capability::FourOctetAs(asn) => json!({"code": 65, "name": "4-octet-as", "asn": asn}),
             Capability::GracefulRestart {
                 restarting,

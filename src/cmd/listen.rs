@@ -118,9 +118,16 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         graceful_restart: args.run.graceful_restart,
         max_prefixes: args.run.max_prefixes,
         send_hold_time: args.run.send_hold_time,
+        extended_messages: args.run.extended_messages,
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),
     };
+    let max = template(IpAddr::V4(Ipv4Addr::UNSPECIFIED)).max_message_len();
+    super::speak::check_sizes(
+        &routes,
+        &args.attributes.parameters(args.advertise.filter()),
+        max,
+    )?;
     if !routes.is_empty() {
         let configs: Vec<PeerConfig> = args.peers.iter().map(|p| template(*p)).collect();
         super::speak::warn_about(&configs);

@@ -96,6 +96,7 @@ impl SpeakArgs {
                     graceful_restart: self.run.graceful_restart,
                     max_prefixes: self.run.max_prefixes,
                     send_hold_time: self.run.send_hold_time,
+                    extended_messages: self.run.extended_messages,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),
                 }
@@ -122,6 +123,12 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .first()
         .map(|p| p.parameters.clone())
         .unwrap_or_default();
+    let max = peers.iter().map(PeerConfig::max_message_len).min();
+    check_sizes(
+        &routes,
+        &parameters,
+        max.unwrap_or(cue::bgp::wire::MAX_MESSAGE_LEN),
+    )?;
     warn_about(&peers);
     // Routes of a family no session carries are never sent: when that is
     // everything there is to send, nothing sensible can be done.
@@ -161,6 +168,26 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| UsageError(e.to_string()))?;
     drive(pool, events, built, services, parameters, &args.run, None).await
+}
+
+/// Refuses routes that no UPDATE of `max` octets can carry.
+pub fn check_sizes(
+    routes: &cue::bgp::route::SortedRoutes,
+    parameters: &Parameters,
+    max: usize,
+) -> Result<(), UsageError> {
+    let Some((prefix, octets)) = routes.too_large(parameters, max) else {
+        return Ok(());
+    };
+    let hint = if max < cue::bgp::wire::MAX_EXTENDED_MESSAGE_LEN {
+        " (--extended-messages allows up to 65535 where the peer agrees)"
+    } else {
+        ""
+    };
+    Err(UsageError(format!(
+        "{prefix}: path attributes of up to {octets} octets with the prefix: more than the \
+         {max} of an UPDATE{hint}"
+    )))
 }
 
 /// Says on standard error what the peers are known to refuse (each once).

@@ -109,6 +109,40 @@ pub struct SortedRoutes {
 }
 
 impl SortedRoutes {
+    /// The first route (by family, then attribute set) whose UPDATE would
+    /// take more than `max` octets with the session's `params` and its own
+    /// attributes ([`route_octets`](crate::bgp::wire::route_octets)), with
+    /// those octets: such a route cannot be sent.
+    ///
+    /// ```
+    /// use cue::bgp::route::RouteTable;
+    /// use cue::bgp::Parameters;
+    /// let mut t = RouteTable::default();
+    /// let many: String = (0..1100).map(|i| format!(" community 65000:{i}")).collect();
+    /// t.parse_lines(&format!("10.0.0.0/24\n10.0.1.0/24{many}\n")).unwrap();
+    /// let routes = t.sort();
+    /// let (prefix, octets) = routes.too_large(&Parameters::default(), 4096).unwrap();
+    /// assert_eq!((prefix.to_string(), octets > 4096), ("10.0.1.0/24".to_string(), true));
+    /// assert!(routes.too_large(&Parameters::default(), 65535).is_none());
+    /// ```
+    pub fn too_large(&self, params: &crate::bgp::Parameters, max: usize) -> Option<(IpNet, usize)> {
+        let plain = route_octets_with(params, &AttributeOverrides::default());
+        for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+            if let Some(p) = self.plain(family).first().filter(|_| plain > max) {
+                return Some((*p, plain));
+            }
+            for (o, mut prefixes) in self.groups(family) {
+                let octets = route_octets_with(params, o);
+                if octets > max {
+                    if let Some(p) = prefixes.next() {
+                        return Some((*p, octets));
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// Groups the routes of `own` by set, family by family, in one
     /// counting pass and one placing pass.
     fn group(&mut self) {
@@ -273,6 +307,31 @@ fn of_family<T>(list: &[T], family: Family, prefix: impl Fn(&T) -> &IpNet) -> &[
 /// The number of routes with attributes of their own from which the
 /// Loc-RIB and the attribute map are built on two threads.
 const PARALLEL_TREES: usize = 100_000;
+
+/// [`route_octets`](crate::bgp::wire::route_octets) of a route with the
+/// session's `params` and its own attributes `o` (those it adds counted on
+/// top of the session's).
+fn route_octets_with(params: &crate::bgp::Parameters, o: &AttributeOverrides) -> usize {
+    let communities = o
+        .communities
+        .as_ref()
+        .map_or(params.communities.len(), Vec::len);
+    let large = o
+        .large_communities
+        .as_ref()
+        .map_or(params.large_communities.len(), Vec::len);
+    let asns: usize = o
+        .as_path
+        .as_ref()
+        .map_or(0, |p| p.segments.iter().map(|s| s.asns.len()).sum());
+    crate::bgp::wire::route_octets(
+        communities + o.add_communities.len(),
+        large + o.add_large_communities.len(),
+        params.ext_communities.len() + o.ext_communities.len(),
+        asns + usize::from(o.prepend),
+        o.other.iter().map(|r| 4 + r.value.len()).sum(),
+    )
+}
 
 #[cfg(test)]
 mod tests {

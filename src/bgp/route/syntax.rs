@@ -349,8 +349,11 @@ impl RouteSpec {
 }
 
 impl AttributeSpec {
-    /// Refuses attributes that leave no room for a prefix in an UPDATE of
-    /// 4,096 octets ([`route_octets`](crate::bgp::wire::route_octets)).
+    /// Refuses attributes that leave no room for a prefix in any UPDATE,
+    /// even of 65,535 octets ([`route_octets`](crate::bgp::wire::route_octets));
+    /// the 4,096 octets of a session without extended messages are checked
+    /// where the session is known
+    /// ([`SortedRoutes::too_large`](super::SortedRoutes::too_large)).
     fn check_size(&self) -> Result<(), String> {
         let octets = crate::bgp::wire::route_octets(
             self.communities.len(),
@@ -359,11 +362,11 @@ impl AttributeSpec {
             self.as_path.as_ref().map_or(0, Vec::len),
             0,
         );
-        if octets > crate::bgp::wire::MAX_MESSAGE_LEN {
+        if octets > crate::bgp::wire::MAX_EXTENDED_MESSAGE_LEN {
             return Err(format!(
                 "path attributes of up to {octets} octets with the prefix: more than the {} of an \
-                 UPDATE (fewer communities, or a shorter AS path)",
-                crate::bgp::wire::MAX_MESSAGE_LEN
+                 UPDATE even with extended messages (fewer communities, or a shorter AS path)",
+                crate::bgp::wire::MAX_EXTENDED_MESSAGE_LEN
             ));
         }
         Ok(())

@@ -370,7 +370,8 @@ impl Driver {
                 return reason;
             }
             // Every whole message in the buffer, decoded where it lies.
-            let steps = match conn.reader.next_len() {
+            let max = self.core.decode_context().max_message_len();
+            let steps = match conn.reader.next_len(max) {
                 Ok(Some(len)) => {
                     let steps = self.received(conn, len);
                     conn.reader.consume(len);

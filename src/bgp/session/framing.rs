@@ -28,8 +28,10 @@ impl Framer {
 
     /// The length of the whole message at the front of the buffer, `None`
     /// when more bytes are needed, or the framing error.
-    pub(super) fn next_len(&self) -> Result<Option<usize>, DecodeError> {
-        wire::frame(&self.buf)
+    /// Messages may take up to `max` octets (4,096, or 65,535 with
+    /// extended messages).
+    pub(super) fn next_len(&self, max: usize) -> Result<Option<usize>, DecodeError> {
+        wire::frame_within(&self.buf, max)
     }
 
     /// The first `len` bytes (a whole message, as [`next_len`](Self::next_len) said).

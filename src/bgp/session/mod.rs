@@ -195,8 +195,9 @@ impl Session {
             families: config.families(),
             graceful_restart: config.graceful_restart.map(|t| t.as_secs() as u16),
         };
-        let core =
-            SessionCore::new(fsm, config.max_prefixes).with_send_hold_time(config.send_hold_time);
+        let core = SessionCore::new(fsm, config.max_prefixes)
+            .with_send_hold_time(config.send_hold_time)
+            .with_extended_messages(config.extended_messages);
         let adj_rib_in = core.adj_rib_in();
         let driver = Driver {
             name,

@@ -154,9 +154,25 @@ pub struct DecodeContext {
     /// session, instead of the revised handling of RFC 7606 (for those who
     /// test a peer's conformance).
     pub strict: bool,
+    /// Both sides advertised extended messages (RFC 8654): messages other
+    /// than OPEN and KEEPALIVE may take up to 65,535 octets.
+    pub extended_messages: bool,
 }
 
+/// The largest message with extended messages (RFC 8654).
+pub const MAX_EXTENDED_MESSAGE_LEN: usize = 65535;
+
 impl DecodeContext {
+    /// The largest message the session takes: 4,096 octets, or 65,535
+    /// with extended messages.
+    pub fn max_message_len(&self) -> usize {
+        if self.extended_messages {
+            MAX_EXTENDED_MESSAGE_LEN
+        } else {
+            MAX_MESSAGE_LEN
+        }
+    }
+
     /// A context for a session with (or without) 4-octet AS numbers.
     pub fn with_four_octet_as(four_octet_as: bool) -> DecodeContext {
         DecodeContext {
@@ -199,7 +215,7 @@ impl Message {
     /// Decodes one whole message, header included. `buf` must hold exactly
     /// one message (use [`frame`] to find its length in a stream).
     pub fn decode(buf: &[u8], ctx: DecodeContext) -> Result<Message, DecodeError> {
-        let (len, kind) = check_header(buf)?;
+        let (len, kind) = check_header(buf, ctx.max_message_len())?;
         if buf.len() != len {
             return Err(DecodeError::BadLength(len as u16));
         }
@@ -249,7 +265,7 @@ impl Message {
 
 /// Checks a message header: marker, length and type. Returns the message
 /// length and type once at least [`HEADER_LEN`] bytes are available.
-fn check_header(buf: &[u8]) -> Result<(usize, u8), DecodeError> {
+fn check_header(buf: &[u8], max: usize) -> Result<(usize, u8), DecodeError> {
     if buf.len() < HEADER_LEN {
         return Err(DecodeError::BadLength(buf.len() as u16));
     }
@@ -265,13 +281,18 @@ fn check_header(buf: &[u8]) -> Result<(usize, u8), DecodeError> {
         msg_type::KEEPALIVE => len == 19,
         msg_type::ROUTE_REFRESH => len == 23,
         other => {
-            if (HEADER_LEN as u16..=MAX_MESSAGE_LEN as u16).contains(&len) {
+            if (HEADER_LEN..=max).contains(&(len as usize)) {
                 return Err(DecodeError::BadType(other));
             }
             false
         }
     };
-    if !ok || len as usize > MAX_MESSAGE_LEN {
+    // OPEN and KEEPALIVE stay within 4,096 octets (RFC 8654 section 4).
+    let max = match kind {
+        msg_type::OPEN | msg_type::KEEPALIVE => MAX_MESSAGE_LEN,
+        _ => max,
+    };
+    if !ok || len as usize > max {
         return Err(DecodeError::BadLength(len));
     }
     Ok((len as usize, kind))
@@ -281,12 +302,18 @@ fn check_header(buf: &[u8]) -> Result<(usize, u8), DecodeError> {
 /// bytes are needed, `Ok(Some(len))` when `buf[..len]` is a whole message, and
 /// an error as soon as the header is malformed (without waiting for the body).
 pub fn frame(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    frame_within(buf, MAX_MESSAGE_LEN)
+}
+
+/// As [`frame`], for a session whose messages may take up to `max` octets
+/// ([`DecodeContext::max_message_len`]).
+pub fn frame_within(buf: &[u8], max: usize) -> Result<Option<usize>, DecodeError> {
     if buf.len() < HEADER_LEN {
         // A wrong marker can be seen early, but RFC 4271 judges the header as a
         // whole: wait for all of it.
         return Ok(None);
     }
-    let (len, _) = check_header(buf)?;
+    let (len, _) = check_header(buf, max)?;
     if buf.len() < len {
         Ok(None)
     } else {
@@ -365,6 +392,34 @@ mod tests {
         kind.extend_from_slice(&[0, 19, 9]);
         assert_eq!(frame(&kind), Err(DecodeError::BadType(9)));
         assert_eq!(frame(&kind[..10]), Ok(None));
+    }
+
+    #[test]
+    fn extended_messages_frame_up_to_65535_octets_but_keepalives_stay_small() {
+        let message = |kind: u8, len: usize| {
+            let mut m = vec![0xff; 16];
+            m.extend_from_slice(&(len as u16).to_be_bytes());
+            m.push(kind);
+            m.resize(len, 0);
+            m
+        };
+        let update = message(msg_type::UPDATE, 5000);
+        assert!(
+            frame(&update).is_err(),
+            "4,096 octets without extended messages"
+        );
+        assert_eq!(
+            frame_within(&update, MAX_EXTENDED_MESSAGE_LEN),
+            Ok(Some(5000))
+        );
+        let keepalive = message(msg_type::KEEPALIVE, 5000);
+        assert!(frame_within(&keepalive, MAX_EXTENDED_MESSAGE_LEN).is_err());
+        let ctx = DecodeContext {
+            extended_messages: true,
+            ..DecodeContext::default()
+        };
+        assert_eq!(ctx.max_message_len(), 65535);
+        assert_eq!(DecodeContext::default().max_message_len(), 4096);
     }
 
     #[test]

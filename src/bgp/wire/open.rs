@@ -27,6 +27,7 @@ const CAP_MULTIPROTOCOL: u8 = 1;
 const CAP_ROUTE_REFRESH: u8 = 2;
 const CAP_GRACEFUL_RESTART: u8 = 64;
 const CAP_FOUR_OCTET_AS: u8 = 65;
+const CAP_EXTENDED_MESSAGE: u8 = 6;
 
 /// Restart Flags of the graceful restart capability: R, the speaker has
 /// restarted.
@@ -75,6 +76,8 @@ pub enum Capability {
     RouteRefresh,
     /// 4-octet AS numbers (RFC 6793), with the speaker's AS.
     FourOctetAs(u32),
+    /// Extended messages (RFC 8654): up to 65,535 octets.
+    ExtendedMessage,
     /// Graceful restart (RFC 4724).
     GracefulRestart {
         /// R bit: the speaker has restarted.
@@ -103,6 +106,7 @@ impl Capability {
                 out.extend_from_slice(&[0, *safi]);
             }
             Capability::RouteRefresh => out.extend_from_slice(&[CAP_ROUTE_REFRESH, 0]),
+            Capability::ExtendedMessage => out.extend_from_slice(&[CAP_EXTENDED_MESSAGE, 0]),
             Capability::FourOctetAs(asn) => {
                 out.extend_from_slice(&[CAP_FOUR_OCTET_AS, 4]);
                 out.extend_from_slice(&asn.to_be_bytes());
@@ -153,6 +157,14 @@ impl Capability {
                 }
                 Capability::RouteRefresh
             }
+            CAP_EXTENDED_MESSAGE => {
+                if !value.is_empty() {
+                    return Err(DecodeError::MalformedOpen(
+                        "extended message capability length is not 0",
+                    ));
+                }
+                Capability::ExtendedMessage
+            }
             CAP_FOUR_OCTET_AS => {
                 if value.len() != 4 {
                     return Err(DecodeError::MalformedOpen(
@@ -199,6 +211,7 @@ impl std::fmt::Display for Capability {
                 None => write!(f, "multiprotocol afi {afi} safi {safi}"),
             },
             Capability::RouteRefresh => f.write_str("route-refresh"),
+            Capability::ExtendedMessage => f.write_str("extended-message"),
             Capability::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
             Capability::GracefulRestart {
                 restarting,
@@ -336,6 +349,13 @@ impl Open {
             .any(|c| matches!(c, Capability::RouteRefresh))
     }
 
+    /// Whether the extended message capability (RFC 8654) is present.
+    pub fn extended_messages(&self) -> bool {
+        self.capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::ExtendedMessage))
+    }
+
     /// The multiprotocol families advertised, or `None` when no
     /// multiprotocol capability was sent at all (then IPv4 unicast is
     /// implied, RFC 4760 section 8).
@@ -429,6 +449,24 @@ impl Open {
 mod tests {
     use super::super::{DecodeContext, Message};
     use super::*;
+
+    #[test]
+    fn the_extended_message_capability_round_trips() {
+        let mut open = Open::new(
+            65001,
+            90,
+            "10.0.0.1".parse().unwrap(),
+            &[Family::Ipv4Unicast],
+        );
+        assert!(!open.extended_messages());
+        open.capabilities.push(Capability::ExtendedMessage);
+        let bytes = Message::Open(open.clone()).to_bytes(DecodeContext::default());
+        let Ok(Message::Open(back)) = Message::decode(&bytes, DecodeContext::default()) else {
+            panic!("did not decode");
+        };
+        assert!(back.extended_messages());
+        assert_eq!(Capability::ExtendedMessage.to_string(), "extended-message");
+    }
 
     /// OPEN for AS 65001, hold time 10, id 127.0.0.1, IPv6 and IPv4 unicast.
     const OPEN_BYTES: &[u8] = &[

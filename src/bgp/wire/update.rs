@@ -263,6 +263,8 @@ pub struct UpdateBuilder {
     mp_tail: Vec<u8>,
     /// The IPv6 next hop field: a global address, or global plus link-local.
     v6_next_hop: Vec<u8>,
+    /// The largest UPDATE: 4,096 octets, or 65,535 with extended messages.
+    max_len: usize,
 }
 
 impl UpdateBuilder {
@@ -292,11 +294,13 @@ impl UpdateBuilder {
             mp_head,
             mp_tail,
             v6_next_hop,
+            max_len: ctx.max_message_len(),
         }
     }
 
     /// Octets the path attributes of an UPDATE of `family` take, its
-    /// header and length fields included: beyond [`MAX_MESSAGE_LEN`] less
+    /// header and length fields included: beyond the largest UPDATE
+    /// ([`MAX_MESSAGE_LEN`], or 65,535 octets with extended messages) less
     /// a prefix, no route with them can be sent.
     pub fn overhead(&self, family: Family) -> usize {
         let fixed = super::HEADER_LEN + 4;
@@ -312,7 +316,7 @@ impl UpdateBuilder {
     /// (with a /32 or /128, the longest prefix).
     pub fn fits(&self, family: Family) -> bool {
         let longest = if family == Family::Ipv6Unicast { 17 } else { 5 };
-        self.overhead(family) + longest <= MAX_MESSAGE_LEN
+        self.overhead(family) + longest <= self.max_len
     }
 
     /// Appends UPDATEs announcing `prefixes` of `family` (others are
@@ -343,7 +347,7 @@ impl UpdateBuilder {
                 out.push(self.v6_next_hop.len() as u8);
                 out.extend_from_slice(&self.v6_next_hop);
                 out.push(0);
-                let limit = MAX_MESSAGE_LEN - self.mp_tail.len();
+                let limit = self.max_len - self.mp_tail.len();
                 while let Some(p) = it.next_if(|p| out.len() - start + prefix_wire_len(p) <= limit)
                 {
                     encode_prefix(out, p);
@@ -355,7 +359,7 @@ impl UpdateBuilder {
                 out.extend_from_slice(&self.v4_attrs);
                 attributes.finish(out);
                 while let Some(p) =
-                    it.next_if(|p| out.len() - start + prefix_wire_len(p) <= MAX_MESSAGE_LEN)
+                    it.next_if(|p| out.len() - start + prefix_wire_len(p) <= self.max_len)
                 {
                     encode_prefix(out, p);
                 }
