@@ -6,7 +6,7 @@
 //! other way round.
 #![no_main]
 
-use cue::bgp::wire::{frame, DecodeContext, Message};
+use cue::bgp::wire::{frame_within, DecodeContext, Message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -17,10 +17,11 @@ fuzz_target!(|data: &[u8]| {
         four_octet_as: flags & 1 == 1,
         external: flags & 0x80 != 0,
         strict: false,
+        extended_messages: flags & 2 == 2,
     };
     // As a stream: frame message after message.
     let mut rest = bytes;
-    while let Ok(Some(len)) = frame(rest) {
+    while let Ok(Some(len)) = frame_within(rest, ctx.max_message_len()) {
         check(&rest[..len], ctx);
         rest = &rest[len..];
     }
@@ -33,7 +34,13 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check(bytes: &[u8], ctx: DecodeContext) {
-    let strict = Message::decode(bytes, DecodeContext { strict: true, ..ctx });
+    let strict = Message::decode(
+        bytes,
+        DecodeContext {
+            strict: true,
+            ..ctx
+        },
+    );
     let revised = Message::decode(bytes, ctx);
     match &strict {
         Ok(msg) => {
@@ -41,7 +48,10 @@ fn check(bytes: &[u8], ctx: DecodeContext) {
             // What RFC 6793 discarded is not encoded again.
             let mut msg = msg.clone();
             if let Message::Update(u) = &mut msg {
-                assert!(u.errors.iter().all(|e| matches!(e.attribute, Some(17 | 18))));
+                assert!(u
+                    .errors
+                    .iter()
+                    .all(|e| matches!(e.attribute, Some(17 | 18))));
                 u.errors.clear();
             }
             let again = msg.to_bytes(ctx);
@@ -54,8 +64,14 @@ fn check(bytes: &[u8], ctx: DecodeContext) {
     }
     match revised {
         Ok(Message::Update(u)) if !u.errors.is_empty() => {
-            let rfc6793 = u.errors.iter().all(|e| matches!(e.attribute, Some(17 | 18)));
-            assert!(strict.is_err() || rfc6793, "RFC 7606 found errors RFC 4271 did not");
+            let rfc6793 = u
+                .errors
+                .iter()
+                .all(|e| matches!(e.attribute, Some(17 | 18)));
+            assert!(
+                strict.is_err() || rfc6793,
+                "RFC 7606 found errors RFC 4271 did not"
+            );
             // What is kept encodes and decodes without a panic.
             let again = Message::Update(u).to_bytes(ctx);
             let _ = Message::decode(&again, ctx);

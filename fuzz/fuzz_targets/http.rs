@@ -22,7 +22,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let chunk = usize::from(how & 0x7f).max(1);
     let head = how & 0x80 != 0;
-    let r = runtime().block_on(cue::director::check::fuzzing::http_response(response, chunk, head));
+    let r = runtime().block_on(cue::director::check::fuzzing::http_response(
+        response, chunk, head,
+    ));
     if let Ok((status, _)) = r {
         assert!(status <= 999, "httparse gives three digits");
     }

@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(read) = read_routes(bytes, &options) else {
         return;
     };
-    assert!(read.routes.windows(2).all(|w| w[0].0 < w[1].0), "sorted, once each");
+    assert!(
+        read.routes.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted, once each"
+    );
     assert!(read.routes.iter().all(|(p, _)| p.trunc() == *p));
     assert!(read.attribute_sets <= read.routes.len());
     for (peer_as, four_octet_as) in [(65002, true), (65001, false)] {
@@ -36,7 +39,12 @@ fuzz_target!(|data: &[u8]| {
             four_octet_as,
             local_ip: "192.0.2.1".parse().unwrap(),
         };
-        let wire = DecodeContext { four_octet_as, external: peer_as != 65001, strict: true };
+        let wire = DecodeContext {
+            four_octet_as,
+            external: peer_as != 65001,
+            strict: true,
+            extended_messages: false,
+        };
         for (prefix, attrs) in read.routes.iter().take(64) {
             let e = export_with(&ctx, &Parameters::default(), attrs);
             let b = UpdateBuilder::new(&e.attributes, e.next_hop4, &e.next_hops6, wire);

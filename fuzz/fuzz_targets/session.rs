@@ -30,9 +30,15 @@ fuzz_target!(|data: &[u8]| {
     fsm.connected(now);
     // The peer: iBGP or eBGP, 4-octet AS or not.
     let peer_as = if flags & 4 == 4 { 65001 } else { 4_200_000_000 };
-    let mut open = Open::new(peer_as, 30, "10.0.0.2".parse().unwrap(), &[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+    let mut open = Open::new(
+        peer_as,
+        30,
+        "10.0.0.2".parse().unwrap(),
+        &[Family::Ipv4Unicast, Family::Ipv6Unicast],
+    );
     if flags & 8 == 8 {
-        open.capabilities.retain(|c| !matches!(c, cue::bgp::wire::Capability::FourOctetAs(_)));
+        open.capabilities
+            .retain(|c| !matches!(c, cue::bgp::wire::Capability::FourOctetAs(_)));
         open.my_as = 23456;
     }
     fsm.received(Ok(Message::Open(open)), now);
@@ -50,7 +56,9 @@ fuzz_target!(|data: &[u8]| {
         let failed = msg.is_err();
         let actions = fsm.received(msg, now);
         if failed {
-            assert!(actions.iter().any(|a| matches!(a, Action::Send(Message::Notification(_)))));
+            assert!(actions
+                .iter()
+                .any(|a| matches!(a, Action::Send(Message::Notification(_)))));
             assert!(actions.iter().any(|a| matches!(a, Action::Close(_))));
         }
         for a in actions {
