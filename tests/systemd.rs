@@ -110,25 +110,7 @@ fn listen_says_ready_and_stopping_and_nothing_without_the_socket() {
     let dir = Scratch::new("systemd-listen");
     let (mut notify, path) = Notify::bind(&dir);
     let port = free_port().to_string();
-    let cue = Cue::start_with_env(
-        &[
-            "listen",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port,
-            "65001",
-            "10.0.0.1",
-        ],
-        &[("NOTIFY_SOCKET", &path)],
-    );
-    notify.expect("READY=1", Duration::from_secs(5));
-    signal(&cue, "-INT");
-    notify.expect("STOPPING=1", Duration::from_secs(3));
-    let done = cue.wait(Duration::from_secs(5));
-    assert!(done.status.success(), "{}", done.stderr);
-    // Without NOTIFY_SOCKET: nothing arrives, and nothing is said about it.
-    let cue = Cue::start(&[
+    let args = [
         "listen",
         "--bind",
         "127.0.0.1",
@@ -136,7 +118,15 @@ fn listen_says_ready_and_stopping_and_nothing_without_the_socket() {
         &port,
         "65001",
         "10.0.0.1",
-    ]);
+    ];
+    let cue = Cue::start_with_env(&args, &[("NOTIFY_SOCKET", &path)]);
+    notify.expect("READY=1", Duration::from_secs(5));
+    signal(&cue, "-INT");
+    notify.expect("STOPPING=1", Duration::from_secs(3));
+    let done = cue.wait(Duration::from_secs(5));
+    assert!(done.status.success(), "{}", done.stderr);
+    // Without NOTIFY_SOCKET: nothing arrives, and nothing is said about it.
+    let cue = Cue::start(&args);
     std::thread::sleep(Duration::from_millis(500));
     signal(&cue, "-INT");
     let done = cue.wait(Duration::from_secs(5));

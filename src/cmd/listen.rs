@@ -88,6 +88,32 @@ fn expectations(args: &ListenArgs) -> Result<Option<super::speak::Expectations>,
     }))
 }
 
+/// Listens on `bind` (or every address: dual-stack IPv6 where the system
+/// has it, else IPv4) and `port`; the address bound.
+async fn bind(pool: &Pool, bind: Option<IpAddr>, port: u16) -> anyhow::Result<SocketAddr> {
+    let bound = match bind {
+        Some(ip) => pool.listen(SocketAddr::new(ip, port)).await,
+        None => match pool
+            .listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))
+            .await
+        {
+            Ok(a) => Ok(a),
+            Err(_) => {
+                pool.listen(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port))
+                    .await
+            }
+        },
+    };
+    bound.map_err(|e| {
+        let hint = if port < 1024 {
+            " (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 1179)"
+        } else {
+            ""
+        };
+        anyhow::anyhow!("cannot listen on port {port}: {e}{hint}")
+    })
+}
+
 /// Runs the listener.
 pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
     if args.run.md5_password.is_some() && args.peers.is_empty() {
@@ -143,31 +169,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|e| UsageError(e.to_string()))?;
     }
-    let bound = match args.bind {
-        Some(ip) => pool.listen(SocketAddr::new(ip, args.port)).await,
-        // All addresses: dual-stack IPv6 where the system has it.
-        None => match pool
-            .listen(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), args.port))
-            .await
-        {
-            Ok(a) => Ok(a),
-            Err(_) => {
-                pool.listen(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), args.port))
-                    .await
-            }
-        },
-    };
-    let bound = bound.map_err(|e| {
-        anyhow::anyhow!(
-            "cannot listen on port {}: {e}{}",
-            args.port,
-            if args.port < 1024 {
-                " (ports below 1024 need root or CAP_NET_BIND_SERVICE; try --port 1179)"
-            } else {
-                ""
-            }
-        )
-    })?;
+    let bound = bind(&pool, args.bind, args.port).await?;
     if !args.run.json {
         super::output::raw(&format!("listening on {bound}"));
     }

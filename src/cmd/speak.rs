@@ -228,8 +228,8 @@ fn spawn_expectations(
     (task, expected_rx, report_rx)
 }
 
-/// A received route: the peer, the prefix and its attributes.
-type ReceivedRoute = (
+/// A route held from a peer: the peer, the prefix and its attributes.
+type HeldRoute = (
     String,
     ipnet::IpNet,
     std::sync::Arc<cue::bgp::RouteAttributes>,
@@ -239,7 +239,7 @@ type ReceivedRoute = (
 /// them, or (more than [`TABLE_ROUTES`] without `--json`) their count
 /// only, not copied before the Cease goes.
 enum Received {
-    Routes(Vec<ReceivedRoute>, super::output::Stale),
+    Routes(Vec<HeldRoute>, super::output::Stale),
     Count(u64),
 }
 
