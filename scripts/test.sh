@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, clippy and rustdoc gates,
 # unit and property tests, and the integration tests against real BGP
-# daemons (BIRD 2, GoBGP, FRR and ExaBGP) and bgpdump, which are installed with apt-get
+# daemons (BIRD 2, GoBGP, FRR and ExaBGP), bgpdump and Prometheus, which are installed with apt-get
 # when missing and are then mandatory (CUE_REQUIRE_DAEMONS=1); then the
 # Debian package, built (cargo-deb, installed with cargo when missing),
 # installed with dpkg, used and removed.
@@ -14,6 +14,8 @@ command -v gobgpd >/dev/null 2>&1 || need+=(gobgpd)
 [ -x /usr/lib/frr/bgpd ] && command -v vtysh >/dev/null 2>&1 || need+=(frr)
 exabgp --version >/dev/null 2>&1 || need+=(exabgp)
 command -v bgpdump >/dev/null 2>&1 || need+=(bgpdump)
+# Prometheus scrapes --metrics in tests/metrics.rs; promtool checks them.
+command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} with apt-get"
   sudo=""
@@ -25,6 +27,7 @@ if [ ${#need[@]} -gt 0 ]; then
   for p in "${need[@]}"; do
     case $p in
       bird2) pkill -x bird 2>/dev/null || true ;;
+      prometheus) pkill -x prometheus 2>/dev/null || true ;;
       frr) for d in watchfrr zebra staticd mgmtd; do pkill -x "$d" 2>/dev/null || true; done ;;
     esac
   done
@@ -46,6 +49,8 @@ cargo clippy --all-targets --no-default-features --quiet -- -D warnings
 cargo test --no-default-features --lib --tests --quiet
 cargo clippy --all-targets --no-default-features --features director --quiet -- -D warnings
 cargo test --no-default-features --features director --lib --test config --quiet
+# Metrics of sessions alone (no director).
+cargo clippy --all-targets --no-default-features --features metrics --quiet -- -D warnings
 cargo build --no-default-features --features cli --quiet
 # Every fuzz target for 8 seconds (about a minute in all, plus the build).
 scripts/fuzz.sh 8

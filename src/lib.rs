@@ -68,6 +68,8 @@
 pub mod bgp;
 #[cfg(feature = "director")]
 pub mod director;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "director")]
 pub mod rhi;
 #[cfg(feature = "scenario")]

@@ -7,7 +7,7 @@ mod common;
 
 use bytes::Bytes;
 use common::closed_port;
-use cue::director::check::Prober;
+use cue::director::check::{FailureCause, Prober};
 use cue::director::config::DestinationConfig;
 use cue::director::{CheckSpec, ProbeResult};
 use http_body_util::Full;
@@ -174,6 +174,7 @@ async fn http_status_host_and_keepalive() {
         let r = probe(addr, r#"{"type": "http", "path": "/fail"}"#).await;
         assert!(!r.ok);
         assert_eq!(r.diagnostic, "status 500 not expected");
+        assert_eq!(r.cause, Some(FailureCause::Status));
         // Redirects are not followed: 302 is judged as it is.
         let r = probe(addr, r#"{"type": "http", "path": "/redirect"}"#).await;
         assert!(!r.ok, "{r:?}");
@@ -245,6 +246,7 @@ async fn https_sni_for_names_only_and_self_signed_accepted() {
         .await;
         assert!(!r.ok);
         assert!(r.diagnostic.starts_with("TLS:"), "{r:?}");
+        assert_eq!(r.cause, Some(FailureCause::Tls));
     }
 }
 
@@ -293,6 +295,7 @@ async fn tcp_open_and_closed() {
         let r = probe(closed, r#"{"type": "tcp"}"#).await;
         assert!(!r.ok);
         assert!(r.diagnostic.contains("refused"), "{r:?}");
+        assert_eq!(r.cause, Some(FailureCause::Connect));
     }
 }
 
@@ -355,6 +358,7 @@ async fn dns_over_udp_and_tcp() {
         let r = probe(refused, r#"{"type": "dns", "method": "udp"}"#).await;
         assert!(!r.ok);
         assert!(r.diagnostic.contains("Refused"), "{r:?}");
+        assert_eq!(r.cause, Some(FailureCause::Status));
         let servfail = dns_udp(bind, ResponseCode::ServFail).await;
         assert!(!probe(servfail, r#"{"type": "dns"}"#).await.ok);
         let tcp = dns_tcp(bind).await;
@@ -368,6 +372,7 @@ async fn dns_over_udp_and_tcp() {
         !r.ok && r.diagnostic.contains("timed out after 1s"),
         "{r:?}"
     );
+    assert_eq!(r.cause, Some(FailureCause::Timeout));
 }
 
 fn can_use_raw_sockets() -> bool {
@@ -387,6 +392,7 @@ async fn syn_open_closed_and_without_privilege() {
         let r = probe(l.local_addr().unwrap(), r#"{"type": "syn"}"#).await;
         assert!(!r.ok);
         assert!(r.diagnostic.contains("CAP_NET_RAW"), "{r:?}");
+        assert_eq!(r.cause, Some(FailureCause::Local));
         return;
     }
     for bind in ["127.0.0.1:0", "[::1]:0"] {
@@ -399,6 +405,7 @@ async fn syn_open_closed_and_without_privilege() {
         let r = probe(closed, r#"{"type": "syn", "timeout": "1s"}"#).await;
         assert!(!r.ok, "{r:?}");
         assert!(r.diagnostic.contains("RST"), "{bind}: {r:?}");
+        assert_eq!(r.cause, Some(FailureCause::Connect));
     }
 }
 
@@ -462,6 +469,7 @@ async fn command_checks_run_programs_directly() {
     .await;
     assert!(!bad.ok);
     assert_eq!(bad.diagnostic, "exit 3: broken");
+    assert_eq!(bad.cause, Some(FailureCause::Status));
     // The destination's address and port in the environment; no shell
     // between: the argument is given as it is, $ and all.
     let env = Prober::new(command(
@@ -486,6 +494,7 @@ async fn command_checks_run_programs_directly() {
         none.diagnostic.starts_with("cannot run /nonexistent/check"),
         "{none:?}"
     );
+    assert_eq!(none.cause, Some(FailureCause::Local));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -498,6 +507,7 @@ async fn a_hung_command_is_killed_at_the_timeout_with_its_children() {
         .await;
     assert!(!r.ok);
     assert!(r.diagnostic.starts_with("timed out"), "{r:?}");
+    assert_eq!(r.cause, Some(FailureCause::Timeout));
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",

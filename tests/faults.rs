@@ -211,8 +211,8 @@ fn a_peer_that_talks_but_never_reads_meets_the_send_hold_timer() {
 }
 
 /// `listen --json --trace` whose standard output is a pipe nobody reads,
-/// filled by 20,000 received routes: a SIGINT still ends it within a
-/// second (the lines it cannot write are dropped once it stops).
+/// filled by 20,000 received routes: a SIGINT still ends it promptly
+/// (the lines it cannot write are dropped once it stops).
 #[test]
 fn sigint_ends_a_run_whose_output_nobody_reads() {
     let dir = Scratch::new("unread");
@@ -266,8 +266,10 @@ fn sigint_ends_a_run_whose_output_nobody_reads() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "{status:?}");
+    // About a second at most on an idle machine (the old code never
+    // ended); a loaded CI machine gets a margin.
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(3),
         "SIGINT took {:?}",
         started.elapsed()
     );

@@ -444,6 +444,60 @@ pub struct Counters {
     /// Received UPDATEs that were malformed and handled by RFC 7606
     /// (treat-as-withdraw or attribute discard) without a reset.
     pub updates_malformed: u64,
+    /// NOTIFICATIONs sent and received, by code and subcode (in the order
+    /// they first happened).
+    pub notifications: Vec<NotificationCount>,
+}
+
+impl Counters {
+    /// Counts a NOTIFICATION.
+    pub fn count_notification(&mut self, direction: Direction, code: u8, subcode: u8) {
+        match self
+            .notifications
+            .iter_mut()
+            .find(|c| (c.direction, c.code, c.subcode) == (direction, code, subcode))
+        {
+            Some(c) => c.count += 1,
+            None => self.notifications.push(NotificationCount {
+                direction,
+                code,
+                subcode,
+                count: 1,
+            }),
+        }
+    }
+
+    /// NOTIFICATIONs in one direction, of every code.
+    pub fn notifications(&self, direction: Direction) -> u64 {
+        self.notifications
+            .iter()
+            .filter(|c| c.direction == direction)
+            .map(|c| c.count)
+            .sum()
+    }
+}
+
+/// How many NOTIFICATIONs of one code and subcode went one way.
+///
+/// ```
+/// use cue::bgp::{Counters, Direction};
+/// let mut c = Counters::default();
+/// c.count_notification(Direction::Sent, 6, 2);
+/// c.count_notification(Direction::Sent, 6, 2);
+/// c.count_notification(Direction::Received, 4, 0);
+/// assert_eq!(c.notifications(Direction::Sent), 2);
+/// assert_eq!((c.notifications[0].code, c.notifications[0].subcode, c.notifications[0].count), (6, 2, 2));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotificationCount {
+    /// Sent or received.
+    pub direction: Direction,
+    /// Error code (RFC 4271 section 4.5).
+    pub code: u8,
+    /// Error subcode.
+    pub subcode: u8,
+    /// How many.
+    pub count: u64,
 }
 
 /// The status of one peer.

@@ -21,8 +21,8 @@ pub use config::{
 };
 pub use error::{IoFailure, Refusal, SessionError};
 pub use event::{
-    event_channel, Direction, Event, EventSender, Events, Lagged, PeerStatus, PrefixList,
-    ReceivedRoute, DEFAULT_EVENT_BUFFER,
+    event_channel, Counters, Direction, Event, EventSender, Events, Lagged, NotificationCount,
+    PeerStatus, PrefixList, ReceivedRoute, DEFAULT_EVENT_BUFFER,
 };
 pub use fsm::State;
 pub use pool::Pool;

@@ -120,12 +120,31 @@ fn install_table(
     tx.send_replace(Some((rib, overrides)));
 }
 
+/// A pool held weakly (by a metrics collector, which must not keep a
+/// stopped speaker alive).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct WeakPool(std::sync::Weak<Inner>);
+
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+impl WeakPool {
+    /// The pool, while it lives.
+    pub(crate) fn upgrade(&self) -> Option<Pool> {
+        self.0.upgrade().map(|inner| Pool { inner })
+    }
+}
+
 /// The key of a peer: its address, with IPv4-mapped IPv6 seen as IPv4.
 fn key(addr: IpAddr) -> IpAddr {
     addr.to_canonical()
 }
 
 impl Pool {
+    /// The pool held weakly.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn downgrade(&self) -> WeakPool {
+        WeakPool(Arc::downgrade(&self.inner))
+    }
+
     /// An empty pool and its events, buffered up to
     /// [`DEFAULT_EVENT_BUFFER`] (see [`Events`] for what happens past that).
     pub fn new() -> (Pool, Events) {

@@ -270,6 +270,12 @@ pub struct RunArgs {
     /// One JSON object per line instead of text
     #[arg(help_heading = OUTPUT, long)]
     pub json: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics: per peer the
+    /// session state, uptime, routes, UPDATEs and NOTIFICATIONs; with
+    /// --services the health of services, destinations and VIPs, and probe
+    /// durations and failures
+    #[arg(help_heading = OUTPUT, long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 impl RunArgs {

@@ -25,6 +25,11 @@ pub struct CheckArgs {
     /// One JSON object per line instead of text
     #[arg(long)]
     pub json: bool,
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics: the health of
+    /// services, destinations, checks and VIPs, probe durations
+    /// (histograms) and failures by cause
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Reads and checks a services file.
@@ -65,9 +70,11 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let config = load(&args.config)?;
     let printer = Printer { json: args.json };
     let limit = once_limit(&config);
+    let metrics = super::metrics::bind(args.metrics).await?;
     let (director, mut events) = Director::with_event_buffer(config, super::EVENT_BUFFER)
         .map_err(|e| UsageError(e.to_string()))?;
     director.probe_events(args.probes);
+    let metrics = super::metrics::serve(metrics, |m| m.add_director(&director));
     if args.once {
         let deadline = tokio::time::Instant::now() + limit;
         let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -87,6 +94,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         let status = director.status();
         printer.services(&status);
         director.stop();
+        if let Some(m) = metrics {
+            m.abort();
+        }
         return Ok(if status.iter().all(|s| s.up) {
             ExitCode::SUCCESS
         } else {
@@ -116,6 +126,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     super::systemd::stopping();
     if let Some(w) = watchdog {
         w.abort();
+    }
+    if let Some(m) = metrics {
+        m.abort();
     }
     printer.services(&director.status());
     director.stop();

@@ -158,6 +158,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         let configs: Vec<PeerConfig> = args.peers.iter().map(|p| template(*p)).collect();
         super::speak::warn_about(&configs);
     }
+    let metrics = super::metrics::bind(args.run.metrics).await?;
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     let built = pool.set_table(routes);
     args.run.record_mrt(&pool)?;
@@ -174,16 +175,13 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         super::output::raw(&format!("listening on {bound}"));
     }
     let parameters = args.attributes.parameters(args.advertise.filter());
-    super::speak::drive(
-        pool,
-        events,
-        built,
-        None,
+    let setup = super::speak::Setup {
+        services: None,
         parameters,
-        &args.run,
-        Some(super::speak::Listening {
+        listening: Some(super::speak::Listening {
             expect: expectations,
         }),
-    )
-    .await
+        metrics,
+    };
+    super::speak::drive(pool, events, built, setup, &args.run).await
 }

@@ -8,6 +8,7 @@ pub mod decode;
 pub mod demo;
 pub mod explain;
 pub mod listen;
+pub mod metrics;
 pub mod output;
 pub mod plot;
 pub mod run;

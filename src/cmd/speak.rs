@@ -159,6 +159,7 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
              carries only its own address family unless -m is given"
         );
     }
+    let metrics = super::metrics::bind(args.run.metrics).await?;
     let (pool, events) = Pool::with_event_buffer(super::EVENT_BUFFER);
     // The sessions send the table as soon as they come up, while its
     // Loc-RIB is built; what follows needs the Loc-RIB.
@@ -167,7 +168,13 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     pool.configure(peers)
         .await
         .map_err(|e| UsageError(e.to_string()))?;
-    drive(pool, events, built, services, parameters, &args.run, None).await
+    let setup = Setup {
+        services,
+        parameters,
+        listening: None,
+        metrics,
+    };
+    drive(pool, events, built, setup, &args.run).await
 }
 
 /// Refuses routes that no UPDATE of `max` octets can carry.
@@ -282,6 +289,18 @@ pub struct Listening {
     pub expect: Option<Expectations>,
 }
 
+/// What a run has besides its sessions.
+pub struct Setup {
+    /// The services file (`--services`), read, and its path.
+    pub services: Option<(Config, PathBuf)>,
+    /// The parameters of the sessions (for the commands).
+    pub parameters: Parameters,
+    /// `listen`'s own.
+    pub listening: Option<Listening>,
+    /// The `--metrics` socket, bound.
+    pub metrics: Option<tokio::net::TcpListener>,
+}
+
 /// The run shared by the speaker and `listen`: compose the RIB, take
 /// commands, print events until a stop, then withdraw, Cease, and print the
 /// received routes (`listen`) and the status.
@@ -292,11 +311,15 @@ pub async fn drive(
     pool: Pool,
     mut events: cue::bgp::Events,
     routes: impl std::future::Future<Output = (LocRib, Overrides)>,
-    services: Option<(Config, PathBuf)>,
-    parameters: Parameters,
+    setup: Setup,
     run: &RunArgs,
-    listening: Option<Listening>,
 ) -> anyhow::Result<ExitCode> {
+    let Setup {
+        services,
+        parameters,
+        listening,
+        metrics,
+    } = setup;
     super::output::stop_on_signal();
     let show_received = listening.is_some();
     let expect = listening.and_then(|l| l.expect);
@@ -313,6 +336,7 @@ pub async fn drive(
     let (rhi, health_events) =
         HealthInjector::start_with_routes(pool.clone(), config, rib, attributes)
             .map_err(|e| UsageError(e.to_string()))?;
+    let metrics = super::metrics::serve(metrics, |m| m.add_health_injector(&rhi));
     let health = rhi.clone();
     let systemd = tokio::spawn(super::systemd::duties(async move {
         // Ready once the first health round is done (at once without a
@@ -344,6 +368,9 @@ pub async fn drive(
     .await;
     super::systemd::stopping();
     systemd.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     if let Some(t) = expecting {
         if let Ended::Expected(_) = ended {
             if let Ok(report) = report_rx.await {

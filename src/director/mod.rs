@@ -31,12 +31,12 @@ mod engine;
 pub mod monitor;
 pub mod state;
 
-pub use check::ProbeResult;
+pub use check::{FailureCause, ProbeResult};
 pub use config::{
     Backup, CheckProblem, CheckSpec, CheckType, Config, ConfigError, DestinationProblem, Protocol,
     Rule, ServiceProblem,
 };
-pub use state::{DestinationStatus, DirectorEvent, DirectorState, ServiceStatus};
+pub use state::{DestinationStatus, DirectorEvent, DirectorState, ProbeStats, ServiceStatus};
 
 use crate::bgp::{event_channel, AttributeOverrides, EventSender, Events, DEFAULT_EVENT_BUFFER};
 use crate::lock;
@@ -83,6 +83,16 @@ struct Shared {
 }
 
 impl Shared {
+    /// See [`Director::announced_vips`].
+    fn announced_vips(&self) -> (BTreeSet<IpAddr>, BTreeMap<IpAddr, AttributeOverrides>) {
+        let (mut healthy, mut backup) = {
+            let state = lock(&self.state);
+            (state.healthy_vips(), state.backup_vips())
+        };
+        lock(&self.drains).apply(std::time::Instant::now(), &mut healthy, &mut backup);
+        (healthy, backup)
+    }
+
     fn publish(&self, events: Vec<DirectorEvent>) {
         let mut changed = false;
         let probes = self.probe_events.load(std::sync::atomic::Ordering::Relaxed);
@@ -127,7 +137,46 @@ impl Shared {
     }
 }
 
+/// A director held weakly (by a metrics collector, which must not keep a
+/// stopped director alive).
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) struct DirectorView(std::sync::Weak<Shared>);
+
+/// VIPs: healthy, announced, draining, and all of them.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) type VipSets = (
+    BTreeSet<IpAddr>,
+    BTreeSet<IpAddr>,
+    BTreeSet<IpAddr>,
+    BTreeSet<IpAddr>,
+);
+
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+impl DirectorView {
+    /// The services' status, while the director lives.
+    pub(crate) fn status(&self) -> Option<Vec<ServiceStatus>> {
+        self.0.upgrade().map(|s| lock(&s.state).status())
+    }
+
+    /// The VIPs, while the director lives.
+    pub(crate) fn vips(&self) -> Option<VipSets> {
+        let shared = self.0.upgrade()?;
+        let (healthy, backup) = shared.announced_vips();
+        let all = lock(&shared.state).all_vips();
+        let draining = lock(&shared.drains).vips.keys().copied().collect();
+        let strictly_healthy = lock(&shared.state).healthy_vips();
+        let announced = healthy.iter().chain(backup.keys()).copied().collect();
+        Some((strictly_healthy, announced, draining, all))
+    }
+}
+
 impl Director {
+    /// The director held weakly.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn view(&self) -> DirectorView {
+        DirectorView(Arc::downgrade(&self.shared))
+    }
+
     /// Checks `config` ([`Config::validate`]) and starts probing, on a
     /// thread of the director's own (a single-threaded tokio runtime: one
     /// core at most, and no hand-offs between threads per probe). Where that
@@ -251,12 +300,7 @@ impl Director {
     /// the drains applied (see [`drain`]): a drained VIP is a backup one
     /// with GRACEFUL_SHUTDOWN and LOCAL_PREF 0, then neither.
     pub fn announced_vips(&self) -> (BTreeSet<IpAddr>, BTreeMap<IpAddr, AttributeOverrides>) {
-        let (mut healthy, mut backup) = {
-            let state = lock(&self.shared.state);
-            (state.healthy_vips(), state.backup_vips())
-        };
-        lock(&self.shared.drains).apply(std::time::Instant::now(), &mut healthy, &mut backup);
-        (healthy, backup)
+        self.shared.announced_vips()
     }
 
     /// Drains every service (`true`), as a drain file would, or ends a

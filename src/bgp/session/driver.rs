@@ -101,6 +101,19 @@ impl Driver {
         self.events.send(e);
     }
 
+    /// A NOTIFICATION sent or received: logged, counted, and an event.
+    pub(super) fn notified(&self, direction: Direction, n: &wire::Notification) {
+        let what = match direction {
+            Direction::Sent => "NOTIFICATION sent",
+            Direction::Received => "NOTIFICATION received",
+        };
+        log_notification(&self.name, n, what);
+        lock(&self.status)
+            .counters
+            .count_notification(direction, n.code, n.subcode);
+        self.emit(Event::notification(&self.name, direction, n));
+    }
+
     pub(super) fn changed(&self) {
         self.changes.send_modify(|n| *n = n.wrapping_add(1));
     }
@@ -340,8 +353,7 @@ impl Driver {
             let wait = std::time::Duration::from_millis(100);
             let _ = tokio::time::timeout(wait, conn.reader.fill()).await;
             if let Some(n) = conn.reader.notification() {
-                log_notification(&self.name, &n, "NOTIFICATION received");
-                self.emit(Event::notification(&self.name, Direction::Received, &n));
+                self.notified(Direction::Received, &n);
                 reason = SessionError::NotificationReceived(n);
             }
         }

@@ -4,7 +4,7 @@
 
 use super::connection::{Advertised, Connection, WriteGuard, Writer};
 use super::driver::{Driver, Sync};
-use super::{lock, log_notification};
+use super::lock;
 use crate::bgp::config::Overrides;
 use crate::bgp::core::Step;
 use crate::bgp::error::SessionError;
@@ -115,8 +115,7 @@ impl Driver {
         }
         match &msg {
             Ok(Message::Notification(n)) => {
-                log_notification(&self.name, n, "NOTIFICATION received");
-                self.emit(Event::notification(&self.name, Direction::Received, n));
+                self.notified(Direction::Received, n);
             }
             Err(e) => {
                 tracing::warn!(peer = %self.name, error = %e, "malformed message received");
@@ -175,8 +174,7 @@ impl Driver {
         }
         let notification = matches!(msg, Message::Notification(_));
         if let Message::Notification(n) = &msg {
-            log_notification(&self.name, n, "NOTIFICATION sent");
-            self.emit(Event::notification(&self.name, Direction::Sent, n));
+            self.notified(Direction::Sent, n);
         }
         w.record(true, &bytes, self.core.negotiated());
         match w.wr.write_all(&bytes).await {

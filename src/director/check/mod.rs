@@ -55,6 +55,124 @@ pub struct ProbeResult {
     pub diagnostic: String,
     /// How long the probe took.
     pub took: Duration,
+    /// Why it failed, in a few classes (none when it passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<FailureCause>,
+}
+
+impl ProbeResult {
+    /// A passed probe.
+    pub fn passed(diagnostic: impl Into<String>, took: Duration) -> ProbeResult {
+        ProbeResult {
+            ok: true,
+            diagnostic: diagnostic.into(),
+            took,
+            cause: None,
+        }
+    }
+
+    /// A failed probe, its cause read from the diagnostic
+    /// ([`FailureCause::of`]).
+    pub fn failed(diagnostic: impl Into<String>, took: Duration) -> ProbeResult {
+        let diagnostic = diagnostic.into();
+        ProbeResult {
+            ok: false,
+            cause: Some(FailureCause::of(&diagnostic)),
+            diagnostic,
+            took,
+        }
+    }
+}
+
+/// Why a probe failed, in the classes an operator counts and alerts on
+/// (`cue_probe_failures_total{cause=...}`).
+///
+/// ```
+/// use cue::director::check::FailureCause;
+/// assert_eq!(FailureCause::of("status 503 not expected"), FailureCause::Status);
+/// assert_eq!(FailureCause::of("connect: Connection refused (os error 111)"), FailureCause::Connect);
+/// assert_eq!(FailureCause::Timeout.as_str(), "timeout");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureCause {
+    /// No answer within the check's timeout.
+    Timeout,
+    /// The connection was refused, reset or unreachable (a SYN check's
+    /// RST too).
+    Connect,
+    /// The TLS handshake failed.
+    Tls,
+    /// The service answered, but not as healthy: an HTTP status not
+    /// expected, a DNS response code, a command's exit status or signal.
+    Status,
+    /// The answer was broken: a malformed or oversized response, a
+    /// connection that closed or failed in the middle of it.
+    Response,
+    /// The check could not be carried out here: no raw socket, a program
+    /// that cannot be run, no route to the destination.
+    Local,
+}
+
+impl FailureCause {
+    /// Every cause, in order.
+    pub const ALL: [FailureCause; 6] = [
+        FailureCause::Timeout,
+        FailureCause::Connect,
+        FailureCause::Tls,
+        FailureCause::Status,
+        FailureCause::Response,
+        FailureCause::Local,
+    ];
+
+    /// Its name, as in metrics and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureCause::Timeout => "timeout",
+            FailureCause::Connect => "connect",
+            FailureCause::Tls => "tls",
+            FailureCause::Status => "status",
+            FailureCause::Response => "response",
+            FailureCause::Local => "local",
+        }
+    }
+
+    /// The cause of a failure from its diagnostic, as the checks of this
+    /// crate word them (each kind's messages are tested against this).
+    pub fn of(diagnostic: &str) -> FailureCause {
+        const CLASSES: &[(&str, FailureCause)] = &[
+            ("timed out", FailureCause::Timeout),
+            ("connect:", FailureCause::Connect),
+            ("RST:", FailureCause::Connect),
+            ("TLS:", FailureCause::Tls),
+            ("status ", FailureCause::Status),
+            ("answered ", FailureCause::Status),
+            ("exit ", FailureCause::Status),
+            ("killed by signal", FailureCause::Status),
+            ("raw socket:", FailureCause::Local),
+            ("syn checks need", FailureCause::Local),
+            ("socket:", FailureCause::Local),
+            ("no route to", FailureCause::Local),
+            ("cannot run", FailureCause::Local),
+            ("no program", FailureCause::Local),
+            ("encoding the query", FailureCause::Local),
+        ];
+        for (prefix, cause) in CLASSES {
+            if diagnostic.starts_with(prefix) {
+                return *cause;
+            }
+        }
+        if diagnostic.ends_with("is not a TLS server name") {
+            return FailureCause::Tls;
+        }
+        FailureCause::Response
+    }
+}
+
+impl std::fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Runs the probes of one check, keeping what may be reused between them
@@ -130,25 +248,65 @@ impl Prober {
             outcome = fut => Some(outcome),
             () = timed_out => None,
         };
-        let (ok, diagnostic) = match outcome {
-            Some(Ok(diag)) => (true, diag),
-            Some(Err(diag)) => (false, diag),
+        match outcome {
+            Some(Ok(diag)) => ProbeResult::passed(diag, start.elapsed()),
+            Some(Err(diag)) => ProbeResult::failed(diag, start.elapsed()),
             None => {
                 // A half-used connection cannot be trusted after a timeout.
                 self.http.reset();
-                (
-                    false,
-                    format!(
-                        "timed out after {}",
-                        humantime::format_duration(spec.timeout)
-                    ),
-                )
+                let timeout = humantime::format_duration(spec.timeout);
+                ProbeResult {
+                    ok: false,
+                    diagnostic: format!("timed out after {timeout}"),
+                    took: start.elapsed(),
+                    cause: Some(FailureCause::Timeout),
+                }
             }
-        };
-        ProbeResult {
-            ok,
-            diagnostic,
-            took: start.elapsed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FailureCause::{self, *};
+
+    /// Every kind's failure messages (as the probes word them) fall in the
+    /// class an operator expects.
+    #[test]
+    fn each_kind_of_failure_has_its_cause() {
+        for (diagnostic, cause) in [
+            ("timed out after 2s", Timeout),
+            ("connect: Connection refused (os error 111)", Connect),
+            ("RST: port closed", Connect),
+            ("TLS: invalid peer certificate: UnknownIssuer", Tls),
+            ("\"bad name\" is not a TLS server name", Tls),
+            ("status 503 not expected", Status),
+            ("answered SERVFAIL", Status),
+            ("exit 3: broken", Status),
+            ("killed by signal 9", Status),
+            (
+                "reading response: Connection reset by peer (os error 104)",
+                Response,
+            ),
+            ("connection closed before a response", Response),
+            ("bad response: invalid HTTP version", Response),
+            ("body of 2000000 bytes is too large", Response),
+            ("request: Broken pipe (os error 32)", Response),
+            ("read: early eof", Response),
+            ("raw socket: Operation not permitted (os error 1)", Local),
+            (
+                "syn checks need CAP_NET_RAW (raw socket: permission denied)",
+                Local,
+            ),
+            ("socket: Address family not supported", Local),
+            ("no route to 192.0.2.1:80: Network is unreachable", Local),
+            (
+                "cannot run /nonexistent/check: No such file or directory",
+                Local,
+            ),
+            ("no program to run", Local),
+        ] {
+            assert_eq!(FailureCause::of(diagnostic), cause, "{diagnostic}");
         }
     }
 }
