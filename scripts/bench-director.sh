@@ -23,11 +23,14 @@
 #   --cue PATH             the cue-bgp binary to measure (default: build this tree's)
 #   --syscalls             after cue-bgp's window, count its system calls for 5 s
 #                          (perf stat on the syscall tracepoints)
+#   --scrape SECONDS       cue-bgp serves --metrics and is scraped (curl, as
+#                          Prometheus would) every SECONDS during its window;
+#                          reports the size, time and CPU of each scrape
 # Only loopback addresses are used. Needs nginx-light and haproxy (installed
 # with apt-get when missing, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-window=20 interval=1s dests=10000 type=http server=nginx rounds=1 haproxy=1 perf="" cue="" syscalls=0
+window=20 interval=1s dests=10000 type=http server=nginx rounds=1 haproxy=1 perf="" cue="" syscalls=0 scrape=""
 while [ $# -gt 0 ]; do
   case $1 in
     --window) window=$2; shift 2 ;;
@@ -40,6 +43,7 @@ while [ $# -gt 0 ]; do
     --perf) perf=$2; shift 2 ;;
     --cue) cue=$2; shift 2 ;;
     --syscalls) syscalls=1; shift ;;
+    --scrape) scrape=$2; shift 2 ;;
     *) echo "unknown option $1 (see the head of $0)" >&2; exit 2 ;;
   esac
 done
@@ -186,8 +190,24 @@ measure() {
   }')")
 }
 
+# Scrapes cue-bgp's metrics every $scrape seconds until killed; one line
+# per scrape: bytes, seconds, and cue-bgp's CPU ticks over the scrape.
+scraper() {
+  local pid=$1 c0 c1
+  while sleep "$scrape"; do
+    c0=$(cpu_of "$pid")
+    curl -s -o /dev/null -H 'Accept: application/openmetrics-text; version=1.0.0' \
+      -w '%{size_download} %{time_total}' "http://127.0.0.1:$metrics_port/metrics" || break
+    c1=$(cpu_of "$pid")
+    echo " $((c1 - c0))"
+  done
+}
+metrics_port=$((status_port - 2))
+
 run_cue() {
-  "$cue" check "$work/services.json" > "$work/check.out" 2>&1 &
+  local metrics=()
+  [ -n "$scrape" ] && metrics=(--metrics "127.0.0.1:$metrics_port")
+  "$cue" check "${metrics[@]}" "$work/services.json" > "$work/check.out" 2>&1 &
   local cue=$!
   pids+=("$cue")
   # Warm-up: every service up (5 passes each), connections established.
@@ -196,7 +216,20 @@ run_cue() {
     sleep 1
   done
   sleep 3
+  local scraping=""
+  if [ -n "$scrape" ]; then
+    scraper "$cue" > "$work/scrapes" &
+    scraping=$!
+  fi
   measure "$cue" cue-bgp
+  if [ -n "$scraping" ]; then
+    kill "$scraping" 2>/dev/null; wait "$scraping" 2>/dev/null || true
+    # The director's own CPU over the scrape's time is counted in too (it
+    # runs meanwhile): an upper bound of the scrape's CPU.
+    awk -v hz="$ticks" '{ n++; b += $1; t += $2; c += $3 }
+      END { if (n) printf "%d scrapes: %.1f MB each, %.3f s each, %.3f s of cue-bgp CPU each (upper bound)\n", n, b / n / 1e6, t / n, c / n / hz }' \
+      "$work/scrapes" >&2
+  fi
   if [ "$syscalls" = 1 ]; then
     local events
     events=$(printf 'syscalls:sys_enter_%s,' sendto recvfrom write read epoll_wait futex mprotect brk madvise mmap munmap connect close)

@@ -24,7 +24,8 @@
 //! | `cue_bgp_connection_attempts_total`, `cue_bgp_connections_total`, `cue_bgp_sessions_established_total` | counter | |
 //!
 //! Health checks, by `service` (`VIP:PORT/PROTOCOL`), `destination` and
-//! `check` (`KIND ADDR:PORT`):
+//! `check` (its kind, `http`; kind and target, `http 10.0.0.1:8081`, when it
+//! probes another port than the destination's):
 //!
 //! | metric | type | |
 //! |---|---|---|
@@ -33,7 +34,7 @@
 //! | `cue_destination_up` | gauge | enabled, weight above 0, every check up |
 //! | `cue_check_up` | gauge | the check counts as up |
 //! | `cue_probe_duration_seconds` | histogram | every probe |
-//! | `cue_probe_failures_total{cause}` | counter | by [`FailureCause`] |
+//! | `cue_probe_failures_total{cause}` | counter | by [`FailureCause`], once one happened |
 //! | `cue_vip_healthy`, `cue_vip_announced`, `cue_vip_draining` (by `vip`) | gauge | |
 //! | `cue_vips_announced` | gauge | VIPs announced, healthy or as a backup |
 //!
@@ -153,19 +154,21 @@ impl Metrics {
     /// The exposition as it would be scraped now.
     pub fn encode(&self, format: Format) -> String {
         let mut out = String::with_capacity(4096);
-        // Writing into a String fails only if a collector does.
+        self.encode_into(&mut out, format);
+        out
+    }
+
+    /// Writes the exposition into `out` (which may stop it by failing).
+    fn encode_into(&self, out: &mut impl std::fmt::Write, format: Format) {
         let written = match format {
-            Format::OpenMetrics => {
-                prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            }
+            Format::OpenMetrics => prometheus_client::encoding::text::encode(out, &self.registry),
             Format::Prometheus => {
-                prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry)
+                prometheus_client::encoding::prometheus_text::encode(out, &self.registry)
             }
         };
         if let Err(e) = written {
-            tracing::warn!(error = %e, "encoding metrics");
+            tracing::debug!(error = %e, "metrics: encoding stopped");
         }
-        out
     }
 
     /// Serves `GET /metrics` (HTTP/1.1) on `listener` until the future is
@@ -184,10 +187,9 @@ impl Metrics {
                     continue;
                 }
             };
-            let metrics = Metrics {
+            let metrics = Arc::new(Metrics {
                 registry: registry.clone(),
-            };
-            let metrics = Arc::new(metrics);
+            });
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req| {
                     let metrics = metrics.clone();
@@ -205,39 +207,103 @@ impl Metrics {
         }
     }
 
-    fn answer<B>(
-        &self,
-        req: &hyper::Request<B>,
-    ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    fn answer<B>(self: &Arc<Self>, req: &hyper::Request<B>) -> hyper::Response<Chunks> {
         use hyper::{Method, StatusCode};
-        let text = |status: StatusCode, body: String, ctype: &'static str| {
+        let respond = |status: StatusCode, body: Chunks, ctype: &'static str| {
             hyper::Response::builder()
                 .status(status)
                 .header(hyper::header::CONTENT_TYPE, ctype)
-                .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                .body(body)
                 .expect("a valid response")
+        };
+        let text = |status, body: &str, ctype| {
+            respond(
+                status,
+                Chunks::one(bytes::Bytes::from(body.to_string())),
+                ctype,
+            )
         };
         let plain = "text/plain; charset=utf-8";
         if req.uri().path() != "/metrics" {
-            return text(
-                StatusCode::NOT_FOUND,
-                "metrics are at /metrics\n".into(),
-                plain,
-            );
+            return text(StatusCode::NOT_FOUND, "metrics are at /metrics\n", plain);
         }
         if req.method() != Method::GET && req.method() != Method::HEAD {
-            return text(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "GET /metrics\n".into(),
-                plain,
-            );
+            return text(StatusCode::METHOD_NOT_ALLOWED, "GET /metrics\n", plain);
         }
         let accept = req
             .headers()
             .get(hyper::header::ACCEPT)
             .and_then(|v| v.to_str().ok());
         let format = Format::from_accept(accept);
-        text(StatusCode::OK, self.encode(format), format.content_type())
+        // Encoded on a blocking thread, sent as it is made: the text of ten
+        // thousand checks is tens of megabytes, never held whole.
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let metrics = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut out = ChunkWriter {
+                buf: String::with_capacity(CHUNK),
+                tx,
+            };
+            metrics.encode_into(&mut out, format);
+            out.flush();
+        });
+        respond(StatusCode::OK, Chunks(rx), format.content_type())
+    }
+}
+
+/// The size of the chunks of a response.
+const CHUNK: usize = 64 << 10;
+
+/// Writes into chunks sent to a response body; fails once the scraper is
+/// gone, which stops the encoding.
+struct ChunkWriter {
+    buf: String,
+    tx: tokio::sync::mpsc::Sender<bytes::Bytes>,
+}
+
+impl ChunkWriter {
+    fn flush(&mut self) -> bool {
+        if self.buf.is_empty() {
+            return true;
+        }
+        let chunk = std::mem::replace(&mut self.buf, String::with_capacity(CHUNK));
+        self.tx.blocking_send(bytes::Bytes::from(chunk)).is_ok()
+    }
+}
+
+impl std::fmt::Write for ChunkWriter {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.buf.push_str(s);
+        if self.buf.len() >= CHUNK && !self.flush() {
+            return Err(Error);
+        }
+        Ok(())
+    }
+}
+
+/// A response body: the chunks as they come.
+struct Chunks(tokio::sync::mpsc::Receiver<bytes::Bytes>);
+
+impl Chunks {
+    /// A body of one chunk.
+    fn one(b: bytes::Bytes) -> Chunks {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let _ = tx.try_send(b);
+        Chunks(rx)
+    }
+}
+
+impl http_body::Body for Chunks {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(http_body::Frame::data(b))))
     }
 }
 
@@ -535,19 +601,26 @@ fn encode_services(encoder: &mut DescriptorEncoder, status: &[ServiceStatus]) ->
 }
 
 #[cfg(feature = "director")]
-type Labelled<'a> = (String, String, &'a crate::director::state::CheckStatus);
+type Labelled<'a> = (
+    String,
+    String,
+    &'a str,
+    &'a crate::director::state::CheckStatus,
+);
 
 /// A check's labels.
 #[cfg(feature = "director")]
-fn labels<'a>((s, d, c): &'a Labelled) -> [(&'static str, &'a str); 3] {
+fn labels<'a>((s, d, check, _): &'a Labelled) -> [(&'static str, &'a str); 3] {
     [
         ("service", s.as_str()),
         ("destination", d.as_str()),
-        ("check", c.check.as_str()),
+        ("check", check),
     ]
 }
 
-/// The label values of every check: service, destination, check.
+/// The label values of every check: service, destination, check. The
+/// check is named by its kind (`http`) when it probes the destination's own
+/// address and port, and by kind and target (`http 10.0.0.1:8081`) when not.
 #[cfg(feature = "director")]
 fn check_labels(status: &[ServiceStatus]) -> Vec<Labelled<'_>> {
     let mut out = Vec::new();
@@ -556,7 +629,11 @@ fn check_labels(status: &[ServiceStatus]) -> Vec<Labelled<'_>> {
         for d in &s.destinations {
             let dn = crate::director::config::socket_name(d.address, d.port);
             for c in &d.checks {
-                out.push((sn.clone(), dn.clone(), c));
+                let name = match c.check.split_once(' ') {
+                    Some((kind, target)) if target == dn => kind,
+                    _ => c.check.as_str(),
+                };
+                out.push((sn.clone(), dn.clone(), name, c));
             }
         }
     }
@@ -573,7 +650,7 @@ fn encode_checks(encoder: &mut DescriptorEncoder, status: &[ServiceStatus]) -> R
         MetricType::Gauge,
     )?;
     for c in &checks {
-        gauge(&mut m, &labels(c), u8::from(c.2.up))?;
+        gauge(&mut m, &labels(c), u8::from(c.3.up))?;
     }
     let mut m = encoder.encode_descriptor(
         "cue_probe_duration_seconds",
@@ -582,7 +659,7 @@ fn encode_checks(encoder: &mut DescriptorEncoder, status: &[ServiceStatus]) -> R
         MetricType::Histogram,
     )?;
     for c in &checks {
-        let stats = &c.2.stats;
+        let stats = &c.3.stats;
         let mut buckets: Vec<(f64, u64)> = crate::director::state::PROBE_DURATION_BUCKETS
             .iter()
             .zip(stats.buckets)
@@ -607,9 +684,13 @@ fn encode_checks(encoder: &mut DescriptorEncoder, status: &[ServiceStatus]) -> R
     )?;
     for c in &checks {
         let [s, d, k] = labels(c);
+        // A cause appears once it has happened (ten thousand healthy
+        // checks would otherwise make sixty thousand zeros a scrape).
         for cause in FailureCause::ALL {
-            let l = [s, d, k, ("cause", cause.as_str())];
-            counter(&mut m, &l, c.2.stats.failures_by(cause))?;
+            let n = c.3.stats.failures_by(cause);
+            if n > 0 {
+                counter(&mut m, &[s, d, k, ("cause", cause.as_str())], n)?;
+            }
         }
     }
     Ok(())

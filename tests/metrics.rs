@@ -186,7 +186,7 @@ fn speaker_metrics_pass_promtool_and_a_real_prometheus_scrapes_them() {
         let failed = sample(
             &text,
             &format!(
-                r#"cue_probe_failures_total{{service="192.0.2.20:80/tcp",destination="{closed}",check="tcp {closed}",cause="connect"}}"#
+                r#"cue_probe_failures_total{{service="192.0.2.20:80/tcp",destination="{closed}",check="tcp",cause="connect"}}"#
             ),
         )?;
         (failed >= 3.0).then_some(text)
@@ -210,10 +210,13 @@ fn speaker_metrics_pass_promtool_and_a_real_prometheus_scrapes_them() {
     ] {
         assert_eq!(sample(&text, series), Some(want), "{series}\n{text}");
     }
+    // A cause that never happened is not there.
     let timeouts = format!(
-        r#"cue_probe_failures_total{{service="192.0.2.20:80/tcp",destination="{closed}",check="tcp {closed}",cause="timeout"}}"#
+        r#"cue_probe_failures_total{{service="192.0.2.20:80/tcp",destination="{closed}",check="tcp",cause="timeout"}}"#
     );
-    assert_eq!(sample(&text, &timeouts), Some(0.0), "{text}");
+    assert_eq!(sample(&text, &timeouts), None, "{text}");
+    let healthy_failures = r#"cue_probe_failures_total{service="192.0.2.10:80/tcp""#;
+    assert_eq!(sample(&text, healthy_failures), None, "{text}");
     // OpenMetrics to a scraper that asks for it.
     let (_, om) = get(metrics, "/metrics", "application/openmetrics-text").unwrap();
     assert!(om.ends_with("# EOF\n"), "{om}");
