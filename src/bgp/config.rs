@@ -261,6 +261,10 @@ pub struct PeerConfig {
     /// hold it). `None`: the RFC's default, the larger of 8 minutes and
     /// twice the negotiated hold time. At least 1 s.
     pub send_hold_time: Option<Duration>,
+    /// BFD (RFC 5880) with the peer: the session waits for BFD to be up
+    /// before it connects or takes a connection, and closes (Cease / BFD
+    /// Down) the moment BFD says the peer is gone (RFC 5882). `None`: off.
+    pub bfd: Option<super::bfd::BfdConfig>,
     /// Answer every malformed UPDATE with a NOTIFICATION, as RFC 4271 alone
     /// has it, instead of the revised error handling of RFC 7606
     /// (treat-as-withdraw, attribute discard): for testing a peer's
@@ -391,6 +395,12 @@ pub enum PeerConfigError {
     /// A send hold time under a second.
     #[error("send_hold_time: {0:?} is too short: at least 1s")]
     SendHoldTime(Duration),
+    /// BFD timers out of range.
+    #[error("bfd: {0}")]
+    Bfd(String),
+    /// BFD's sockets could not be opened (its UDP port taken, say).
+    #[error("bfd: {0}")]
+    BfdSocket(String),
 }
 
 impl PeerConfigError {
@@ -411,6 +421,7 @@ impl PeerConfigError {
             MaxPrefixesZero => "max_prefixes",
             NextHop(_) | AttributesTooLarge(_) => "parameters",
             SendHoldTime(_) => "send_hold_time",
+            Bfd(_) | BfdSocket(_) => "bfd",
         }
     }
 }
@@ -437,6 +448,7 @@ impl PeerConfig {
             graceful_restart: None,
             max_prefixes: None,
             send_hold_time: None,
+            bfd: None,
             extended_messages: false,
             strict_errors: false,
             parameters: Parameters::default(),
@@ -557,6 +569,9 @@ impl PeerConfig {
         }
         if let Some(t) = self.send_hold_time.filter(|t| *t < Duration::from_secs(1)) {
             return Err(SendHoldTime(t));
+        }
+        if let Some(b) = &self.bfd {
+            b.validate().map_err(Bfd)?;
         }
         if self.ttl_security == Some(0) {
             return Err(TtlSecurityZero);
@@ -735,6 +750,12 @@ impl PeerConfigBuilder {
     /// Sets [`PeerConfig::send_hold_time`] (RFC 9687).
     pub fn send_hold_time(mut self, time: Duration) -> Self {
         self.0.send_hold_time = Some(time);
+        self
+    }
+
+    /// Runs BFD with the peer ([`PeerConfig::bfd`]).
+    pub fn bfd(mut self, bfd: super::bfd::BfdConfig) -> Self {
+        self.0.bfd = Some(bfd);
         self
     }
 

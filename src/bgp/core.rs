@@ -265,6 +265,20 @@ impl SessionCore {
         self.steps(actions, now)
     }
 
+    /// BFD says the peer is gone (RFC 5882): close at once with Cease / BFD
+    /// Down (RFC 9384), which the peer will most likely never read.
+    pub fn bfd_down(&mut self, now: Instant, diagnostic: crate::bgp::bfd::Diagnostic) -> Vec<Step> {
+        let n = Notification::of(NotificationKind::Cease(CeaseSubcode::BfdDown), Vec::new());
+        let actions = self.fsm.fail(n);
+        self.steps(actions, now)
+            .into_iter()
+            .map(|s| match s {
+                Step::Close(_) => Step::Close(SessionError::BfdDown(diagnostic)),
+                s => s,
+            })
+            .collect()
+    }
+
     /// Whether routes of a restarting peer are kept as stale.
     pub fn holds_stale(&self) -> bool {
         self.stale_deadline.is_some()

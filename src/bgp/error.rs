@@ -108,6 +108,9 @@ pub enum SessionError {
     /// socket takes nothing, and a message is half written on it.
     #[error("send hold timer expired: the peer stopped reading")]
     SendHoldTimerExpired,
+    /// BFD said the peer is gone (RFC 5882): closed with Cease / BFD Down.
+    #[error("BFD down: {0}")]
+    BfdDown(crate::bgp::bfd::Diagnostic),
     /// We sent this NOTIFICATION (a malformed or unexpected message, a
     /// prefix limit, ...).
     #[error("sent {}", .0.reason())]

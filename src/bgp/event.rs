@@ -541,6 +541,9 @@ pub struct PeerStatus {
     pub families: Vec<Family>,
     /// Routes received from the peer (Adj-RIB-In size).
     pub received: u64,
+    /// The BFD session's state, when BFD runs with the peer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bfd: Option<crate::bgp::bfd::BfdState>,
     /// How long the last update computation and send took (microseconds).
     #[serde(serialize_with = "micros", rename = "update_micros")]
     pub update_duration: Duration,
@@ -563,6 +566,7 @@ impl PeerStatus {
             local_ip: None,
             families: vec![],
             received: 0,
+            bfd: None,
             update_duration: Duration::ZERO,
             adj_rib_out: PrefixList::List(vec![]),
         }

@@ -1,6 +1,7 @@
 //! The BGP speaker: wire codec, session state machine, tokio driver, RIBs
 //! and the pool of peers.
 
+pub mod bfd;
 pub mod config;
 pub mod core;
 pub mod error;

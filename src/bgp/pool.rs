@@ -298,7 +298,10 @@ impl Pool {
     /// place (attributes and filters) or restarted (anything else), and
     /// peers no longer listed are stopped with Cease / Administrative
     /// Shutdown. Every configuration is checked first
-    /// ([`PeerConfig::validate`]); a refused list changes nothing.
+    /// ([`PeerConfig::validate`]); a refused list changes nothing. The one
+    /// failure that can only show when a session starts, BFD's UDP port
+    /// taken by another program, is returned after the peers before it
+    /// were configured (those after it are not).
     pub async fn configure(&self, peers: Vec<PeerConfig>) -> Result<(), PoolConfigError> {
         let mut wanted: BTreeMap<IpAddr, PeerConfig> = BTreeMap::new();
         for p in peers {
@@ -312,6 +315,7 @@ impl Pool {
             }
         }
         let mut to_stop = Vec::new();
+        let mut failed = None;
         {
             let mut sessions = lock(&self.inner.sessions);
             let gone: Vec<IpAddr> = sessions
@@ -334,10 +338,21 @@ impl Pool {
                         if let Some(old) = sessions.remove(&k) {
                             to_stop.push((old, false));
                         }
-                        sessions.insert(k, self.start(config, false));
                     }
-                    None => {
-                        sessions.insert(k, self.start(config, false));
+                    None => {}
+                }
+                if sessions.contains_key(&k) {
+                    continue;
+                }
+                let peer = config.name();
+                match self.start(config, false) {
+                    Ok(s) => {
+                        sessions.insert(k, s);
+                    }
+                    // BFD's sockets, the one thing checked only now.
+                    Err(error) => {
+                        failed = Some(PoolConfigError::Peer { peer, error });
+                        break;
                     }
                 }
             }
@@ -351,12 +366,12 @@ impl Pool {
                 self.inner.events.send(Event::Removed { peer: name });
             }
         }
-        Ok(())
+        failed.map_or(Ok(()), Err)
     }
 
     /// Starts a session of a configuration already checked (for a peer
     /// accepted from anywhere: `one_connection`).
-    fn start(&self, config: PeerConfig, one_connection: bool) -> Session {
+    fn start(&self, config: PeerConfig, one_connection: bool) -> Result<Session, PeerConfigError> {
         tracing::info!(peer = %config.name(), passive = config.passive, "peer added");
         self.inner.events.send(Event::Added {
             peer: config.name(),
@@ -373,7 +388,6 @@ impl Pool {
                 one_connection,
             },
         )
-        .expect("peer configurations are checked before they are started")
     }
 
     /// Forgets the sessions of accepted peers whose connection has ended.
@@ -687,7 +701,12 @@ impl Pool {
         };
         config.address = SocketAddr::new(k, remote.port());
         config.passive = true;
-        let session = self.start(config, true);
+        // BFD runs with a known peer before its session: not with one
+        // that just connected from anywhere.
+        config.bfd = None;
+        let session = self
+            .start(config, true)
+            .expect("the template is checked when it is set, and has no BFD here");
         let _ = session.offer(stream);
         sessions.insert(k, session);
     }

@@ -163,6 +163,15 @@ pub fn parse_send_hold_time(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A BFD interval: 10ms to 60s.
+pub fn parse_bfd_interval(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < cue::bgp::bfd::MIN_INTERVAL || d > Duration::from_secs(60) {
+        return Err(format!("{s:?}: a BFD interval is 10ms to 60s"));
+    }
+    Ok(d)
+}
+
 /// The headings `--help` and the manual group the options under.
 pub const SESSION: &str = "Session";
 /// See [`SESSION`].
@@ -252,6 +261,22 @@ pub struct RunArgs {
     /// [default: 8 minutes, or twice the hold time when longer]
     #[arg(help_heading = FAILOVER, long = "send-hold-time", value_name = "DURATION", value_parser = parse_send_hold_time)]
     pub send_hold_time: Option<Duration>,
+    /// BFD (RFC 5880) with each peer: a session waits for BFD to come up,
+    /// and is closed (Cease / BFD Down) as soon as BFD loses the peer,
+    /// after --bfd-interval x --bfd-multiplier rather than the hold time.
+    /// Single hop (RFC 5881: UDP 3784, TTL 255) unless --bfd-multihop
+    #[arg(help_heading = FAILOVER, long)]
+    pub bfd: bool,
+    /// BFD transmit and receive interval once up
+    #[arg(help_heading = FAILOVER, long = "bfd-interval", value_name = "DURATION", default_value = "300ms", value_parser = parse_bfd_interval, requires = "bfd")]
+    pub bfd_interval: Duration,
+    /// BFD detection multiplier: packets missed before the peer is down
+    #[arg(help_heading = FAILOVER, long = "bfd-multiplier", value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=255), requires = "bfd")]
+    pub bfd_multiplier: u8,
+    /// Multihop BFD (RFC 5883: UDP 4784, any TTL) for a peer that is not
+    /// on a shared link
+    #[arg(help_heading = FAILOVER, long = "bfd-multihop", requires = "bfd")]
+    pub bfd_multihop: bool,
     /// Answer every malformed UPDATE with a NOTIFICATION (RFC 4271 alone)
     /// instead of RFC 7606's treat-as-withdraw and attribute discard: for
     /// testing a peer's conformance
@@ -279,6 +304,15 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// The BFD configuration of `--bfd` and company.
+    pub fn bfd(&self) -> Option<cue::bgp::bfd::BfdConfig> {
+        self.bfd.then_some(cue::bgp::bfd::BfdConfig {
+            interval: self.bfd_interval,
+            multiplier: self.bfd_multiplier,
+            multihop: self.bfd_multihop,
+        })
+    }
+
     /// Starts recording the pool's messages into the `--mrt` file, if one
     /// was given (before any session is configured, so that nothing is
     /// missed).

@@ -116,6 +116,12 @@ async fn bind(pool: &Pool, bind: Option<IpAddr>, port: u16) -> anyhow::Result<So
 
 /// Runs the listener.
 pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
+    if args.run.bfd && args.peers.is_empty() {
+        return Err(UsageError(
+            "--bfd needs --peer: BFD runs with a known peer before its session comes up".into(),
+        )
+        .into());
+    }
     if args.run.md5_password.is_some() && args.peers.is_empty() {
         return Err(UsageError(
             "--md5-password needs --peer: a TCP MD5 key belongs to a peer address".into(),
@@ -144,6 +150,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         graceful_restart: args.run.graceful_restart,
         max_prefixes: args.run.max_prefixes,
         send_hold_time: args.run.send_hold_time,
+        bfd: args.run.bfd(),
         extended_messages: args.run.extended_messages,
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),

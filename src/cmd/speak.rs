@@ -96,6 +96,7 @@ impl SpeakArgs {
                     graceful_restart: self.run.graceful_restart,
                     max_prefixes: self.run.max_prefixes,
                     send_hold_time: self.run.send_hold_time,
+                    bfd: self.run.bfd(),
                     extended_messages: self.run.extended_messages,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),

@@ -520,12 +520,24 @@ impl Cue {
 
     /// Starts `cue-bgp` with `args` and these variables in its environment.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Cue {
+        let mut cmd = Command::new(cue_bin());
+        cmd.args(args).envs(env.iter().copied());
+        Cue::spawn(cmd)
+    }
+
+    /// Starts `cue-bgp` with `args` inside a network namespace (`ip netns
+    /// exec`, which becomes `cue-bgp`: the same process ID).
+    pub fn start_in(netns: &str, args: &[&str]) -> Cue {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns, cue_bin()]).args(args);
+        Cue::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Cue {
         let dir = Scratch::new("cue");
         let stdout = dir.path("stdout");
         let stderr = dir.path("stderr");
-        let child = Command::new(cue_bin())
-            .args(args)
-            .envs(env.iter().copied())
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).expect("stdout"))
             .stderr(std::fs::File::create(&stderr).expect("stderr"))

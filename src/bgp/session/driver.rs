@@ -5,6 +5,8 @@
 
 use super::connection::{until, Connection};
 use super::{dial, lock, log_notification, Staged, StatusNotifier};
+use crate::bgp::bfd::driver::BfdStatus;
+use crate::bgp::bfd::BfdState;
 use crate::bgp::config::{Overrides, Parameters, PeerConfig};
 use crate::bgp::core::{SessionCore, Step};
 use crate::bgp::error::{IoFailure, SessionError};
@@ -40,6 +42,25 @@ pub(super) struct Driver {
     pub(super) one_connection: bool,
     /// A stop is for a restart: close, keeping the routes at the peer.
     pub(super) keep_routes: Arc<std::sync::atomic::AtomicBool>,
+    /// The BFD session's status, when BFD runs with the peer.
+    pub(super) bfd: Option<watch::Receiver<BfdStatus>>,
+}
+
+/// Whether BFD lets the session come up: no BFD, or BFD up.
+fn bfd_up(bfd: &Option<watch::Receiver<BfdStatus>>) -> bool {
+    bfd.as_ref()
+        .map_or(true, |b| b.borrow().state == BfdState::Up)
+}
+
+/// The next change of the BFD status (never, without BFD).
+async fn bfd_changed(bfd: &mut Option<watch::Receiver<BfdStatus>>) -> Option<BfdStatus> {
+    match bfd {
+        Some(b) => match b.changed().await {
+            Ok(()) => Some(*b.borrow_and_update()),
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
 }
 
 /// What to send.
@@ -165,10 +186,15 @@ impl Driver {
         if self.config.passive {
             loop {
                 tokio::select! {
-                    s = self.incoming.recv() => return match s {
-                        Some(s) => Attempt::Stream(s),
-                        None => Attempt::Stopped,
+                    s = self.incoming.recv() => match s {
+                        // RFC 5882: no session while BFD is down.
+                        Some(_) if !bfd_up(&self.bfd) => {
+                            tracing::info!(peer = %self.name, "connection refused: BFD is not up");
+                        }
+                        Some(s) => return Attempt::Stream(s),
+                        None => return Attempt::Stopped,
                     },
+                    _ = bfd_changed(&mut self.bfd) => {}
                     _ = self.stop.changed() => return Attempt::Stopped,
                     _ = until(self.core.next_deadline()) => {
                         self.timers();
@@ -177,6 +203,14 @@ impl Driver {
                         }
                     }
                 }
+            }
+        }
+        // RFC 5882: no session while BFD is down.
+        while !bfd_up(&self.bfd) {
+            tokio::select! {
+                _ = bfd_changed(&mut self.bfd) => {}
+                _ = self.stop.changed() => return Attempt::Stopped,
+                _ = until(self.core.next_deadline()) => self.timers(),
             }
         }
         lock(&self.status).counters.attempts += 1;
@@ -439,6 +473,10 @@ impl Driver {
                 }))
             }
             Ok(()) = self.reset.changed() => Ok(Wake::Steps(self.core.reset(Instant::now()))),
+            Some(b) = bfd_changed(&mut self.bfd) => Ok(Wake::Steps(match b.state {
+                BfdState::Up => vec![],
+                _ => self.core.bfd_down(Instant::now(), b.diagnostic),
+            })),
             _ = inputs.changed(), if established => Ok(Wake::Sync),
             Some(bytes) = self.raw.recv(), if established => Ok(Wake::Raw(bytes)),
             _ = until(deadline) => Ok(Wake::Steps(self.core.poll_timers(Instant::now()))),

@@ -137,6 +137,8 @@ pub struct Session {
     /// The stop to come is for a restart: close only.
     keep_routes: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
+    /// The BFD session with the peer, when asked for (ended with this).
+    _bfd: Option<crate::bgp::bfd::driver::BfdPeer>,
 }
 
 impl Session {
@@ -199,7 +201,19 @@ impl Session {
             .with_send_hold_time(config.send_hold_time)
             .with_extended_messages(config.extended_messages);
         let adj_rib_in = core.adj_rib_in();
+        let bfd = match config.bfd {
+            Some(b) => Some(
+                crate::bgp::bfd::driver::BfdPeer::start(config.address.ip(), config.source, b)
+                    .map_err(|e| PeerConfigError::BfdSocket(e.to_string()))?,
+            ),
+            None => None,
+        };
+        if let Some(b) = &bfd {
+            lock(&status).bfd = Some(crate::bgp::bfd::BfdState::Down);
+            tokio::spawn(follow_bfd(b.status(), status.clone(), changes.clone()));
+        }
         let driver = Driver {
+            bfd: bfd.as_ref().map(|b| b.status()),
             name,
             config: config.clone(),
             core,
@@ -232,6 +246,7 @@ impl Session {
             one_connection,
             keep_routes,
             task,
+            _bfd: bfd,
         })
     }
 
@@ -340,6 +355,19 @@ impl Session {
 
 /// A Cease is the ordinary end of a session (info); any other NOTIFICATION
 /// is a fault (warn).
+/// Keeps the status's BFD state current.
+async fn follow_bfd(
+    mut bfd: watch::Receiver<crate::bgp::bfd::driver::BfdStatus>,
+    status: Arc<Mutex<PeerStatus>>,
+    changes: StatusNotifier,
+) {
+    while bfd.changed().await.is_ok() {
+        let state = bfd.borrow_and_update().state;
+        lock(&status).bfd = Some(state);
+        changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+}
+
 fn log_notification(peer: &str, n: &wire::Notification, what: &str) {
     if matches!(n.kind(), NotificationKind::Cease(_)) {
         tracing::info!(%peer, notification = %n, "{what}");

@@ -1,0 +1,464 @@
+//! BFD's sockets and timers around [`BfdSession`]: one task per peer, which
+//! sends from a socket of its own (source port 49152-65535, TTL 255,
+//! connected to the peer's port 3784 or 4784), and one receiving socket per
+//! address family and port, shared by every peer of the process, which
+//! hands each packet to its session by discriminator or by the peer's
+//! address. A single-hop session takes only packets that arrive with TTL
+//! (hop limit) 255, read from each packet (RFC 5881 section 5).
+
+use super::{
+    BfdConfig, BfdSession, BfdState, ControlPacket, Diagnostic, MULTIHOP_PORT, SINGLE_HOP_PORT,
+};
+use crate::lock;
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Instant;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// What a BGP session sees of its peer's BFD session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BfdStatus {
+    /// The state.
+    pub state: BfdState,
+    /// Why it last went down.
+    pub diagnostic: Diagnostic,
+}
+
+/// A received packet and the TTL (hop limit) it came with.
+type Received = (ControlPacket, u8);
+
+/// Who gets the packets of a receiving socket.
+#[derive(Default)]
+struct Routes {
+    /// By our discriminator (the packet's Your Discriminator).
+    by_discriminator: HashMap<u32, mpsc::Sender<Received>>,
+    /// By the peer's address, for packets with Your Discriminator 0.
+    by_peer: HashMap<(IpAddr, bool), mpsc::Sender<Received>>,
+}
+
+/// The receiving sockets of the process, with their routes; gone (its
+/// sockets closed) with the last BFD session.
+struct Hub {
+    routes: Mutex<Routes>,
+    listeners: Mutex<HashMap<(bool, bool), JoinHandle<()>>>,
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        for (_, t) in lock(&self.listeners).drain() {
+            t.abort();
+        }
+    }
+}
+
+fn hub() -> Arc<Hub> {
+    static HUB: OnceLock<Mutex<Weak<Hub>>> = OnceLock::new();
+    let cell = HUB.get_or_init(|| Mutex::new(Weak::new()));
+    let mut weak = lock(cell);
+    if let Some(h) = weak.upgrade() {
+        return h;
+    }
+    let h = Arc::new(Hub {
+        routes: Mutex::default(),
+        listeners: Mutex::default(),
+    });
+    *weak = Arc::downgrade(&h);
+    h
+}
+
+/// Canonical form of a peer's address (IPv4-mapped IPv6 seen as IPv4).
+fn canonical(ip: IpAddr) -> IpAddr {
+    ip.to_canonical()
+}
+
+#[allow(unsafe_code)]
+fn set_int(
+    socket: &impl std::os::fd::AsRawFd,
+    level: i32,
+    name: i32,
+    value: i32,
+) -> io::Result<()> {
+    // SAFETY: an initialised c_int of the size given; the kernel only
+    // reads it.
+    let r = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&value as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+impl Hub {
+    /// Makes sure a socket receives on `port` for the family of `ipv6`.
+    fn listen(self: &Arc<Self>, ipv6: bool, multihop: bool) -> io::Result<()> {
+        let mut listeners = lock(&self.listeners);
+        if listeners.contains_key(&(ipv6, multihop)) {
+            return Ok(());
+        }
+        let port = if multihop {
+            MULTIHOP_PORT
+        } else {
+            SINGLE_HOP_PORT
+        };
+        let addr = if ipv6 {
+            SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)
+        } else {
+            SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)
+        };
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        if ipv6 {
+            s.set_only_v6(true)?;
+            set_int(&s, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+        } else {
+            set_int(&s, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
+        }
+        s.set_reuse_address(true)?;
+        s.set_nonblocking(true)?;
+        s.bind(&addr.into())
+            .map_err(|e| io::Error::new(e.kind(), format!("BFD: binding UDP {addr}: {e}")))?;
+        let sock = UdpSocket::from_std(s.into())?;
+        let hub = Arc::downgrade(self);
+        listeners.insert((ipv6, multihop), tokio::spawn(receive(sock, hub, multihop)));
+        Ok(())
+    }
+
+    fn route(
+        &self,
+        from: IpAddr,
+        multihop: bool,
+        p: &ControlPacket,
+    ) -> Option<mpsc::Sender<Received>> {
+        let routes = lock(&self.routes);
+        if p.your_discriminator != 0 {
+            routes.by_discriminator.get(&p.your_discriminator).cloned()
+        } else {
+            routes.by_peer.get(&(canonical(from), multihop)).cloned()
+        }
+    }
+}
+
+/// Reads one datagram (up to 512 octets) with its TTL or hop limit.
+fn recv_with_ttl(sock: &UdpSocket) -> io::Result<(Vec<u8>, SocketAddr, Option<u8>)> {
+    use std::mem::MaybeUninit;
+    let s = socket2::SockRef::from(sock);
+    let mut data = [MaybeUninit::new(0u8); 512];
+    let mut control = [MaybeUninit::new(0u8); 64];
+    let mut addr = socket2::SockAddr::from(SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut bufs = [socket2::MaybeUninitSlice::new(&mut data)];
+    let (n, control_len) = {
+        let mut msg = socket2::MsgHdrMut::new()
+            .with_addr(&mut addr)
+            .with_buffers(&mut bufs)
+            .with_control(&mut control);
+        let n = s.recvmsg(&mut msg, 0)?;
+        (n, msg.control_len())
+    };
+    let from = addr
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no source address"))?;
+    let data = initialised(&data[..n.min(512)]);
+    let control = initialised(&control[..control_len.min(64)]);
+    Ok((data, from, ttl_of(&control)))
+}
+
+/// Bytes that were initialised (with zeros, then written by the kernel).
+#[allow(unsafe_code)]
+fn initialised(b: &[std::mem::MaybeUninit<u8>]) -> Vec<u8> {
+    // SAFETY: every byte was initialised when the array was made
+    // (`MaybeUninit::new(0)`); the kernel only wrote over some of them.
+    b.iter().map(|b| unsafe { b.assume_init() }).collect()
+}
+
+/// The TTL (IP_TTL) or hop limit (IPV6_HOPLIMIT) in a control message
+/// buffer (Linux's `cmsghdr`: length, level, type, data, aligned to the
+/// word size).
+fn ttl_of(control: &[u8]) -> Option<u8> {
+    const WORD: usize = std::mem::size_of::<usize>();
+    let header = std::mem::size_of::<libc::cmsghdr>();
+    let mut off = 0;
+    while off + header <= control.len() {
+        let mut len_bytes = [0u8; WORD];
+        len_bytes.copy_from_slice(&control[off..off + WORD]);
+        let len = usize::from_ne_bytes(len_bytes);
+        let level = i32::from_ne_bytes(control[off + WORD..off + WORD + 4].try_into().ok()?);
+        let kind = i32::from_ne_bytes(control[off + WORD + 4..off + WORD + 8].try_into().ok()?);
+        if len < header || off + len > control.len() {
+            return None;
+        }
+        let data = &control[off + header..off + len];
+        let ttl_kind = (level == libc::IPPROTO_IP && kind == libc::IP_TTL)
+            || (level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT);
+        if ttl_kind && data.len() >= 4 {
+            let v = i32::from_ne_bytes(data[..4].try_into().ok()?);
+            return u8::try_from(v).ok();
+        }
+        off += len.div_ceil(WORD) * WORD;
+    }
+    None
+}
+
+/// The receiving loop of one socket: each valid packet to its session.
+async fn receive(sock: UdpSocket, hub: Weak<Hub>, multihop: bool) {
+    loop {
+        let got = sock
+            .async_io(tokio::io::Interest::READABLE, || recv_with_ttl(&sock))
+            .await;
+        let (buf, from, ttl) = match got {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "BFD: receive");
+                continue;
+            }
+        };
+        let p = match ControlPacket::decode(&buf) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::debug!(%from, error = %e, "BFD: packet discarded");
+                continue;
+            }
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        if let Some(tx) = hub.route(from.ip(), multihop, &p) {
+            // A session that is behind loses a packet, as a network would.
+            let _ = tx.try_send((p, ttl.unwrap_or(0)));
+        }
+    }
+}
+
+/// One peer's BFD session, running until dropped.
+#[derive(Debug)]
+pub struct BfdPeer {
+    status: watch::Receiver<BfdStatus>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for BfdPeer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl BfdPeer {
+    /// Starts a BFD session with `peer` (sending from `source` when given),
+    /// on the current tokio runtime.
+    pub fn start(peer: IpAddr, source: Option<IpAddr>, config: BfdConfig) -> io::Result<BfdPeer> {
+        let peer = canonical(peer);
+        let hub = hub();
+        hub.listen(peer.is_ipv6(), config.multihop)?;
+        let tx = send_socket(peer, source, config.multihop)?;
+        let discriminator = loop {
+            let d: u32 = rand::random();
+            if d != 0 && !lock(&hub.routes).by_discriminator.contains_key(&d) {
+                break d;
+            }
+        };
+        let (packets_tx, packets) = mpsc::channel(64);
+        {
+            let mut routes = lock(&hub.routes);
+            routes
+                .by_discriminator
+                .insert(discriminator, packets_tx.clone());
+            routes.by_peer.insert((peer, config.multihop), packets_tx);
+        }
+        let (status_tx, status) = watch::channel(BfdStatus {
+            state: BfdState::Down,
+            diagnostic: Diagnostic::None,
+        });
+        let session = BfdSession::new(config, discriminator, Instant::now());
+        tracing::debug!(%peer, discriminator, local = ?tx.local_addr().ok(), "BFD session started");
+        let task = tokio::spawn(run(hub, peer, config, session, tx, packets, status_tx));
+        Ok(BfdPeer { status, task })
+    }
+
+    /// The session's status, watched.
+    pub fn status(&self) -> watch::Receiver<BfdStatus> {
+        self.status.clone()
+    }
+}
+
+/// The sending socket: a source port of 49152-65535 (RFC 5881 section 4),
+/// TTL 255, connected to the peer's BFD port.
+fn send_socket(peer: IpAddr, source: Option<IpAddr>, multihop: bool) -> io::Result<UdpSocket> {
+    let port = if multihop {
+        MULTIHOP_PORT
+    } else {
+        SINGLE_HOP_PORT
+    };
+    let dest = SocketAddr::new(peer, port);
+    let ip = source.unwrap_or(match peer {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    });
+    let mut last = None;
+    for _ in 0..64 {
+        let p = 49152 + rand::random::<u16>() % 16384;
+        let s = socket2::Socket::new(
+            socket2::Domain::for_address(dest),
+            socket2::Type::DGRAM,
+            Some(socket2::Protocol::UDP),
+        )?;
+        if peer.is_ipv6() {
+            set_int(&s, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, 255)?;
+        } else {
+            set_int(&s, libc::IPPROTO_IP, libc::IP_TTL, 255)?;
+        }
+        match s.bind(&SocketAddr::new(ip, p).into()) {
+            Ok(()) => {
+                s.set_nonblocking(true)?;
+                s.connect(&dest.into())?;
+                return UdpSocket::from_std(s.into());
+            }
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
+}
+
+fn jitter() -> f64 {
+    0.75 + rand::random::<f64>() * 0.25
+}
+
+/// The session's loop: packets in, timers, packets out, the status.
+async fn run(
+    hub: Arc<Hub>,
+    peer: IpAddr,
+    config: BfdConfig,
+    mut session: BfdSession,
+    tx: UdpSocket,
+    mut packets: mpsc::Receiver<Received>,
+    status: watch::Sender<BfdStatus>,
+) {
+    let _registered = Registered {
+        hub: hub.clone(),
+        peer,
+        multihop: config.multihop,
+        discriminator: session.local_discriminator(),
+    };
+    loop {
+        let now = Instant::now();
+        let mut change = session.poll(now);
+        if session.due(now) {
+            let bytes = session.packet().encode();
+            // A send that fails (no route yet, a full buffer) is a packet
+            // lost: the peer's detection time deals with it.
+            if let Err(e) = tx.send(&bytes).await {
+                tracing::trace!(%peer, error = %e, "BFD: send");
+            }
+            session.sent(Instant::now(), jitter());
+        }
+        let deadline = tokio::time::Instant::from_std(session.next_deadline());
+        tokio::select! {
+            Some((p, ttl)) = packets.recv() => {
+                // Single hop: only what no router has forwarded.
+                if config.multihop || ttl == 255 {
+                    change = change.or(session.received(&p, Instant::now()));
+                } else {
+                    tracing::debug!(%peer, ttl, "BFD: packet with TTL below 255 discarded");
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+        if let Some(t) = change.or(session.poll(Instant::now())) {
+            tracing::info!(%peer, from = %t.from, to = %t.to, diagnostic = %t.diagnostic, "BFD");
+            status.send_replace(BfdStatus {
+                state: t.to,
+                diagnostic: t.diagnostic,
+            });
+        }
+    }
+}
+
+/// Takes a session's routes out of the hub when it ends.
+struct Registered {
+    hub: Arc<Hub>,
+    peer: IpAddr,
+    multihop: bool,
+    discriminator: u32,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut routes = lock(&self.hub.routes);
+        routes.by_discriminator.remove(&self.discriminator);
+        routes.by_peer.remove(&(self.peer, self.multihop));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ttl_is_read_from_control_messages() {
+        // One cmsghdr holding IP_TTL 255, as Linux writes it.
+        let header = std::mem::size_of::<libc::cmsghdr>();
+        let word = std::mem::size_of::<usize>();
+        let len = header + 4;
+        let mut buf = vec![0u8; len.div_ceil(word) * word];
+        buf[..word].copy_from_slice(&len.to_ne_bytes());
+        buf[word..word + 4].copy_from_slice(&libc::IPPROTO_IP.to_ne_bytes());
+        buf[word + 4..word + 8].copy_from_slice(&libc::IP_TTL.to_ne_bytes());
+        buf[header..header + 4].copy_from_slice(&255i32.to_ne_bytes());
+        assert_eq!(ttl_of(&buf), Some(255));
+        assert_eq!(ttl_of(&buf[..header]), None, "cut short");
+        assert_eq!(ttl_of(&[]), None);
+    }
+
+    /// Two sessions of this process on loopback: the packets go through the
+    /// receiving socket with their TTL, and both come up.
+    #[tokio::test]
+    async fn two_peers_on_loopback_come_up() {
+        let config = BfdConfig {
+            interval: std::time::Duration::from_millis(50),
+            multiplier: 3,
+            multihop: true,
+        };
+        // A peer of 127.0.0.2 from 127.0.0.3 and the other way round.
+        let Ok(a) = BfdPeer::start(
+            "127.0.0.2".parse().unwrap(),
+            Some("127.0.0.3".parse().unwrap()),
+            config,
+        ) else {
+            return; // port 4784 taken on this machine
+        };
+        let b = BfdPeer::start(
+            "127.0.0.3".parse().unwrap(),
+            Some("127.0.0.2".parse().unwrap()),
+            config,
+        )
+        .unwrap();
+        let (mut sa, mut sb) = (a.status(), b.status());
+        let up = async {
+            sa.wait_for(|s| s.state == BfdState::Up).await.unwrap();
+            sb.wait_for(|s| s.state == BfdState::Up).await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), up)
+            .await
+            .expect("both up");
+        // One stops: the other detects it.
+        drop(b);
+        let down = sa.wait_for(|s| s.state == BfdState::Down);
+        let s = *tokio::time::timeout(std::time::Duration::from_secs(5), down)
+            .await
+            .expect("detected")
+            .unwrap();
+        assert_eq!(s.diagnostic, Diagnostic::DetectionTimeExpired);
+    }
+}

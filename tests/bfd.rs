@@ -1,0 +1,218 @@
+//! BFD (RFC 5880/5881) against BIRD's `protocol bfd` and `bfd on`, over a
+//! veth pair between two network namespaces the test creates (single hop:
+//! TTL 255, UDP 3784). The BGP hold time is 30 s, so anything faster is
+//! BFD: the session comes up with BFD; `kill -STOP` of cue-bgp makes BIRD
+//! drop the route within about interval x multiplier; a BIRD that stops
+//! answering makes cue-bgp close its session (Cease / BFD Down) within the
+//! same, and the session comes back with BFD.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(20);
+
+/// Two namespaces joined by a veth pair: `a` (10.77.0.1) for cue-bgp, `b`
+/// (10.77.0.2) for BIRD.
+struct Link {
+    a: String,
+    b: String,
+}
+
+impl Link {
+    fn new() -> Option<Link> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = std::process::id() % 100_000;
+        let (a, b) = (format!("bfd{id}-{n}a"), format!("bfd{id}-{n}b"));
+        let link = Link {
+            a: a.clone(),
+            b: b.clone(),
+        };
+        let ok = ip(&["netns", "add", &a])
+            && ip(&["netns", "add", &b])
+            && ip(&[
+                "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
+            ])
+            && ip(&["-n", &a, "addr", "add", "10.77.0.1/24", "dev", "va"])
+            && ip(&["-n", &b, "addr", "add", "10.77.0.2/24", "dev", "vb"])
+            && [&a, &b]
+                .iter()
+                .all(|n| ip(&["-n", n, "link", "set", "lo", "up"]))
+            && ip(&["-n", &a, "link", "set", "va", "up"])
+            && ip(&["-n", &b, "link", "set", "vb", "up"]);
+        ok.then_some(link)
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.a]);
+        ip(&["netns", "del", &self.b]);
+    }
+}
+
+/// BIRD in `b`, waiting for cue-bgp at 10.77.0.1 (iBGP, hold time 30 s),
+/// with BFD at 100 ms x 3 on the link.
+fn bird(link: &Link) -> Bird {
+    Bird::start_in(
+        r#"
+log stderr all;
+router id 10.77.0.2;
+protocol device {}
+protocol bfd {
+  interface "vb" { interval 100 ms; multiplier 3; };
+}
+protocol bgp lb {
+  local 10.77.0.2 port 179 as 65001;
+  neighbor 10.77.0.1 as 65001;
+  passive;
+  direct;   # single hop: BIRD takes iBGP as multihop otherwise
+  hold time 30;
+  bfd on;
+  error wait time 1, 2;
+  debug { states, routes };
+  ipv4 { import all; export none; };
+}
+"#,
+        Some(&link.b),
+    )
+}
+
+fn speaker(link: &Link) -> Cue {
+    Cue::start_in(
+        &link.a,
+        &[
+            "--bfd",
+            "--bfd-interval",
+            "100ms",
+            "--hold-time",
+            "30",
+            "--connect-retry",
+            "500ms",
+            "--json",
+            "-a",
+            "203.0.113.7",
+            "65001",
+            "10.77.0.1",
+            "10.77.0.2",
+        ],
+    )
+}
+
+fn has_route(bird: &Bird) -> bool {
+    prefixes(bird).contains(&"203.0.113.7/32".to_string())
+}
+
+fn signal(pid: u32, sig: &str) {
+    let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
+}
+
+#[test]
+fn bfd_with_bird_fails_over_in_a_fraction_of_the_hold_time() {
+    if !have("bird") {
+        return;
+    }
+    if !is_root() || !have("ip") {
+        return skip("network namespaces need root and iproute2");
+    }
+    let Some(link) = Link::new() else {
+        return skip("this machine does not let us create network namespaces");
+    };
+    let bird = bird(&link);
+    let cue = speaker(&link);
+    wait_for("the route at BIRD over a session with BFD", T, || {
+        has_route(&bird).then_some(())
+    });
+    wait_for("BIRD's BFD session up", T, || {
+        let sessions = bird.birdc(&["show", "bfd", "sessions"]);
+        (sessions.contains("10.77.0.1") && sessions.contains(" Up ")).then_some(())
+    });
+
+    // cue-bgp stops (a hung process): BIRD's BFD misses three packets and
+    // its BGP session goes, with the route, long before the 30 s hold time.
+    signal(cue.pid(), "-STOP");
+    let stopped = Instant::now();
+    wait_for("BIRD to drop the route", T, || {
+        (!has_route(&bird)).then_some(())
+    });
+    let withdrawn = stopped.elapsed();
+    signal(cue.pid(), "-CONT");
+    assert!(
+        withdrawn < Duration::from_secs(3),
+        "BIRD withdrew after {withdrawn:?}"
+    );
+    eprintln!("BIRD withdrew the route {withdrawn:?} after cue-bgp stopped (100 ms x 3)");
+
+    // It comes back with BFD.
+    wait_for("the route back", T, || has_route(&bird).then_some(()));
+
+    // BIRD stops: cue-bgp's BFD loses it and closes the session at once.
+    let before = cue.stdout().lines().count();
+    bird.signal("-STOP");
+    let stopped = Instant::now();
+    let line = wait_for("cue-bgp to close on BFD down", T, || {
+        cue.stdout()
+            .lines()
+            .skip(before)
+            .find(|l| l.contains(r#""event":"down""#) && l.contains("BFD down"))
+            .map(str::to_string)
+    });
+    let closed = stopped.elapsed();
+    bird.signal("-CONT");
+    assert!(
+        closed < Duration::from_secs(3),
+        "closed after {closed:?}: {line}"
+    );
+    assert!(line.contains("control detection time expired"), "{line}");
+    eprintln!("cue-bgp closed {closed:?} after BIRD stopped: {line}");
+    // And it comes back once BFD is up again.
+    wait_for("the session back after BIRD resumes", T, || {
+        (has_route(&bird)
+            && bird
+                .birdc(&["show", "protocols", "lb"])
+                .contains("Established"))
+        .then_some(())
+    });
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stderr);
+    // The status at exit says BFD ran.
+    assert!(done.stdout.contains(r#""bfd":"#), "{}", done.stdout);
+}
+
+#[test]
+fn without_bfd_at_the_peer_the_session_never_comes_up() {
+    if !have("bird") {
+        return;
+    }
+    if !is_root() || !have("ip") {
+        return skip("network namespaces need root and iproute2");
+    }
+    let Some(link) = Link::new() else {
+        return skip("this machine does not let us create network namespaces");
+    };
+    // BIRD without BFD: RFC 5882, no BGP session while BFD is down.
+    let bird = Bird::start_in(
+        r#"
+log stderr all;
+router id 10.77.0.2;
+protocol device {}
+protocol bgp lb {
+  local 10.77.0.2 port 179 as 65001;
+  neighbor 10.77.0.1 as 65001;
+  passive;
+  ipv4 { import all; export none; };
+}
+"#,
+        Some(&link.b),
+    );
+    let cue = speaker(&link);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!has_route(&bird));
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(!done.stdout.contains("ESTABLISHED"), "{}", done.stdout);
+    assert!(done.stdout.contains(r#""bfd":"DOWN""#), "{}", done.stdout);
+}
