@@ -19,14 +19,27 @@
 # + 50 ms at most; for a return, interval x rise + 50 ms.
 # Needs root (a namespace), bird2 and nftables.
 # Usage: scripts/bench-failover.sh [REPETITIONS] [PORT]   (default 20, port 11795)
+#
+# With --bfd, the speaker's own failure instead: cue-bgp announces one
+# route to a BIRD in the namespace (single-hop BGP over the veth pair, BIRD
+# with `bfd on`) and is stopped with SIGSTOP (a hung process: its kernel
+# keeps the TCP connection, so only a timer can tell); the time runs from
+# the signal until BIRD's log says the route was removed, then SIGCONT and
+# the route's return are waited for. Three profiles: no BFD (the hold
+# timer, --hold-time 9), BFD at the defaults (300 ms x 3) and at 100 ms x 3.
+# Usage: scripts/bench-failover.sh --bfd [REPETITIONS]   (default 10; the
+#        hold-timer profile runs 3 of them)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bfd=0
+if [ "${1:-}" = --bfd ]; then bfd=1; shift; fi
 reps=${1:-20}
+[ "$bfd" = 1 ] && reps=${1:-10}
 port=${2:-11795}
 [ "$(id -u)" = 0 ] || { echo "needs root: it creates a network namespace" >&2; exit 1; }
 command -v bird >/dev/null 2>&1 || [ -x /usr/sbin/bird ] || {
   echo "bird is not installed (apt-get install bird2)" >&2; exit 1; }
-command -v nft >/dev/null 2>&1 || {
+[ "$bfd" = 1 ] || command -v nft >/dev/null 2>&1 || {
   echo "nft is not installed (apt-get install nftables)" >&2; exit 1; }
 
 cargo build --release --quiet --bin cue-bgp
@@ -61,6 +74,69 @@ start_backend() {
   until (exec 3<>/dev/tcp/10.203.0.2/8080) 2>/dev/null; do sleep 0.01; done
 }
 stop_backend() { kill "$backend"; wait "$backend" 2>/dev/null || true; backend=""; }
+
+if [ "$bfd" = 1 ]; then
+  # BIRD inside the namespace, cue-bgp outside, one hop apart.
+  cat > "$work/bird.conf" <<CONF
+log "$work/bird.log" all;
+timeformat log "%F %T.%3f";
+router id 10.203.0.2;
+protocol device {}
+protocol bfd { interface "$ns_if" { interval 100 ms; multiplier 3; }; }
+protocol bgp lb {
+  local 10.203.0.2 port 179 as 65001;
+  neighbor 10.203.0.1 as 65001;
+  passive;
+  direct;
+  bfd on;
+  error wait time 1, 2;
+  debug { routes };
+  ipv4 { import all; export none; };
+}
+CONF
+  ip netns exec "$ns" bird -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
+  vip_lines() { grep -c "$1.*192.0.2.10/32" "$work/bird.log" || true; }
+  wait_vip() {
+    local word=$1 n=$2 deadline=$(( $(date +%s) + 60 ))
+    while [ "$(vip_lines "$word")" -le "$n" ]; do
+      if [ "$(date +%s)" -ge "$deadline" ]; then
+        echo "no '$word' of the route at BIRD within 60 s" >&2; tail -5 "$work/bird.log" >&2; exit 1
+      fi
+      sleep 0.01
+    done
+    local ts
+    ts=$(grep "$1.*192.0.2.10/32" "$work/bird.log" | tail -n 1 | cut -c1-23)
+    TZ=UTC date -d "$ts" +%s%N
+  }
+  stats() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms | %.0f ms", m, v[NR] }'; }
+  echo "| profile | detection time | withdrawn at BIRD after SIGSTOP, median | worst | repetitions |"
+  echo "|---|---|---|---|---|"
+  for profile in hold bfd300 bfd100; do
+    case $profile in
+      hold) args=(--hold-time 9); n=3; detect="hold time 9 s" ;;
+      bfd300) args=(--bfd); n=$reps; detect="300 ms x 3" ;;
+      bfd100) args=(--bfd --bfd-interval 100ms); n=$reps; detect="100 ms x 3" ;;
+    esac
+    ./target/release/cue-bgp "${args[@]}" --connect-retry 500ms -a 192.0.2.10 \
+      65001 10.203.0.1 10.203.0.2 > "$work/cue.out" 2>&1 &
+    cue=$!
+    wait_vip added "$(vip_lines added)" > /dev/null
+    : > "$work/down.txt"
+    for _ in $(seq 1 "$n"); do
+      k=$(vip_lines removed)
+      a=$(vip_lines added)
+      t0=$(date +%s%N)
+      kill -STOP "$cue"
+      t1=$(wait_vip removed "$k")
+      echo $(( (t1 - t0) / 1000000 )) >> "$work/down.txt"
+      kill -CONT "$cue"
+      wait_vip added "$a" > /dev/null
+    done
+    printf "| %s | %s | %s | %d |\n" "$profile" "$detect" "$(stats < "$work/down.txt")" "$n"
+    kill "$cue"; wait "$cue" 2>/dev/null || true; cue=""
+  done
+  exit 0
+fi
 
 cat > "$work/bird.conf" <<CONF
 log "$work/bird.log" all;

@@ -216,3 +216,74 @@ protocol bgp lb {
     assert!(!done.stdout.contains("ESTABLISHED"), "{}", done.stdout);
     assert!(done.stdout.contains(r#""bfd":"DOWN""#), "{}", done.stdout);
 }
+
+/// `listen --bfd --bfd-multihop` waits for a BIRD that dials it (iBGP:
+/// multihop BFD, UDP 4784, for BIRD too): BFD comes up first, then the
+/// session, and BIRD's route arrives.
+#[test]
+fn listen_with_multihop_bfd_takes_a_bird_that_dials() {
+    if !have("bird") {
+        return;
+    }
+    if !is_root() || !have("ip") {
+        return skip("network namespaces need root and iproute2");
+    }
+    let Some(link) = Link::new() else {
+        return skip("this machine does not let us create network namespaces");
+    };
+    let bird = Bird::start_in(
+        r#"
+log stderr all;
+router id 10.77.0.2;
+protocol device {}
+protocol bfd {}
+protocol static s4 {
+  ipv4;
+  route 198.51.100.0/24 blackhole;
+}
+protocol bgp to_cue {
+  local 10.77.0.2 as 65001;
+  neighbor 10.77.0.1 port 1179 as 65001;
+  hold time 30;
+  bfd on;
+  connect retry time 1;
+  error wait time 1, 2;
+  ipv4 { import none; export all; next hop self; };
+}
+"#,
+        Some(&link.b),
+    );
+    let cue = Cue::start_in(
+        &link.a,
+        &[
+            "listen",
+            "--bind",
+            "10.77.0.1",
+            "--port",
+            "1179",
+            "--peer",
+            "10.77.0.2",
+            "--bfd",
+            "--bfd-multihop",
+            "--bfd-interval",
+            "200ms",
+            "--json",
+            "65001",
+            "10.77.0.1",
+        ],
+    );
+    wait_for("BIRD's route at listen", T, || {
+        received_routes(&cue.stdout())
+            .iter()
+            .any(|r| r["prefix"] == "198.51.100.0/24")
+            .then_some(())
+    });
+    let sessions = bird.birdc(&["show", "bfd", "sessions"]);
+    assert!(
+        sessions.contains("10.77.0.1") && sessions.contains(" Up "),
+        "{sessions}"
+    );
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(done.stdout.contains(r#""bfd":"UP""#), "{}", done.stdout);
+}
