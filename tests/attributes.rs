@@ -334,3 +334,98 @@ protocol bgp lb {{
     assert!(heard.status.success(), "{} {}", heard.stdout, heard.stderr);
     speaker.terminate();
 }
+
+/// `--extended-next-hop` (RFC 8950) over an IPv6 session with BIRD
+/// (`extended next hop on`): IPv4 routes go with the IPv6 next hop, in
+/// MP_REACH_NLRI. Without it, BIRD gets the IPv4 next hop as before. Then
+/// BIRD sends IPv4 routes with its IPv6 next hop to `listen
+/// --extended-next-hop`.
+#[test]
+fn extended_next_hop_carries_ipv4_routes_with_an_ipv6_next_hop_both_ways() {
+    if !have("bird") {
+        return;
+    }
+    let port = free_port();
+    let bird = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local ::1 port {port} as 65001;
+  neighbor ::1 as 65001;
+  passive;
+  ipv4 {{ import all; export none; extended next hop on; }};
+  ipv6 {{ import all; export none; }};
+}}
+"#
+    ));
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--extended-next-hop",
+        "-6",
+        "::1",
+        "-a",
+        "192.0.2.40,2001:db8::40",
+        "--port",
+        &p,
+        "--json",
+        "65001",
+        "127.0.0.1",
+        "::1",
+    ]);
+    let v4 = bird_attrs(&bird, "192.0.2.40/32");
+    assert!(v4.contains("BGP.next_hop: ::1"), "{v4}");
+    assert!(bird.route("2001:db8::40/128").is_some());
+    let done = cue.terminate();
+    assert!(done.status.success(), "{}", done.stderr);
+    let status = done
+        .json()
+        .into_iter()
+        .find(|e| e["event"] == "status")
+        .unwrap();
+    assert_eq!(status["families"], json!(["ipv4-unicast", "ipv6-unicast"]));
+
+    // BIRD sends: an IPv4 route with its IPv6 next hop arrives at listen.
+    let lport = free_port();
+    let sender = Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol static s4 {{
+  ipv4;
+  route 198.51.100.0/24 blackhole;
+}}
+protocol bgp to_cue {{
+  local ::1 port {} as 65002;
+  neighbor ::1 port {lport} as 65001;
+  multihop;
+  connect retry time 1;
+  ipv4 {{ import none; export all; extended next hop on; next hop address 2001:db8::1; }};
+  ipv6 {{ import none; export none; }};
+}}
+"#,
+        free_port()
+    ));
+    let l = lport.to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "::1",
+        "--port",
+        &l,
+        "--extended-next-hop",
+        "--json",
+        "65001",
+        "10.0.0.1",
+    ]);
+    let route = wait_for("BIRD's IPv4 route at listen", T, || {
+        received_routes(&listen.stdout())
+            .into_iter()
+            .find(|r| r["prefix"] == "198.51.100.0/24")
+    });
+    assert_eq!(route["next_hop"], "2001:db8::1", "{route}");
+    drop(sender);
+    assert!(listen.terminate().status.success());
+}

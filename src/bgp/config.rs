@@ -255,6 +255,11 @@ pub struct PeerConfig {
     /// Offer extended messages (RFC 8654): where the peer does too, UPDATEs
     /// may take up to 65,535 octets (routes with thousands of communities).
     pub extended_messages: bool,
+    /// Offer extended next hop encoding (RFC 8950) for IPv4 unicast: where
+    /// the peer agrees, IPv4 routes go with an IPv6 next hop (the session's
+    /// IPv6 next hop) in MP_REACH_NLRI; the session carries IPv4 unicast as
+    /// if `multiprotocol` were set.
+    pub extended_next_hop: bool,
     /// Send hold time (RFC 9687): when nothing we write is taken by the
     /// peer for this long, the session is closed, whatever the peer sends
     /// meanwhile (a peer that sends KEEPALIVEs but reads nothing cannot
@@ -450,6 +455,7 @@ impl PeerConfig {
             send_hold_time: None,
             bfd: None,
             extended_messages: false,
+            extended_next_hop: false,
             strict_errors: false,
             parameters: Parameters::default(),
         }
@@ -484,7 +490,10 @@ impl PeerConfig {
             w.push(ConfigWarning::MappedNextHop6 { peer });
         }
         let source4 = self.source.is_some_and(|s| s.is_ipv4());
-        if self.multiprotocol && peer.is_ipv6() && p.next_hop4.is_none() && !source4 {
+        // With extended next hop, IPv4 routes go with the IPv6 next hop
+        // where the peer agrees.
+        let v4_over_v6 = self.multiprotocol && !self.extended_next_hop;
+        if v4_over_v6 && peer.is_ipv6() && p.next_hop4.is_none() && !source4 {
             w.push(ConfigWarning::RouterIdNextHop4 {
                 peer,
                 router_id: self.router_id,
@@ -593,7 +602,7 @@ impl PeerConfig {
 
     /// The address families the session offers.
     pub(crate) fn families(&self) -> Vec<Family> {
-        if self.multiprotocol {
+        if self.multiprotocol || self.extended_next_hop {
             vec![Family::Ipv4Unicast, Family::Ipv6Unicast]
         } else {
             vec![Family::of(self.address.ip())]
@@ -750,6 +759,12 @@ impl PeerConfigBuilder {
     /// Sets [`PeerConfig::send_hold_time`] (RFC 9687).
     pub fn send_hold_time(mut self, time: Duration) -> Self {
         self.0.send_hold_time = Some(time);
+        self
+    }
+
+    /// Offers extended next hop encoding (RFC 8950).
+    pub fn extended_next_hop(mut self, on: bool) -> Self {
+        self.0.extended_next_hop = on;
         self
     }
 

@@ -154,6 +154,12 @@ impl SessionCore {
         }
     }
 
+    /// Offers IPv4 routes with IPv6 next hops (RFC 8950) in the OPEN.
+    pub fn with_extended_next_hop(mut self, on: bool) -> SessionCore {
+        self.fsm.offer_extended_next_hop(on);
+        self
+    }
+
     /// Offers extended messages (RFC 8654) in the OPEN.
     pub fn with_extended_messages(mut self, on: bool) -> SessionCore {
         self.fsm.offer_extended_messages(on);

@@ -133,6 +133,9 @@ pub struct Negotiated {
     pub peer_open: Open,
     /// Both sides offered extended messages (RFC 8654).
     pub extended_messages: bool,
+    /// Both sides offered IPv4 unicast routes with IPv6 next hops (RFC
+    /// 8950): ours go in MP_REACH_NLRI with the IPv6 next hop.
+    pub extended_next_hop: bool,
 }
 
 impl Negotiated {
@@ -241,6 +244,8 @@ pub struct Fsm {
     keepalive_deadline: Option<Instant>,
     /// Extended messages (RFC 8654) offered in our OPEN.
     extended_messages: bool,
+    /// IPv4 routes with IPv6 next hops (RFC 8950) offered in our OPEN.
+    extended_next_hop: bool,
 }
 
 impl Fsm {
@@ -249,6 +254,12 @@ impl Fsm {
     /// octets ([`Negotiated::extended_messages`]).
     pub fn offer_extended_messages(&mut self, on: bool) {
         self.extended_messages = on;
+    }
+
+    /// Offers the extended next hop capability (RFC 8950) for IPv4 unicast
+    /// with IPv6 next hops ([`Negotiated::extended_next_hop`]).
+    pub fn offer_extended_next_hop(&mut self, on: bool) {
+        self.extended_next_hop = on;
     }
 
     /// A state machine in Idle.
@@ -261,6 +272,7 @@ impl Fsm {
             hold_deadline: None,
             keepalive_deadline: None,
             extended_messages: false,
+            extended_next_hop: false,
         }
     }
 
@@ -329,6 +341,11 @@ impl Fsm {
         }
         if self.extended_messages {
             open.capabilities.push(Capability::ExtendedMessage);
+        }
+        if self.extended_next_hop {
+            let ipv4_via_ipv6 = (crate::bgp::wire::AFI_IPV4, 1, crate::bgp::wire::AFI_IPV6);
+            open.capabilities
+                .push(Capability::ExtendedNextHop(vec![ipv4_via_ipv6]));
         }
         out.push(Action::Send(Message::Open(open)));
         self.hold_deadline = Some(now + OPEN_HOLD_TIME);
@@ -504,6 +521,7 @@ impl Fsm {
                 })
                 .unwrap_or_default(),
             extended_messages: self.extended_messages && open.extended_messages(),
+            extended_next_hop: self.extended_next_hop && open.extended_next_hop_ipv4(),
             peer_open: open,
         };
         let keepalive = negotiated.keepalive();
@@ -593,6 +611,34 @@ mod tests {
                 fsm.decode_context().max_message_len(),
                 if both { 65535 } else { 4096 }
             );
+        }
+    }
+
+    #[test]
+    fn extended_next_hop_only_when_both_offer_ipv4_via_ipv6() {
+        let t0 = Instant::now();
+        let ipv4_via_ipv6 = Capability::ExtendedNextHop(vec![(1, 1, 2)]);
+        let other = Capability::ExtendedNextHop(vec![(1, 128, 2)]);
+        for (ours, theirs, want) in [
+            (true, Some(&ipv4_via_ipv6), true),
+            (true, Some(&other), false),
+            (true, None, false),
+            (false, Some(&ipv4_via_ipv6), false),
+        ] {
+            let mut fsm = Fsm::new(config());
+            fsm.offer_extended_next_hop(ours);
+            let a = fsm.connected(t0);
+            let Message::Open(open) = sent(&a)[0] else {
+                panic!("an OPEN")
+            };
+            assert_eq!(open.extended_next_hop_ipv4(), ours);
+            let Message::Open(mut peer) = peer_open(65002, 30, [10, 0, 0, 2]) else {
+                unreachable!()
+            };
+            peer.capabilities.extend(theirs.cloned());
+            fsm.received(Ok(Message::Open(peer)), t0);
+            fsm.received(Ok(Message::Keepalive), t0);
+            assert_eq!(fsm.negotiated().unwrap().extended_next_hop, want);
         }
     }
 

@@ -256,6 +256,11 @@ pub struct RunArgs {
     /// it, a route that cannot fit 4,096 octets is refused at start
     #[arg(help_heading = SESSION, long = "extended-messages")]
     pub extended_messages: bool,
+    /// Offer extended next hop encoding (RFC 8950): over an IPv6 session,
+    /// IPv4 routes go with the IPv6 next hop where the peer agrees
+    /// ("unnumbered" BGP); implies -m
+    #[arg(help_heading = SESSION, long = "extended-next-hop")]
+    pub extended_next_hop: bool,
     /// Send hold time (RFC 9687): close a session whose peer takes nothing
     /// we write for this long, whatever it sends meanwhile (at least 1s)
     /// [default: 8 minutes, or twice the hold time when longer]

@@ -33,6 +33,12 @@ fn open_json(o: &Open) -> Value {
             }),
             Capability::RouteRefresh => json!({"code": 2, "name": "route-refresh"}),
             Capability::ExtendedMessage => json!({"code": 6, "name": "extended-message"}),
+            Capability::ExtendedNextHop(families) => json!({
+                "code": 5, "name": "extended-next-hop",
+                "families": families.iter().map(|(afi, safi, nh_afi)| json!({
+                    "afi": afi, "safi": safi, "next_hop_afi": nh_afi,
+                })).collect::<Vec<_>>(),
+            }),
             Capability::FourOctetAs(asn) => json!({"code": 65, "name": "4-octet-as", "asn": asn}),
             Capability::GracefulRestart {
                 restarting,

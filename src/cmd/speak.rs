@@ -97,6 +97,7 @@ impl SpeakArgs {
                     max_prefixes: self.run.max_prefixes,
                     send_hold_time: self.run.send_hold_time,
                     bfd: self.run.bfd(),
+                    extended_next_hop: self.run.extended_next_hop,
                     extended_messages: self.run.extended_messages,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),
@@ -134,9 +135,9 @@ pub async fn run(args: SpeakArgs) -> anyhow::Result<ExitCode> {
     // Routes of a family no session carries are never sent: when that is
     // everything there is to send, nothing sensible can be done.
     let carried = |p: &ipnet::IpNet| {
-        peers
-            .iter()
-            .any(|c| c.multiprotocol || c.address.is_ipv4() == p.addr().is_ipv4())
+        peers.iter().any(|c| {
+            c.multiprotocol || c.extended_next_hop || c.address.is_ipv4() == p.addr().is_ipv4()
+        })
     };
     // Whether a route is carried depends on its family only: the first
     // prefix of each is enough (the Loc-RIB sorts IPv4 before IPv6), not a

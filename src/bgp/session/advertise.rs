@@ -270,6 +270,7 @@ impl Driver {
             &e.next_hops6,
             self.core.decode_context(),
         )
+        .with_ipv4_via_ipv6(adv.negotiated.extended_next_hop)
     }
 }
 

@@ -19,7 +19,9 @@
 //! ```
 
 use super::reader::Reader;
-use super::{begin_message, finish_message, msg_type, DecodeError, Family, AS_TRANS};
+use super::{
+    begin_message, finish_message, msg_type, DecodeError, Family, AFI_IPV4, AFI_IPV6, AS_TRANS,
+};
 use std::net::Ipv4Addr;
 
 const PARAM_CAPABILITIES: u8 = 2;
@@ -28,6 +30,7 @@ const CAP_ROUTE_REFRESH: u8 = 2;
 const CAP_GRACEFUL_RESTART: u8 = 64;
 const CAP_FOUR_OCTET_AS: u8 = 65;
 const CAP_EXTENDED_MESSAGE: u8 = 6;
+const CAP_EXTENDED_NEXT_HOP: u8 = 5;
 
 /// Restart Flags of the graceful restart capability: R, the speaker has
 /// restarted.
@@ -78,6 +81,10 @@ pub enum Capability {
     FourOctetAs(u32),
     /// Extended messages (RFC 8654): up to 65,535 octets.
     ExtendedMessage,
+    /// Extended next hop encoding (RFC 8950): the families whose routes
+    /// may carry a next hop of another address family, as (AFI, SAFI, next
+    /// hop AFI).
+    ExtendedNextHop(Vec<(u16, u16, u16)>),
     /// Graceful restart (RFC 4724).
     GracefulRestart {
         /// R bit: the speaker has restarted.
@@ -107,6 +114,16 @@ impl Capability {
             }
             Capability::RouteRefresh => out.extend_from_slice(&[CAP_ROUTE_REFRESH, 0]),
             Capability::ExtendedMessage => out.extend_from_slice(&[CAP_EXTENDED_MESSAGE, 0]),
+            Capability::ExtendedNextHop(families) => {
+                // At most 42 entries fit the one-octet capability length.
+                let families = &families[..families.len().min(42)];
+                out.extend_from_slice(&[CAP_EXTENDED_NEXT_HOP, (6 * families.len()) as u8]);
+                for (afi, safi, nh_afi) in families {
+                    out.extend_from_slice(&afi.to_be_bytes());
+                    out.extend_from_slice(&safi.to_be_bytes());
+                    out.extend_from_slice(&nh_afi.to_be_bytes());
+                }
+            }
             Capability::FourOctetAs(asn) => {
                 out.extend_from_slice(&[CAP_FOUR_OCTET_AS, 4]);
                 out.extend_from_slice(&asn.to_be_bytes());
@@ -165,6 +182,25 @@ impl Capability {
                 }
                 Capability::ExtendedMessage
             }
+            CAP_EXTENDED_NEXT_HOP => {
+                if value.len() % 6 != 0 {
+                    return Err(DecodeError::MalformedOpen(
+                        "extended next hop capability length is not a multiple of 6",
+                    ));
+                }
+                Capability::ExtendedNextHop(
+                    value
+                        .chunks_exact(6)
+                        .map(|c| {
+                            (
+                                u16::from_be_bytes([c[0], c[1]]),
+                                u16::from_be_bytes([c[2], c[3]]),
+                                u16::from_be_bytes([c[4], c[5]]),
+                            )
+                        })
+                        .collect(),
+                )
+            }
             CAP_FOUR_OCTET_AS => {
                 if value.len() != 4 {
                     return Err(DecodeError::MalformedOpen(
@@ -212,6 +248,24 @@ impl std::fmt::Display for Capability {
             },
             Capability::RouteRefresh => f.write_str("route-refresh"),
             Capability::ExtendedMessage => f.write_str("extended-message"),
+            Capability::ExtendedNextHop(families) => {
+                f.write_str("extended-next-hop")?;
+                for (afi, safi, nh_afi) in families {
+                    match u8::try_from(*safi)
+                        .ok()
+                        .and_then(|s| Family::from_afi_safi(*afi, s))
+                    {
+                        Some(family) => write!(f, " {family}")?,
+                        None => write!(f, " afi {afi} safi {safi}")?,
+                    }
+                    match *nh_afi {
+                        1 => f.write_str(" via ipv4")?,
+                        2 => f.write_str(" via ipv6")?,
+                        a => write!(f, " via afi {a}")?,
+                    }
+                }
+                Ok(())
+            }
             Capability::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
             Capability::GracefulRestart {
                 restarting,
@@ -349,6 +403,14 @@ impl Open {
             .any(|c| matches!(c, Capability::RouteRefresh))
     }
 
+    /// Whether IPv4 unicast routes may carry an IPv6 next hop (RFC 8950's
+    /// capability lists AFI 1, SAFI 1, next hop AFI 2).
+    pub fn extended_next_hop_ipv4(&self) -> bool {
+        self.capabilities.iter().any(
+            |c| matches!(c, Capability::ExtendedNextHop(f) if f.contains(&(AFI_IPV4, 1, AFI_IPV6))),
+        )
+    }
+
     /// Whether the extended message capability (RFC 8654) is present.
     pub fn extended_messages(&self) -> bool {
         self.capabilities
@@ -466,6 +528,41 @@ mod tests {
         };
         assert!(back.extended_messages());
         assert_eq!(Capability::ExtendedMessage.to_string(), "extended-message");
+    }
+
+    #[test]
+    fn the_extended_next_hop_capability_round_trips_and_is_checked() {
+        let mut open = Open::new(
+            65001,
+            90,
+            "10.0.0.1".parse().unwrap(),
+            &[Family::Ipv4Unicast],
+        );
+        let cap = Capability::ExtendedNextHop(vec![(1, 1, 2), (1, 128, 2)]);
+        open.capabilities.push(cap.clone());
+        let bytes = Message::Open(open).to_bytes(DecodeContext::default());
+        // Code 5, length 12, two (AFI, SAFI, next hop AFI) entries.
+        let at = bytes
+            .windows(2)
+            .position(|w| w == [5, 12])
+            .expect("capability 5");
+        assert_eq!(
+            &bytes[at + 2..at + 14],
+            &[0, 1, 0, 1, 0, 2, 0, 1, 0, 128, 0, 2]
+        );
+        let Ok(Message::Open(back)) = Message::decode(&bytes, DecodeContext::default()) else {
+            panic!("did not decode");
+        };
+        assert!(back.capabilities.contains(&cap));
+        assert!(back.extended_next_hop_ipv4());
+        assert_eq!(
+            cap.to_string(),
+            "extended-next-hop ipv4-unicast via ipv6 afi 1 safi 128 via ipv6"
+        );
+        assert!(matches!(
+            Capability::decode(CAP_EXTENDED_NEXT_HOP, &[0, 1, 0, 1, 0]),
+            Err(DecodeError::MalformedOpen(_))
+        ));
     }
 
     /// OPEN for AS 65001, hold time 10, id 127.0.0.1, IPv6 and IPv4 unicast.

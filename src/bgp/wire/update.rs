@@ -265,6 +265,8 @@ pub struct UpdateBuilder {
     v6_next_hop: Vec<u8>,
     /// The largest UPDATE: 4,096 octets, or 65,535 with extended messages.
     max_len: usize,
+    /// IPv4 routes go in MP_REACH_NLRI with the IPv6 next hop (RFC 8950).
+    ipv4_via_ipv6: bool,
 }
 
 impl UpdateBuilder {
@@ -295,7 +297,33 @@ impl UpdateBuilder {
             mp_tail,
             v6_next_hop,
             max_len: ctx.max_message_len(),
+            ipv4_via_ipv6: false,
         }
+    }
+
+    /// Sends IPv4 routes in MP_REACH_NLRI (AFI 1) with the IPv6 next hop,
+    /// as extended next hop encoding (RFC 8950) has it, where the peer
+    /// agreed to it.
+    ///
+    /// ```
+    /// use cue::bgp::wire::{DecodeContext, Family, Message, PathAttributes, UpdateBuilder};
+    /// let b = UpdateBuilder::new(&PathAttributes::default(), "10.0.0.1".parse().unwrap(),
+    ///     &["2001:db8::1".parse().unwrap()], DecodeContext::default()).with_ipv4_via_ipv6(true);
+    /// let mut out = Vec::new();
+    /// b.announce(Family::Ipv4Unicast, &["192.0.2.10/32".parse().unwrap()], &mut out);
+    /// let Ok(Message::Update(u)) = Message::decode(&out, DecodeContext::default()) else { panic!() };
+    /// let mp = u.attributes.mp_reach.unwrap();
+    /// assert_eq!((mp.afi, mp.next_hops[0]), (1, "2001:db8::1".parse().unwrap()));
+    /// assert!(u.nlri.is_empty() && u.attributes.next_hop.is_none());
+    /// ```
+    pub fn with_ipv4_via_ipv6(mut self, on: bool) -> UpdateBuilder {
+        self.ipv4_via_ipv6 = on;
+        self
+    }
+
+    /// Whether routes of `family` go in MP_REACH_NLRI.
+    fn multiprotocol(&self, family: Family) -> bool {
+        family == Family::Ipv6Unicast || self.ipv4_via_ipv6
     }
 
     /// Octets the path attributes of an UPDATE of `family` take, its
@@ -304,11 +332,10 @@ impl UpdateBuilder {
     /// a prefix, no route with them can be sent.
     pub fn overhead(&self, family: Family) -> usize {
         let fixed = super::HEADER_LEN + 4;
-        match family {
-            Family::Ipv6Unicast => {
-                fixed + self.mp_head.len() + 4 + 4 + self.v6_next_hop.len() + 1 + self.mp_tail.len()
-            }
-            _ => fixed + self.v4_attrs.len(),
+        if self.multiprotocol(family) {
+            fixed + self.mp_head.len() + 4 + 4 + self.v6_next_hop.len() + 1 + self.mp_tail.len()
+        } else {
+            fixed + self.v4_attrs.len()
         }
     }
 
@@ -339,10 +366,10 @@ impl UpdateBuilder {
             let start = begin_message(out, msg_type::UPDATE);
             out.extend_from_slice(&[0, 0]); // no withdrawn routes
             let attributes = LengthField::begin(out);
-            if ipv6 {
+            if self.multiprotocol(family) {
                 out.extend_from_slice(&self.mp_head);
                 let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_REACH_NLRI);
-                out.extend_from_slice(&afi_of(true).to_be_bytes());
+                out.extend_from_slice(&afi_of(ipv6).to_be_bytes());
                 out.push(SAFI_UNICAST);
                 out.push(self.v6_next_hop.len() as u8);
                 out.extend_from_slice(&self.v6_next_hop);
