@@ -436,3 +436,83 @@ async fn a_route_too_large_for_an_update_is_said_not_sent() {
     speaker.shutdown().await;
     listener.shutdown().await;
 }
+
+/// The embedder's first program: announce two prefixes, wait until they
+/// are sent (not only Established), withdraw one, wait again, shut down:
+/// the listener saw both, then one. Announce and withdraw are incremental.
+#[tokio::test]
+async fn announce_withdraw_and_wait_until_sent() {
+    let (listener, speaker, _events, peer) = pair().await;
+    speaker.announce(["192.0.2.1/32".parse().unwrap()]);
+    speaker.configure(vec![peer]).await.unwrap();
+    speaker.wait_established().await;
+    speaker.announce(["192.0.2.2/32".parse().unwrap()]);
+    let status = speaker.wait_sent().await;
+    assert_eq!(status[0].counters.current, 2, "{status:?}");
+    until("both at the listener", || {
+        (listener.adj_rib_in().len() == 2).then_some(())
+    })
+    .await;
+    speaker.withdraw(["192.0.2.1/32".parse().unwrap()]);
+    let status = speaker.wait_sent().await;
+    assert_eq!(status[0].counters.current, 1);
+    assert_eq!(
+        speaker.loc_rib().iter().collect::<Vec<_>>(),
+        vec![&"192.0.2.2/32".parse::<ipnet::IpNet>().unwrap()]
+    );
+    until("one left at the listener", || {
+        (listener.adj_rib_in().len() == 1).then_some(())
+    })
+    .await;
+    // Nothing changes: sent at once.
+    speaker.withdraw(["192.0.2.99/32".parse().unwrap()]);
+    tokio::time::timeout(Duration::from_secs(1), speaker.wait_sent())
+        .await
+        .expect("nothing to send");
+    speaker.shutdown().await;
+}
+
+/// A bounded wait for Established: no peer fails at once, a refusal that
+/// retrying will not mend (Bad Peer AS) fails as soon as it is seen, and a
+/// peer that never answers times out.
+#[tokio::test]
+async fn wait_established_within_fails_fast_when_it_cannot_succeed() {
+    use cue::bgp::pool::WaitError;
+    let (empty, _) = Pool::new();
+    let r = empty.wait_established_within(Duration::from_secs(5)).await;
+    assert!(matches!(r, Err(WaitError::NoPeers)), "{r:?}");
+
+    let (_listener, speaker, _events, mut peer) = pair().await;
+    peer.peer_as = Some(64999); // the listener is AS 65002
+    speaker.configure(vec![peer]).await.unwrap();
+    let started = std::time::Instant::now();
+    let r = speaker
+        .wait_established_within(Duration::from_secs(20))
+        .await;
+    assert!(started.elapsed() < Duration::from_secs(5));
+    match r {
+        Err(WaitError::Refused { error, .. }) => {
+            assert!(error.to_string().contains("Bad Peer AS"), "{error}")
+        }
+        r => panic!("{r:?}"),
+    }
+    speaker.shutdown().await;
+
+    let (silent, _) = Pool::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut p = PeerConfig::new(
+        "127.0.0.1".parse().unwrap(),
+        65001,
+        Ipv4Addr::new(10, 0, 0, 1),
+    );
+    p.address = closed.local_addr().unwrap();
+    silent.configure(vec![p]).await.unwrap();
+    let r = silent
+        .wait_established_within(Duration::from_millis(500))
+        .await;
+    assert!(
+        matches!(r, Err(WaitError::TimedOut(ref s)) if s.len() == 1),
+        "{r:?}"
+    );
+    silent.shutdown().await;
+}

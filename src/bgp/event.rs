@@ -549,6 +549,10 @@ pub struct PeerStatus {
     pub update_duration: Duration,
     /// What is currently advertised to the peer.
     pub adj_rib_out: PrefixList,
+    /// The pool's Loc-RIB that the Adj-RIB-Out was last brought up to date
+    /// with (for [`Pool::wait_sent`](crate::bgp::Pool::wait_sent)).
+    #[serde(skip)]
+    pub(crate) synced: Option<crate::bgp::LocRib>,
 }
 
 impl PeerStatus {
@@ -569,6 +573,7 @@ impl PeerStatus {
             bfd: None,
             update_duration: Duration::ZERO,
             adj_rib_out: PrefixList::List(vec![]),
+            synced: None,
         }
     }
 }

@@ -55,6 +55,27 @@ pub enum PoolConfigError {
     Parameters(PeerConfigError),
 }
 
+/// Why [`Pool::wait_established_within`] gave up.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum WaitError {
+    /// No peer is configured: none will ever be Established.
+    #[error("no peer is configured")]
+    NoPeers,
+    /// Every peer was refused in a way that retrying will not mend; the
+    /// first of them.
+    #[error("peer {peer}: {error}")]
+    Refused {
+        /// The peer.
+        peer: String,
+        /// Why (an OPEN Message Error NOTIFICATION).
+        error: super::SessionError,
+    },
+    /// None was Established in time; the status then.
+    #[error("no peer established in time")]
+    TimedOut(Vec<PeerStatus>),
+}
+
 /// A pool of BGP sessions advertising one shared Loc-RIB.
 ///
 /// ```no_run
@@ -179,6 +200,55 @@ impl Pool {
     pub fn set_rib(&self, prefixes: impl IntoIterator<Item = IpNet>) {
         let rib: BTreeSet<IpNet> = prefixes.into_iter().map(|p| p.trunc()).collect();
         self.set_loc_rib(Arc::new(rib));
+    }
+
+    /// Adds prefixes to the Loc-RIB (host bits cleared); every established
+    /// session announces them. The set is copied when sessions hold it:
+    /// add many at once rather than one by one. Like
+    /// [`set_rib`](Self::set_rib), it replaces a table of
+    /// [`set_table`](Self::set_table) still being built: await that first.
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: cue::bgp::Pool) {
+    /// pool.announce(["192.0.2.10/32".parse().unwrap()]);
+    /// pool.wait_sent().await; // every Established peer has been sent it
+    /// pool.withdraw(["192.0.2.10/32".parse().unwrap()]);
+    /// # }
+    /// ```
+    pub fn announce(&self, prefixes: impl IntoIterator<Item = IpNet>) {
+        let prefixes: Vec<IpNet> = prefixes.into_iter().map(|p| p.trunc()).collect();
+        self.change_rib(
+            |rib| prefixes.iter().any(|p| !rib.contains(p)),
+            |rib| rib.extend(prefixes.iter().copied()),
+        );
+    }
+
+    /// Removes prefixes from the Loc-RIB; every established session
+    /// withdraws them.
+    pub fn withdraw(&self, prefixes: impl IntoIterator<Item = IpNet>) {
+        let prefixes: Vec<IpNet> = prefixes.into_iter().map(|p| p.trunc()).collect();
+        self.change_rib(
+            |rib| prefixes.iter().any(|p| rib.contains(p)),
+            |rib| prefixes.iter().for_each(|p| _ = rib.remove(p)),
+        );
+    }
+
+    /// Changes the Loc-RIB in place (a copy, when sessions hold it) if
+    /// `needed` says something is to change: an unchanged Loc-RIB stays the
+    /// very same set, as sent.
+    fn change_rib(
+        &self,
+        needed: impl FnOnce(&BTreeSet<IpNet>) -> bool,
+        change: impl FnOnce(&mut BTreeSet<IpNet>),
+    ) {
+        self.unstage();
+        self.inner.loc_rib.send_if_modified(|rib| {
+            if !needed(rib) {
+                return false;
+            }
+            change(Arc::make_mut(rib));
+            true
+        });
     }
 
     /// Replaces the Loc-RIB with a shared set.
@@ -448,10 +518,73 @@ impl Pool {
         }
     }
 
-    /// Waits until at least one peer is Established.
+    /// Waits until at least one peer is Established (forever, if none
+    /// ever is: see [`wait_established_within`](Self::wait_established_within)).
+    /// The routes may not have been sent yet: see
+    /// [`wait_sent`](Self::wait_sent).
     pub async fn wait_established(&self) -> Vec<PeerStatus> {
         self.wait_for(|s| s.iter().any(|p| p.state == State::Established))
             .await
+    }
+
+    /// Waits until at least one peer is Established, `timeout` at most;
+    /// fails at once when there is no peer, or when every peer was refused
+    /// in a way that retrying will not mend (an OPEN Message Error
+    /// NOTIFICATION, sent or received: a bad peer AS, an unacceptable hold
+    /// time...).
+    ///
+    /// ```no_run
+    /// # async fn demo(pool: cue::bgp::Pool) {
+    /// use cue::bgp::pool::WaitError;
+    /// match pool.wait_established_within(std::time::Duration::from_secs(10)).await {
+    ///     Ok(status) => println!("{} up", status.len()),
+    ///     Err(WaitError::Refused { peer, error }) => eprintln!("{peer}: {error}"),
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn wait_established_within(
+        &self,
+        timeout: std::time::Duration,
+    ) -> Result<Vec<PeerStatus>, WaitError> {
+        let refused = |p: &PeerStatus| {
+            p.last_error
+                .as_ref()
+                .and_then(|e| e.notification())
+                .is_some_and(|n| matches!(n.kind(), super::wire::NotificationKind::Open(_)))
+        };
+        let wait = self.wait_for(|s| {
+            s.is_empty() || s.iter().any(|p| p.state == State::Established) || s.iter().all(refused)
+        });
+        let status = tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| WaitError::TimedOut(self.status()))?;
+        if status.iter().any(|p| p.state == State::Established) {
+            return Ok(status);
+        }
+        match status.into_iter().next() {
+            None => Err(WaitError::NoPeers),
+            Some(p) => Err(WaitError::Refused {
+                peer: p.peer.clone(),
+                error: p.last_error.clone().expect("refused with an error"),
+            }),
+        }
+    }
+
+    /// Waits until every Established peer has been sent the current
+    /// Loc-RIB (after [`announce`](Self::announce), [`set_rib`](Self::set_rib)
+    /// and the like; a peer that has just come up, until its first
+    /// advertisement is written). Returns at once when no peer is
+    /// Established; while the Loc-RIB keeps changing, it waits for the
+    /// sessions to catch up with the latest.
+    pub async fn wait_sent(&self) -> Vec<PeerStatus> {
+        self.wait_for(|s| {
+            let loc = self.loc_rib();
+            s.iter()
+                .filter(|p| p.state == State::Established)
+                .all(|p| p.synced.as_ref().is_some_and(|r| Arc::ptr_eq(r, &loc)))
+        })
+        .await
     }
 
     /// Writes `bytes` as they are to every Established peer (see

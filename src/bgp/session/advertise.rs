@@ -48,6 +48,7 @@ impl Driver {
             adv.rib = new;
             adv.params = params;
             adv.overrides = overrides;
+            self.synced(&loc);
             return Ok(());
         }
         let tracer = self.tracer();
@@ -93,7 +94,17 @@ impl Driver {
             withdraw,
         };
         self.advertised(adv, (new, overrides, params), sent);
+        self.synced(&loc);
         Ok(())
+    }
+
+    /// The Adj-RIB-Out is up to date with the pool's `loc` (unless the
+    /// session is stopping: then it was withdrawn).
+    fn synced(&self, loc: &LocRib) {
+        let mut s = lock(&self.status);
+        s.synced = Some(loc.clone());
+        drop(s);
+        self.changed();
     }
 
     /// Sends a table whose Loc-RIB is still being built
@@ -152,6 +163,7 @@ impl Driver {
             withdraw: PrefixList::List(vec![]),
         };
         self.advertised(adv, (new, overrides, params), sent);
+        self.synced(&loc);
         Ok(())
     }
 
