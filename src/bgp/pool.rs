@@ -442,11 +442,10 @@ impl Pool {
     /// Starts a session of a configuration already checked (for a peer
     /// accepted from anywhere: `one_connection`).
     fn start(&self, config: PeerConfig, one_connection: bool) -> Result<Session, PeerConfigError> {
-        tracing::info!(peer = %config.name(), passive = config.passive, "peer added");
-        self.inner.events.send(Event::Added {
-            peer: config.name(),
-        });
-        Session::start(
+        let name = config.name();
+        tracing::info!(peer = %name, passive = config.passive, "peer added");
+        self.inner.events.send(Event::Added { peer: name.clone() });
+        let started = Session::start(
             config,
             Shared {
                 loc_rib: self.inner.loc_rib.subscribe(),
@@ -457,7 +456,11 @@ impl Pool {
                 staged: self.inner.staged.subscribe(),
                 one_connection,
             },
-        )
+        );
+        if started.is_err() {
+            self.inner.events.send(Event::Removed { peer: name });
+        }
+        started
     }
 
     /// Forgets the sessions of accepted peers whose connection has ended.

@@ -316,48 +316,44 @@ pub async fn drive(
     setup: Setup,
     run: &RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let Setup {
-        services,
-        parameters,
-        listening,
-        metrics,
-    } = setup;
     super::output::stop_on_signal();
-    let show_received = listening.is_some();
-    let expect = listening.and_then(|l| l.expect);
+    let show_received = setup.listening.is_some();
+    let expect = setup.listening.and_then(|l| l.expect);
     let printer = Printer { json: run.json };
     let ((rib, attributes), established) =
         super::run::printing_while(&mut events, printer, routes).await;
     // Route health injection: the fixed prefixes plus the VIPs the director
     // finds healthy (none without a services file).
-    let (config, path) = match services {
-        Some((c, p)) => (c, Some(p)),
-        None => (Config::default(), None),
-    };
+    let path = setup.services.as_ref().map(|(_, p)| p.clone());
+    let config = setup.services.map(|(c, _)| c).unwrap_or_default();
     let first_round = super::check::once_limit(&config);
     let (rhi, health_events) =
         HealthInjector::start_with_routes(pool.clone(), config, rib, attributes)
             .map_err(|e| UsageError(e.to_string()))?;
-    let metrics = super::metrics::serve(metrics, |m| m.add_health_injector(&rhi));
+    // Tasks beside the sessions, ended with the run.
+    let mut beside: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    beside.extend(super::metrics::serve(setup.metrics, |m| {
+        m.add_health_injector(&rhi)
+    }));
     let health = rhi.clone();
-    let systemd = tokio::spawn(super::systemd::duties(async move {
+    beside.push(tokio::spawn(super::systemd::duties(async move {
         // Ready once the first health round is done (at once without a
         // services file: the sessions are configured).
         super::check::first_round(health.director(), first_round).await;
-    }));
+    })));
     let follower = tokio::spawn(follow_health(rhi.clone(), health_events, path, printer));
     let (quit, quit_rx) = oneshot::channel();
-    let commands = run.commands.then(|| {
+    beside.extend(run.commands.then(|| {
         tokio::spawn(super::commands::serve(
             super::commands::Targets {
                 pool: pool.clone(),
                 rib: rhi.clone(),
-                parameters,
+                parameters: setup.parameters,
                 printer,
             },
             quit,
         ))
-    });
+    }));
     let (expecting, expected_rx, report_rx) = spawn_expectations(&pool, expect);
     let ended = until_stopped(
         &mut events,
@@ -369,10 +365,7 @@ pub async fn drive(
     )
     .await;
     super::systemd::stopping();
-    systemd.abort();
-    if let Some(m) = metrics {
-        m.abort();
-    }
+    beside.iter().for_each(|t| t.abort());
     if let Some(t) = expecting {
         if let Ended::Expected(_) = ended {
             if let Ok(report) = report_rx.await {
@@ -380,9 +373,6 @@ pub async fn drive(
             }
         }
         t.abort();
-    }
-    if let Some(c) = commands {
-        c.abort();
     }
     follower.abort();
     let _ = follower.await;

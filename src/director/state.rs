@@ -331,6 +331,32 @@ struct Probe {
     stats: ProbeStats,
 }
 
+impl Probe {
+    fn new(monitor: Monitor) -> Probe {
+        Probe {
+            monitor,
+            last: None,
+            last_probe: None,
+            stats: ProbeStats::default(),
+        }
+    }
+
+    /// Its status, as checking `spec`.
+    fn status(&self, spec: &CheckSpec) -> CheckStatus {
+        CheckStatus {
+            check: format!("{} {}", spec.kind, socket_name(spec.address, spec.port)),
+            up: self.monitor.is_up(),
+            passes: self.monitor.passes(),
+            diagnostic: self
+                .last
+                .as_ref()
+                .map(|r| r.diagnostic.clone())
+                .unwrap_or_else(|| "not probed yet".into()),
+            stats: self.stats.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Since {
     up: bool,
@@ -419,13 +445,7 @@ impl DirectorState {
                     let (spec, probe) = match self.probes.remove_entry(&spec) {
                         Some(kept) => kept,
                         None => {
-                            let monitor = Monitor::new(spec.rule, initial);
-                            let probe = Probe {
-                                monitor,
-                                last: None,
-                                last_probe: None,
-                                stats: ProbeStats::default(),
-                            };
+                            let probe = Probe::new(Monitor::new(spec.rule, initial));
                             (Arc::new(spec), probe)
                         }
                     };
@@ -663,24 +683,7 @@ impl DirectorState {
                             took,
                             last_probe,
                             last_change: since,
-                            checks: probes
-                                .iter()
-                                .map(|(sp, p)| CheckStatus {
-                                    check: format!(
-                                        "{} {}",
-                                        sp.kind,
-                                        socket_name(sp.address, sp.port)
-                                    ),
-                                    up: p.monitor.is_up(),
-                                    passes: p.monitor.passes(),
-                                    diagnostic: p
-                                        .last
-                                        .as_ref()
-                                        .map(|r| r.diagnostic.clone())
-                                        .unwrap_or_else(|| "not probed yet".into()),
-                                    stats: p.stats.clone(),
-                                })
-                                .collect(),
+                            checks: probes.iter().map(|(sp, p)| p.status(sp)).collect(),
                         }
                     })
                     .collect();

@@ -274,7 +274,9 @@ impl BfdPeer {
             routes
                 .by_discriminator
                 .insert(discriminator, packets_tx.clone());
-            routes.by_peer.insert((peer, config.multihop), packets_tx);
+            routes
+                .by_peer
+                .insert((peer, config.multihop), packets_tx.clone());
         }
         let (status_tx, status) = watch::channel(BfdStatus {
             state: BfdState::Down,
@@ -282,7 +284,14 @@ impl BfdPeer {
         });
         let session = BfdSession::new(config, discriminator, Instant::now());
         tracing::debug!(%peer, discriminator, local = ?tx.local_addr().ok(), "BFD session started");
-        let task = tokio::spawn(run(hub, peer, config, session, tx, packets, status_tx));
+        let registered = Registered {
+            hub,
+            peer,
+            multihop: config.multihop,
+            discriminator,
+            sender: packets_tx,
+        };
+        let task = tokio::spawn(run(registered, config, session, tx, packets, status_tx));
         Ok(BfdPeer { status, task })
     }
 
@@ -337,20 +346,14 @@ fn jitter() -> f64 {
 
 /// The session's loop: packets in, timers, packets out, the status.
 async fn run(
-    hub: Arc<Hub>,
-    peer: IpAddr,
+    registered: Registered,
     config: BfdConfig,
     mut session: BfdSession,
     tx: UdpSocket,
     mut packets: mpsc::Receiver<Received>,
     status: watch::Sender<BfdStatus>,
 ) {
-    let _registered = Registered {
-        hub: hub.clone(),
-        peer,
-        multihop: config.multihop,
-        discriminator: session.local_discriminator(),
-    };
+    let peer = registered.peer;
     loop {
         let now = Instant::now();
         let mut change = session.poll(now);
@@ -385,19 +388,29 @@ async fn run(
     }
 }
 
-/// Takes a session's routes out of the hub when it ends.
+/// Takes a session's routes out of the hub when it ends (the route by
+/// address only if it is still this session's: a session for the same
+/// peer that replaced it keeps its own).
 struct Registered {
     hub: Arc<Hub>,
     peer: IpAddr,
     multihop: bool,
     discriminator: u32,
+    sender: mpsc::Sender<Received>,
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
         let mut routes = lock(&self.hub.routes);
         routes.by_discriminator.remove(&self.discriminator);
-        routes.by_peer.remove(&(self.peer, self.multihop));
+        let key = (self.peer, self.multihop);
+        if routes
+            .by_peer
+            .get(&key)
+            .is_some_and(|s| s.same_channel(&self.sender))
+        {
+            routes.by_peer.remove(&key);
+        }
     }
 }
 
@@ -419,6 +432,34 @@ mod tests {
         assert_eq!(ttl_of(&buf), Some(255));
         assert_eq!(ttl_of(&buf[..header]), None, "cut short");
         assert_eq!(ttl_of(&[]), None);
+    }
+
+    /// A session replaced by another for the same peer (a reconfiguration
+    /// starts the new one before it stops the old): the old one's end does
+    /// not take the new one's packets away.
+    #[tokio::test]
+    async fn a_replaced_session_leaves_its_successor_reachable() {
+        let config = BfdConfig {
+            interval: std::time::Duration::from_millis(50),
+            multiplier: 3,
+            multihop: true,
+        };
+        // Addresses of their own: sessions are found by peer address.
+        let (p5, p6) = ("127.0.0.5".parse().unwrap(), "127.0.0.6".parse().unwrap());
+        let Ok(a) = BfdPeer::start(p5, Some(p6), config) else {
+            return; // port 4784 taken on this machine
+        };
+        let old = BfdPeer::start(p6, Some(p5), config).unwrap();
+        let new = BfdPeer::start(p6, Some(p5), config).unwrap();
+        drop(old);
+        let (mut sa, mut sn) = (a.status(), new.status());
+        let up = async {
+            sa.wait_for(|s| s.state == BfdState::Up).await.unwrap();
+            sn.wait_for(|s| s.state == BfdState::Up).await.unwrap();
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), up)
+            .await
+            .expect("the successor comes up");
     }
 
     /// Two sessions of this process on loopback: the packets go through the

@@ -202,17 +202,7 @@ impl Session {
             .with_extended_messages(config.extended_messages)
             .with_extended_next_hop(config.extended_next_hop);
         let adj_rib_in = core.adj_rib_in();
-        let bfd = match config.bfd {
-            Some(b) => Some(
-                crate::bgp::bfd::driver::BfdPeer::start(config.address.ip(), config.source, b)
-                    .map_err(|e| PeerConfigError::BfdSocket(e.to_string()))?,
-            ),
-            None => None,
-        };
-        if let Some(b) = &bfd {
-            lock(&status).bfd = Some(crate::bgp::bfd::BfdState::Down);
-            tokio::spawn(follow_bfd(b.status(), status.clone(), changes.clone()));
-        }
+        let bfd = start_bfd(&config, &status, &changes)?;
         let driver = Driver {
             bfd: bfd.as_ref().map(|b| b.status()),
             name,
@@ -356,6 +346,21 @@ impl Session {
 
 /// A Cease is the ordinary end of a session (info); any other NOTIFICATION
 /// is a fault (warn).
+/// Starts the BFD session with the peer, when asked for, and keeps the
+/// status's BFD state current.
+fn start_bfd(
+    config: &PeerConfig,
+    status: &Arc<Mutex<PeerStatus>>,
+    changes: &StatusNotifier,
+) -> Result<Option<crate::bgp::bfd::driver::BfdPeer>, PeerConfigError> {
+    let Some(b) = config.bfd else { return Ok(None) };
+    let peer = crate::bgp::bfd::driver::BfdPeer::start(config.address.ip(), config.source, b)
+        .map_err(|e| PeerConfigError::BfdSocket(e.to_string()))?;
+    lock(status).bfd = Some(crate::bgp::bfd::BfdState::Down);
+    tokio::spawn(follow_bfd(peer.status(), status.clone(), changes.clone()));
+    Ok(Some(peer))
+}
+
 /// Keeps the status's BFD state current.
 async fn follow_bfd(
     mut bfd: watch::Receiver<crate::bgp::bfd::driver::BfdStatus>,

@@ -182,25 +182,7 @@ impl Capability {
                 }
                 Capability::ExtendedMessage
             }
-            CAP_EXTENDED_NEXT_HOP => {
-                if value.len() % 6 != 0 {
-                    return Err(DecodeError::MalformedOpen(
-                        "extended next hop capability length is not a multiple of 6",
-                    ));
-                }
-                Capability::ExtendedNextHop(
-                    value
-                        .chunks_exact(6)
-                        .map(|c| {
-                            (
-                                u16::from_be_bytes([c[0], c[1]]),
-                                u16::from_be_bytes([c[2], c[3]]),
-                                u16::from_be_bytes([c[4], c[5]]),
-                            )
-                        })
-                        .collect(),
-                )
-            }
+            CAP_EXTENDED_NEXT_HOP => extended_next_hop(value)?,
             CAP_FOUR_OCTET_AS => {
                 if value.len() != 4 {
                     return Err(DecodeError::MalformedOpen(
@@ -237,6 +219,25 @@ impl Capability {
             },
         })
     }
+}
+
+/// The extended next hop capability's (AFI, SAFI, next hop AFI) entries.
+fn extended_next_hop(value: &[u8]) -> Result<Capability, DecodeError> {
+    if value.len() % 6 != 0 {
+        return Err(DecodeError::MalformedOpen(
+            "extended next hop capability length is not a multiple of 6",
+        ));
+    }
+    let entry = |c: &[u8]| {
+        (
+            u16::from_be_bytes([c[0], c[1]]),
+            u16::from_be_bytes([c[2], c[3]]),
+            u16::from_be_bytes([c[4], c[5]]),
+        )
+    };
+    Ok(Capability::ExtendedNextHop(
+        value.chunks_exact(6).map(entry).collect(),
+    ))
 }
 
 impl std::fmt::Display for Capability {
