@@ -515,6 +515,27 @@ fn decode_explains_messages_and_malformed_ones() {
         (serde_json::json!(3), serde_json::json!(6))
     );
 
+    // A flowspec withdrawal: routes of a family not parsed, kept as bytes
+    // and shown, not taken for End-of-RIB.
+    let done = run(&[
+        "decode",
+        "--json",
+        &format!("{marker}0025020000000E900F000A0001850601200A000001"),
+    ]);
+    let v = &done.json()[0];
+    assert!(v.get("end_of_rib").is_none(), "{v}");
+    let unreach = &v["attributes"]["mp_unreach_nlri"];
+    assert_eq!(unreach["unparsed"], "0601200a000001", "{v}");
+    let done = run(&[
+        "decode",
+        &format!("{marker}0025020000000E900F000A0001850601200A000001"),
+    ]);
+    let text = done.stdout;
+    assert!(
+        text.contains("unparsed: 0601200a000001") && !text.contains("end_of_rib"),
+        "{text}"
+    );
+
     // Not hex at all: exit 2.
     assert_eq!(run(&["decode", "xyz"]).status.code(), Some(2));
 }

@@ -68,8 +68,8 @@ prop_compose! {
             local_pref,
             communities,
             large_communities: large,
-            mp_reach: mp6.map(|nlri| MpReach { afi: 2, safi: 1, next_hops: vec![IpAddr::V6(Ipv6Addr::from(nh6))], nlri }),
-            mp_unreach: unreach6.map(|withdrawn| MpUnreach { afi: 2, safi: 1, withdrawn }),
+            mp_reach: mp6.map(|nlri| MpReach { afi: 2, safi: 1, next_hops: vec![IpAddr::V6(Ipv6Addr::from(nh6))], nlri, unparsed: vec![] }),
+            mp_unreach: unreach6.map(|withdrawn| MpUnreach { afi: 2, safi: 1, withdrawn, unparsed: vec![] }),
             ..Default::default()
         };
         Update { withdrawn, attributes, nlri, errors: vec![] }

@@ -565,6 +565,7 @@ mod tests {
                 safi: 1,
                 next_hops: vec!["2001:db8::2".parse().unwrap()],
                 nlri: v6,
+                unparsed: vec![],
             }),
             ..Default::default()
         };

@@ -77,6 +77,7 @@ fn mp_reach_json(m: &MpReach) -> Value {
         "afi": m.afi, "safi": m.safi, "family": family_name(m.afi, m.safi),
         "next_hops": m.next_hops.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "nlri": prefixes(&m.nlri),
+        "unparsed": hex(&m.unparsed),
     })
 }
 
@@ -84,6 +85,7 @@ fn mp_unreach_json(m: &MpUnreach) -> Value {
     json!({
         "afi": m.afi, "safi": m.safi, "family": family_name(m.afi, m.safi),
         "withdrawn": prefixes(&m.withdrawn),
+        "unparsed": hex(&m.unparsed),
     })
 }
 

@@ -409,6 +409,11 @@ pub struct MpReach {
     pub next_hops: Vec<IpAddr>,
     /// Announced prefixes (empty for families we do not handle).
     pub nlri: Vec<IpNet>,
+    /// For a family this crate does not parse (flowspec, VPN, ...): the
+    /// rest of the attribute after AFI and SAFI (next hop length, next
+    /// hop, reserved octet, NLRI), kept as it came and written back as it
+    /// came; empty otherwise.
+    pub unparsed: Vec<u8>,
 }
 
 /// MP_UNREACH_NLRI (RFC 4760).
@@ -428,6 +433,9 @@ pub struct MpUnreach {
     pub safi: u8,
     /// Withdrawn prefixes (empty for families we do not handle).
     pub withdrawn: Vec<IpNet>,
+    /// For a family this crate does not parse: the withdrawn routes as
+    /// they came (an End-of-RIB marker has none); empty otherwise.
+    pub unparsed: Vec<u8>,
 }
 
 /// An attribute kept as it came (optional attributes we do not interpret).
@@ -634,7 +642,11 @@ impl Value<'_> {
             safi,
             next_hops: Vec::new(),
             nlri: Vec::new(),
+            unparsed: Vec::new(),
         };
+        if Family::from_afi_safi(afi, safi).is_none() {
+            reach.unparsed = self.value[3..].to_vec();
+        }
         if let Some(family) = Family::from_afi_safi(afi, safi) {
             reach.next_hops = match nh.len() {
                 4 if afi == AFI_IPV4 => vec![IpAddr::V4(Ipv4Addr::from(u32_of(nh)))],
@@ -660,15 +672,19 @@ impl Value<'_> {
         let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
             return Err(self.optional_error("truncated MP_UNREACH_NLRI"));
         };
-        let withdrawn = match Family::from_afi_safi(afi, safi) {
-            Some(family) => decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
-                .map_err(|e| self.optional_error(e))?,
-            None => Vec::new(),
+        let (withdrawn, unparsed) = match Family::from_afi_safi(afi, safi) {
+            Some(family) => (
+                decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
+                    .map_err(|e| self.optional_error(e))?,
+                Vec::new(),
+            ),
+            None => (Vec::new(), r.rest().to_vec()),
         };
         Ok(MpUnreach {
             afi,
             safi,
             withdrawn,
+            unparsed,
         })
     }
 }
@@ -906,28 +922,13 @@ impl PathAttributes {
     pub fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
         self.encode_range(out, ctx, 0, 13);
         if let Some(mp) = &self.mp_reach {
-            let at = begin_attr(out, FLAG_OPTIONAL, MP_REACH_NLRI);
-            out.extend_from_slice(&mp.afi.to_be_bytes());
-            out.push(mp.safi);
-            let nh_at = out.len();
-            out.push(0);
-            for nh in &mp.next_hops {
-                match nh {
-                    IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
-                    IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
-                }
-            }
-            out[nh_at] = (out.len() - nh_at - 1) as u8;
-            out.push(0);
-            for p in &mp.nlri {
-                encode_prefix(out, p);
-            }
-            end_attr(out, at);
+            encode_mp_reach(mp, out);
         }
         if let Some(mp) = &self.mp_unreach {
             let at = begin_attr(out, FLAG_OPTIONAL, MP_UNREACH_NLRI);
             out.extend_from_slice(&mp.afi.to_be_bytes());
             out.push(mp.safi);
+            out.extend_from_slice(&mp.unparsed);
             for p in &mp.withdrawn {
                 encode_prefix(out, p);
             }
@@ -1102,6 +1103,32 @@ pub(crate) fn begin_ext_attr(out: &mut Vec<u8>, flags: u8, type_code: u8) -> Len
 }
 
 /// The AFI for an address family.
+/// MP_REACH_NLRI: AFI, SAFI, then next hops, a reserved octet and the
+/// prefixes, or what came for a family this crate does not parse.
+fn encode_mp_reach(mp: &MpReach, out: &mut Vec<u8>) {
+    let at = begin_attr(out, FLAG_OPTIONAL, MP_REACH_NLRI);
+    out.extend_from_slice(&mp.afi.to_be_bytes());
+    out.push(mp.safi);
+    if mp.unparsed.is_empty() {
+        let nh_at = out.len();
+        out.push(0);
+        for nh in &mp.next_hops {
+            match nh {
+                IpAddr::V4(a) => out.extend_from_slice(&a.octets()),
+                IpAddr::V6(a) => out.extend_from_slice(&a.octets()),
+            }
+        }
+        out[nh_at] = (out.len() - nh_at - 1) as u8;
+        out.push(0);
+        for p in &mp.nlri {
+            encode_prefix(out, p);
+        }
+    } else {
+        out.extend_from_slice(&mp.unparsed);
+    }
+    end_attr(out, at);
+}
+
 pub(crate) fn afi_of(ipv6: bool) -> u16 {
     if ipv6 {
         AFI_IPV6

@@ -101,6 +101,22 @@ fn update_summary(u: &Update) -> String {
     if let Some(m) = &a.mp_reach {
         let nh: Vec<String> = m.next_hops.iter().map(|n| n.to_string()).collect();
         let _ = write!(s, " mp-next-hop {}", nh.join(","));
+        if !m.unparsed.is_empty() {
+            let _ = write!(
+                s,
+                " announce {} (not parsed) {}",
+                family_name(m.afi, m.safi),
+                hex(&m.unparsed)
+            );
+        }
+    }
+    if let Some(m) = a.mp_unreach.as_ref().filter(|m| !m.unparsed.is_empty()) {
+        let _ = write!(
+            s,
+            " withdraw {} (not parsed) {}",
+            family_name(m.afi, m.safi),
+            hex(&m.unparsed)
+        );
     }
     if let Some(p) = a.full_as_path() {
         let _ = write!(s, " as-path [{p}]");

@@ -169,6 +169,7 @@ impl Update {
                     afi,
                     safi,
                     withdrawn: vec![],
+                    unparsed: vec![],
                 }),
                 ..Default::default()
             },
@@ -177,7 +178,17 @@ impl Update {
     }
 
     /// Whether this is an End-of-RIB marker (RFC 4724): an empty UPDATE for
-    /// IPv4, or one holding only an empty MP_UNREACH_NLRI.
+    /// IPv4, or one holding only an empty MP_UNREACH_NLRI (one that
+    /// withdraws routes of a family this crate does not parse is not).
+    ///
+    /// ```
+    /// use cue::bgp::wire::{parse_hex, DecodeContext, Message};
+    /// // A flowspec withdrawal (AFI 1, SAFI 133): routes, not End-of-RIB.
+    /// let bytes = parse_hex("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF0025020000000E900F000A0001850601200A000001").unwrap();
+    /// let Ok(Message::Update(u)) = Message::decode(&bytes, DecodeContext::default()) else { panic!() };
+    /// assert_eq!(u.end_of_rib(), None);
+    /// assert_eq!(u.attributes.mp_unreach.unwrap().unparsed.len(), 7);
+    /// ```
     pub fn end_of_rib(&self) -> Option<(u16, u8)> {
         let a = &self.attributes;
         if !self.withdrawn.is_empty() || !self.nlri.is_empty() {
@@ -189,6 +200,7 @@ impl Update {
         match &a.mp_unreach {
             Some(m)
                 if m.withdrawn.is_empty()
+                    && m.unparsed.is_empty()
                     && *a
                         == (PathAttributes {
                             mp_unreach: a.mp_unreach.clone(),
@@ -454,6 +466,44 @@ mod tests {
     use super::super::{AsPath, Community, Message, MpReach, Origin};
     use super::*;
 
+    /// MP_REACH_NLRI and MP_UNREACH_NLRI of a family not parsed (flowspec)
+    /// are kept whole and written back.
+    #[test]
+    fn routes_of_a_family_not_parsed_are_kept_and_written_back() {
+        let marker = "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF";
+        let withdraw = format!("{marker}0025020000000E900F000A0001850601200A000001");
+        // ORIGIN, AS_PATH and an MP_REACH_NLRI of AFI 1 SAFI 133: no next
+        // hop, a reserved octet, one flowspec rule.
+        let announce = format!(
+            "{marker}002C02000000154001010040020080\
+             0E0B00018500000501 18C00002"
+        )
+        .replace(' ', "");
+        for hex in [withdraw, announce] {
+            let bytes = super::super::parse_hex(&hex).unwrap();
+            let Ok(Message::Update(u)) = Message::decode(&bytes, DecodeContext::default()) else {
+                panic!("{hex} did not decode");
+            };
+            assert_eq!(u.end_of_rib(), None);
+            let unparsed = u
+                .attributes
+                .mp_reach
+                .as_ref()
+                .map(|m| &m.unparsed)
+                .or(u.attributes.mp_unreach.as_ref().map(|m| &m.unparsed))
+                .unwrap();
+            assert!(!unparsed.is_empty());
+            // --trace says so.
+            let summary = Message::Update(u.clone()).summary();
+            assert!(summary.contains("(not parsed)"), "{summary}");
+            // Written back whole (the attribute's length may take one
+            // octet where it came in two).
+            let again = Message::Update(u.clone()).to_bytes(DecodeContext::default());
+            let back = Message::decode(&again, DecodeContext::default());
+            assert_eq!(back, Ok(Message::Update(u)));
+        }
+    }
+
     fn ctx() -> DecodeContext {
         DecodeContext::with_four_octet_as(true)
     }
@@ -558,6 +608,7 @@ mod tests {
                 safi: 1,
                 next_hops: vec![Ipv6Addr::LOCALHOST.into()],
                 nlri: vec![net],
+                unparsed: vec![],
             })
         );
         assert_eq!(u.attributes.next_hop, None);
