@@ -119,7 +119,8 @@ fn gobgp_session() {
     assert_eq!(m.len(), 6);
     let Message::Open(open) = &m[0] else { panic!() };
     assert_eq!((open.asn(), open.hold_time), (65002, 90));
-    // FQDN (73) and extended next hop (5) are unknown to us and kept.
+    // FQDN (73) is unknown to us and kept; extended next hop (5) is read.
+    assert!(open.extended_next_hop_ipv4());
     let unknown: Vec<u8> = open
         .capabilities
         .iter()
@@ -128,7 +129,7 @@ fn gobgp_session() {
             _ => None,
         })
         .collect();
-    assert_eq!(unknown, vec![73, 5]);
+    assert_eq!(unknown, vec![73]);
 
     let Message::Update(u6) = &m[2] else { panic!() };
     assert_eq!(u6.attributes.origin, Some(Origin::Incomplete));
