@@ -242,3 +242,35 @@ fn listen_shows_routes_gobgp_sends() {
     });
     assert!(cue.terminate().status.success());
 }
+
+/// `--extended-next-hop` with GoBGP, which offers IPv4 via IPv6 on an IPv6
+/// session by itself: our IPv4 route arrives in MP_REACH_NLRI with the IPv6
+/// next hop.
+#[test]
+fn extended_next_hop_to_gobgp() {
+    if !have("gobgpd") {
+        return;
+    }
+    let port = free_port();
+    let g = Gobgp::start(&passive_gobgp_config(65002, "::1", port, "::1", 65001, ""));
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--extended-next-hop",
+        "-6",
+        "2001:db8::41",
+        "-a",
+        "192.0.2.41",
+        "65001",
+        "127.0.0.1",
+        "::1",
+    ]);
+    let attrs = wait_for("GoBGP to hold the IPv4 route", T, || {
+        gobgp_attrs(&g.rib("ipv4"), "192.0.2.41/32")
+    });
+    let mp = gobgp_attr(&attrs, 14).expect("MP_REACH_NLRI");
+    assert_eq!(mp["nexthop"], "2001:db8::41", "{mp}");
+    assert!(gobgp_attr(&attrs, 3).is_none(), "no NEXT_HOP attribute");
+    assert!(cue.terminate().status.success());
+}
