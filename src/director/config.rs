@@ -136,6 +136,111 @@ pub struct CheckConfig {
     pub command: Vec<String>,
 }
 
+impl CheckConfig {
+    /// A check of `kind` with every default (written in code rather than
+    /// read from a file; [`Config::validate`] checks it like the rest).
+    ///
+    /// ```
+    /// use cue::director::{CheckConfig, CheckType, Config, DestinationConfig, HttpMethod, Protocol, ServiceConfig};
+    /// use std::time::Duration;
+    /// let service = ServiceConfig::new("192.0.2.10".parse().unwrap(), 80, Protocol::Tcp)
+    ///     .destination(DestinationConfig::new("10.0.0.1".parse().unwrap(), 8080)
+    ///         .check(CheckConfig::new(CheckType::Http)
+    ///             .path("/health")
+    ///             .http_method(HttpMethod::Head)
+    ///             .interval(Duration::from_millis(500))
+    ///             .rule(3, 2, 2)));
+    /// let config = Config { services: vec![service], ..Default::default() };
+    /// assert!(config.validate().is_ok());
+    /// ```
+    pub fn new(kind: CheckType) -> CheckConfig {
+        CheckConfig {
+            kind,
+            port: None,
+            host: None,
+            path: None,
+            expect: Vec::new(),
+            method: None,
+            interval: None,
+            timeout: None,
+            window: None,
+            rise: None,
+            fall: None,
+            verify: false,
+            command: Vec::new(),
+        }
+    }
+
+    /// A command check running `argv` (no shell).
+    pub fn command(argv: impl IntoIterator<Item = impl Into<String>>) -> CheckConfig {
+        CheckConfig {
+            command: argv.into_iter().map(Into::into).collect(),
+            ..CheckConfig::new(CheckType::Command)
+        }
+    }
+
+    /// Probes this port rather than the destination's.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// HTTP Host header and TLS server name.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = Some(host.into());
+        self
+    }
+
+    /// HTTP path.
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = Some(path.into());
+        self
+    }
+
+    /// Accepted HTTP status codes (0 accepts any).
+    pub fn expect(mut self, codes: impl IntoIterator<Item = u16>) -> Self {
+        self.expect = codes.into_iter().collect();
+        self
+    }
+
+    /// The HTTP method (http and https checks).
+    pub fn http_method(mut self, method: HttpMethod) -> Self {
+        self.method = Some(method.as_str().into());
+        self
+    }
+
+    /// DNS over TCP rather than UDP (dns checks).
+    pub fn dns_over_tcp(mut self, tcp: bool) -> Self {
+        self.method = Some(if tcp { "tcp" } else { "udp" }.into());
+        self
+    }
+
+    /// Time between probes.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = Some(interval);
+        self
+    }
+
+    /// Time a probe may take.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Results kept, passes to come up, and the passes below which an up
+    /// check goes down.
+    pub fn rule(mut self, window: u8, rise: u8, fall: u8) -> Self {
+        (self.window, self.rise, self.fall) = (Some(window), Some(rise), Some(fall));
+        self
+    }
+
+    /// Verify the TLS certificate (https checks).
+    pub fn verify(mut self, verify: bool) -> Self {
+        self.verify = verify;
+        self
+    }
+}
+
 /// A destination (backend) as written in the file.
 ///
 /// ```
@@ -163,6 +268,71 @@ pub struct DestinationConfig {
 
 fn one() -> u32 {
     1
+}
+
+impl DestinationConfig {
+    /// A destination of weight 1, enabled, without checks yet.
+    pub fn new(address: IpAddr, port: u16) -> DestinationConfig {
+        DestinationConfig {
+            address,
+            port,
+            weight: 1,
+            disabled: false,
+            checks: Vec::new(),
+        }
+    }
+
+    /// Adds a check (every check must pass).
+    pub fn check(mut self, check: CheckConfig) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    /// Sets the weight (0 takes it out of service).
+    pub fn weight(mut self, weight: u32) -> Self {
+        self.weight = weight;
+        self
+    }
+}
+
+impl ServiceConfig {
+    /// A service on `address`:`port`/`protocol` that needs one healthy
+    /// destination, without destinations yet.
+    pub fn new(address: IpAddr, port: u16, protocol: Protocol) -> ServiceConfig {
+        ServiceConfig {
+            address,
+            port,
+            protocol,
+            required: 1,
+            scheduler: None,
+            persist: None,
+            sticky: false,
+            reset: false,
+            destinations: Vec::new(),
+            down: None,
+            drain_file: None,
+            drain_time: None,
+        }
+    }
+
+    /// Adds a destination.
+    pub fn destination(mut self, destination: DestinationConfig) -> Self {
+        self.destinations.push(destination);
+        self
+    }
+
+    /// Healthy destinations needed for the service to be up.
+    pub fn required(mut self, required: u32) -> Self {
+        self.required = required;
+        self
+    }
+
+    /// Keeps the VIP announced with these attributes while the service is
+    /// down.
+    pub fn backup(mut self, down: Backup) -> Self {
+        self.down = Some(down);
+        self
+    }
 }
 
 /// A service as written in the file.
@@ -566,6 +736,16 @@ pub enum HttpMethod {
     Head,
 }
 
+impl HttpMethod {
+    /// As written on the wire and in files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Head => "HEAD",
+        }
+    }
+}
+
 /// What a check probes, fully resolved: the key under which identical probes
 /// are shared between services.
 ///
@@ -858,6 +1038,45 @@ pub fn service_name(a: IpAddr, port: u16, p: Protocol) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A configuration built in code is the one its JSON reads as, and is
+    /// checked the same way.
+    #[test]
+    fn built_in_code_as_read_from_json() {
+        let built = ServiceConfig::new("192.0.2.10".parse().unwrap(), 80, Protocol::Tcp)
+            .required(1)
+            .destination(
+                DestinationConfig::new("10.0.0.1".parse().unwrap(), 8080)
+                    .weight(2)
+                    .check(
+                        CheckConfig::new(CheckType::Http)
+                            .path("/health")
+                            .http_method(HttpMethod::Head)
+                            .expect([200, 204])
+                            .interval(Duration::from_millis(500))
+                            .rule(3, 2, 2),
+                    )
+                    .check(CheckConfig::command(["/bin/true"]).timeout(Duration::from_secs(1))),
+            );
+        let read: ServiceConfig = serde_json::from_str(
+            r#"{"address": "192.0.2.10", "port": 80, "protocol": "tcp", "destinations": [
+              {"address": "10.0.0.1", "port": 8080, "weight": 2, "checks": [
+                {"type": "http", "path": "/health", "method": "HEAD", "expect": [200, 204],
+                 "interval": "500ms", "window": 3, "rise": 2, "fall": 2},
+                {"type": "command", "command": ["/bin/true"], "timeout": "1s"}]}]}"#,
+        )
+        .unwrap();
+        assert_eq!(built, read);
+        let bad = Config {
+            services: vec![built.destination(
+                DestinationConfig::new("10.0.0.2".parse().unwrap(), 80)
+                    .check(CheckConfig::new(CheckType::Tcp).rule(3, 4, 2)),
+            )],
+            ..Default::default()
+        };
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("10.0.0.2:80"), "{e}");
+    }
 
     const SAMPLE: &str = r#"{
       "services": [

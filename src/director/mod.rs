@@ -33,8 +33,9 @@ pub mod state;
 
 pub use check::{FailureCause, ProbeResult};
 pub use config::{
-    Backup, CheckProblem, CheckSpec, CheckType, Config, ConfigError, DestinationProblem, Protocol,
-    Rule, ServiceProblem,
+    Backup, CheckConfig, CheckProblem, CheckSpec, CheckType, Config, ConfigError,
+    DestinationConfig, DestinationProblem, HttpMethod, Protocol, Rule, ServiceConfig,
+    ServiceProblem,
 };
 pub use state::{DestinationStatus, DirectorEvent, DirectorState, ProbeStats, ServiceStatus};
 
