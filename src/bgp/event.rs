@@ -374,6 +374,25 @@ impl Event {
         }
     }
 
+    /// The NOTIFICATION's code and subcode, typed, for a
+    /// [`Event::Notification`] or [`Event::Malformed`].
+    ///
+    /// ```
+    /// use cue::bgp::{Direction, Event};
+    /// use cue::bgp::wire::{CeaseSubcode, NotificationKind};
+    /// let e = Event::Notification { peer: "192.0.2.1".into(), direction: Direction::Received,
+    ///     code: 6, subcode: 2, reason: String::new() };
+    /// assert_eq!(e.notification_kind(), Some(NotificationKind::Cease(CeaseSubcode::AdministrativeShutdown)));
+    /// ```
+    pub fn notification_kind(&self) -> Option<super::wire::NotificationKind> {
+        match self {
+            Event::Notification { code, subcode, .. } | Event::Malformed { code, subcode, .. } => {
+                Some(super::wire::NotificationKind::from_codes(*code, *subcode))
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn malformed(peer: &str, e: &AttributeError, withdrawn: Vec<IpNet>) -> Event {
         let n = e.error.notification();
         Event::Malformed {

@@ -37,7 +37,9 @@ pub use config::{
     DestinationConfig, DestinationProblem, HttpMethod, Protocol, Rule, ServiceConfig,
     ServiceProblem,
 };
-pub use state::{DestinationStatus, DirectorEvent, DirectorState, ProbeStats, ServiceStatus};
+pub use state::{
+    DestinationStatus, DirectorEvent, DirectorState, ProbeStats, ServiceId, ServiceStatus,
+};
 
 use crate::bgp::{event_channel, AttributeOverrides, EventSender, Events, DEFAULT_EVENT_BUFFER};
 use crate::lock;

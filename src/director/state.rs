@@ -3,7 +3,7 @@
 //! [`super::Director`] only runs the probes and feeds their results here.
 
 use super::check::{FailureCause, ProbeResult};
-use super::config::{service_name, socket_name, CheckSpec, Config, Protocol, ServiceConfig};
+use super::config::{socket_name, CheckSpec, Config, Protocol, ServiceConfig};
 use super::monitor::Monitor;
 use crate::bgp::AttributeOverrides;
 use serde::{Serialize, Serializer};
@@ -41,11 +41,47 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(d.as_secs_f64() * 1000.0)
 }
 
+/// A service, named by its VIP, port and protocol: `192.0.2.1:80/tcp` in
+/// text and JSON.
+///
+/// ```
+/// use cue::director::{Protocol, ServiceId};
+/// let s = ServiceId { address: "2001:db8::1".parse().unwrap(), port: 53, protocol: Protocol::Udp };
+/// assert_eq!(s.to_string(), "[2001:db8::1]:53/udp");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServiceId {
+    /// The VIP.
+    pub address: IpAddr,
+    /// The port.
+    pub port: u16,
+    /// The protocol.
+    pub protocol: Protocol,
+}
+
+impl std::fmt::Display for ServiceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            std::net::SocketAddr::new(self.address, self.port),
+            self.protocol
+        )
+    }
+}
+
+impl Serialize for ServiceId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// What the director reports.
 ///
 /// ```
-/// use cue::director::DirectorEvent;
-/// let e = DirectorEvent::Service { service: "192.0.2.1:80/tcp".into(), up: false, available: 0, required: 1 };
+/// use cue::director::{DirectorEvent, Protocol, ServiceId};
+/// let service = ServiceId { address: "192.0.2.1".parse().unwrap(), port: 80, protocol: Protocol::Tcp };
+/// let e = DirectorEvent::Service { service, up: false, available: 0, required: 1 };
 /// assert_eq!(
 ///     serde_json::to_string(&e).unwrap(),
 ///     r#"{"event":"service","service":"192.0.2.1:80/tcp","up":false,"available":0,"required":1}"#
@@ -56,10 +92,10 @@ fn millis<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
 pub enum DirectorEvent {
     /// One probe finished.
     Probe {
-        /// The destination probed (`addr:port` of the check).
-        target: String,
+        /// The address and port probed.
+        target: std::net::SocketAddr,
         /// The kind of check.
-        check: String,
+        check: super::config::CheckType,
         /// Whether it passed.
         ok: bool,
         /// What was seen.
@@ -70,10 +106,10 @@ pub enum DirectorEvent {
     },
     /// A destination came up or went down.
     Destination {
-        /// `vip:port/proto`.
-        service: String,
-        /// `addr:port`.
-        destination: String,
+        /// The service.
+        service: ServiceId,
+        /// The destination's address and port.
+        destination: std::net::SocketAddr,
         /// New state.
         up: bool,
         /// Why (the failing check's diagnostic when down).
@@ -81,8 +117,8 @@ pub enum DirectorEvent {
     },
     /// A service came up or went down.
     Service {
-        /// `vip:port/proto`.
-        service: String,
+        /// The service.
+        service: ServiceId,
         /// New state.
         up: bool,
         /// Healthy destinations.
@@ -519,8 +555,8 @@ impl DirectorState {
             return vec![];
         }
         let mut events = vec![DirectorEvent::Probe {
-            target: socket_name(spec.address, spec.port),
-            check: spec.kind.to_string(),
+            target: std::net::SocketAddr::new(spec.address, spec.port),
+            check: spec.kind,
             ok: result.ok,
             diagnostic: result.diagnostic.clone(),
             took: result.took,
@@ -564,7 +600,11 @@ impl DirectorState {
         for &si in services {
             let s = &self.config.services[si];
             let sk = key(s);
-            let sname = service_name(s.address, s.port, s.protocol);
+            let sname = ServiceId {
+                address: s.address,
+                port: s.port,
+                protocol: s.protocol,
+            };
             let mut available = 0;
             for (di, d) in s.destinations.iter().enumerate() {
                 let (ok, diagnostic) = self.destination_health(si, di);
@@ -575,8 +615,8 @@ impl DirectorState {
                 if entry.up != ok {
                     *entry = Since { up: ok, since: now };
                     events.push(DirectorEvent::Destination {
-                        service: sname.clone(),
-                        destination: socket_name(d.address, d.port),
+                        service: sname,
+                        destination: std::net::SocketAddr::new(d.address, d.port),
                         up: ok,
                         diagnostic,
                     });
