@@ -4,7 +4,8 @@
 //! BFD: the session comes up with BFD; `kill -STOP` of cue-bgp makes BIRD
 //! drop the route within about interval x multiplier; a BIRD that stops
 //! answering makes cue-bgp close its session (Cease / BFD Down) within the
-//! same, and the session comes back with BFD.
+//! same, and the session comes back with BFD. Then the same against FRR's
+//! bfdd and bgpd.
 
 mod common;
 
@@ -286,4 +287,160 @@ protocol bgp to_cue {
     let done = cue.terminate();
     assert!(done.status.success(), "{}", done.stderr);
     assert!(done.stdout.contains(r#""bfd":"UP""#), "{}", done.stdout);
+}
+
+/// FRR in `b`: zebra (for bgpd to reach bfdd; it learns only the
+/// namespace's connected routes, bgpd runs with `--no_kernel`), bfdd with
+/// a peer at 100 ms x 3, and bgpd with `neighbor 10.77.0.1 bfd`, all in a
+/// scratch directory owned by the `frr` user they run as.
+struct FrrBfd {
+    dir: Scratch,
+    children: Vec<std::process::Child>,
+}
+
+impl FrrBfd {
+    fn start(link: &Link) -> FrrBfd {
+        let dir = Scratch::new("frr-bfd");
+        let d = dir.0.to_str().unwrap().to_string();
+        std::fs::write(dir.path("zebra.conf"), "hostname cue-test\n").unwrap();
+        std::fs::write(
+            dir.path("bfdd.conf"),
+            "bfd\n peer 10.77.0.1 local-address 10.77.0.2\n  receive-interval 100\n  \
+             transmit-interval 100\n  detect-multiplier 3\n !\n!\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path("bgpd.conf"),
+            "router bgp 65002\n bgp router-id 10.77.0.2\n no bgp ebgp-requires-policy\n \
+             neighbor 10.77.0.1 remote-as 65001\n neighbor 10.77.0.1 passive\n \
+             neighbor 10.77.0.1 timers 10 30\n neighbor 10.77.0.1 bfd\n!\n",
+        )
+        .unwrap();
+        let _ = Command::new("chown").args(["-R", "frr:frr", &d]).status();
+        let zserv = format!("{d}/zserv.api");
+        let daemon = |name: &str, extra: &[&str]| {
+            let log = std::fs::File::create(dir.path(&format!("{name}.log"))).unwrap();
+            Command::new("ip")
+                .args(["netns", "exec", &link.b, &format!("/usr/lib/frr/{name}")])
+                .args(["-z", &zserv, "--vty_socket", &d])
+                .arg("-i")
+                .arg(dir.path(&format!("{name}.pid")))
+                .arg("-f")
+                .arg(dir.path(&format!("{name}.conf")))
+                .args(extra)
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        };
+        let mut children = vec![daemon("zebra", &[])];
+        wait_for("zebra's socket", T, || {
+            dir.path("zserv.api").exists().then_some(())
+        });
+        let bfdctl = format!("{d}/bfdd.sock");
+        children.push(daemon("bfdd", &["--bfdctl", &bfdctl]));
+        children.push(daemon(
+            "bgpd",
+            &["-S", "-n", "-l", "10.77.0.2", "-p", "179"],
+        ));
+        let frr = FrrBfd { dir, children };
+        wait_for("bgpd's vty", T, || {
+            frr.vtysh("bgpd", "show bgp summary")
+                .contains("10.77.0.1")
+                .then_some(())
+        });
+        frr
+    }
+
+    fn vtysh(&self, daemon: &str, cmd: &str) -> String {
+        Command::new("vtysh")
+            .arg("--vty_socket")
+            .arg(&self.dir.0)
+            .args(["-d", daemon, "-c", cmd])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    }
+
+    fn has_route(&self) -> bool {
+        self.vtysh("bgpd", "show bgp ipv4 unicast 203.0.113.7/32 json")
+            .contains("\"paths\"")
+    }
+
+    /// Sends `sig` to every daemon.
+    fn signal(&self, sig: &str) {
+        for c in &self.children {
+            signal(c.id(), sig);
+        }
+    }
+}
+
+impl Drop for FrrBfd {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The same against FRR's bfdd and bgpd (`neighbor ... bfd`).
+#[test]
+fn bfd_with_frr_fails_over_in_a_fraction_of_the_hold_time() {
+    if !have(BGPD) || !have("vtysh") || !have("/usr/lib/frr/bfdd") {
+        return;
+    }
+    if !is_root() || !have("ip") {
+        return skip("network namespaces need root and iproute2");
+    }
+    let Some(link) = Link::new() else {
+        return skip("this machine does not let us create network namespaces");
+    };
+    let frr = FrrBfd::start(&link);
+    let cue = speaker(&link);
+    wait_for("the route at FRR over a session with BFD", T, || {
+        frr.has_route().then_some(())
+    });
+    wait_for("FRR's BFD session up", T, || {
+        frr.vtysh("bfdd", "show bfd peers brief")
+            .lines()
+            .any(|l| l.contains("10.77.0.1") && l.contains(" up "))
+            .then_some(())
+    });
+    signal(cue.pid(), "-STOP");
+    let stopped = Instant::now();
+    wait_for("FRR to drop the route", T, || {
+        (!frr.has_route()).then_some(())
+    });
+    let withdrawn = stopped.elapsed();
+    signal(cue.pid(), "-CONT");
+    assert!(
+        withdrawn < Duration::from_secs(3),
+        "FRR withdrew after {withdrawn:?}"
+    );
+    eprintln!("FRR withdrew the route {withdrawn:?} after cue-bgp stopped (100 ms x 3)");
+    wait_for("the route back at FRR", T, || frr.has_route().then_some(()));
+
+    let before = cue.stdout().lines().count();
+    frr.signal("-STOP");
+    let stopped = Instant::now();
+    let line = wait_for("cue-bgp to close on BFD down", T, || {
+        cue.stdout()
+            .lines()
+            .skip(before)
+            .find(|l| l.contains(r#""event":"down""#) && l.contains("BFD down"))
+            .map(str::to_string)
+    });
+    let closed = stopped.elapsed();
+    frr.signal("-CONT");
+    assert!(
+        closed < Duration::from_secs(3),
+        "closed after {closed:?}: {line}"
+    );
+    eprintln!("cue-bgp closed {closed:?} after FRR stopped: {line}");
+    wait_for("the route back after FRR resumes", T, || {
+        frr.has_route().then_some(())
+    });
+    assert!(cue.terminate().status.success());
 }

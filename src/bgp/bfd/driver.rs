@@ -10,7 +10,7 @@ use super::{
     BfdConfig, BfdSession, BfdState, ControlPacket, Diagnostic, MULTIHOP_PORT, SINGLE_HOP_PORT,
 };
 use crate::lock;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -41,32 +41,50 @@ struct Routes {
 }
 
 /// The receiving sockets of the process, with their routes; gone (its
-/// sockets closed) with the last BFD session.
+/// sockets closed, within [`RECEIVE_TICK`]) with the last BFD session.
+///
+/// Each socket is read by a thread of its own, not a task: BFD sessions of
+/// several tokio runtimes share the sockets, and a runtime that ends must
+/// not take the reading of the others' packets with it.
 struct Hub {
     routes: Mutex<Routes>,
-    listeners: Mutex<HashMap<(bool, bool), JoinHandle<()>>>,
+    listening: Mutex<HashSet<(bool, bool)>>,
 }
 
-impl Drop for Hub {
-    fn drop(&mut self) {
-        for (_, t) in lock(&self.listeners).drain() {
-            t.abort();
-        }
-    }
+/// How often a receiving thread looks whether its hub is gone.
+const RECEIVE_TICK: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The hub, and the threads reading for it (or for one that is gone).
+struct Hubs {
+    current: Weak<Hub>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+fn hubs() -> &'static Mutex<Hubs> {
+    static HUBS: OnceLock<Mutex<Hubs>> = OnceLock::new();
+    HUBS.get_or_init(|| {
+        Mutex::new(Hubs {
+            current: Weak::new(),
+            threads: Vec::new(),
+        })
+    })
 }
 
 fn hub() -> Arc<Hub> {
-    static HUB: OnceLock<Mutex<Weak<Hub>>> = OnceLock::new();
-    let cell = HUB.get_or_init(|| Mutex::new(Weak::new()));
-    let mut weak = lock(cell);
-    if let Some(h) = weak.upgrade() {
+    let mut hubs = lock(hubs());
+    if let Some(h) = hubs.current.upgrade() {
         return h;
+    }
+    // The last hub's threads end within a tick: their sockets are closed
+    // before new ones are bound to the same ports.
+    for t in hubs.threads.drain(..) {
+        let _ = t.join();
     }
     let h = Arc::new(Hub {
         routes: Mutex::default(),
-        listeners: Mutex::default(),
+        listening: Mutex::default(),
     });
-    *weak = Arc::downgrade(&h);
+    hubs.current = Arc::downgrade(&h);
     h
 }
 
@@ -103,8 +121,8 @@ fn set_int(
 impl Hub {
     /// Makes sure a socket receives on `port` for the family of `ipv6`.
     fn listen(self: &Arc<Self>, ipv6: bool, multihop: bool) -> io::Result<()> {
-        let mut listeners = lock(&self.listeners);
-        if listeners.contains_key(&(ipv6, multihop)) {
+        let mut listening = lock(&self.listening);
+        if listening.contains(&(ipv6, multihop)) {
             return Ok(());
         }
         let port = if multihop {
@@ -128,13 +146,15 @@ impl Hub {
         } else {
             set_int(&s, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
         }
-        s.set_reuse_address(true)?;
-        s.set_nonblocking(true)?;
+        s.set_read_timeout(Some(RECEIVE_TICK))?;
         s.bind(&addr.into())
             .map_err(|e| io::Error::new(e.kind(), format!("BFD: binding UDP {addr}: {e}")))?;
-        let sock = UdpSocket::from_std(s.into())?;
         let hub = Arc::downgrade(self);
-        listeners.insert((ipv6, multihop), tokio::spawn(receive(sock, hub, multihop)));
+        let thread = std::thread::Builder::new()
+            .name(format!("cue-bfd-{port}"))
+            .spawn(move || receive(s, hub, multihop))?;
+        listening.insert((ipv6, multihop));
+        lock(hubs()).threads.push(thread);
         Ok(())
     }
 
@@ -154,9 +174,8 @@ impl Hub {
 }
 
 /// Reads one datagram (up to 512 octets) with its TTL or hop limit.
-fn recv_with_ttl(sock: &UdpSocket) -> io::Result<(Vec<u8>, SocketAddr, Option<u8>)> {
+fn recv_with_ttl(s: &socket2::Socket) -> io::Result<(Vec<u8>, SocketAddr, Option<u8>)> {
     use std::mem::MaybeUninit;
-    let s = socket2::SockRef::from(sock);
     let mut data = [MaybeUninit::new(0u8); 512];
     let mut control = [MaybeUninit::new(0u8); 64];
     let mut addr = socket2::SockAddr::from(SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -213,16 +232,21 @@ fn ttl_of(control: &[u8]) -> Option<u8> {
     None
 }
 
-/// The receiving loop of one socket: each valid packet to its session.
-async fn receive(sock: UdpSocket, hub: Weak<Hub>, multihop: bool) {
+/// The receiving loop of one socket (a thread): each valid packet to its
+/// session, until the hub is gone.
+fn receive(sock: socket2::Socket, hub: Weak<Hub>, multihop: bool) {
     loop {
-        let got = sock
-            .async_io(tokio::io::Interest::READABLE, || recv_with_ttl(&sock))
-            .await;
-        let (buf, from, ttl) = match got {
+        let (buf, from, ttl) = match recv_with_ttl(&sock) {
             Ok(r) => r,
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                if hub.strong_count() == 0 {
+                    return;
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::debug!(error = %e, "BFD: receive");
+                std::thread::sleep(RECEIVE_TICK / 10);
                 continue;
             }
         };
