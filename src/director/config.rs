@@ -484,12 +484,15 @@ pub struct Config {
 #[non_exhaustive]
 pub enum ConfigError {
     /// Not JSON, or not of the file's shape (unknown field, wrong type).
-    #[error("line {line} column {column}: {message}")]
+    #[error("line {line} column {column}: {}{message}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
     Syntax {
         /// Line of the problem (1-based).
         line: usize,
         /// Column of the problem (1-based).
         column: usize,
+        /// Where in the file's structure, as `services[3].destinations[0].address`
+        /// (empty when the text is not JSON at all).
+        path: String,
         /// What the JSON reader says.
         message: String,
     },
@@ -829,16 +832,28 @@ impl Default for Rule {
 impl Config {
     /// Parses and checks a JSON configuration.
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
-        let config: Config = serde_json::from_str(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: serde_json::Error, path: String| ConfigError::Syntax {
             line: e.line(),
             column: e.column(),
+            path,
             message: e
                 .to_string()
                 .split(" at line ")
                 .next()
                 .unwrap_or_default()
                 .to_string(),
+        };
+        let mut reader = serde_json::Deserializer::from_str(text);
+        let config: Config = serde_path_to_error::deserialize(&mut reader).map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." || path == "?" {
+                String::new()
+            } else {
+                path
+            };
+            syntax(e.into_inner(), path)
         })?;
+        reader.end().map_err(|e| syntax(e, String::new()))?;
         config.validate()?;
         Ok(config)
     }
@@ -1038,6 +1053,37 @@ pub fn service_name(a: IpAddr, port: u16, p: Protocol) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A JSON error says where in the file's structure it is.
+    #[test]
+    fn a_json_error_names_its_path() {
+        let e = Config::from_json(
+            r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp"},
+              {"address": "192.0.2.2", "port": 80, "protocol": "tcp", "destinations": [
+                {"address": "10.0.0.1", "port": 80},
+                {"address": "10.0.0.300", "port": 80}]}]}"#,
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("services[1].destinations[1].address: invalid IP address syntax"),
+            "{text}"
+        );
+        assert_eq!(e.field(), "json");
+        let e = Config::from_json(
+            r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "sctp"}]}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("services[0].protocol: unknown variant"), "{e}");
+        // Not JSON at all: no path; trailing text after the object too.
+        let e = Config::from_json("{").unwrap_err().to_string();
+        assert!(e.starts_with("line 1 column 1: EOF"), "{e}");
+        let e = Config::from_json(r#"{"services": []} x"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("trailing characters"), "{e}");
+    }
 
     /// A configuration built in code is the one its JSON reads as, and is
     /// checked the same way.

@@ -238,7 +238,12 @@ fn receive(sock: socket2::Socket, hub: Weak<Hub>, multihop: bool) {
     loop {
         let (buf, from, ttl) = match recv_with_ttl(&sock) {
             Ok(r) => r,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 if hub.strong_count() == 0 {
                     return;
                 }
