@@ -235,7 +235,7 @@ impl Message {
         match self {
             Message::Open(open) => open.encode(out),
             Message::Update(update) => update.encode(out, ctx),
-            Message::Notification(n) => n.encode(out),
+            Message::Notification(n) => n.encode(out, ctx.max_message_len()),
             Message::Keepalive => {
                 let start = begin_message(out, msg_type::KEEPALIVE);
                 finish_message(out, start);

@@ -75,11 +75,13 @@ impl Notification {
         }
     }
 
-    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+    /// Writes the message, its data cut to fit `max_len` octets (4,096, or
+    /// 65,535 where extended messages were negotiated).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>, max_len: usize) {
         let start = begin_message(out, msg_type::NOTIFICATION);
         out.push(self.code);
         out.push(self.subcode);
-        let room = super::MAX_MESSAGE_LEN - super::HEADER_LEN - 2;
+        let room = max_len - super::HEADER_LEN - 2;
         out.extend_from_slice(&self.data[..self.data.len().min(room)]);
         finish_message(out, start);
     }
