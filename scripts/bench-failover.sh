@@ -75,6 +75,25 @@ start_backend() {
 }
 stop_backend() { kill "$backend"; wait "$backend" 2>/dev/null || true; backend=""; }
 
+# The instant (ns since the epoch) of BIRD's last log line about the VIP
+# with WORD ("added", "removed"), once there are more than N of them.
+vip_lines() { grep -c "$1.*192.0.2.10/32" "$work/bird.log" || true; }
+wait_vip() {
+  local word=$1 n=$2 deadline=$(( $(date +%s) + 60 ))
+  while [ "$(vip_lines "$word")" -le "$n" ]; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "no '$word' of the route at BIRD within 60 s" >&2; tail -5 "$work/bird.log" >&2; exit 1
+    fi
+    sleep 0.01
+  done
+  local ts
+  ts=$(grep "$word.*192.0.2.10/32" "$work/bird.log" | tail -n 1 | cut -c1-23)
+  TZ=UTC date -d "$ts" +%s%N
+}
+
+# Median and worst of the numbers on standard input.
+stats() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms | %.0f ms", m, v[NR] }'; }
+
 if [ "$bfd" = 1 ]; then
   # BIRD inside the namespace, cue-bgp outside, one hop apart.
   cat > "$work/bird.conf" <<CONF
@@ -95,20 +114,6 @@ protocol bgp lb {
 }
 CONF
   ip netns exec "$ns" bird -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
-  vip_lines() { grep -c "$1.*192.0.2.10/32" "$work/bird.log" || true; }
-  wait_vip() {
-    local word=$1 n=$2 deadline=$(( $(date +%s) + 60 ))
-    while [ "$(vip_lines "$word")" -le "$n" ]; do
-      if [ "$(date +%s)" -ge "$deadline" ]; then
-        echo "no '$word' of the route at BIRD within 60 s" >&2; tail -5 "$work/bird.log" >&2; exit 1
-      fi
-      sleep 0.01
-    done
-    local ts
-    ts=$(grep "$1.*192.0.2.10/32" "$work/bird.log" | tail -n 1 | cut -c1-23)
-    TZ=UTC date -d "$ts" +%s%N
-  }
-  stats() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms | %.0f ms", m, v[NR] }'; }
   echo "| profile | detection time | withdrawn at BIRD after SIGSTOP, median | worst | repetitions |"
   echo "|---|---|---|---|---|"
   for profile in hold bfd300 bfd100; do
@@ -152,25 +157,6 @@ protocol bgp lb {
 }
 CONF
 bird -c "$work/bird.conf" -s "$work/bird.ctl" -P "$work/bird.pid"
-
-# The instant (ns since the epoch) of BIRD's last log line about the VIP
-# with WORD ("added", "removed"), once there are more than N of them.
-vip_lines() { grep -c "$1.*192.0.2.10/32" "$work/bird.log" || true; }
-wait_vip() {
-  local word=$1 n=$2 deadline=$(( $(date +%s) + 60 ))
-  while [ "$(vip_lines "$word")" -le "$n" ]; do
-    if [ "$(date +%s)" -ge "$deadline" ]; then
-      echo "no '$word' of the VIP at BIRD within 60 s" >&2; tail -5 "$work/bird.log" >&2; exit 1
-    fi
-    sleep 0.01
-  done
-  local ts
-  ts=$(grep "$word.*192.0.2.10/32" "$work/bird.log" | tail -n 1 | cut -c1-23)
-  TZ=UTC date -d "$ts" +%s%N
-}
-
-# Median and worst of the numbers on standard input.
-stats() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f ms | %.0f ms", m, v[NR] }'; }
 
 echo "| profile | failure | goal: withdrawn within | withdrawn at BIRD, median | worst | goal: back within | back at BIRD, median | worst |"
 echo "|---|---|---|---|---|---|---|---|"

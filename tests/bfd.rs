@@ -16,43 +16,16 @@ use std::time::{Duration, Instant};
 const T: Duration = Duration::from_secs(20);
 
 /// Two namespaces joined by a veth pair: `a` (10.77.0.1) for cue-bgp, `b`
-/// (10.77.0.2) for BIRD.
-struct Link {
-    a: String,
-    b: String,
-}
+/// (10.77.0.2) for the daemon.
+type Link = Veth;
 
-impl Link {
-    fn new() -> Option<Link> {
-        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = std::process::id() % 100_000;
-        let (a, b) = (format!("bfd{id}-{n}a"), format!("bfd{id}-{n}b"));
-        let link = Link {
-            a: a.clone(),
-            b: b.clone(),
-        };
-        let ok = ip(&["netns", "add", &a])
-            && ip(&["netns", "add", &b])
-            && ip(&[
-                "link", "add", "va", "netns", &a, "type", "veth", "peer", "name", "vb", "netns", &b,
-            ])
-            && ip(&["-n", &a, "addr", "add", "10.77.0.1/24", "dev", "va"])
-            && ip(&["-n", &b, "addr", "add", "10.77.0.2/24", "dev", "vb"])
-            && [&a, &b]
-                .iter()
-                .all(|n| ip(&["-n", n, "link", "set", "lo", "up"]))
-            && ip(&["-n", &a, "link", "set", "va", "up"])
-            && ip(&["-n", &b, "link", "set", "vb", "up"]);
-        ok.then_some(link)
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        ip(&["netns", "del", &self.a]);
-        ip(&["netns", "del", &self.b]);
-    }
+fn link() -> Option<Link> {
+    let v = Veth::new("bfd")?;
+    let ok = v.ip(false, &["addr", "add", "10.77.0.1/24", "dev", "va"])
+        && v.ip(true, &["addr", "add", "10.77.0.2/24", "dev", "vb"])
+        && v.ip(false, &["link", "set", "va", "up"])
+        && v.ip(true, &["link", "set", "vb", "up"]);
+    ok.then_some(v)
 }
 
 /// BIRD in `b`, waiting for cue-bgp at 10.77.0.1 (iBGP, hold time 30 s),
@@ -111,6 +84,47 @@ fn signal(pid: u32, sig: &str) {
     let _ = Command::new("kill").args([sig, &pid.to_string()]).status();
 }
 
+/// Failover both ways with a peer `name` that holds our route while
+/// `has_route` says so, and that `stop` sends signals to: cue-bgp is
+/// stopped (a hung process), the peer's BFD misses three packets and its
+/// BGP session goes with the route, long before the 30 s hold time; the
+/// route comes back; then the peer is stopped and cue-bgp's BFD closes the
+/// session at once.
+fn both_ways(name: &str, cue: &Cue, has_route: impl Fn() -> bool, stop: impl Fn(&str)) {
+    signal(cue.pid(), "-STOP");
+    let stopped = Instant::now();
+    wait_for(&format!("{name} to drop the route"), T, || {
+        (!has_route()).then_some(())
+    });
+    let withdrawn = stopped.elapsed();
+    signal(cue.pid(), "-CONT");
+    assert!(
+        withdrawn < Duration::from_secs(3),
+        "{name} withdrew after {withdrawn:?}"
+    );
+    eprintln!("{name} withdrew the route {withdrawn:?} after cue-bgp stopped (100 ms x 3)");
+    wait_for("the route back", T, || has_route().then_some(()));
+
+    let before = cue.stdout().lines().count();
+    stop("-STOP");
+    let stopped = Instant::now();
+    let line = wait_for("cue-bgp to close on BFD down", T, || {
+        cue.stdout()
+            .lines()
+            .skip(before)
+            .find(|l| l.contains(r#""event":"down""#) && l.contains("BFD down"))
+            .map(str::to_string)
+    });
+    let closed = stopped.elapsed();
+    stop("-CONT");
+    assert!(
+        closed < Duration::from_secs(3),
+        "closed after {closed:?}: {line}"
+    );
+    assert!(line.contains("control detection time expired"), "{line}");
+    eprintln!("cue-bgp closed {closed:?} after {name} stopped: {line}");
+}
+
 #[test]
 fn bfd_with_bird_fails_over_in_a_fraction_of_the_hold_time() {
     if !have("bird") {
@@ -119,7 +133,7 @@ fn bfd_with_bird_fails_over_in_a_fraction_of_the_hold_time() {
     if !is_root() || !have("ip") {
         return skip("network namespaces need root and iproute2");
     }
-    let Some(link) = Link::new() else {
+    let Some(link) = link() else {
         return skip("this machine does not let us create network namespaces");
     };
     let bird = bird(&link);
@@ -132,43 +146,7 @@ fn bfd_with_bird_fails_over_in_a_fraction_of_the_hold_time() {
         (sessions.contains("10.77.0.1") && sessions.contains(" Up ")).then_some(())
     });
 
-    // cue-bgp stops (a hung process): BIRD's BFD misses three packets and
-    // its BGP session goes, with the route, long before the 30 s hold time.
-    signal(cue.pid(), "-STOP");
-    let stopped = Instant::now();
-    wait_for("BIRD to drop the route", T, || {
-        (!has_route(&bird)).then_some(())
-    });
-    let withdrawn = stopped.elapsed();
-    signal(cue.pid(), "-CONT");
-    assert!(
-        withdrawn < Duration::from_secs(3),
-        "BIRD withdrew after {withdrawn:?}"
-    );
-    eprintln!("BIRD withdrew the route {withdrawn:?} after cue-bgp stopped (100 ms x 3)");
-
-    // It comes back with BFD.
-    wait_for("the route back", T, || has_route(&bird).then_some(()));
-
-    // BIRD stops: cue-bgp's BFD loses it and closes the session at once.
-    let before = cue.stdout().lines().count();
-    bird.signal("-STOP");
-    let stopped = Instant::now();
-    let line = wait_for("cue-bgp to close on BFD down", T, || {
-        cue.stdout()
-            .lines()
-            .skip(before)
-            .find(|l| l.contains(r#""event":"down""#) && l.contains("BFD down"))
-            .map(str::to_string)
-    });
-    let closed = stopped.elapsed();
-    bird.signal("-CONT");
-    assert!(
-        closed < Duration::from_secs(3),
-        "closed after {closed:?}: {line}"
-    );
-    assert!(line.contains("control detection time expired"), "{line}");
-    eprintln!("cue-bgp closed {closed:?} after BIRD stopped: {line}");
+    both_ways("BIRD", &cue, || has_route(&bird), |sig| bird.signal(sig));
     // And it comes back once BFD is up again.
     wait_for("the session back after BIRD resumes", T, || {
         (has_route(&bird)
@@ -191,7 +169,7 @@ fn without_bfd_at_the_peer_the_session_never_comes_up() {
     if !is_root() || !have("ip") {
         return skip("network namespaces need root and iproute2");
     }
-    let Some(link) = Link::new() else {
+    let Some(link) = link() else {
         return skip("this machine does not let us create network namespaces");
     };
     // BIRD without BFD: RFC 5882, no BGP session while BFD is down.
@@ -229,7 +207,7 @@ fn listen_with_multihop_bfd_takes_a_bird_that_dials() {
     if !is_root() || !have("ip") {
         return skip("network namespaces need root and iproute2");
     }
-    let Some(link) = Link::new() else {
+    let Some(link) = link() else {
         return skip("this machine does not let us create network namespaces");
     };
     let bird = Bird::start_in(
@@ -394,7 +372,7 @@ fn bfd_with_frr_fails_over_in_a_fraction_of_the_hold_time() {
     if !is_root() || !have("ip") {
         return skip("network namespaces need root and iproute2");
     }
-    let Some(link) = Link::new() else {
+    let Some(link) = link() else {
         return skip("this machine does not let us create network namespaces");
     };
     let frr = FrrBfd::start(&link);
@@ -408,37 +386,7 @@ fn bfd_with_frr_fails_over_in_a_fraction_of_the_hold_time() {
             .any(|l| l.contains("10.77.0.1") && l.contains(" up "))
             .then_some(())
     });
-    signal(cue.pid(), "-STOP");
-    let stopped = Instant::now();
-    wait_for("FRR to drop the route", T, || {
-        (!frr.has_route()).then_some(())
-    });
-    let withdrawn = stopped.elapsed();
-    signal(cue.pid(), "-CONT");
-    assert!(
-        withdrawn < Duration::from_secs(3),
-        "FRR withdrew after {withdrawn:?}"
-    );
-    eprintln!("FRR withdrew the route {withdrawn:?} after cue-bgp stopped (100 ms x 3)");
-    wait_for("the route back at FRR", T, || frr.has_route().then_some(()));
-
-    let before = cue.stdout().lines().count();
-    frr.signal("-STOP");
-    let stopped = Instant::now();
-    let line = wait_for("cue-bgp to close on BFD down", T, || {
-        cue.stdout()
-            .lines()
-            .skip(before)
-            .find(|l| l.contains(r#""event":"down""#) && l.contains("BFD down"))
-            .map(str::to_string)
-    });
-    let closed = stopped.elapsed();
-    frr.signal("-CONT");
-    assert!(
-        closed < Duration::from_secs(3),
-        "closed after {closed:?}: {line}"
-    );
-    eprintln!("cue-bgp closed {closed:?} after FRR stopped: {line}");
+    both_ways("FRR", &cue, || frr.has_route(), |sig| frr.signal(sig));
     wait_for("the route back after FRR resumes", T, || {
         frr.has_route().then_some(())
     });

@@ -12,65 +12,22 @@ use std::time::Duration;
 
 const T: Duration = Duration::from_secs(15);
 
-/// Two namespaces joined by a veth pair, removed on drop.
-struct Link {
-    a: String,
-    b: String,
-}
-
-impl Link {
-    fn new() -> Option<Link> {
-        let id = std::process::id() % 100_000;
-        let link = Link {
-            a: format!("cue{id}a"),
-            b: format!("cue{id}b"),
-        };
-        let (a, b) = (link.a.as_str(), link.b.as_str());
-        let ok = ip(&["netns", "add", a])
-            && ip(&["netns", "add", b])
-            && ip(&[
-                "link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b,
-            ])
-            // Only the addresses we give: no automatic link-local one.
-            && ip(&["-n", a, "link", "set", "va", "addrgenmode", "none"])
-            && ip(&["-n", b, "link", "set", "vb", "addrgenmode", "none"])
-            && ip(&["-n", a, "link", "set", "lo", "up"])
-            && ip(&["-n", b, "link", "set", "lo", "up"])
-            && ip(&["-n", a, "addr", "add", "fe80::1/64", "dev", "va", "nodad"])
-            && ip(&["-n", b, "addr", "add", "fe80::2/64", "dev", "vb", "nodad"])
-            && ip(&[
-                "-n",
-                a,
-                "addr",
-                "add",
-                "2001:db8:ff::1/64",
-                "dev",
-                "va",
-                "nodad",
-            ])
-            && ip(&[
-                "-n",
-                b,
-                "addr",
-                "add",
-                "2001:db8:ff::2/64",
-                "dev",
-                "vb",
-                "nodad",
-            ])
-            && ip(&["-n", a, "addr", "add", "192.0.2.1/24", "dev", "va"])
-            && ip(&["-n", b, "addr", "add", "192.0.2.2/24", "dev", "vb"])
-            && ip(&["-n", a, "link", "set", "va", "up"])
-            && ip(&["-n", b, "link", "set", "vb", "up"]);
-        ok.then_some(link)
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        ip(&["netns", "del", &self.a]);
-        ip(&["netns", "del", &self.b]);
-    }
+/// Two namespaces joined by a veth pair, with link-local, global and IPv4
+/// addresses on it.
+fn link() -> Option<Veth> {
+    let v = Veth::new("cue")?;
+    let ok = // Only the addresses we give: no automatic link-local one.
+        v.ip(false, &["link", "set", "va", "addrgenmode", "none"])
+        && v.ip(true, &["link", "set", "vb", "addrgenmode", "none"])
+        && v.ip(false, &["addr", "add", "fe80::1/64", "dev", "va", "nodad"])
+        && v.ip(true, &["addr", "add", "fe80::2/64", "dev", "vb", "nodad"])
+        && v.ip(false, &["addr", "add", "2001:db8:ff::1/64", "dev", "va", "nodad"])
+        && v.ip(true, &["addr", "add", "2001:db8:ff::2/64", "dev", "vb", "nodad"])
+        && v.ip(false, &["addr", "add", "192.0.2.1/24", "dev", "va"])
+        && v.ip(true, &["addr", "add", "192.0.2.2/24", "dev", "vb"])
+        && v.ip(false, &["link", "set", "va", "up"])
+        && v.ip(true, &["link", "set", "vb", "up"]);
+    ok.then_some(v)
 }
 
 #[test]
@@ -81,7 +38,7 @@ fn link_local_session_with_global_and_link_local_next_hops() {
     if !is_root() || !have("ip") {
         return skip("network namespaces need root and iproute2");
     }
-    let Some(link) = Link::new() else {
+    let Some(link) = link() else {
         return skip("this machine does not let us create network namespaces");
     };
     let port = 1179;

@@ -15,8 +15,9 @@ pub fn min_ttl(hops: u8) -> i32 {
     256 - i32::from(hops.max(1))
 }
 
+/// Sets an integer socket option (for BFD's sockets too).
 #[allow(unsafe_code)]
-fn set_int(socket: &impl AsRawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
+pub(crate) fn set_int(socket: &impl AsRawFd, level: i32, name: i32, value: i32) -> io::Result<()> {
     // SAFETY: the value is an initialised c_int of the size passed; the
     // kernel only reads it.
     let r = unsafe {

@@ -890,3 +890,49 @@ impl Drop for Frr {
         let _ = self.child.wait();
     }
 }
+
+/// Two network namespaces joined by a veth pair (`va` in `a`, `vb` in
+/// `b`), loopback up in both, removed on drop; the caller gives the
+/// addresses and brings the pair up. `None` where namespaces cannot be
+/// made (no root, no iproute2, a sandbox that refuses).
+pub struct Veth {
+    pub a: String,
+    pub b: String,
+}
+
+impl Veth {
+    /// Namespaces named `TAG PID-N a` and `... b`, unique in this machine.
+    pub fn new(tag: &str) -> Option<Veth> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = std::process::id() % 100_000;
+        let veth = Veth {
+            a: format!("{tag}{id}-{n}a"),
+            b: format!("{tag}{id}-{n}b"),
+        };
+        let (a, b) = (veth.a.as_str(), veth.b.as_str());
+        let ok = ip(&["netns", "add", a])
+            && ip(&["netns", "add", b])
+            && ip(&[
+                "link", "add", "va", "netns", a, "type", "veth", "peer", "name", "vb", "netns", b,
+            ])
+            && ip(&["-n", a, "link", "set", "lo", "up"])
+            && ip(&["-n", b, "link", "set", "lo", "up"]);
+        ok.then_some(veth)
+    }
+
+    /// Runs `ip -n NS ARGS` in `a` (`side` false) or `b` (true).
+    pub fn ip(&self, b_side: bool, args: &[&str]) -> bool {
+        let ns = if b_side { &self.b } else { &self.a };
+        let mut all = vec!["-n", ns.as_str()];
+        all.extend_from_slice(args);
+        ip(&all)
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        ip(&["netns", "del", &self.a]);
+        ip(&["netns", "del", &self.b]);
+    }
+}

@@ -9,6 +9,7 @@
 use super::{
     BfdConfig, BfdSession, BfdState, ControlPacket, Diagnostic, MULTIHOP_PORT, SINGLE_HOP_PORT,
 };
+use crate::bgp::gtsm::set_int;
 use crate::lock;
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -91,31 +92,6 @@ fn hub() -> Arc<Hub> {
 /// Canonical form of a peer's address (IPv4-mapped IPv6 seen as IPv4).
 fn canonical(ip: IpAddr) -> IpAddr {
     ip.to_canonical()
-}
-
-#[allow(unsafe_code)]
-fn set_int(
-    socket: &impl std::os::fd::AsRawFd,
-    level: i32,
-    name: i32,
-    value: i32,
-) -> io::Result<()> {
-    // SAFETY: an initialised c_int of the size given; the kernel only
-    // reads it.
-    let r = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&value as *const i32).cast(),
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 impl Hub {
