@@ -122,10 +122,11 @@ CONF
       bfd300) args=(--bfd); n=$reps; detect="300 ms x 3" ;;
       bfd100) args=(--bfd --bfd-interval 100ms); n=$reps; detect="100 ms x 3" ;;
     esac
+    added=$(vip_lines added)  # counted before the speaker can add it
     ./target/release/cue-bgp "${args[@]}" --connect-retry 500ms -a 192.0.2.10 \
       65001 10.203.0.1 10.203.0.2 > "$work/cue.out" 2>&1 &
     cue=$!
-    wait_vip added "$(vip_lines added)" > /dev/null
+    wait_vip added "$added" > /dev/null
     : > "$work/down.txt"
     for _ in $(seq 1 "$n"); do
       k=$(vip_lines removed)
@@ -172,10 +173,11 @@ for profile in default fast; do
     "checks": [{"type": "http", "path": "/"$timing}]}]}]}
 JSON
   start_backend
+  added=$(vip_lines added)
   ./target/release/cue-bgp --services "$work/services.json" --port "$port" \
     65001 127.0.0.1 127.0.0.1 > "$work/cue.out" 2>&1 &
   cue=$!
-  wait_vip added "$(vip_lines added)" > /dev/null
+  wait_vip added "$added" > /dev/null
   for failure in refused dropped; do
     : > "$work/down.txt"; : > "$work/up.txt"
     for _ in $(seq 1 "$reps"); do
