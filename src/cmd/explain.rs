@@ -33,6 +33,13 @@ fn open_json(o: &Open) -> Value {
             }),
             Capability::RouteRefresh => json!({"code": 2, "name": "route-refresh"}),
             Capability::ExtendedMessage => json!({"code": 6, "name": "extended-message"}),
+            Capability::AddPath(families) => json!({
+                "code": 69, "name": "add-path",
+                "families": families.iter().map(|(afi, safi, send_receive)| json!({
+                    "afi": afi, "safi": safi, "family": family_name(*afi, *safi),
+                    "send_receive": match send_receive { 1 => "receive", 2 => "send", 3 => "send-receive", _ => "unknown" },
+                })).collect::<Vec<_>>(),
+            }),
             Capability::ExtendedNextHop(families) => json!({
                 "code": 5, "name": "extended-next-hop",
                 "families": families.iter().map(|(afi, safi, nh_afi)| json!({

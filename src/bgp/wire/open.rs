@@ -31,6 +31,7 @@ const CAP_GRACEFUL_RESTART: u8 = 64;
 const CAP_FOUR_OCTET_AS: u8 = 65;
 const CAP_EXTENDED_MESSAGE: u8 = 6;
 const CAP_EXTENDED_NEXT_HOP: u8 = 5;
+const CAP_ADD_PATH: u8 = 69;
 
 /// Restart Flags of the graceful restart capability: R, the speaker has
 /// restarted.
@@ -85,6 +86,11 @@ pub enum Capability {
     /// may carry a next hop of another address family, as (AFI, SAFI, next
     /// hop AFI).
     ExtendedNextHop(Vec<(u16, u16, u16)>),
+    /// ADD-PATH (RFC 7911), as a peer offers it: per family (AFI, SAFI),
+    /// 1 to receive several paths, 2 to send them, 3 both. Shown by
+    /// `decode`; not offered by this speaker (a peer may then send one path
+    /// per prefix only).
+    AddPath(Vec<(u16, u8, u8)>),
     /// Graceful restart (RFC 4724).
     GracefulRestart {
         /// R bit: the speaker has restarted.
@@ -114,6 +120,14 @@ impl Capability {
             }
             Capability::RouteRefresh => out.extend_from_slice(&[CAP_ROUTE_REFRESH, 0]),
             Capability::ExtendedMessage => out.extend_from_slice(&[CAP_EXTENDED_MESSAGE, 0]),
+            Capability::AddPath(families) => {
+                let families = &families[..families.len().min(63)];
+                out.extend_from_slice(&[CAP_ADD_PATH, (4 * families.len()) as u8]);
+                for (afi, safi, send_receive) in families {
+                    out.extend_from_slice(&afi.to_be_bytes());
+                    out.extend_from_slice(&[*safi, *send_receive]);
+                }
+            }
             Capability::ExtendedNextHop(families) => {
                 // At most 42 entries fit the one-octet capability length.
                 let families = &families[..families.len().min(42)];
@@ -183,6 +197,15 @@ impl Capability {
                 Capability::ExtendedMessage
             }
             CAP_EXTENDED_NEXT_HOP => extended_next_hop(value)?,
+            CAP_ADD_PATH => {
+                if value.len() % 4 != 0 {
+                    return Err(DecodeError::MalformedOpen(
+                        "ADD-PATH capability length is not a multiple of 4",
+                    ));
+                }
+                let entry = |c: &[u8]| (u16::from_be_bytes([c[0], c[1]]), c[2], c[3]);
+                Capability::AddPath(value.chunks_exact(4).map(entry).collect())
+            }
             CAP_FOUR_OCTET_AS => {
                 if value.len() != 4 {
                     return Err(DecodeError::MalformedOpen(
@@ -249,6 +272,22 @@ impl std::fmt::Display for Capability {
             },
             Capability::RouteRefresh => f.write_str("route-refresh"),
             Capability::ExtendedMessage => f.write_str("extended-message"),
+            Capability::AddPath(families) => {
+                f.write_str("add-path")?;
+                for (afi, safi, send_receive) in families {
+                    match Family::from_afi_safi(*afi, *safi) {
+                        Some(family) => write!(f, " {family}")?,
+                        None => write!(f, " afi {afi} safi {safi}")?,
+                    }
+                    match send_receive {
+                        1 => f.write_str(" receive")?,
+                        2 => f.write_str(" send")?,
+                        3 => f.write_str(" send-receive")?,
+                        v => write!(f, " ({v})")?,
+                    }
+                }
+                Ok(())
+            }
             Capability::ExtendedNextHop(families) => {
                 f.write_str("extended-next-hop")?;
                 for (afi, safi, nh_afi) in families {
@@ -529,6 +568,36 @@ mod tests {
         };
         assert!(back.extended_messages());
         assert_eq!(Capability::ExtendedMessage.to_string(), "extended-message");
+    }
+
+    #[test]
+    fn the_add_path_capability_is_read_and_shown() {
+        let mut open = Open::new(
+            65001,
+            90,
+            "10.0.0.1".parse().unwrap(),
+            &[Family::Ipv4Unicast],
+        );
+        let cap = Capability::AddPath(vec![(1, 1, 3), (2, 1, 1)]);
+        open.capabilities.push(cap.clone());
+        let bytes = Message::Open(open).to_bytes(DecodeContext::default());
+        let at = bytes
+            .windows(2)
+            .position(|w| w == [69, 8])
+            .expect("capability 69");
+        assert_eq!(&bytes[at + 2..at + 10], &[0, 1, 1, 3, 0, 2, 1, 1]);
+        let Ok(Message::Open(back)) = Message::decode(&bytes, DecodeContext::default()) else {
+            panic!("did not decode");
+        };
+        assert!(back.capabilities.contains(&cap));
+        assert_eq!(
+            cap.to_string(),
+            "add-path ipv4-unicast send-receive ipv6-unicast receive"
+        );
+        assert!(matches!(
+            Capability::decode(CAP_ADD_PATH, &[0, 1, 1]),
+            Err(DecodeError::MalformedOpen(_))
+        ));
     }
 
     #[test]
