@@ -24,12 +24,14 @@
 //! # Ok(()) }
 //! ```
 
+mod build;
 pub mod check;
 pub mod config;
 pub mod drain;
 mod engine;
 pub mod monitor;
 pub mod state;
+mod stats;
 
 pub use check::{FailureCause, ProbeResult};
 pub use config::{
