@@ -2,8 +2,9 @@
 //! and no byte sequence makes the decoder panic.
 
 use cue::bgp::wire::{
-    AsPath, AsSegment, AsSegmentKind, Community, DecodeContext, Family, LargeCommunity, Message,
-    MpReach, MpUnreach, Origin, PathAttributes, Update, UpdateBuilder, MAX_MESSAGE_LEN,
+    AddPathFamilies, AsPath, AsSegment, AsSegmentKind, Community, DecodeContext, Family,
+    LargeCommunity, Message, MpReach, MpUnreach, Origin, PathAttributes, Update, UpdateBuilder,
+    MAX_MESSAGE_LEN,
 };
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::prelude::*;
@@ -68,11 +69,11 @@ prop_compose! {
             local_pref,
             communities,
             large_communities: large,
-            mp_reach: mp6.map(|nlri| MpReach { afi: 2, safi: 1, next_hops: vec![IpAddr::V6(Ipv6Addr::from(nh6))], nlri, unparsed: vec![] }),
-            mp_unreach: unreach6.map(|withdrawn| MpUnreach { afi: 2, safi: 1, withdrawn, unparsed: vec![] }),
+            mp_reach: mp6.map(|nlri| MpReach { afi: 2, safi: 1, next_hops: vec![IpAddr::V6(Ipv6Addr::from(nh6))], nlri, ..Default::default() }),
+            mp_unreach: unreach6.map(|withdrawn| MpUnreach { afi: 2, safi: 1, withdrawn, ..Default::default() }),
             ..Default::default()
         };
-        Update { withdrawn, attributes, nlri, errors: vec![] }
+        Update { withdrawn, attributes, nlri, ..Default::default() }
     }
 }
 
@@ -80,15 +81,24 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
 
     #[test]
-    fn update_round_trip(u in update(true), four in any::<bool>()) {
+    fn update_round_trip(u in update(true), four in any::<bool>(), add_path in any::<bool>(), ids in prop::collection::vec(any::<u32>(), 20)) {
         let mut u = u;
+        let mut ctx = DecodeContext::with_four_octet_as(four);
+        if add_path {
+            // ADD-PATH (RFC 7911): every prefix with its path identifier.
+            ctx.add_path = AddPathFamilies::of(&[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+            let of = |n: usize| ids[..n].to_vec();
+            u.withdrawn_path_ids = of(u.withdrawn.len());
+            u.nlri_path_ids = of(u.nlri.len());
+            if let Some(m) = &mut u.attributes.mp_reach { m.path_ids = of(m.nlri.len()); }
+            if let Some(m) = &mut u.attributes.mp_unreach { m.path_ids = of(m.withdrawn.len()); }
+        }
         if !four {
             // 2-octet encoding cannot carry large ASes: keep the path small.
             for s in &mut u.attributes.as_path.as_mut().unwrap().segments {
                 for a in &mut s.asns { *a &= 0xffff; }
             }
         }
-        let ctx = DecodeContext::with_four_octet_as(four);
         let bytes = Message::Update(u.clone()).to_bytes(ctx);
         prop_assume!(bytes.len() <= MAX_MESSAGE_LEN);
         prop_assert_eq!(Message::decode(&bytes, ctx), Ok(Message::Update(u)));

@@ -218,7 +218,7 @@ fn two_peer_mrt() -> Vec<u8> {
                 ..Default::default()
             },
             nlri,
-            errors: vec![],
+            ..Default::default()
         });
         let peers = Bgp4mpPeers {
             peer_as: asn,

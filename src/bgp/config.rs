@@ -9,7 +9,9 @@
 //! [`Pool::configure`]: super::Pool::configure
 
 use super::rib::ExportFilter;
-use super::wire::{AsPath, Community, ExtCommunity, Family, LargeCommunity, Origin, RawAttribute};
+use super::wire::{
+    AddPathMode, AsPath, Community, ExtCommunity, Family, LargeCommunity, Origin, RawAttribute,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::time::Duration;
 
@@ -260,6 +262,12 @@ pub struct PeerConfig {
     /// IPv6 next hop) in MP_REACH_NLRI; the session carries IPv4 unicast as
     /// if `multiprotocol` were set.
     pub extended_next_hop: bool,
+    /// Offer ADD-PATH (RFC 7911) for the session's families: `Send`
+    /// advertises every path of a prefix (routes with the same prefix and
+    /// different path identifiers) where the peer receives them, the path
+    /// with the lowest identifier alone elsewhere; `Receive` takes several
+    /// paths per prefix from the peer, kept apart by their identifiers.
+    pub add_path: Option<AddPathMode>,
     /// Send hold time (RFC 9687): when nothing we write is taken by the
     /// peer for this long, the session is closed, whatever the peer sends
     /// meanwhile (a peer that sends KEEPALIVEs but reads nothing cannot
@@ -456,6 +464,7 @@ impl PeerConfig {
             bfd: None,
             extended_messages: false,
             extended_next_hop: false,
+            add_path: None,
             strict_errors: false,
             parameters: Parameters::default(),
         }
@@ -765,6 +774,12 @@ impl PeerConfigBuilder {
     /// Offers extended next hop encoding (RFC 8950).
     pub fn extended_next_hop(mut self, on: bool) -> Self {
         self.0.extended_next_hop = on;
+        self
+    }
+
+    /// Offers ADD-PATH (RFC 7911): send, receive or both.
+    pub fn add_path(mut self, mode: AddPathMode) -> Self {
+        self.0.add_path = Some(mode);
         self
     }
 

@@ -41,8 +41,8 @@ use super::error::SessionError;
 use super::fsm::{Action, CloseReason, Fsm, FsmConfig, Negotiated, State};
 use super::rib::{AdjRibIn, Received};
 use super::wire::{
-    CeaseSubcode, DecodeContext, DecodeError, Family, Message, Notification, NotificationKind,
-    Update,
+    AddPathMode, CeaseSubcode, DecodeContext, DecodeError, Family, Message, Notification,
+    NotificationKind, Update,
 };
 use crate::lock;
 use ipnet::IpNet;
@@ -152,6 +152,12 @@ impl SessionCore {
             silent_close: false,
             send_hold_time: None,
         }
+    }
+
+    /// Offers ADD-PATH (RFC 7911) in the OPEN.
+    pub fn with_add_path(mut self, mode: Option<AddPathMode>) -> SessionCore {
+        self.fsm.offer_add_path(mode);
+        self
     }
 
     /// Offers IPv4 routes with IPv6 next hops (RFC 8950) in the OPEN.
@@ -565,7 +571,7 @@ mod tests {
                 safi: 1,
                 next_hops: vec!["2001:db8::2".parse().unwrap()],
                 nlri: v6,
-                unparsed: vec![],
+                ..Default::default()
             }),
             ..Default::default()
         };
@@ -573,7 +579,7 @@ mod tests {
             withdrawn: vec![],
             attributes,
             nlri: v4,
-            errors: vec![],
+            ..Default::default()
         })
     }
 

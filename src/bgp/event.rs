@@ -293,6 +293,10 @@ pub enum Event {
         announce: Vec<ReceivedRoute>,
         /// Prefixes withdrawn.
         withdraw: Vec<IpNet>,
+        /// The path identifier of each of `withdraw` (ADD-PATH, RFC
+        /// 7911), in the same order; empty without.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        withdraw_path_ids: Vec<u32>,
     },
     /// An UPDATE from the peer was malformed, and RFC 7606 handled it
     /// without a session reset: what was done and why.

@@ -5,8 +5,8 @@
 //! out. No sockets, no clocks: every exchange can be scripted in a test.
 
 use super::wire::{
-    Capability, DecodeContext, DecodeError, Family, Message, Notification, Open, RouteRefresh,
-    Update,
+    AddPathFamilies, AddPathMode, Capability, DecodeContext, DecodeError, Family, Message,
+    Notification, Open, RouteRefresh, Update,
 };
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
@@ -136,6 +136,12 @@ pub struct Negotiated {
     /// Both sides offered IPv4 unicast routes with IPv6 next hops (RFC
     /// 8950): ours go in MP_REACH_NLRI with the IPv6 next hop.
     pub extended_next_hop: bool,
+    /// ADD-PATH (RFC 7911): the families whose routes we send with path
+    /// identifiers (we offered to send, the peer to receive).
+    pub add_path_send: AddPathFamilies,
+    /// The families whose routes the peer sends with path identifiers
+    /// (we offered to receive, the peer to send).
+    pub add_path_receive: AddPathFamilies,
 }
 
 impl Negotiated {
@@ -246,6 +252,8 @@ pub struct Fsm {
     extended_messages: bool,
     /// IPv4 routes with IPv6 next hops (RFC 8950) offered in our OPEN.
     extended_next_hop: bool,
+    /// ADD-PATH (RFC 7911) offered in our OPEN, for each family we offer.
+    add_path: Option<AddPathMode>,
 }
 
 impl Fsm {
@@ -262,6 +270,34 @@ impl Fsm {
         self.extended_next_hop = on;
     }
 
+    /// Offers ADD-PATH (RFC 7911) for each family of the session: to send
+    /// several paths of a prefix, to receive them, or both
+    /// ([`Negotiated::add_path_send`], [`Negotiated::add_path_receive`]).
+    pub fn offer_add_path(&mut self, mode: Option<AddPathMode>) {
+        self.add_path = mode;
+    }
+
+    /// The families where we offered `ours` of ADD-PATH and the peer's
+    /// OPEN offers `theirs`.
+    fn add_path_both(
+        &self,
+        ours: AddPathMode,
+        open: &Open,
+        theirs: AddPathMode,
+    ) -> AddPathFamilies {
+        if !self.add_path.is_some_and(|m| m.bits() & ours.bits() != 0) {
+            return AddPathFamilies::default();
+        }
+        let peer = open.add_path(theirs);
+        let offered = if self.config.families.is_empty() {
+            vec![Family::Ipv4Unicast]
+        } else {
+            self.config.families.clone()
+        };
+        let both: Vec<Family> = offered.into_iter().filter(|f| peer.has(*f)).collect();
+        AddPathFamilies::of(&both)
+    }
+
     /// A state machine in Idle.
     pub fn new(config: FsmConfig) -> Fsm {
         Fsm {
@@ -273,6 +309,7 @@ impl Fsm {
             keepalive_deadline: None,
             extended_messages: false,
             extended_next_hop: false,
+            add_path: None,
         }
     }
 
@@ -295,6 +332,7 @@ impl Fsm {
             external: n.is_some_and(|n| n.peer_as != self.config.local_as),
             strict: false,
             extended_messages: n.is_some_and(|n| n.extended_messages),
+            add_path: n.map(|n| n.add_path_receive).unwrap_or_default(),
         }
     }
 
@@ -346,6 +384,15 @@ impl Fsm {
             let ipv4_via_ipv6 = (crate::bgp::wire::AFI_IPV4, 1, crate::bgp::wire::AFI_IPV6);
             open.capabilities
                 .push(Capability::ExtendedNextHop(vec![ipv4_via_ipv6]));
+        }
+        if let Some(mode) = self.add_path {
+            let families = open.mp_families().unwrap_or(vec![Family::Ipv4Unicast]);
+            let entries = families.iter().map(|f| {
+                let (afi, safi) = f.afi_safi();
+                (afi, safi, mode.bits())
+            });
+            open.capabilities
+                .push(Capability::AddPath(entries.collect()));
         }
         out.push(Action::Send(Message::Open(open)));
         self.hold_deadline = Some(now + OPEN_HOLD_TIME);
@@ -522,6 +569,8 @@ impl Fsm {
                 .unwrap_or_default(),
             extended_messages: self.extended_messages && open.extended_messages(),
             extended_next_hop: self.extended_next_hop && open.extended_next_hop_ipv4(),
+            add_path_send: self.add_path_both(AddPathMode::Send, &open, AddPathMode::Receive),
+            add_path_receive: self.add_path_both(AddPathMode::Receive, &open, AddPathMode::Send),
             peer_open: open,
         };
         let keepalive = negotiated.keepalive();

@@ -174,6 +174,11 @@ pub fn delta(old: &BTreeSet<IpNet>, new: &BTreeSet<IpNet>) -> Delta {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RouteAttributes {
+    /// The path identifier the peer gave the route (ADD-PATH, RFC 7911),
+    /// when its family carries them: routes of one prefix with different
+    /// identifiers are different paths, all held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_id: Option<u32>,
     /// Next hop (NEXT_HOP, or the first MP_REACH_NLRI next hop).
     pub next_hop: Option<IpAddr>,
     /// IPv6 link-local next hop, when the peer sent one.
@@ -200,13 +205,13 @@ pub struct RouteAttributes {
     pub ext_communities: Vec<ExtCommunity>,
 }
 
-/// Routes received from one peer, by prefix.
+/// Routes received from one peer, by prefix and path identifier (0 where
+/// the family carries none).
 ///
 /// ```
 /// use cue::bgp::rib::AdjRibIn;
 /// use cue::bgp::wire::{AsPath, DecodeContext, Message, Origin, PathAttributes, Update};
 /// let u = Update {
-///     withdrawn: vec![],
 ///     attributes: PathAttributes {
 ///         origin: Some(Origin::Igp),
 ///         as_path: Some(AsPath::sequence(&[65002])),
@@ -214,20 +219,27 @@ pub struct RouteAttributes {
 ///         ..Default::default()
 ///     },
 ///     nlri: vec!["192.0.2.0/24".parse().unwrap()],
-///     errors: vec![],
+///     ..Default::default()
 /// };
 /// let mut rib = AdjRibIn::default();
 /// let received = rib.apply(&u);
 /// assert_eq!(received.announce.len(), 1);
 /// assert_eq!(rib.len(), 1);
+/// // With ADD-PATH, two paths of the prefix are two routes.
+/// let paths = Update { nlri: vec![u.nlri[0]; 2], nlri_path_ids: vec![1, 2], ..u.clone() };
+/// let mut rib = AdjRibIn::default();
+/// rib.apply(&paths);
+/// assert_eq!(rib.len(), 2);
+/// let ids: Vec<_> = rib.paths(&u.nlri[0]).map(|a| a.path_id).collect();
+/// assert_eq!(ids, [Some(1), Some(2)]);
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct AdjRibIn {
-    routes: BTreeMap<IpNet, Arc<RouteAttributes>>,
+    routes: BTreeMap<(IpNet, u32), Arc<RouteAttributes>>,
     /// Routes kept from a session that dropped while the peer restarts
     /// (RFC 4724): replaced when announced again, removed at End-of-RIB or
     /// when the restart time runs out.
-    stale: BTreeSet<IpNet>,
+    stale: BTreeSet<(IpNet, u32)>,
     /// For each watcher (a check of expectations), the prefixes changed
     /// since it last looked, with what they became (`None`: gone): what it
     /// has to look at again, instead of every route at every change.
@@ -246,6 +258,14 @@ pub(crate) struct Journal {
 impl Journal {
     /// A prefix that holds nothing.
     pub(crate) const GONE: u32 = u32::MAX;
+    /// A prefix whose paths (ADD-PATH) changed: what it holds now is to be
+    /// read from the Adj-RIB-In (one set cannot say it).
+    pub(crate) const PATHS: u32 = u32::MAX - 1;
+
+    /// A path of `prefix` changed (ADD-PATH).
+    pub(crate) fn paths(&mut self, prefix: IpNet) {
+        self.changes.push((prefix, Self::PATHS));
+    }
 
     /// `prefix` holds nothing now.
     pub(crate) fn gone(&mut self, prefix: IpNet) {
@@ -267,7 +287,7 @@ impl Journal {
 /// # use cue::bgp::rib::AdjRibIn;
 /// # use cue::bgp::wire::{PathAttributes, Update};
 /// let mut rib = AdjRibIn::default();
-/// let withdraw = Update { withdrawn: vec!["192.0.2.0/24".parse().unwrap()], attributes: PathAttributes::default(), nlri: vec![], errors: vec![] };
+/// let withdraw = Update { withdrawn: vec!["192.0.2.0/24".parse().unwrap()], ..Default::default() };
 /// let r = rib.apply(&withdraw);
 /// assert_eq!(r.withdraw.len(), 1);
 /// assert!(r.announce.is_empty());
@@ -278,6 +298,9 @@ pub struct Received {
     pub announce: Vec<(IpNet, Arc<RouteAttributes>)>,
     /// Withdrawn prefixes.
     pub withdraw: Vec<IpNet>,
+    /// The path identifier of each of `withdraw` (ADD-PATH), in the same
+    /// order; empty when none came with one.
+    pub withdraw_path_ids: Vec<u32>,
 }
 
 impl AdjRibIn {
@@ -286,9 +309,18 @@ impl AdjRibIn {
     /// ([`Update::treat_as_withdraw`]) are withdrawals.
     pub fn apply(&mut self, u: &Update) -> Received {
         let r = self.apply_update(u);
+        let paths =
+            !r.withdraw_path_ids.is_empty() || r.announce.iter().any(|a| a.1.path_id.is_some());
         for (_, j) in &mut self.journals {
-            r.withdraw.iter().for_each(|p| j.gone(*p));
-            r.announce.iter().for_each(|(p, a)| j.held(*p, a));
+            if paths {
+                // Another path of a prefix may still be held: the
+                // watcher reads them all.
+                r.withdraw.iter().for_each(|p| j.paths(*p));
+                r.announce.iter().for_each(|(p, _)| j.paths(*p));
+            } else {
+                r.withdraw.iter().for_each(|p| j.gone(*p));
+                r.announce.iter().for_each(|(p, a)| j.held(*p, a));
+            }
         }
         r
     }
@@ -296,15 +328,16 @@ impl AdjRibIn {
     fn apply_update(&mut self, u: &Update) -> Received {
         let mut r = Received::default();
         if !self.stale.is_empty() {
-            for p in u.withdrawn_all().chain(u.announced()) {
-                self.stale.remove(p);
+            for (p, id) in u.withdrawn_paths().chain(u.announced_paths()) {
+                self.stale.remove(&(*p, id.unwrap_or(0)));
             }
         }
-        let withdrawn = u.withdrawn_all();
-        let treated = u.announced().filter(|_| u.treat_as_withdraw());
-        for p in withdrawn.chain(treated) {
-            self.routes.remove(p);
+        let withdrawn = u.withdrawn_paths();
+        let treated = u.announced_paths().filter(|_| u.treat_as_withdraw());
+        for (p, id) in withdrawn.chain(treated) {
+            self.routes.remove(&(*p, id.unwrap_or(0)));
             r.withdraw.push(*p);
+            r.withdraw_path_ids.extend(id);
         }
         if u.treat_as_withdraw() {
             return r;
@@ -312,6 +345,7 @@ impl AdjRibIn {
         let a = &u.attributes;
         let make = |next_hop: Option<IpAddr>, link_local: Option<IpAddr>| {
             Arc::new(RouteAttributes {
+                path_id: None,
                 next_hop,
                 link_local,
                 as_path: a.full_as_path().unwrap_or_default(),
@@ -331,24 +365,52 @@ impl AdjRibIn {
         };
         if !u.nlri.is_empty() {
             let attrs = make(a.next_hop.map(IpAddr::V4), None);
-            for p in &u.nlri {
-                self.routes.insert(*p, attrs.clone());
-                r.announce.push((*p, attrs.clone()));
-            }
+            self.insert(&u.nlri, &u.nlri_path_ids, attrs, &mut r);
         }
         if let Some(mp) = a.mp_reach.as_ref().filter(|m| !m.nlri.is_empty()) {
             let attrs = make(mp.next_hops.first().copied(), mp.next_hops.get(1).copied());
-            for p in &mp.nlri {
-                self.routes.insert(*p, attrs.clone());
-                r.announce.push((*p, attrs.clone()));
-            }
+            self.insert(&mp.nlri, &mp.path_ids, attrs, &mut r);
         }
         r
     }
 
-    /// Routes in prefix order.
+    /// Holds `nets` (with their path identifiers `ids`, if any) with
+    /// `attrs`: one shared set, or with ADD-PATH one per identifier.
+    fn insert(
+        &mut self,
+        nets: &[IpNet],
+        ids: &[u32],
+        attrs: Arc<RouteAttributes>,
+        r: &mut Received,
+    ) {
+        if ids.is_empty() {
+            for p in nets {
+                self.routes.insert((*p, 0), attrs.clone());
+                r.announce.push((*p, attrs.clone()));
+            }
+            return;
+        }
+        let mut last: Option<Arc<RouteAttributes>> = None;
+        for (p, id) in nets.iter().zip(ids) {
+            let a = match &last {
+                Some(l) if l.path_id == Some(*id) => l.clone(),
+                _ => {
+                    let a = Arc::new(RouteAttributes {
+                        path_id: Some(*id),
+                        ..(*attrs).clone()
+                    });
+                    last = Some(a.clone());
+                    a
+                }
+            };
+            self.routes.insert((*p, *id), a.clone());
+            r.announce.push((*p, a));
+        }
+    }
+
+    /// Routes in prefix order (the paths of a prefix by identifier).
     pub fn routes(&self) -> impl Iterator<Item = (&IpNet, &Arc<RouteAttributes>)> {
-        self.routes.iter()
+        self.routes.iter().map(|((p, _), a)| (p, a))
     }
 
     /// How many routes are held.
@@ -364,7 +426,7 @@ impl AdjRibIn {
     /// Forget every route (the session went down).
     pub fn clear(&mut self) {
         for (_, j) in &mut self.journals {
-            self.routes.keys().for_each(|p| j.gone(*p));
+            self.routes.keys().for_each(|(p, _)| j.gone(*p));
         }
         self.routes.clear();
         self.stale.clear();
@@ -396,25 +458,38 @@ impl AdjRibIn {
     /// Removes the routes still stale, of one family or of all; returns
     /// them.
     pub fn remove_stale(&mut self, family: Option<Family>) -> Vec<IpNet> {
-        let gone: Vec<IpNet> = self
+        let gone: Vec<(IpNet, u32)> = self
             .stale
             .iter()
-            .filter(|p| family.map_or(true, |f| Family::of(p.addr()) == f))
+            .filter(|(p, _)| family.map_or(true, |f| Family::of(p.addr()) == f))
             .copied()
             .collect();
-        for p in &gone {
-            self.stale.remove(p);
-            self.routes.remove(p);
+        for key in &gone {
+            self.stale.remove(key);
+            self.routes.remove(key);
         }
+        let paths = gone.iter().any(|(_, id)| *id != 0);
         for (_, j) in &mut self.journals {
-            gone.iter().for_each(|p| j.gone(*p));
+            if paths {
+                gone.iter().for_each(|(p, _)| j.paths(*p));
+            } else {
+                gone.iter().for_each(|(p, _)| j.gone(*p));
+            }
         }
-        gone
+        gone.into_iter().map(|(p, _)| p).collect()
     }
 
-    /// The attributes held for `prefix`.
+    /// The attributes held for `prefix` (of its path with the lowest
+    /// identifier, with ADD-PATH).
     pub fn get(&self, prefix: &IpNet) -> Option<&Arc<RouteAttributes>> {
-        self.routes.get(prefix)
+        self.paths(prefix).next()
+    }
+
+    /// Every path held for `prefix`, by identifier (one without ADD-PATH).
+    pub fn paths(&self, prefix: &IpNet) -> impl Iterator<Item = &Arc<RouteAttributes>> {
+        self.routes
+            .range((*prefix, 0)..=(*prefix, u32::MAX))
+            .map(|(_, a)| a)
     }
 
     /// Starts keeping, for watcher `id`, the prefixes that change from now
@@ -422,7 +497,12 @@ impl AdjRibIn {
     pub(crate) fn watch(&mut self, id: u64) -> Journal {
         self.journals.push((id, Journal::default()));
         let mut now = Journal::default();
-        self.routes.iter().for_each(|(p, a)| now.held(*p, a));
+        for ((p, id), a) in &self.routes {
+            match id {
+                0 => now.held(*p, a),
+                _ => now.paths(*p),
+            }
+        }
         now
     }
 
@@ -450,7 +530,7 @@ impl AdjRibIn {
 
     /// The routes kept as stale, in prefix order.
     pub fn stale(&self) -> impl Iterator<Item = &IpNet> {
-        self.stale.iter()
+        self.stale.iter().map(|(p, _)| p)
     }
 }
 

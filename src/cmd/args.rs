@@ -261,6 +261,12 @@ pub struct RunArgs {
     /// ("unnumbered" BGP); implies -m
     #[arg(help_heading = SESSION, long = "extended-next-hop")]
     pub extended_next_hop: bool,
+    /// Offer ADD-PATH (RFC 7911) for each family: `send` advertises every
+    /// path of a prefix (routes with `path-id N`) where the peer receives
+    /// them, the lowest path id alone elsewhere; `receive` keeps several
+    /// paths per prefix from the peer, shown with their ids; `both`
+    #[arg(help_heading = SESSION, long = "add-path", value_name = "send|receive|both")]
+    pub add_path: Option<cue::bgp::wire::AddPathMode>,
     /// Send hold time (RFC 9687): close a session whose peer takes nothing
     /// we write for this long, whatever it sends meanwhile (at least 1s)
     /// [default: 8 minutes, or twice the hold time when longer]

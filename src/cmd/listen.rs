@@ -152,6 +152,7 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<ExitCode> {
         send_hold_time: args.run.send_hold_time,
         bfd: args.run.bfd(),
         extended_next_hop: args.run.extended_next_hop,
+        add_path: args.run.add_path,
         extended_messages: args.run.extended_messages,
         strict_errors: args.run.strict_errors,
         parameters: args.attributes.parameters(args.advertise.filter()),

@@ -181,6 +181,9 @@ fn list(prefixes: &mut dyn Iterator<Item = String>, total: usize) -> String {
 /// A route's attributes in one line.
 pub fn describe_route(a: &RouteAttributes) -> String {
     let mut s = Vec::new();
+    if let Some(id) = a.path_id {
+        s.push(format!("path-id {id}"));
+    }
     if let Some(nh) = a.next_hop {
         s.push(format!("next-hop {nh}"));
     }
@@ -297,7 +300,10 @@ impl Printer {
                 parts.join("; ")
             }
             Event::Received {
-                announce, withdraw, ..
+                announce,
+                withdraw,
+                withdraw_path_ids,
+                ..
             } => {
                 let mut lines = Vec::new();
                 for r in announce.iter().take(SHOWN_PREFIXES) {
@@ -317,7 +323,15 @@ impl Printer {
                     lines.push(format!(
                         "withdrawn by peer {}: {}",
                         withdraw.len(),
-                        list(&mut withdraw.iter().map(|p| p.to_string()), withdraw.len())
+                        list(
+                            &mut withdraw.iter().enumerate().map(|(i, p)| {
+                                match withdraw_path_ids.get(i) {
+                                    Some(id) => format!("{p} path-id {id}"),
+                                    None => p.to_string(),
+                                }
+                            }),
+                            withdraw.len()
+                        )
                     ));
                 }
                 let peer = e.peer();
@@ -486,11 +500,13 @@ pub fn status_table(status: &[PeerStatus]) -> Table {
     t
 }
 
-/// Received routes as a table.
+/// Received routes as a table (with a path id column when a route has an
+/// ADD-PATH identifier).
 pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)], stale: &Stale) -> Table {
-    let mut t = table(&[
-        "Peer",
-        "Prefix",
+    let paths = routes.iter().any(|(_, _, a)| a.path_id.is_some());
+    let mut header = vec!["Peer", "Prefix"];
+    header.extend(paths.then_some("Path id"));
+    header.extend([
         "Next hop",
         "AS path",
         "Origin",
@@ -499,6 +515,7 @@ pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)], stale: &St
         "Communities",
         "Large communities",
     ]);
+    let mut t = table(&header);
     for (peer, prefix, a) in routes {
         let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
         let communities: Vec<String> = a.communities.iter().map(|c| c.to_string()).collect();
@@ -507,13 +524,16 @@ pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)], stale: &St
         if let Some(ll) = a.link_local {
             nh.push_str(&format!(" {ll}"));
         }
-        t.add_row(vec![
+        let mut row = vec![
             peer.clone(),
             if stale.contains(&(peer.clone(), *prefix)) {
                 format!("{prefix} (stale)")
             } else {
                 prefix.to_string()
             },
+        ];
+        row.extend(paths.then(|| opt(a.path_id)));
+        row.extend([
             nh,
             a.as_path.to_string(),
             a.origin.map(|o| o.to_string()).unwrap_or_default(),
@@ -522,6 +542,7 @@ pub fn routes_table(routes: &[(String, IpNet, Arc<RouteAttributes>)], stale: &St
             communities.join(" "),
             large.join(" "),
         ]);
+        t.add_row(row);
     }
     t
 }

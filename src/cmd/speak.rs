@@ -98,6 +98,7 @@ impl SpeakArgs {
                     send_hold_time: self.run.send_hold_time,
                     bfd: self.run.bfd(),
                     extended_next_hop: self.run.extended_next_hop,
+                    add_path: self.run.add_path,
                     extended_messages: self.run.extended_messages,
                     strict_errors: self.run.strict_errors,
                     parameters: parameters.clone(),

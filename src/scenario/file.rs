@@ -729,7 +729,7 @@ mod tests {
                     ..Default::default()
                 },
                 nlri: nlri.iter().map(|p| p.parse().unwrap()).collect(),
-                errors: vec![],
+                ..Default::default()
             })
             .to_bytes(ctx)
         };

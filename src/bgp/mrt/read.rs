@@ -745,7 +745,7 @@ mod tests {
                     PathAttributes::decode(&attrs(&[65002], Some(9)), ctx).unwrap()
                 },
                 nlri: announce.iter().map(|p| p.parse().unwrap()).collect(),
-                errors: vec![],
+                ..Default::default()
             };
             let mut body = vec![0, 0, 0xfd, 0xea, 0, 0, 0xfd, 0xe9, 0, 0, 0, 1];
             body.extend_from_slice(&[192, 0, 2, 2, 192, 0, 2, 1]);

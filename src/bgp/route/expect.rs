@@ -44,6 +44,13 @@ impl AttributeSpec {
     /// Calls `differ` once per attribute in which `route` differs.
     fn compare(&self, route: &RouteAttributes, mut differ: impl FnMut(std::fmt::Arguments<'_>)) {
         let opt = |v: Option<u32>| v.map_or("none".to_string(), |v| v.to_string());
+        if self.path_id.is_some() && self.path_id != route.path_id {
+            differ(format_args!(
+                "path-id {}, got {}",
+                opt(self.path_id),
+                opt(route.path_id)
+            ));
+        }
         if let Some(nh) = self.next_hop {
             if route.next_hop != Some(nh) && route.link_local != Some(nh) {
                 let got = route.next_hop.map_or("none".to_string(), |n| n.to_string());
@@ -328,10 +335,9 @@ impl<'a> Tracker<'a> {
             let base = sets.len() as u32;
             sets.extend(j.sets);
             changed.extend(j.changes.into_iter().map(|(p, set)| {
-                let set = if set == Journal::GONE {
-                    set
-                } else {
-                    base + set
+                let set = match set {
+                    Journal::GONE | Journal::PATHS => set,
+                    _ => base + set,
                 };
                 (p, slot, set)
             }));
@@ -343,10 +349,13 @@ impl<'a> Tracker<'a> {
         // changes: the last of a slot is what its Adj-RIB-In holds.
         changed.sort_by_key(|a| a.0);
         // What a peer's journal did not say is looked up in its Adj-RIB-In,
-        // under the locks: only with more than one peer, or one gone.
-        let lookups = self.ribs.len() > 1 || changed.iter().any(|c| c.1 == GONE);
+        // under the locks: only with more than one peer, one gone, or
+        // several paths of a prefix (ADD-PATH).
+        let lookups =
+            self.ribs.len() > 1 || changed.iter().any(|c| c.1 == GONE || c.2 == Journal::PATHS);
         let guards: Option<Vec<_>> = lookups.then(|| self.ribs.iter().map(|r| lock(r)).collect());
-        const UNKNOWN: u32 = Journal::GONE - 1;
+        // Not said, or several paths (ADD-PATH): read from the Adj-RIB-In.
+        const UNKNOWN: u32 = Journal::PATHS;
         let mut known = vec![UNKNOWN; self.ribs.len()];
         let mut routes: Vec<&RouteAttributes> = Vec::new();
         let mut updates = Vec::new();
@@ -367,7 +376,7 @@ impl<'a> Tracker<'a> {
                 match std::mem::replace(k, UNKNOWN) {
                     UNKNOWN => {
                         if let Some(g) = &guards {
-                            routes.extend(g[slot].get(&prefix).map(|a| a.as_ref()));
+                            routes.extend(g[slot].paths(&prefix).map(|a| a.as_ref()));
                         }
                     }
                     Journal::GONE => {}
@@ -433,7 +442,7 @@ mod tests {
                 ..Default::default()
             },
             nlri: announce.iter().map(|p| p.parse().unwrap()).collect(),
-            errors: vec![],
+            ..Default::default()
         }
     }
 

@@ -158,6 +158,9 @@ fn parse_ipv6_hex(s: &[u8]) -> Option<IpNet> {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct AttributeSpec {
+    /// The path identifier (ADD-PATH, RFC 7911): routes of one prefix
+    /// with different identifiers are different paths.
+    pub path_id: Option<u32>,
     /// NEXT_HOP (or the MP_REACH_NLRI next hop).
     pub next_hop: Option<IpAddr>,
     /// ORIGIN.
@@ -199,6 +202,10 @@ impl AttributeSpec {
         while i < words.len() {
             let kw = words[i].to_ascii_lowercase();
             match kw.as_str() {
+                "path-id" => {
+                    a.path_id = Some(number(value(i, "path-id")?, "path-id")?);
+                    i += 2;
+                }
                 "next-hop" => {
                     let v = value(i, "next-hop")?;
                     a.next_hop = Some(
@@ -249,8 +256,8 @@ impl AttributeSpec {
                 }
                 other => {
                     return Err(format!(
-                        "unknown attribute {other:?}: next-hop, origin, as-path, med, \
-                         local-pref, community, large-community or ext-community"
+                        "unknown attribute {other:?}: path-id, next-hop, origin, as-path, \
+                         med, local-pref, community, large-community or ext-community"
                     ))
                 }
             }
@@ -271,6 +278,9 @@ impl FromStr for AttributeSpec {
 impl fmt::Display for AttributeSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts: Vec<String> = Vec::new();
+        if let Some(id) = self.path_id {
+            parts.push(format!("path-id {id}"));
+        }
         if let Some(nh) = self.next_hop {
             parts.push(format!("next-hop {nh}"));
         }

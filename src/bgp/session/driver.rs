@@ -369,6 +369,7 @@ impl Driver {
             direction: Direction::Received,
             announce: vec![],
             withdraw: withdrawn,
+            withdraw_path_ids: vec![],
         });
         self.changed();
     }

@@ -200,7 +200,8 @@ impl Session {
         let core = SessionCore::new(fsm, config.max_prefixes)
             .with_send_hold_time(config.send_hold_time)
             .with_extended_messages(config.extended_messages)
-            .with_extended_next_hop(config.extended_next_hop);
+            .with_extended_next_hop(config.extended_next_hop)
+            .with_add_path(config.add_path);
         let adj_rib_in = core.adj_rib_in();
         let bfd = start_bfd(&config, &status, &changes)?;
         let driver = Driver {

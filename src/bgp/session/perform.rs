@@ -235,6 +235,7 @@ impl Driver {
                 .map(|(prefix, attributes)| ReceivedRoute { prefix, attributes })
                 .collect(),
             withdraw: change.withdraw,
+            withdraw_path_ids: change.withdraw_path_ids,
         });
         self.changed();
     }

@@ -9,11 +9,11 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  (2 with the Extended Length bit)
 //! ```
 
-use super::nlri::{decode_prefixes, encode_prefix};
+use super::nlri::{decode_nlri, encode_nlri};
 use super::reader::Reader;
 use super::{
-    AttributeError, Community, DecodeContext, DecodeError, ErrorAction, Family, LargeCommunity,
-    LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS,
+    AddPathFamilies, AttributeError, Community, DecodeContext, DecodeError, ErrorAction, Family,
+    LargeCommunity, LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS,
 };
 use ipnet::IpNet;
 use std::fmt;
@@ -399,7 +399,7 @@ impl serde::Serialize for AsSegment {
 /// let mp = u.attributes.mp_reach.unwrap();
 /// assert_eq!((mp.afi, mp.safi, mp.nlri.len()), (2, 1, 1));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MpReach {
     /// Address family identifier.
     pub afi: u16,
@@ -409,6 +409,9 @@ pub struct MpReach {
     pub next_hops: Vec<IpAddr>,
     /// Announced prefixes (empty for families we do not handle).
     pub nlri: Vec<IpNet>,
+    /// The path identifier of each of `nlri` (ADD-PATH, RFC 7911), in the
+    /// same order; empty when the family carries none.
+    pub path_ids: Vec<u32>,
     /// For a family this crate does not parse (flowspec, VPN, ...): the
     /// rest of the attribute after AFI and SAFI (next hop length, next
     /// hop, reserved octet, NLRI), kept as it came and written back as it
@@ -425,7 +428,7 @@ pub struct MpReach {
 /// let Ok(Message::Update(u)) = Message::decode(&out, DecodeContext::default()) else { panic!() };
 /// assert_eq!(u.attributes.mp_unreach.unwrap().withdrawn.len(), 1);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MpUnreach {
     /// Address family identifier.
     pub afi: u16,
@@ -433,6 +436,9 @@ pub struct MpUnreach {
     pub safi: u8,
     /// Withdrawn prefixes (empty for families we do not handle).
     pub withdrawn: Vec<IpNet>,
+    /// The path identifier of each of `withdrawn` (ADD-PATH), in the same
+    /// order; empty when the family carries none.
+    pub path_ids: Vec<u32>,
     /// For a family this crate does not parse: the withdrawn routes as
     /// they came (an End-of-RIB marker has none); empty otherwise.
     pub unparsed: Vec<u8>,
@@ -627,7 +633,7 @@ impl Value<'_> {
 
     /// MP_REACH_NLRI (RFC 4760 section 3): families we do not handle are
     /// kept without next hops or NLRI.
-    fn mp_reach(&self) -> Result<MpReach, DecodeError> {
+    fn mp_reach(&self, add_path: AddPathFamilies) -> Result<MpReach, DecodeError> {
         let mut r = Reader::new(self.value);
         let (Some(afi), Some(safi), Some(nh_len)) = (r.u16(), r.u8(), r.u8()) else {
             return Err(self.optional_error("truncated MP_REACH_NLRI"));
@@ -642,6 +648,7 @@ impl Value<'_> {
             safi,
             next_hops: Vec::new(),
             nlri: Vec::new(),
+            path_ids: Vec::new(),
             unparsed: Vec::new(),
         };
         if Family::from_afi_safi(afi, safi).is_none() {
@@ -660,30 +667,39 @@ impl Value<'_> {
                     .collect(),
                 _ => return Err(self.optional_error("bad next hop length")),
             };
-            reach.nlri = decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
-                .map_err(|e| self.optional_error(e))?;
+            (reach.nlri, reach.path_ids) = decode_nlri(
+                r.rest(),
+                family == Family::Ipv6Unicast,
+                add_path.has(family),
+            )
+            .map_err(|e| self.optional_error(e))?;
         }
         Ok(reach)
     }
 
     /// MP_UNREACH_NLRI (RFC 4760 section 4).
-    fn mp_unreach(&self) -> Result<MpUnreach, DecodeError> {
+    fn mp_unreach(&self, add_path: AddPathFamilies) -> Result<MpUnreach, DecodeError> {
         let mut r = Reader::new(self.value);
         let (Some(afi), Some(safi)) = (r.u16(), r.u8()) else {
             return Err(self.optional_error("truncated MP_UNREACH_NLRI"));
         };
-        let (withdrawn, unparsed) = match Family::from_afi_safi(afi, safi) {
+        let ((withdrawn, path_ids), unparsed) = match Family::from_afi_safi(afi, safi) {
             Some(family) => (
-                decode_prefixes(r.rest(), family == Family::Ipv6Unicast)
-                    .map_err(|e| self.optional_error(e))?,
+                decode_nlri(
+                    r.rest(),
+                    family == Family::Ipv6Unicast,
+                    add_path.has(family),
+                )
+                .map_err(|e| self.optional_error(e))?,
                 Vec::new(),
             ),
-            None => (Vec::new(), r.rest().to_vec()),
+            None => ((Vec::new(), Vec::new()), r.rest().to_vec()),
         };
         Ok(MpUnreach {
             afi,
             safi,
             withdrawn,
+            path_ids,
             unparsed,
         })
     }
@@ -901,8 +917,8 @@ impl PathAttributes {
                 v.units(20, "length is not a positive multiple of 20", |_| ())?;
                 self.keep(flags, type_code, value);
             }
-            MP_REACH_NLRI => self.mp_reach = Some(v.mp_reach()?),
-            MP_UNREACH_NLRI => self.mp_unreach = Some(v.mp_unreach()?),
+            MP_REACH_NLRI => self.mp_reach = Some(v.mp_reach(ctx.add_path)?),
+            MP_UNREACH_NLRI => self.mp_unreach = Some(v.mp_unreach(ctx.add_path)?),
             _ => unreachable!("expected_flags covers exactly the types matched here"),
         }
         Ok(())
@@ -929,9 +945,7 @@ impl PathAttributes {
             out.extend_from_slice(&mp.afi.to_be_bytes());
             out.push(mp.safi);
             out.extend_from_slice(&mp.unparsed);
-            for p in &mp.withdrawn {
-                encode_prefix(out, p);
-            }
+            encode_nlri(out, &mp.withdrawn, &mp.path_ids);
             end_attr(out, at);
         }
         self.encode_range(out, ctx, 16, 255);
@@ -1120,9 +1134,7 @@ fn encode_mp_reach(mp: &MpReach, out: &mut Vec<u8>) {
         }
         out[nh_at] = (out.len() - nh_at - 1) as u8;
         out.push(0);
-        for p in &mp.nlri {
-            encode_prefix(out, p);
-        }
+        encode_nlri(out, &mp.nlri, &mp.path_ids);
     } else {
         out.extend_from_slice(&mp.unparsed);
     }

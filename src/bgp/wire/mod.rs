@@ -40,12 +40,12 @@ pub use attributes::{
 pub use attributes::{FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
 pub use communities::{Community, ExtCommunity, LargeCommunity};
 pub use error::{AttributeError, DecodeError, ErrorAction};
-pub use nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
+pub use nlri::{decode_nlri, decode_prefixes, encode_path, encode_prefix, prefix_wire_len};
 pub use notification::{
     describe, CeaseSubcode, FsmSubcode, HeaderSubcode, Notification, NotificationKind, OpenSubcode,
     RouteRefreshSubcode, UpdateSubcode,
 };
-pub use open::{Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME};
+pub use open::{AddPathMode, Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME};
 pub use route_refresh::RouteRefresh;
 pub use summary::{capability_name, family_name, hex, parse_hex};
 pub use update::{route_octets, Update, UpdateBuilder};
@@ -157,6 +157,63 @@ pub struct DecodeContext {
     /// Both sides advertised extended messages (RFC 8654): messages other
     /// than OPEN and KEEPALIVE may take up to 65,535 octets.
     pub extended_messages: bool,
+    /// The families whose NLRI carry a path identifier (ADD-PATH, RFC
+    /// 7911): what the peer said it sends and we said we receive.
+    pub add_path: AddPathFamilies,
+}
+
+/// A set of the families this crate parses, for ADD-PATH (RFC 7911): the
+/// ones whose NLRI carry a 4-octet path identifier before each prefix.
+///
+/// ```
+/// use cue::bgp::wire::{AddPathFamilies, Family};
+/// let f = AddPathFamilies::of(&[Family::Ipv6Unicast]);
+/// assert!(f.has(Family::Ipv6Unicast) && !f.has(Family::Ipv4Unicast));
+/// assert!(AddPathFamilies::default().is_empty());
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AddPathFamilies(u8);
+
+impl AddPathFamilies {
+    fn bit(family: Family) -> u8 {
+        match family {
+            Family::Ipv4Unicast => 1,
+            Family::Ipv6Unicast => 2,
+        }
+    }
+
+    /// The set of `families`.
+    pub fn of(families: &[Family]) -> AddPathFamilies {
+        AddPathFamilies(families.iter().fold(0, |b, f| b | Self::bit(*f)))
+    }
+
+    /// Whether `family` is in the set.
+    pub fn has(self, family: Family) -> bool {
+        self.0 & Self::bit(family) != 0
+    }
+
+    /// Whether the NLRI of IPv6 (`true`) or IPv4 unicast carry path
+    /// identifiers.
+    pub fn has_ipv6(self, ipv6: bool) -> bool {
+        self.has(if ipv6 {
+            Family::Ipv6Unicast
+        } else {
+            Family::Ipv4Unicast
+        })
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The families in the set, IPv4 first.
+    pub fn families(self) -> Vec<Family> {
+        [Family::Ipv4Unicast, Family::Ipv6Unicast]
+            .into_iter()
+            .filter(|f| self.has(*f))
+            .collect()
+    }
 }
 
 /// The largest message with extended messages (RFC 8654).

@@ -31,10 +31,55 @@ pub fn encode_prefix(out: &mut Vec<u8>, net: &IpNet) {
 
 /// Decodes a run of prefixes of one family (`ipv6` selects it). Host bits
 /// beyond the prefix length are cleared. The error says what is wrong.
-pub fn decode_prefixes(mut buf: &[u8], ipv6: bool) -> Result<Vec<IpNet>, &'static str> {
-    let max = if ipv6 { 128 } else { 32 };
+pub fn decode_prefixes(buf: &[u8], ipv6: bool) -> Result<Vec<IpNet>, &'static str> {
     let mut out = Vec::with_capacity(buf.len() / if ipv6 { 17 } else { 5 });
-    while let Some((&len, rest)) = buf.split_first() {
+    decode_run(buf, ipv6, None, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes a run of prefixes of one family as [`decode_prefixes`] does;
+/// with `add_path` each is preceded by its 4-octet path identifier (RFC
+/// 7911 section 3), returned in the second list (empty without).
+///
+/// ```
+/// use cue::bgp::wire::{decode_nlri, encode_path};
+/// let mut out = Vec::new();
+/// encode_path(&mut out, &"10.0.0.0/24".parse().unwrap(), Some(7));
+/// assert_eq!(out, [0, 0, 0, 7, 24, 10, 0, 0]);
+/// let (nets, ids) = decode_nlri(&out, false, true).unwrap();
+/// assert_eq!((nets[0].to_string(), ids), ("10.0.0.0/24".to_string(), vec![7]));
+/// // Read without ADD-PATH, the same bytes are other prefixes, or wrong.
+/// assert!(decode_nlri(&out, false, false).is_err());
+/// ```
+pub fn decode_nlri(
+    buf: &[u8],
+    ipv6: bool,
+    add_path: bool,
+) -> Result<(Vec<IpNet>, Vec<u32>), &'static str> {
+    let mut nets = Vec::with_capacity(buf.len() / if ipv6 { 17 } else { 5 });
+    let mut ids = Vec::new();
+    decode_run(buf, ipv6, add_path.then_some(&mut ids), &mut nets)?;
+    Ok((nets, ids))
+}
+
+fn decode_run(
+    mut buf: &[u8],
+    ipv6: bool,
+    mut ids: Option<&mut Vec<u32>>,
+    out: &mut Vec<IpNet>,
+) -> Result<(), &'static str> {
+    let max = if ipv6 { 128 } else { 32 };
+    while !buf.is_empty() {
+        if let Some(ids) = ids.as_deref_mut() {
+            let Some((id, rest)) = buf.split_first_chunk::<4>() else {
+                return Err("path identifier runs past the end of its field");
+            };
+            ids.push(u32::from_be_bytes(*id));
+            buf = rest;
+        }
+        let Some((&len, rest)) = buf.split_first() else {
+            return Err("path identifier without a prefix");
+        };
         if len > max {
             return Err("prefix length too long for its family");
         }
@@ -62,7 +107,36 @@ pub fn decode_prefixes(mut buf: &[u8], ipv6: bool) -> Result<Vec<IpNet>, &'stati
         out.push(net);
         buf = &rest[n..];
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Appends a prefix in NLRI form, preceded by its path identifier when
+/// it has one (ADD-PATH, RFC 7911).
+#[inline]
+pub fn encode_path(out: &mut Vec<u8>, net: &IpNet, path_id: Option<u32>) {
+    if let Some(id) = path_id {
+        out.extend_from_slice(&id.to_be_bytes());
+    }
+    encode_prefix(out, net);
+}
+
+/// Appends prefixes, each preceded by its identifier in `ids` when `ids`
+/// is not empty (a decoded list and its identifiers, written back).
+pub(crate) fn encode_nlri(out: &mut Vec<u8>, nets: &[IpNet], ids: &[u32]) {
+    for (i, p) in nets.iter().enumerate() {
+        encode_path(out, p, ids.get(i).copied());
+    }
+}
+
+/// The prefixes of a list with their path identifiers (`None` for all
+/// when `ids` is empty).
+pub(crate) fn with_ids<'a>(
+    nets: &'a [IpNet],
+    ids: &'a [u32],
+) -> impl Iterator<Item = (&'a IpNet, Option<u32>)> + 'a {
+    nets.iter()
+        .enumerate()
+        .map(move |(i, p)| (p, ids.get(i).copied()))
 }
 
 #[cfg(test)]

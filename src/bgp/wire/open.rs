@@ -20,7 +20,8 @@
 
 use super::reader::Reader;
 use super::{
-    begin_message, finish_message, msg_type, DecodeError, Family, AFI_IPV4, AFI_IPV6, AS_TRANS,
+    begin_message, finish_message, msg_type, AddPathFamilies, DecodeError, Family, AFI_IPV4,
+    AFI_IPV6, AS_TRANS,
 };
 use std::net::Ipv4Addr;
 
@@ -86,10 +87,8 @@ pub enum Capability {
     /// may carry a next hop of another address family, as (AFI, SAFI, next
     /// hop AFI).
     ExtendedNextHop(Vec<(u16, u16, u16)>),
-    /// ADD-PATH (RFC 7911), as a peer offers it: per family (AFI, SAFI),
-    /// 1 to receive several paths, 2 to send them, 3 both. Shown by
-    /// `decode`; not offered by this speaker (a peer may then send one path
-    /// per prefix only).
+    /// ADD-PATH (RFC 7911): per family (AFI, SAFI), 1 to receive several
+    /// paths, 2 to send them, 3 both.
     AddPath(Vec<(u16, u8, u8)>),
     /// Graceful restart (RFC 4724).
     GracefulRestart {
@@ -108,6 +107,70 @@ pub enum Capability {
         /// Capability value.
         data: Vec<u8>,
     },
+}
+
+/// What a speaker offers for ADD-PATH (RFC 7911) in its OPEN: to send
+/// several paths of a prefix, to receive them, or both.
+///
+/// ```
+/// use cue::bgp::wire::AddPathMode;
+/// assert_eq!("both".parse::<AddPathMode>().unwrap(), AddPathMode::Both);
+/// assert_eq!(AddPathMode::Receive.to_string(), "receive");
+/// assert!("sideways".parse::<AddPathMode>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddPathMode {
+    /// Several paths of a prefix go to the peer, each with its identifier.
+    Send,
+    /// The peer may send several paths of a prefix.
+    Receive,
+    /// Both.
+    Both,
+}
+
+impl AddPathMode {
+    /// The Send/Receive field of the capability: 1 receive, 2 send, 3 both.
+    pub fn bits(self) -> u8 {
+        match self {
+            AddPathMode::Receive => 1,
+            AddPathMode::Send => 2,
+            AddPathMode::Both => 3,
+        }
+    }
+
+    /// Whether this mode sends several paths.
+    pub fn sends(self) -> bool {
+        self.bits() & 2 != 0
+    }
+
+    /// Whether this mode receives several paths.
+    pub fn receives(self) -> bool {
+        self.bits() & 1 != 0
+    }
+}
+
+impl std::fmt::Display for AddPathMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AddPathMode::Send => "send",
+            AddPathMode::Receive => "receive",
+            AddPathMode::Both => "both",
+        })
+    }
+}
+
+impl std::str::FromStr for AddPathMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "send" => Ok(AddPathMode::Send),
+            "receive" => Ok(AddPathMode::Receive),
+            "both" => Ok(AddPathMode::Both),
+            _ => Err(format!("{s}: ADD-PATH is send, receive or both")),
+        }
+    }
 }
 
 impl Capability {
@@ -449,6 +512,32 @@ impl Open {
         self.capabilities.iter().any(
             |c| matches!(c, Capability::ExtendedNextHop(f) if f.contains(&(AFI_IPV4, 1, AFI_IPV6))),
         )
+    }
+
+    /// The families for which this OPEN's ADD-PATH capability says its
+    /// sender can `mode` (send, receive or both: both says either).
+    ///
+    /// ```
+    /// use cue::bgp::wire::{AddPathMode, Capability, Family, Open};
+    /// let mut open = Open::new(65001, 90, "10.0.0.1".parse().unwrap(), &[Family::Ipv4Unicast]);
+    /// open.capabilities.push(Capability::AddPath(vec![(1, 1, 3), (2, 1, 1)]));
+    /// assert!(open.add_path(AddPathMode::Send).has(Family::Ipv4Unicast));
+    /// assert!(!open.add_path(AddPathMode::Send).has(Family::Ipv6Unicast));
+    /// assert!(open.add_path(AddPathMode::Receive).has(Family::Ipv6Unicast));
+    /// ```
+    pub fn add_path(&self, mode: AddPathMode) -> AddPathFamilies {
+        let mut families = Vec::new();
+        for c in &self.capabilities {
+            if let Capability::AddPath(entries) = c {
+                families.extend(
+                    entries
+                        .iter()
+                        .filter(|(_, _, sr)| sr & mode.bits() != 0)
+                        .filter_map(|(afi, safi, _)| Family::from_afi_safi(*afi, *safi)),
+                );
+            }
+        }
+        AddPathFamilies::of(&families)
     }
 
     /// Whether the extended message capability (RFC 8654) is present.

@@ -16,7 +16,7 @@
 //! ```
 
 use super::attributes::{afi_of, attr_type, begin_ext_attr, FLAG_OPTIONAL};
-use super::nlri::{decode_prefixes, encode_prefix, prefix_wire_len};
+use super::nlri::{decode_nlri, encode_nlri, encode_prefix, prefix_wire_len, with_ids};
 use super::reader::Reader;
 use super::{
     begin_message, finish_message, msg_type, AttributeError, DecodeContext, DecodeError,
@@ -43,10 +43,16 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub struct Update {
     /// Withdrawn IPv4 prefixes (classic field).
     pub withdrawn: Vec<IpNet>,
+    /// The path identifier of each of `withdrawn` (ADD-PATH, RFC 7911), in
+    /// the same order; empty when IPv4 unicast carries none.
+    pub withdrawn_path_ids: Vec<u32>,
     /// Path attributes, MP_REACH_NLRI and MP_UNREACH_NLRI included.
     pub attributes: PathAttributes,
     /// Announced IPv4 prefixes (classic field).
     pub nlri: Vec<IpNet>,
+    /// The path identifier of each of `nlri` (ADD-PATH), in the same
+    /// order; empty when IPv4 unicast carries none.
+    pub nlri_path_ids: Vec<u32>,
     /// Malformed parts that RFC 7606 let the UPDATE through with, each with
     /// its action (empty for a well-formed UPDATE; never set when encoding).
     pub errors: Vec<AttributeError>,
@@ -69,11 +75,13 @@ impl Update {
         ))?;
         // Prefixes that cannot be parsed leave nothing to withdraw safely:
         // session reset (RFC 7606 section 5.3).
-        let withdrawn =
-            decode_prefixes(withdrawn, false).map_err(DecodeError::InvalidNetworkField)?;
+        let add_path = ctx.add_path.has(Family::Ipv4Unicast);
+        let (withdrawn, withdrawn_path_ids) =
+            decode_nlri(withdrawn, false, add_path).map_err(DecodeError::InvalidNetworkField)?;
         let mut errors = Vec::new();
         let attributes = PathAttributes::decode_revised(attrs, ctx, &mut errors)?;
-        let nlri = decode_prefixes(r.rest(), false).map_err(DecodeError::InvalidNetworkField)?;
+        let (nlri, nlri_path_ids) =
+            decode_nlri(r.rest(), false, add_path).map_err(DecodeError::InvalidNetworkField)?;
         let mp_nlri = attributes
             .mp_reach
             .as_ref()
@@ -103,8 +111,10 @@ impl Update {
         }
         Ok(Update {
             withdrawn,
+            withdrawn_path_ids,
             attributes,
             nlri,
+            nlri_path_ids,
             errors,
         })
     }
@@ -121,17 +131,29 @@ impl Update {
     pub(crate) fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
         let start = begin_message(out, msg_type::UPDATE);
         let withdrawn = LengthField::begin(out);
-        for p in &self.withdrawn {
-            encode_prefix(out, p);
-        }
+        encode_nlri(out, &self.withdrawn, &self.withdrawn_path_ids);
         withdrawn.finish(out);
         let attributes = LengthField::begin(out);
         self.attributes.encode(out, ctx);
         attributes.finish(out);
-        for p in &self.nlri {
-            encode_prefix(out, p);
-        }
+        encode_nlri(out, &self.nlri, &self.nlri_path_ids);
         finish_message(out, start);
+    }
+
+    /// Every prefix announced, classic and multiprotocol, with its path
+    /// identifier where the family carries them (ADD-PATH).
+    pub fn announced_paths(&self) -> impl Iterator<Item = (&IpNet, Option<u32>)> {
+        let mp = self.attributes.mp_reach.iter();
+        with_ids(&self.nlri, &self.nlri_path_ids)
+            .chain(mp.flat_map(|m| with_ids(&m.nlri, &m.path_ids)))
+    }
+
+    /// Every prefix withdrawn, classic and multiprotocol, with its path
+    /// identifier where the family carries them (ADD-PATH).
+    pub fn withdrawn_paths(&self) -> impl Iterator<Item = (&IpNet, Option<u32>)> {
+        let mp = self.attributes.mp_unreach.iter();
+        with_ids(&self.withdrawn, &self.withdrawn_path_ids)
+            .chain(mp.flat_map(|m| with_ids(&m.withdrawn, &m.path_ids)))
     }
 
     /// Every prefix announced, classic and multiprotocol.
@@ -169,6 +191,7 @@ impl Update {
                     afi,
                     safi,
                     withdrawn: vec![],
+                    path_ids: vec![],
                     unparsed: vec![],
                 }),
                 ..Default::default()
@@ -583,7 +606,7 @@ mod tests {
             withdrawn: vec![],
             attributes: expected,
             nlri: vec![net],
-            errors: vec![],
+            ..Default::default()
         };
         assert_eq!(
             Message::decode(V4_UPDATE, ctx()),
@@ -608,7 +631,7 @@ mod tests {
                 safi: 1,
                 next_hops: vec![Ipv6Addr::LOCALHOST.into()],
                 nlri: vec![net],
-                unparsed: vec![],
+                ..Default::default()
             })
         );
         assert_eq!(u.attributes.next_hop, None);
