@@ -134,3 +134,130 @@ fn without_add_path_bird_sends_one_path_a_prefix() {
     assert_eq!(p.len(), 3, "{got:?}");
     assert!(p.iter().all(|(_, id, _)| id.is_none()), "{p:?}");
 }
+
+/// A BIRD (AS 65001) on `port` that takes several paths a prefix from
+/// cue-bgp at 127.0.0.1 (`add paths rx`) and keeps them all.
+fn bird_receiving_paths(port: u16) -> Bird {
+    Bird::start(&format!(
+        r#"
+log stderr all;
+router id 127.0.0.2;
+protocol device {{}}
+protocol bgp lb {{
+  local 127.0.0.1 port {port} as 65001;
+  neighbor 127.0.0.1 as 65001;
+  passive;
+  error wait time 1, 2;
+  debug {{ states, routes }};
+  ipv4 {{ import all; export none; add paths rx; }};
+  ipv6 {{ import all; export none; add paths rx; }};
+}}
+"#
+    ))
+}
+
+/// BIRD's routes for `prefix` as (next hop, MED), sorted.
+fn bird_paths(bird: &Bird, prefix: &str) -> Vec<(String, String)> {
+    let out = bird.birdc(&["show", "route", prefix, "all"]);
+    let mut v = Vec::new();
+    let mut hop = String::new();
+    for l in out.lines() {
+        let l = l.trim();
+        if let Some(h) = l.strip_prefix("BGP.next_hop: ") {
+            hop = h.to_string();
+        }
+        if let Some(m) = l.strip_prefix("BGP.med: ") {
+            v.push((hop.clone(), m.to_string()));
+        }
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn the_speaker_sends_every_path_to_bird() {
+    if !have("bird") {
+        return skip("bird is not installed");
+    }
+    let port = free_port();
+    let bird = bird_receiving_paths(port);
+    let dir = Scratch::new("add-path-send");
+    let routes = dir.path("routes");
+    std::fs::write(
+        &routes,
+        "10.40.0.0/24 path-id 1 next-hop 10.0.0.1 med 10\n\
+         10.40.0.0/24 path-id 2 next-hop 10.0.0.2 med 20\n\
+         10.41.0.0/24 med 30\n\
+         2001:db8:40::/48 path-id 7 next-hop 2001:db8::7 med 70\n\
+         2001:db8:40::/48 path-id 8 next-hop 2001:db8::8 med 80\n",
+    )
+    .unwrap();
+    let routes = routes.to_str().unwrap();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "-m",
+        "--add-path",
+        "send",
+        "--json",
+        "--advertise-file",
+        routes,
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    let want = |a: &str, b: &str| vec![a.to_string(), b.to_string()];
+    let two = wait_for("both paths of 10.40.0.0/24 at BIRD", T, || {
+        let p = bird_paths(&bird, "10.40.0.0/24");
+        (p.len() == 2).then_some(p)
+    });
+    assert_eq!(
+        two.iter().map(|(_, m)| m.clone()).collect::<Vec<_>>(),
+        want("10", "20")
+    );
+    assert_eq!(
+        two.iter().map(|(h, _)| h.clone()).collect::<Vec<_>>(),
+        want("10.0.0.1", "10.0.0.2")
+    );
+    let six = wait_for("both paths of 2001:db8:40::/48", T, || {
+        let p = bird_paths(&bird, "2001:db8:40::/48");
+        (p.len() == 2).then_some(p)
+    });
+    assert_eq!(six[0].1, "70");
+    assert_eq!(bird_paths(&bird, "10.41.0.0/24").len(), 1);
+    drop(cue);
+}
+
+#[test]
+fn without_add_path_the_lowest_path_id_goes_alone() {
+    if !have("bird") {
+        return skip("bird is not installed");
+    }
+    let port = free_port();
+    let bird = bird_passive(port, "127.0.0.1", "127.0.0.1", 65001, 65001);
+    let p = port.to_string();
+    let dir = Scratch::new("add-path-lowest");
+    let routes = dir.path("routes");
+    std::fs::write(
+        &routes,
+        "10.50.0.0/24 path-id 5 med 5\n10.50.0.0/24 path-id 3 med 3\n",
+    )
+    .unwrap();
+    let _cue = Cue::start(&[
+        "--port",
+        &p,
+        "--add-path",
+        "send",
+        "--advertise-file",
+        routes.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    wait_for("the route at BIRD", T, || bird.route("10.50.0.0/24"));
+    std::thread::sleep(Duration::from_millis(500));
+    let out = bird.birdc(&["show", "route", "10.50.0.0/24", "all"]);
+    assert_eq!(out.matches("BGP.med:").count(), 1, "{out}");
+    assert!(out.contains("BGP.med: 3"), "{out}");
+}

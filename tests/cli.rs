@@ -464,6 +464,21 @@ fn check_reloads_on_sighup_and_keeps_running_on_a_bad_file() {
 }
 
 #[test]
+fn decode_add_path_reads_path_identifiers() {
+    // An UPDATE announcing 10.0.0.0/24 with path id 7 (RFC 7911).
+    let update = "002D020000000E400101004002004003040A00000100000007180A0000";
+    let done = run(&["decode", "--json", "--add-path", update]);
+    assert!(done.status.success(), "{}", done.stderr);
+    let v = done.json();
+    assert_eq!(v[0]["nlri"], serde_json::json!(["10.0.0.0/24"]));
+    assert_eq!(v[0]["nlri_path_ids"], serde_json::json!([7]));
+    // Read without ADD-PATH, the identifier is taken for prefixes.
+    let v = run(&["decode", "--json", update]).json();
+    assert_ne!(v[0]["nlri"], serde_json::json!(["10.0.0.0/24"]));
+    assert!(v[0].get("nlri_path_ids").is_none());
+}
+
+#[test]
 fn decode_explains_messages_and_malformed_ones() {
     let marker = "ff".repeat(16);
     // An OPEN captured from BIRD, then a KEEPALIVE without its marker.

@@ -171,6 +171,15 @@ pub struct AttributeOverrides {
     /// Other optional transitive attributes, sent as they are (with the
     /// Partial bit set: we do not interpret them).
     pub other: Vec<RawAttribute>,
+    /// The route's path identifier (ADD-PATH, RFC 7911): sent with it to a
+    /// peer that receives several paths (0 when none is given).
+    pub path_id: Option<u32>,
+    /// The other paths of the same prefix, each with its own `path_id`
+    /// (higher than this one's): sent after it to a peer that receives
+    /// several paths; elsewhere this path (the lowest identifier) goes
+    /// alone. [`RouteTable`](crate::bgp::route::RouteTable) gathers them
+    /// from routes of one prefix with different `path-id`s.
+    pub additional_paths: Vec<std::sync::Arc<AttributeOverrides>>,
 }
 
 impl AttributeOverrides {

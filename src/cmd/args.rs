@@ -353,8 +353,8 @@ pub struct AdvertiseArgs {
     #[arg(help_heading = ROUTES, short = 'a', long = "advertise", value_name = "PREFIX", value_delimiter = ',', value_parser = parse_prefix)]
     pub advertise: Vec<IpNet>,
     /// File of routes, one per line: a prefix (a bare address means /32
-    /// or /128) and its own attributes if any, "PREFIX [next-hop ADDR]
-    /// [origin igp|egp|incomplete] [as-path ASN...] [med N] [local-pref N]
+    /// or /128) and its own attributes if any, "PREFIX [path-id N]
+    /// [next-hop ADDR] [origin igp|egp|incomplete] [as-path ASN...] [med N] [local-pref N]
     /// [community C]... [large-community A:B:C]... [ext-community C]...";
     /// what a line does not state is the command line's; # comments; - for
     /// standard input

@@ -20,6 +20,10 @@ pub struct DecodeArgs {
     /// capability); the default is 4-octet
     #[arg(long = "two-octet-as")]
     pub two_octet_as: bool,
+    /// NLRI carry ADD-PATH path identifiers (RFC 7911), IPv4 and IPv6
+    /// unicast: a session that negotiated them in the message's direction
+    #[arg(long = "add-path")]
+    pub add_path: bool,
     /// One JSON object per message
     #[arg(long)]
     pub json: bool,
@@ -185,7 +189,11 @@ pub async fn run(args: DecodeArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.hex.clone()
     };
-    let ctx = DecodeContext::with_four_octet_as(!args.two_octet_as);
+    let mut ctx = DecodeContext::with_four_octet_as(!args.two_octet_as);
+    if args.add_path {
+        use cue::bgp::wire::{AddPathFamilies, Family};
+        ctx.add_path = AddPathFamilies::of(&[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+    }
     let mut malformed = false;
     let mut first = true;
     for input in inputs {

@@ -84,6 +84,7 @@ fn mp_reach_json(m: &MpReach) -> Value {
         "afi": m.afi, "safi": m.safi, "family": family_name(m.afi, m.safi),
         "next_hops": m.next_hops.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         "nlri": prefixes(&m.nlri),
+        "path_ids": m.path_ids,
         "unparsed": hex(&m.unparsed),
     })
 }
@@ -92,6 +93,7 @@ fn mp_unreach_json(m: &MpUnreach) -> Value {
     json!({
         "afi": m.afi, "safi": m.safi, "family": family_name(m.afi, m.safi),
         "withdrawn": prefixes(&m.withdrawn),
+        "path_ids": m.path_ids,
         "unparsed": hex(&m.unparsed),
     })
 }
@@ -161,6 +163,13 @@ fn update_json(u: &Update) -> Value {
         "attributes": attributes_json(&u.attributes),
         "nlri": prefixes(&u.nlri),
     });
+    // ADD-PATH: the path identifiers, in the order of their prefixes.
+    if !u.withdrawn_path_ids.is_empty() {
+        v["withdrawn_path_ids"] = json!(u.withdrawn_path_ids);
+    }
+    if !u.nlri_path_ids.is_empty() {
+        v["nlri_path_ids"] = json!(u.nlri_path_ids);
+    }
     if let Some((afi, safi)) = u.end_of_rib() {
         v["end_of_rib"] = json!(family_name(afi, safi));
     }

@@ -4,10 +4,15 @@
 //! ([`RouteTable`]) and checks of received routes against them.
 //!
 //! ```text
-//! PREFIX [next-hop ADDR] [origin igp|egp|incomplete] [as-path ASN...]
-//!        [med N] [local-pref N] [community C]... [large-community A:B:C]...
-//!        [ext-community C]...
+//! PREFIX [path-id N] [next-hop ADDR] [origin igp|egp|incomplete]
+//!        [as-path ASN...] [med N] [local-pref N] [community C]...
+//!        [large-community A:B:C]... [ext-community C]...
 //! ```
+//!
+//! `path-id` is the ADD-PATH (RFC 7911) path identifier: routes of one
+//! prefix with different identifiers are different paths, all sent to a
+//! peer that receives several, the lowest identifier alone to others; as
+//! an expectation it must be the identifier the path came with.
 //!
 //! Every keyword is optional. In a route to announce, what is not stated is
 //! the session's (the command line's); stated communities of a kind

@@ -56,17 +56,24 @@ impl RouteTable {
         }
         plain.dedup();
         // The last attributes of a prefix win: a stable sort, then keep
-        // the last of each run.
+        // the last of each run, or gather its paths (ADD-PATH) when the
+        // run has several path identifiers.
         if !own.windows(2).all(|w| w[0].0 <= w[1].0) {
             own.sort_by_key(|r| r.0);
         }
+        let mut sets = sets;
         let mut keep = 0;
+        let mut start = 0;
         for i in 0..own.len() {
             if i + 1 < own.len() && own[i + 1].0 == own[i].0 {
                 continue;
             }
+            if i > start {
+                own[i].1 = gather_paths(&own[start..=i], &mut sets);
+            }
             own.swap(keep, i);
             keep += 1;
+            start = i + 1;
         }
         own.truncate(keep);
         // A prefix with attributes of its own is not sent with the
@@ -86,6 +93,29 @@ impl RouteTable {
             order: Vec::new(),
         }
     }
+}
+
+/// The set of a prefix given several times (`run`, in the order given):
+/// the last one's when they all have the same path identifier; otherwise
+/// a new set, the path with the lowest identifier carrying the others
+/// ([`AttributeOverrides::additional_paths`]), the last given of each
+/// identifier.
+fn gather_paths(run: &[(IpNet, u32)], sets: &mut Vec<Arc<AttributeOverrides>>) -> u32 {
+    let id = |n: u32| sets[n as usize].path_id.unwrap_or(0);
+    let last = run[run.len() - 1].1;
+    if run.iter().all(|r| id(r.1) == id(last)) {
+        return last;
+    }
+    let mut by_id: BTreeMap<u32, u32> = BTreeMap::new();
+    for r in run {
+        by_id.insert(id(r.1), r.1);
+    }
+    let mut paths = by_id.values().map(|n| sets[*n as usize].clone());
+    let first = paths.next().expect("two identifiers at least");
+    let mut primary = (*first).clone();
+    primary.additional_paths = paths.collect();
+    sets.push(Arc::new(primary));
+    sets.len() as u32 - 1
 }
 
 /// A [`RouteTable`] sorted ([`RouteTable::sort`]): each prefix once, in

@@ -160,6 +160,7 @@ impl AttributeOverrides {
     /// ```
     pub fn from_spec(spec: &AttributeSpec) -> AttributeOverrides {
         AttributeOverrides {
+            path_id: spec.path_id,
             next_hop: spec.next_hop,
             origin: spec.origin,
             as_path: spec.as_path.as_deref().map(AsPath::sequence),

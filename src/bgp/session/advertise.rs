@@ -27,6 +27,9 @@ impl Driver {
         let Some(adv) = adv.as_mut() else {
             return Ok(());
         };
+        if !adv.negotiated.add_path_send.is_empty() {
+            return self.sync_paths(wr, recording, adv, what).await;
+        }
         if what == Sync::Full {
             // A table whose trees are being built goes from its lists.
             let staged = self.staged.borrow().clone();
@@ -93,6 +96,84 @@ impl Driver {
             announce,
             withdraw,
         };
+        self.advertised(adv, (new, overrides, params), sent);
+        self.synced(&loc);
+        Ok(())
+    }
+
+    /// Brings up to date a peer that receives several paths of a prefix
+    /// (ADD-PATH): the paths of its Adj-RIB-Out by prefix and identifier,
+    /// against those sent; each written with its identifier in the
+    /// families where sending them was negotiated (the others get the
+    /// first path of each prefix, without).
+    async fn sync_paths(
+        &mut self,
+        wr: &mut Wr,
+        recording: &mut Option<Recording>,
+        adv: &mut Advertised,
+        what: Sync,
+    ) -> std::io::Result<()> {
+        let started = Instant::now();
+        let params = self.params.borrow_and_update().clone();
+        let loc = self.loc_rib.borrow_and_update().clone();
+        let overrides = self.overrides.borrow_and_update().clone();
+        let new = match what {
+            Sync::WithdrawAll => LocRib::default(),
+            _ => adj_rib_out(&loc, &adv.negotiated.families, &params.filter),
+        };
+        let send = adv.negotiated.add_path_send;
+        let paths = path_rib(&new, &overrides, send);
+        let again = |k: &(IpNet, u32)| match what {
+            Sync::Full => true,
+            Sync::Family(f) => Family::of(k.0.addr()) == f,
+            _ => !params.same_attributes(&adv.params),
+        };
+        let withdraw: Vec<(IpNet, u32)> = adv
+            .paths
+            .keys()
+            .filter(|k| !paths.contains_key(k))
+            .copied()
+            .collect();
+        let announce: Vec<PathEntry> = paths
+            .iter()
+            .filter(|(k, o)| again(k) || adv.paths.get(k) != Some(o))
+            .collect();
+        let tracer = self.tracer();
+        let out = Out {
+            tracer: tracer.as_ref(),
+            recording: self.recording(recording),
+        };
+        let id = |k: &(IpNet, u32)| send.has(Family::of(k.0.addr())).then_some(k.1);
+        let mut buf = Vec::new();
+        let mut messages = 0;
+        for family in [Family::Ipv4Unicast, Family::Ipv6Unicast] {
+            let gone = withdraw.iter().map(|k| (&k.0, id(k)));
+            messages += UpdateBuilder::withdraw_paths(family, gone, &mut buf);
+            let groups = path_groups(&announce, family, id);
+            for (o, routes) in groups {
+                let builder = self.builder(adv, &params, o);
+                self.check_room(&builder, &[family]);
+                messages += builder.announce_paths(family, routes, &mut buf);
+                if buf.len() >= WRITE_SIZE {
+                    out.write(wr, &buf).await?;
+                    buf.clear();
+                }
+            }
+        }
+        out.write(wr, &buf).await?;
+        self.core.sent(Instant::now());
+        let prefixes = |list: Vec<IpNet>| {
+            let mut list = list;
+            list.dedup();
+            PrefixList::List(list)
+        };
+        let sent = Sent {
+            started,
+            messages,
+            announce: prefixes(announce.iter().map(|(k, _)| k.0).collect()),
+            withdraw: prefixes(withdraw.iter().map(|k| k.0).collect()),
+        };
+        adv.paths = paths;
         self.advertised(adv, (new, overrides, params), sent);
         self.synced(&loc);
         Ok(())
@@ -196,10 +277,17 @@ impl Driver {
 
     /// The trace of what is written, when asked for.
     fn tracer(&self) -> Option<Tracer> {
+        let ctx = self.core.decode_context();
+        // What we send carries path identifiers where we send several
+        // paths, not where the peer does.
+        let add_path = self.core.negotiated().map(|n| n.add_path_send);
         self.config.trace.then(|| Tracer {
             events: self.events.clone(),
             peer: self.name.clone(),
-            ctx: self.core.decode_context(),
+            ctx: wire::DecodeContext {
+                add_path: add_path.unwrap_or_default(),
+                ..ctx
+            },
         })
     }
 
@@ -284,6 +372,62 @@ impl Driver {
         )
         .with_ipv4_via_ipv6(adv.negotiated.extended_next_hop)
     }
+}
+
+/// The paths sent to a peer that receives several (ADD-PATH), by prefix
+/// and path identifier, each with its attributes of its own (`None`: the
+/// session's).
+pub(super) type PathRib = std::collections::BTreeMap<(IpNet, u32), Option<Arc<AttributeOverrides>>>;
+
+/// A path of a [`PathRib`].
+type PathEntry<'a> = (&'a (IpNet, u32), &'a Option<Arc<AttributeOverrides>>);
+
+/// The routes of one attribute set (`None`: the session's), each with
+/// the path identifier it is written with.
+type PathGroup<'a> = (
+    Option<&'a AttributeOverrides>,
+    Vec<(&'a IpNet, Option<u32>)>,
+);
+
+/// The paths of `announce` of `family` grouped by attribute set, in order
+/// of first appearance; `id` gives the identifier each is written with.
+fn path_groups<'a>(
+    announce: &[PathEntry<'a>],
+    family: Family,
+    id: impl Fn(&(IpNet, u32)) -> Option<u32>,
+) -> Vec<PathGroup<'a>> {
+    let mut groups: Vec<PathGroup> = Vec::new();
+    let mut index: std::collections::HashMap<usize, usize> = Default::default();
+    let of_family = announce
+        .iter()
+        .filter(|(k, _)| Family::of(k.0.addr()) == family);
+    for (k, o) in of_family {
+        let o = o.as_deref();
+        let key = o.map_or(0, |a| a as *const AttributeOverrides as usize);
+        let at = *index.entry(key).or_insert_with(|| {
+            groups.push((o, Vec::new()));
+            groups.len() - 1
+        });
+        groups[at].1.push((&k.0, id(k)));
+    }
+    groups
+}
+
+/// The paths of an Adj-RIB-Out: each prefix's first path (the route's
+/// own identifier, 0 without), and in the families of `send` the
+/// additional paths of its attribute set.
+fn path_rib(rib: &LocRib, overrides: &Overrides, send: wire::AddPathFamilies) -> PathRib {
+    let mut paths = PathRib::new();
+    for p in rib.iter() {
+        let o = overrides.get(p);
+        paths.insert((*p, o.and_then(|o| o.path_id).unwrap_or(0)), o.cloned());
+        if let Some(o) = o.filter(|_| send.has(Family::of(p.addr()))) {
+            for more in &o.additional_paths {
+                paths.insert((*p, more.path_id.unwrap_or(0)), Some(more.clone()));
+            }
+        }
+    }
+    paths
 }
 
 /// What a sync sends (announce, withdraw): everything for a full sync or

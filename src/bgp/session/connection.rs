@@ -92,6 +92,9 @@ pub(super) struct Advertised {
     /// The routes sent with attributes of their own.
     pub(super) overrides: Overrides,
     pub(super) params: Parameters,
+    /// To a peer that receives several paths of a prefix (ADD-PATH): the
+    /// paths sent, by prefix and path identifier.
+    pub(super) paths: super::advertise::PathRib,
 }
 
 impl Connection {

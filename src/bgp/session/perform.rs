@@ -210,6 +210,7 @@ impl Driver {
             rib: Arc::default(),
             overrides: Overrides::default(),
             params: self.params.borrow().clone(),
+            paths: Default::default(),
         });
     }
 

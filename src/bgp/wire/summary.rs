@@ -72,8 +72,16 @@ impl Message {
     }
 }
 
-fn list(p: &mut dyn Iterator<Item = &IpNet>, n: usize) -> String {
-    let shown: Vec<String> = p.take(4).map(|x| x.to_string()).collect();
+/// Up to four prefixes of `n`, each with its ADD-PATH path id as
+/// `PREFIX#ID` where it has one.
+fn list(p: &mut dyn Iterator<Item = (&IpNet, Option<u32>)>, n: usize) -> String {
+    let shown: Vec<String> = p
+        .take(4)
+        .map(|(x, id)| match id {
+            Some(id) => format!("{x}#{id}"),
+            None => x.to_string(),
+        })
+        .collect();
     if n > shown.len() {
         format!("{} ... ({n})", shown.join(" "))
     } else {
@@ -90,10 +98,10 @@ fn update_summary(u: &Update) -> String {
     let announced = u.announced().count();
     let withdrawn = u.withdrawn_all().count();
     if announced > 0 {
-        let _ = write!(s, " announce {}", list(&mut u.announced(), announced));
+        let _ = write!(s, " announce {}", list(&mut u.announced_paths(), announced));
     }
     if withdrawn > 0 {
-        let _ = write!(s, " withdraw {}", list(&mut u.withdrawn_all(), withdrawn));
+        let _ = write!(s, " withdraw {}", list(&mut u.withdrawn_paths(), withdrawn));
     }
     if let Some(nh) = a.next_hop {
         let _ = write!(s, " next-hop {nh}");

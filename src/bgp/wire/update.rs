@@ -16,7 +16,7 @@
 //! ```
 
 use super::attributes::{afi_of, attr_type, begin_ext_attr, FLAG_OPTIONAL};
-use super::nlri::{decode_nlri, encode_nlri, encode_prefix, prefix_wire_len, with_ids};
+use super::nlri::{decode_nlri, encode_nlri, encode_path, prefix_wire_len, with_ids};
 use super::reader::Reader;
 use super::{
     begin_message, finish_message, msg_type, AttributeError, DecodeContext, DecodeError,
@@ -391,11 +391,37 @@ impl UpdateBuilder {
         prefixes: impl IntoIterator<Item = &'a IpNet>,
         out: &mut Vec<u8>,
     ) -> usize {
+        self.announce_paths(family, prefixes.into_iter().map(|p| (p, None)), out)
+    }
+
+    /// Appends UPDATEs announcing `paths` of `family` (others are skipped)
+    /// as [`announce`](Self::announce) does, each prefix preceded by its
+    /// path identifier where it has one (ADD-PATH, RFC 7911: to a peer
+    /// that negotiated receiving them, every route of the family has one).
+    ///
+    /// ```
+    /// use cue::bgp::wire::{AddPathFamilies, DecodeContext, Family, Message, PathAttributes, UpdateBuilder};
+    /// let b = UpdateBuilder::new(&PathAttributes::default(), "10.0.0.1".parse().unwrap(),
+    ///     &[], DecodeContext::default());
+    /// let net = "192.0.2.0/24".parse().unwrap();
+    /// let mut out = Vec::new();
+    /// b.announce_paths(Family::Ipv4Unicast, [(&net, Some(1)), (&net, Some(2))], &mut out);
+    /// let ctx = DecodeContext { add_path: AddPathFamilies::of(&[Family::Ipv4Unicast]), ..Default::default() };
+    /// let Ok(Message::Update(u)) = Message::decode(&out, ctx) else { panic!() };
+    /// assert_eq!((u.nlri.len(), u.nlri_path_ids), (2, vec![1, 2]));
+    /// ```
+    pub fn announce_paths<'a>(
+        &self,
+        family: Family,
+        paths: impl IntoIterator<Item = (&'a IpNet, Option<u32>)>,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let ipv6 = family == Family::Ipv6Unicast;
-        let mut it = prefixes
+        let mut it = paths
             .into_iter()
-            .filter(|p| p.addr().is_ipv6() == ipv6)
+            .filter(|(p, _)| p.addr().is_ipv6() == ipv6)
             .peekable();
+        let len = |(p, id): &(&IpNet, Option<u32>)| prefix_wire_len(p) + 4 * id.is_some() as usize;
         let mut messages = 0;
         while it.peek().is_some() {
             let start = begin_message(out, msg_type::UPDATE);
@@ -410,9 +436,8 @@ impl UpdateBuilder {
                 out.extend_from_slice(&self.v6_next_hop);
                 out.push(0);
                 let limit = self.max_len - self.mp_tail.len();
-                while let Some(p) = it.next_if(|p| out.len() - start + prefix_wire_len(p) <= limit)
-                {
-                    encode_prefix(out, p);
+                while let Some((p, id)) = it.next_if(|r| out.len() - start + len(r) <= limit) {
+                    encode_path(out, p, id);
                 }
                 at.finish(out);
                 out.extend_from_slice(&self.mp_tail);
@@ -420,10 +445,9 @@ impl UpdateBuilder {
             } else {
                 out.extend_from_slice(&self.v4_attrs);
                 attributes.finish(out);
-                while let Some(p) =
-                    it.next_if(|p| out.len() - start + prefix_wire_len(p) <= self.max_len)
+                while let Some((p, id)) = it.next_if(|r| out.len() - start + len(r) <= self.max_len)
                 {
-                    encode_prefix(out, p);
+                    encode_path(out, p, id);
                 }
             }
             if out.len() - start == self.overhead(family) {
@@ -445,11 +469,23 @@ impl UpdateBuilder {
         prefixes: impl IntoIterator<Item = &'a IpNet>,
         out: &mut Vec<u8>,
     ) -> usize {
+        Self::withdraw_paths(family, prefixes.into_iter().map(|p| (p, None)), out)
+    }
+
+    /// Appends UPDATEs withdrawing `paths` of `family` as
+    /// [`withdraw`](Self::withdraw) does, each prefix preceded by its path
+    /// identifier where it has one (ADD-PATH).
+    pub fn withdraw_paths<'a>(
+        family: Family,
+        paths: impl IntoIterator<Item = (&'a IpNet, Option<u32>)>,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let ipv6 = family == Family::Ipv6Unicast;
-        let mut it = prefixes
+        let mut it = paths
             .into_iter()
-            .filter(|p| p.addr().is_ipv6() == ipv6)
+            .filter(|(p, _)| p.addr().is_ipv6() == ipv6)
             .peekable();
+        let len = |(p, id): &(&IpNet, Option<u32>)| prefix_wire_len(p) + 4 * id.is_some() as usize;
         let mut messages = 0;
         while it.peek().is_some() {
             let start = begin_message(out, msg_type::UPDATE);
@@ -459,20 +495,20 @@ impl UpdateBuilder {
                 let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_UNREACH_NLRI);
                 out.extend_from_slice(&afi_of(true).to_be_bytes());
                 out.push(SAFI_UNICAST);
-                while let Some(p) =
-                    it.next_if(|p| out.len() - start + prefix_wire_len(p) <= MAX_MESSAGE_LEN)
+                while let Some((p, id)) =
+                    it.next_if(|r| out.len() - start + len(r) <= MAX_MESSAGE_LEN)
                 {
-                    encode_prefix(out, p);
+                    encode_path(out, p, id);
                 }
                 at.finish(out);
                 attributes.finish(out);
             } else {
                 let withdrawn = LengthField::begin(out);
                 // Leave room for the two-octet total attribute length.
-                while let Some(p) =
-                    it.next_if(|p| out.len() - start + prefix_wire_len(p) + 2 <= MAX_MESSAGE_LEN)
+                while let Some((p, id)) =
+                    it.next_if(|r| out.len() - start + len(r) + 2 <= MAX_MESSAGE_LEN)
                 {
-                    encode_prefix(out, p);
+                    encode_path(out, p, id);
                 }
                 withdrawn.finish(out);
                 out.extend_from_slice(&[0, 0]); // no path attributes
