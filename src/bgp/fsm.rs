@@ -692,6 +692,47 @@ mod tests {
     }
 
     #[test]
+    fn add_path_each_way_only_where_one_sends_and_the_other_receives() {
+        let t0 = Instant::now();
+        let v4 = AddPathFamilies::of(&[Family::Ipv4Unicast]);
+        let none = AddPathFamilies::default();
+        // (ours, the peer's Send/Receive field, what we send, what we receive)
+        for (ours, theirs, send, receive) in [
+            (Some(AddPathMode::Both), Some(3), v4, v4),
+            (Some(AddPathMode::Send), Some(3), v4, none),
+            (Some(AddPathMode::Receive), Some(3), none, v4),
+            (Some(AddPathMode::Send), Some(2), none, none),
+            (Some(AddPathMode::Receive), Some(1), none, none),
+            (Some(AddPathMode::Both), None, none, none),
+            (None, Some(3), none, none),
+        ] {
+            let mut fsm = Fsm::new(config());
+            fsm.offer_add_path(ours);
+            let a = fsm.connected(t0);
+            let Message::Open(open) = sent(&a)[0] else {
+                panic!("an OPEN")
+            };
+            let offered = open
+                .capabilities
+                .iter()
+                .any(|c| matches!(c, Capability::AddPath(_)));
+            assert_eq!(offered, ours.is_some());
+            let Message::Open(mut peer) = peer_open(65002, 30, [10, 0, 0, 2]) else {
+                unreachable!()
+            };
+            // We offer IPv4 and IPv6, the peer IPv4 (and a family we do
+            // not carry): only IPv4 is negotiated.
+            peer.capabilities
+                .extend(theirs.map(|sr| Capability::AddPath(vec![(1, 1, sr), (1, 128, sr)])));
+            fsm.received(Ok(Message::Open(peer)), t0);
+            fsm.received(Ok(Message::Keepalive), t0);
+            let n = fsm.negotiated().unwrap();
+            assert_eq!((n.add_path_send, n.add_path_receive), (send, receive));
+            assert_eq!(fsm.decode_context().add_path, receive);
+        }
+    }
+
+    #[test]
     fn establishes_and_keeps_alive() {
         let t0 = Instant::now();
         let mut fsm = Fsm::new(config());
