@@ -261,3 +261,93 @@ fn without_add_path_the_lowest_path_id_goes_alone() {
     assert_eq!(out.matches("BGP.med:").count(), 1, "{out}");
     assert!(out.contains("BGP.med: 3"), "{out}");
 }
+
+/// A passive gobgpd (AS 65002) on `port` for cue-bgp at 127.0.0.1 that
+/// sends up to 8 paths a prefix and receives several (`add-paths`).
+fn gobgp_with_add_paths(port: u16) -> Gobgp {
+    let add_paths = r#"
+  [neighbors.add-paths.config]
+    receive = true
+    send-max = 8"#;
+    let config = passive_gobgp_config(65002, "127.0.0.1", port, "127.0.0.1", 65001, "");
+    Gobgp::start(&format!("{}{add_paths}\n", config.trim_end()))
+}
+
+/// The next hops of the paths of `prefix` in a `gobgp global rib -j`
+/// answer, sorted.
+fn gobgp_next_hops(rib: &serde_json::Value, prefix: &str) -> Vec<String> {
+    let mut hops: Vec<String> = rib[prefix]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|path| {
+            let attrs = path["attrs"].as_array()?;
+            let nh = gobgp_attr(attrs, 3)?;
+            nh["nexthop"].as_str().map(str::to_string)
+        })
+        .collect();
+    hops.sort();
+    hops
+}
+
+#[test]
+fn paths_both_ways_with_gobgp() {
+    if !have("gobgpd") {
+        return skip("gobgpd is not installed");
+    }
+    let port = free_port();
+    let g = gobgp_with_add_paths(port);
+    // GoBGP's two paths of 10.61.0.0/24, told apart by their identifiers.
+    for (hop, id) in [("10.9.9.1", "1"), ("10.9.9.2", "2")] {
+        g.gobgp(&[
+            "global",
+            "rib",
+            "add",
+            "10.61.0.0/24",
+            "nexthop",
+            hop,
+            "identifier",
+            id,
+            "-a",
+            "ipv4",
+        ]);
+    }
+    let dir = Scratch::new("add-path-gobgp");
+    let routes = dir.path("routes");
+    std::fs::write(
+        &routes,
+        "10.60.0.0/24 path-id 1 next-hop 10.0.0.1\n10.60.0.0/24 path-id 2 next-hop 10.0.0.2\n",
+    )
+    .unwrap();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--add-path",
+        "both",
+        "--json",
+        "--advertise-file",
+        routes.to_str().unwrap(),
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    let hops = wait_for("both paths of 10.60.0.0/24 at GoBGP", T, || {
+        let h = gobgp_next_hops(&g.rib("ipv4"), "10.60.0.0/24");
+        (h.len() == 2).then_some(h)
+    });
+    assert_eq!(hops, ["10.0.0.1", "10.0.0.2"]);
+    let got = wait_for("both of GoBGP's paths", T, || {
+        let r: Vec<_> = received_routes(&cue.stdout())
+            .into_iter()
+            .filter(|r| r["prefix"] == "10.61.0.0/24")
+            .collect();
+        (r.len() >= 2).then_some(r)
+    });
+    let mut ids: Vec<_> = got.iter().map(|r| r["path_id"].as_u64()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 2, "two paths, two ids: {got:?}");
+    assert!(ids.iter().all(Option::is_some), "{got:?}");
+    assert!(cue.terminate().status.success());
+}
