@@ -61,9 +61,19 @@ fn listen_receives_every_path_bird_sends() {
         return skip("bird is not installed");
     }
     let port = free_port();
+    let dir = Scratch::new("add-path-listen");
+    let mrt = dir.path("session.mrt");
     let cue = Cue::listen(
         &port.to_string(),
-        &["-m", "--add-path", "receive", "65001", "127.0.0.3"],
+        &[
+            "-m",
+            "--add-path",
+            "receive",
+            "--mrt",
+            mrt.to_str().unwrap(),
+            "65001",
+            "127.0.0.3",
+        ],
     );
     let bird = bird_with_two_paths(port, "tx");
     let got = wait_for("five paths from BIRD", T, || {
@@ -115,6 +125,20 @@ fn listen_receives_every_path_bird_sends() {
         1,
         "{left:?}"
     );
+    // The recording has the ADD-PATH subtype (RFC 8050): bgpdump, an
+    // independent reader, sees both paths of the prefix.
+    if have("bgpdump") {
+        let out = std::process::Command::new("bgpdump")
+            .args(["-m", mrt.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let announced = text
+            .lines()
+            .filter(|l| l.contains("|A|") && l.contains("10.30.0.0/24"))
+            .count();
+        assert!(announced >= 2, "bgpdump: {text}");
+    }
 }
 
 #[test]

@@ -226,6 +226,8 @@ fn two_peer_mrt() -> Vec<u8> {
             peer: format!("192.0.2.{n}").parse().unwrap(),
             local: "192.0.2.100".parse().unwrap(),
             four_octet_as: true,
+            add_path_sent: false,
+            add_path_received: false,
         };
         let at = std::time::SystemTime::UNIX_EPOCH;
         encode_bgp4mp(&peers, false, at, &update.to_bytes(ctx), &mut out);

@@ -739,6 +739,8 @@ mod tests {
             peer: address.parse().unwrap(),
             local: "192.0.2.100".parse().unwrap(),
             four_octet_as: true,
+            add_path_sent: false,
+            add_path_received: false,
         };
         let mut f = Vec::new();
         let at = std::time::SystemTime::UNIX_EPOCH;

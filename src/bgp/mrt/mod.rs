@@ -39,6 +39,27 @@ const BGP4MP_MESSAGE: u16 = 1;
 const BGP4MP_MESSAGE_AS4: u16 = 4;
 const BGP4MP_MESSAGE_LOCAL: u16 = 6;
 const BGP4MP_MESSAGE_AS4_LOCAL: u16 = 7;
+/// The same with ADD-PATH path identifiers in the NLRI (RFC 8050).
+const BGP4MP_MESSAGE_ADDPATH: u16 = 8;
+const BGP4MP_MESSAGE_AS4_ADDPATH: u16 = 9;
+const BGP4MP_MESSAGE_LOCAL_ADDPATH: u16 = 10;
+const BGP4MP_MESSAGE_AS4_LOCAL_ADDPATH: u16 = 11;
+
+/// A BGP4MP message subtype: (4-octet AS, a message of ours, ADD-PATH),
+/// or `None` for another subtype.
+fn bgp4mp_subtype(subtype: u16) -> Option<(bool, bool, bool)> {
+    Some(match subtype {
+        BGP4MP_MESSAGE => (false, false, false),
+        BGP4MP_MESSAGE_AS4 => (true, false, false),
+        BGP4MP_MESSAGE_LOCAL => (false, true, false),
+        BGP4MP_MESSAGE_AS4_LOCAL => (true, true, false),
+        BGP4MP_MESSAGE_ADDPATH => (false, false, true),
+        BGP4MP_MESSAGE_AS4_ADDPATH => (true, false, true),
+        BGP4MP_MESSAGE_LOCAL_ADDPATH => (false, true, true),
+        BGP4MP_MESSAGE_AS4_LOCAL_ADDPATH => (true, true, true),
+        _ => return None,
+    })
+}
 
 /// Who the messages of one session are between.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +74,11 @@ pub struct Bgp4mpPeers {
     pub local: IpAddr,
     /// Both sides use 4-octet AS numbers.
     pub four_octet_as: bool,
+    /// The NLRI of our messages carry ADD-PATH path identifiers (RFC 7911):
+    /// they are recorded with the ADD-PATH subtypes of RFC 8050.
+    pub add_path_sent: bool,
+    /// The NLRI of the peer's messages carry path identifiers.
+    pub add_path_received: bool,
 }
 
 /// Appends one BGP4MP record for `message` (one whole BGP message) to
@@ -74,12 +100,15 @@ pub fn encode_bgp4mp(
         (IpAddr::V6(p), IpAddr::V4(l)) => (IpAddr::V6(p), IpAddr::V6(l.to_ipv6_mapped())),
         pair => pair,
     };
-    let subtype = match (peers.four_octet_as, sent) {
-        (true, false) => BGP4MP_MESSAGE_AS4,
-        (true, true) => BGP4MP_MESSAGE_AS4_LOCAL,
-        (false, false) => BGP4MP_MESSAGE,
-        (false, true) => BGP4MP_MESSAGE_LOCAL,
+    let add_path = if sent {
+        peers.add_path_sent
+    } else {
+        peers.add_path_received
     };
+    let kind = (peers.four_octet_as, sent, add_path);
+    let subtype = (1..=BGP4MP_MESSAGE_AS4_LOCAL_ADDPATH)
+        .find(|s| bgp4mp_subtype(*s) == Some(kind))
+        .expect("every kind has its subtype");
     let secs = time
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as u32);
@@ -173,6 +202,8 @@ mod tests {
             peer: "2001:db8::2".parse().unwrap(),
             local: "2001:db8::1".parse().unwrap(),
             four_octet_as: false,
+            add_path_sent: false,
+            add_path_received: false,
         };
         let mut out = Vec::new();
         encode_bgp4mp(&peers, true, SystemTime::UNIX_EPOCH, &keepalive, &mut out);
@@ -185,6 +216,8 @@ mod tests {
             peer: "::ffff:192.0.2.2".parse().unwrap(),
             local: "::ffff:192.0.2.1".parse().unwrap(),
             four_octet_as: true,
+            add_path_sent: false,
+            add_path_received: false,
             ..peers
         };
         out.clear();

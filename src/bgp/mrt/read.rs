@@ -34,17 +34,15 @@
 use crate::bgp::config::AttributeOverrides;
 use crate::bgp::route::ExtCommunity;
 use crate::bgp::wire::{
-    attr_type, expected_flags, DecodeContext, Message, PathAttributes, FLAG_EXTENDED,
-    FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+    attr_type, expected_flags, AddPathFamilies, DecodeContext, Family, Message, PathAttributes,
+    FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::{
-    BGP4MP, BGP4MP_MESSAGE, BGP4MP_MESSAGE_AS4, BGP4MP_MESSAGE_AS4_LOCAL, BGP4MP_MESSAGE_LOCAL,
-};
+use super::BGP4MP;
 
 const TABLE_DUMP_V2: u16 = 13;
 const BGP4MP_ET: u16 = 17;
@@ -205,7 +203,7 @@ struct Reader<'o> {
     /// BGP4MP peers in order of appearance.
     bgp4mp_peers: Vec<IpAddr>,
     /// Per BGP4MP peer, its routes (the merged table is built at the end).
-    per_peer: Vec<BTreeMap<IpNet, Arc<AttributeOverrides>>>,
+    per_peer: Vec<BTreeMap<(IpNet, u32), Arc<AttributeOverrides>>>,
     /// Attribute sets of RIB entries by their bytes; of BGP4MP messages,
     /// by value.
     by_bytes: HashMap<Vec<u8>, Arc<AttributeOverrides>, foldhash::fast::RandomState>,
@@ -300,15 +298,10 @@ impl<'o> Reader<'o> {
     }
 
     fn bgp4mp(&mut self, subtype: u16, body: &[u8]) -> Result<(), String> {
-        let (four_octet, local) = match subtype {
-            BGP4MP_MESSAGE => (false, false),
-            BGP4MP_MESSAGE_AS4 => (true, false),
-            BGP4MP_MESSAGE_LOCAL => (false, true),
-            BGP4MP_MESSAGE_AS4_LOCAL => (true, true),
-            _ => {
-                self.out.skipped += 1;
-                return Ok(());
-            }
+        // With the ADD-PATH subtypes (RFC 8050), NLRI carry path ids.
+        let Some((four_octet, local, add_path)) = super::bgp4mp_subtype(subtype) else {
+            self.out.skipped += 1;
+            return Ok(());
         };
         if local && !self.options.include_local {
             return Ok(());
@@ -337,7 +330,10 @@ impl<'o> Reader<'o> {
         }
         let message = b.buf;
         // The AS width of the message is the record's (RFC 6396 4.4.3).
-        let ctx = DecodeContext::with_four_octet_as(four_octet);
+        let mut ctx = DecodeContext::with_four_octet_as(four_octet);
+        if add_path {
+            ctx.add_path = AddPathFamilies::of(&[Family::Ipv4Unicast, Family::Ipv6Unicast]);
+        }
         let update = match Message::decode(message, ctx) {
             Ok(Message::Update(u)) if u.errors.is_empty() => u,
             Ok(Message::Update(_)) | Err(_) => {
@@ -359,13 +355,13 @@ impl<'o> Reader<'o> {
                 self.bgp4mp_peers.len() - 1
             }
         };
-        for w in update.withdrawn_all() {
-            self.per_peer[rank].remove(w);
+        for (w, id) in update.withdrawn_paths() {
+            self.per_peer[rank].remove(&(*w, id.unwrap_or(0)));
         }
         if update.announced().next().is_some() {
             let a = self.shared(update.attributes.clone());
-            for p in update.announced() {
-                self.per_peer[rank].insert(*p, a.clone());
+            for (p, id) in update.announced_paths() {
+                self.per_peer[rank].insert((*p, id.unwrap_or(0)), a.clone());
             }
         }
         Ok(())
@@ -466,7 +462,10 @@ impl<'o> Reader<'o> {
                 .collect();
             let mut merged: BTreeMap<IpNet, (u32, Arc<AttributeOverrides>)> = BTreeMap::new();
             for (rank, routes) in self.per_peer.into_iter().enumerate().rev() {
-                merged.extend(routes.into_iter().map(|(p, a)| (p, (places[rank], a))));
+                // Of a peer's paths of a prefix (ADD-PATH), the lowest
+                // identifier's: put in last.
+                let routes = routes.into_iter().rev();
+                merged.extend(routes.map(|((p, _), a)| (p, (places[rank], a))));
             }
             // A file may hold both kinds: the RIB dump's entries go first.
             for (p, peer, a) in self.table {
@@ -587,6 +586,7 @@ fn overrides_of(
 
 #[cfg(test)]
 mod tests {
+    use super::super::BGP4MP_MESSAGE_AS4;
     use super::*;
     use crate::bgp::wire::{AsPath, Origin};
 
@@ -769,6 +769,52 @@ mod tests {
         assert_eq!((t.updates, t.undecodable, t.skipped), (2, 1, 1));
         assert_eq!(t.peers[0].asn, 65002);
         assert_eq!(t.sources, vec![0]);
+    }
+
+    #[test]
+    fn add_path_messages_are_written_and_read_with_their_path_ids() {
+        let ctx = DecodeContext {
+            add_path: AddPathFamilies::of(&[Family::Ipv4Unicast]),
+            ..DecodeContext::with_four_octet_as(true)
+        };
+        let net: IpNet = "10.0.0.0/24".parse().unwrap();
+        let update = |ids: &[u32], withdraw: &[u32], med: u32| {
+            let u = crate::bgp::wire::Update {
+                withdrawn: vec![net; withdraw.len()],
+                withdrawn_path_ids: withdraw.to_vec(),
+                attributes: if ids.is_empty() {
+                    PathAttributes::default()
+                } else {
+                    PathAttributes::decode(&attrs(&[65002], Some(med)), ctx).unwrap()
+                },
+                nlri: vec![net; ids.len()],
+                nlri_path_ids: ids.to_vec(),
+                ..Default::default()
+            };
+            Message::Update(u).to_bytes(ctx)
+        };
+        let peers = super::super::Bgp4mpPeers {
+            peer_as: 65002,
+            local_as: 65001,
+            peer: "192.0.2.2".parse().unwrap(),
+            local: "192.0.2.1".parse().unwrap(),
+            four_octet_as: true,
+            add_path_sent: false,
+            add_path_received: true,
+        };
+        let at = std::time::SystemTime::UNIX_EPOCH;
+        let mut f = Vec::new();
+        super::super::encode_bgp4mp(&peers, false, at, &update(&[2], &[], 20), &mut f);
+        assert_eq!(&f[4..8], &[0, 16, 0, 9], "BGP4MP_MESSAGE_AS4_ADDPATH");
+        super::super::encode_bgp4mp(&peers, false, at, &update(&[1], &[], 10), &mut f);
+        // Of the two paths of the prefix, the lowest id's.
+        let t = read_routes(&f, &MrtOptions::default()).unwrap();
+        assert_eq!((t.routes.len(), t.routes[0].1.med), (1, Some(10)));
+        // Path 1 withdrawn: path 2 is left, not the prefix gone.
+        super::super::encode_bgp4mp(&peers, false, at, &update(&[], &[1], 0), &mut f);
+        let t = read_routes(&f, &MrtOptions::default()).unwrap();
+        assert_eq!((t.routes.len(), t.routes[0].1.med), (1, Some(20)));
+        assert_eq!((t.updates, t.undecodable, t.skipped), (3, 0, 0));
     }
 
     #[test]

@@ -297,6 +297,8 @@ impl Driver {
         if let (Some((_, peers)), Some(n)) = (recording.as_mut(), self.core.negotiated()) {
             peers.peer_as = n.peer_as;
             peers.four_octet_as = n.four_octet_as;
+            peers.add_path_sent = !n.add_path_send.is_empty();
+            peers.add_path_received = !n.add_path_receive.is_empty();
         }
         recording.as_ref()
     }

@@ -121,6 +121,8 @@ impl Connection {
                 peer: config.address.ip(),
                 local: local.ip(),
                 four_octet_as: false,
+                add_path_sent: false,
+                add_path_received: false,
             };
             (r, peers)
         });
@@ -156,6 +158,8 @@ impl Writer {
         if let Some(n) = n {
             peers.peer_as = n.peer_as;
             peers.four_octet_as = n.four_octet_as;
+            peers.add_path_sent = !n.add_path_send.is_empty();
+            peers.add_path_received = !n.add_path_receive.is_empty();
         }
         recorder.record(peers, sent, messages);
     }
