@@ -451,6 +451,39 @@ mod tests {
     }
 
     #[test]
+    fn tracker_tells_paths_of_a_prefix_apart() {
+        // ADD-PATH: two paths of one prefix, each with its MED.
+        let paths = |ids: &[u32], med: u32| crate::bgp::wire::Update {
+            nlri_path_ids: ids.to_vec(),
+            ..update(&vec!["10.0.0.0/24"; ids.len()], &[], Some(med))
+        };
+        let gone = |id: u32| crate::bgp::wire::Update {
+            withdrawn: vec!["10.0.0.0/24".parse().unwrap()],
+            withdrawn_path_ids: vec![id],
+            ..Default::default()
+        };
+        let present = specs(&["10.0.0.0/24 path-id 2 med 20", "10.0.0.0/24 med 10"]);
+        let absent = specs(&["10.0.0.0/24 path-id 1 med 20"]);
+        let mut t = Tracker::new(&present, &absent);
+        let a: WatchedRib = Default::default();
+        t.refresh(vec![a.clone()]);
+        lock(&a).apply(&paths(&[1], 10));
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.met, t.hit), (1, 0), "path 1 has MED 10");
+        lock(&a).apply(&paths(&[2], 20));
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.met, t.hit), (2, 0), "path 2 beside path 1, not instead");
+        // Path 1 goes: the spec without a path id is no longer met.
+        lock(&a).apply(&gone(1));
+        t.refresh(vec![a.clone()]);
+        assert_eq!((t.met, t.hit), (1, 0));
+        // Path 1 comes back with path 2's attributes: expected absent.
+        lock(&a).apply(&paths(&[1], 20));
+        t.refresh(vec![a.clone()]);
+        assert_eq!(t.hit, 1);
+    }
+
+    #[test]
     fn tracker_follows_changes() {
         let present = specs(&["10.0.0.0/24 med 10", "10.0.1.0/24"]);
         let absent = specs(&["10.9.0.0/24"]);
