@@ -16,7 +16,9 @@
 //! ```
 
 use super::attributes::{afi_of, attr_type, begin_ext_attr, FLAG_OPTIONAL};
-use super::nlri::{decode_nlri, encode_nlri, encode_path, prefix_wire_len, with_ids};
+use super::nlri::{
+    decode_nlri, encode_nlri, encode_path, encode_prefix, prefix_wire_len, with_ids,
+};
 use super::reader::Reader;
 use super::{
     begin_message, finish_message, msg_type, AttributeError, DecodeContext, DecodeError,
@@ -391,7 +393,7 @@ impl UpdateBuilder {
         prefixes: impl IntoIterator<Item = &'a IpNet>,
         out: &mut Vec<u8>,
     ) -> usize {
-        self.announce_paths(family, prefixes.into_iter().map(|p| (p, None)), out)
+        self.announce_items(family, prefixes, out)
     }
 
     /// Appends UPDATEs announcing `paths` of `family` (others are skipped)
@@ -416,12 +418,23 @@ impl UpdateBuilder {
         paths: impl IntoIterator<Item = (&'a IpNet, Option<u32>)>,
         out: &mut Vec<u8>,
     ) -> usize {
+        self.announce_items(family, paths, out)
+    }
+
+    /// [`announce`](Self::announce) for prefixes with or without path
+    /// identifiers: one copy of the code each (no cost for the plain ones).
+    fn announce_items<T: Nlri>(
+        &self,
+        family: Family,
+        items: impl IntoIterator<Item = T>,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let ipv6 = family == Family::Ipv6Unicast;
-        let mut it = paths
+        let mut it = items
             .into_iter()
-            .filter(|(p, _)| p.addr().is_ipv6() == ipv6)
+            .filter(|r| r.net().addr().is_ipv6() == ipv6)
             .peekable();
-        let len = |(p, id): &(&IpNet, Option<u32>)| prefix_wire_len(p) + 4 * id.is_some() as usize;
+        let len = |r: &T| r.wire_len();
         let mut messages = 0;
         while it.peek().is_some() {
             let start = begin_message(out, msg_type::UPDATE);
@@ -436,8 +449,8 @@ impl UpdateBuilder {
                 out.extend_from_slice(&self.v6_next_hop);
                 out.push(0);
                 let limit = self.max_len - self.mp_tail.len();
-                while let Some((p, id)) = it.next_if(|r| out.len() - start + len(r) <= limit) {
-                    encode_path(out, p, id);
+                while let Some(r) = it.next_if(|r| out.len() - start + len(r) <= limit) {
+                    r.encode(out);
                 }
                 at.finish(out);
                 out.extend_from_slice(&self.mp_tail);
@@ -445,9 +458,8 @@ impl UpdateBuilder {
             } else {
                 out.extend_from_slice(&self.v4_attrs);
                 attributes.finish(out);
-                while let Some((p, id)) = it.next_if(|r| out.len() - start + len(r) <= self.max_len)
-                {
-                    encode_path(out, p, id);
+                while let Some(r) = it.next_if(|r| out.len() - start + len(r) <= self.max_len) {
+                    r.encode(out);
                 }
             }
             if out.len() - start == self.overhead(family) {
@@ -469,7 +481,7 @@ impl UpdateBuilder {
         prefixes: impl IntoIterator<Item = &'a IpNet>,
         out: &mut Vec<u8>,
     ) -> usize {
-        Self::withdraw_paths(family, prefixes.into_iter().map(|p| (p, None)), out)
+        Self::withdraw_items(family, prefixes, out)
     }
 
     /// Appends UPDATEs withdrawing `paths` of `family` as
@@ -480,12 +492,20 @@ impl UpdateBuilder {
         paths: impl IntoIterator<Item = (&'a IpNet, Option<u32>)>,
         out: &mut Vec<u8>,
     ) -> usize {
+        Self::withdraw_items(family, paths, out)
+    }
+
+    fn withdraw_items<T: Nlri>(
+        family: Family,
+        items: impl IntoIterator<Item = T>,
+        out: &mut Vec<u8>,
+    ) -> usize {
         let ipv6 = family == Family::Ipv6Unicast;
-        let mut it = paths
+        let mut it = items
             .into_iter()
-            .filter(|(p, _)| p.addr().is_ipv6() == ipv6)
+            .filter(|r| r.net().addr().is_ipv6() == ipv6)
             .peekable();
-        let len = |(p, id): &(&IpNet, Option<u32>)| prefix_wire_len(p) + 4 * id.is_some() as usize;
+        let len = |r: &T| r.wire_len();
         let mut messages = 0;
         while it.peek().is_some() {
             let start = begin_message(out, msg_type::UPDATE);
@@ -495,20 +515,18 @@ impl UpdateBuilder {
                 let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_UNREACH_NLRI);
                 out.extend_from_slice(&afi_of(true).to_be_bytes());
                 out.push(SAFI_UNICAST);
-                while let Some((p, id)) =
-                    it.next_if(|r| out.len() - start + len(r) <= MAX_MESSAGE_LEN)
-                {
-                    encode_path(out, p, id);
+                while let Some(r) = it.next_if(|r| out.len() - start + len(r) <= MAX_MESSAGE_LEN) {
+                    r.encode(out);
                 }
                 at.finish(out);
                 attributes.finish(out);
             } else {
                 let withdrawn = LengthField::begin(out);
                 // Leave room for the two-octet total attribute length.
-                while let Some((p, id)) =
+                while let Some(r) =
                     it.next_if(|r| out.len() - start + len(r) + 2 <= MAX_MESSAGE_LEN)
                 {
-                    encode_path(out, p, id);
+                    r.encode(out);
                 }
                 withdrawn.finish(out);
                 out.extend_from_slice(&[0, 0]); // no path attributes
@@ -517,6 +535,43 @@ impl UpdateBuilder {
             messages += 1;
         }
         messages
+    }
+}
+
+/// A prefix as the packer writes it: alone, or with its path identifier.
+trait Nlri {
+    fn net(&self) -> &IpNet;
+    fn wire_len(&self) -> usize;
+    fn encode(&self, out: &mut Vec<u8>);
+}
+
+impl Nlri for &IpNet {
+    #[inline]
+    fn net(&self) -> &IpNet {
+        self
+    }
+    #[inline]
+    fn wire_len(&self) -> usize {
+        prefix_wire_len(self)
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_prefix(out, self)
+    }
+}
+
+impl Nlri for (&IpNet, Option<u32>) {
+    #[inline]
+    fn net(&self) -> &IpNet {
+        self.0
+    }
+    #[inline]
+    fn wire_len(&self) -> usize {
+        prefix_wire_len(self.0) + 4 * self.1.is_some() as usize
+    }
+    #[inline]
+    fn encode(&self, out: &mut Vec<u8>) {
+        encode_path(out, self.0, self.1)
     }
 }
 
