@@ -1,12 +1,12 @@
 //! Feeds arbitrary bytes to the stream framer and the message decoder, in
 //! both AS-number widths and both error handlings (RFC 7606 and RFC 4271
-//! alone). Nothing may panic; a well-formed message must encode and decode
+//! alone), with and without ADD-PATH path ids. Nothing may panic; a well-formed message must encode and decode
 //! to the same value; every error must map to a NOTIFICATION; RFC 7606 may
 //! only keep a session that RFC 4271 alone would have reset, never the
 //! other way round.
 #![no_main]
 
-use cue::bgp::wire::{frame_within, DecodeContext, Message};
+use cue::bgp::wire::{frame_within, AddPathFamilies, DecodeContext, Family, Message};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,6 +18,14 @@ fuzz_target!(|data: &[u8]| {
         external: flags & 0x80 != 0,
         strict: false,
         extended_messages: flags & 2 == 2,
+        // ADD-PATH (RFC 7911): NLRI of IPv4 and/or IPv6 with path ids.
+        add_path: AddPathFamilies::of(
+            &[(0x10, Family::Ipv4Unicast), (0x20, Family::Ipv6Unicast)]
+                .into_iter()
+                .filter(|(bit, _)| flags & bit != 0)
+                .map(|(_, f)| f)
+                .collect::<Vec<_>>(),
+        ),
     };
     // As a stream: frame message after message.
     let mut rest = bytes;

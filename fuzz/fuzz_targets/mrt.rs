@@ -44,6 +44,7 @@ fuzz_target!(|data: &[u8]| {
             external: peer_as != 65001,
             strict: true,
             extended_messages: false,
+            add_path: Default::default(),
         };
         for (prefix, attrs) in read.routes.iter().take(64) {
             let e = export_with(&ctx, &Parameters::default(), attrs);
