@@ -429,3 +429,69 @@ protocol bgp to_cue {{
     drop(sender);
     assert!(listen.terminate().status.success());
 }
+
+/// Extended next hop (RFC 8950) with FRR over an IPv6 session, as an
+/// "unnumbered" fabric has it: FRR (`capability extended-nexthop`) holds
+/// the speaker's IPv4 route with its IPv6 next hop, and sends its own IPv4
+/// route with an IPv6 next hop on the same session.
+#[test]
+fn extended_next_hop_with_frr_both_ways() {
+    if !have(BGPD) || !have("vtysh") {
+        return;
+    }
+    let port = free_port();
+    let config = r#"
+frr defaults traditional
+hostname cue-enh
+router bgp 4200000002
+ bgp router-id 127.0.0.4
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ neighbor ::1 remote-as 65001
+ neighbor ::1 capability extended-nexthop
+ address-family ipv4 unicast
+  network 198.51.100.0/24
+  neighbor ::1 activate
+ exit-address-family
+ address-family ipv6 unicast
+  neighbor ::1 activate
+ exit-address-family
+"#;
+    let frr = Frr::start_on(config, "::1", port);
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--extended-next-hop",
+        "-6",
+        "2001:db8::41",
+        "-a",
+        "192.0.2.41",
+        "--port",
+        &p,
+        "--json",
+        "65001",
+        "127.0.0.1",
+        "::1",
+    ]);
+    let path = wait_for("FRR to hold the IPv4 route", T, || {
+        frr.route("ipv4", "192.0.2.41/32")
+    });
+    let hops: Vec<&str> = path["nexthops"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| h["ip"].as_str())
+        .collect();
+    assert!(hops.contains(&"2001:db8::41"), "{path}");
+    assert!(
+        path["nexthops"].to_string().contains("ipv6"),
+        "an IPv6 next hop: {path}"
+    );
+    let route = wait_for("FRR's IPv4 route at the speaker", T, || {
+        received_routes(&cue.stdout())
+            .into_iter()
+            .find(|r| r["prefix"] == "198.51.100.0/24")
+    });
+    let nh: std::net::IpAddr = route["next_hop"].as_str().unwrap().parse().unwrap();
+    assert!(nh.is_ipv6(), "{route}");
+    assert!(cue.terminate().status.success());
+}
