@@ -21,9 +21,79 @@ use std::time::Duration;
 ///
 /// ```
 /// assert_eq!(cue::script::parse_duration("1m30s"), Ok(std::time::Duration::from_secs(90)));
+/// let e = cue::script::parse_duration("soon").unwrap_err();
+/// assert_eq!(e.text, "soon");
 /// ```
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s: {e}"))
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(s).map_err(|e| DurationError {
+        text: s.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// A duration that does not parse: what was written and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text:?} is not a duration like 5s: {reason}")]
+pub struct DurationError {
+    /// What was written.
+    pub text: String,
+    /// Why it is not a duration.
+    pub reason: String,
+}
+
+/// What is wrong with a command line ([`parse`]).
+///
+/// ```
+/// use cue::script::{parse, CommandError};
+/// assert_eq!(parse("set med 1 2"), Some(Err(CommandError::Unexpected("2".into()))));
+/// let Some(Err(CommandError::Route(e))) = parse("announce 10.0.0.0/24 med x") else { panic!() };
+/// assert_eq!(e.to_string(), r#"10.0.0.0/24: med: "x" is not a number 0-4294967295"#);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// No such command.
+    #[error("unknown command {0:?}; commands: {USAGE}")]
+    Unknown(String),
+    /// A command that takes prefixes, without any.
+    #[error("{0} needs at least one prefix")]
+    NeedsPrefixes(String),
+    /// A word after everything the command takes.
+    #[error("unexpected {0:?}")]
+    Unexpected(String),
+    /// A command that needs a number, without it.
+    #[error("{0} needs a number")]
+    NeedsNumber(&'static str),
+    /// A number that is not one.
+    #[error("{what}: {value:?} is not a number 0-4294967295")]
+    NotANumber {
+        /// The command.
+        what: &'static str,
+        /// What was written.
+        value: String,
+    },
+    /// A route or prefix that does not parse, or cannot be announced.
+    #[error(transparent)]
+    Route(#[from] crate::bgp::route::RouteError),
+    /// A community that does not parse.
+    #[error(transparent)]
+    Community(#[from] wire::CommunityError),
+    /// A duration that does not parse.
+    #[error(transparent)]
+    Duration(#[from] DurationError),
+    /// Hex that does not parse.
+    #[error("send: {0}")]
+    Hex(#[from] wire::HexError),
+    /// A message to send that is too short or too long.
+    #[error(
+        "send: a message is {min}-{max} octets, marker included; this is {0}",
+        min = wire::HEADER_LEN,
+        max = wire::MAX_MESSAGE_LEN
+    )]
+    SendLength(usize),
+    /// A command written the wrong way: how it is written.
+    #[error("{0}")]
+    Usage(&'static str),
 }
 
 /// One command.
@@ -73,127 +143,134 @@ pub const USAGE: &str = "announce ROUTE..., withdraw PREFIX..., set med N, set l
 set communities C..., set large-communities C..., set ext-communities C..., status, wait established [TIMEOUT], \
 sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], drain, undrain, quit, restart";
 
-fn number(what: &str, s: Option<&str>) -> Result<u32, String> {
-    let s = s.ok_or_else(|| format!("{what} needs a number"))?;
-    s.parse()
-        .map_err(|_| format!("{what}: {s:?} is not a number 0-4294967295"))
+fn number(what: &'static str, s: Option<&str>) -> Result<u32, CommandError> {
+    let s = s.ok_or(CommandError::NeedsNumber(what))?;
+    s.parse().map_err(|_| CommandError::NotANumber {
+        what,
+        value: s.to_string(),
+    })
 }
 
 /// Parses one line. Blank lines and `#` comments are `None`.
-pub fn parse(line: &str) -> Option<Result<Command, String>> {
+pub fn parse(line: &str) -> Option<Result<Command, CommandError>> {
     let line = line.split('#').next().unwrap_or("").trim();
     let mut words = line.split_whitespace();
     let first = words.next()?;
     let rest: Vec<&str> = words.collect();
-    let prefixes = |rest: &[&str]| -> Result<Vec<IpNet>, String> {
-        if rest.is_empty() {
-            return Err(format!("{first} needs at least one prefix"));
-        }
-        rest.iter()
-            .flat_map(|w| w.split(','))
-            .filter(|w| !w.is_empty())
-            .map(parse_prefix)
-            .collect()
-    };
-    let extra = |n: usize| -> Result<(), String> {
-        if rest.len() > n {
-            Err(format!("unexpected {:?}", rest[n]))
-        } else {
-            Ok(())
-        }
+    let extra = |n: usize| match rest.get(n) {
+        Some(w) => Err(CommandError::Unexpected(w.to_string())),
+        None => Ok(()),
     };
     Some(
         match (first.to_ascii_lowercase().as_str(), rest.as_slice()) {
-            ("announce", []) => Err("announce needs at least one prefix".into()),
-            ("announce", r) => {
-                // Comma-separated prefixes, as --advertise takes them.
-                let words: Vec<&str> = r
-                    .iter()
-                    .flat_map(|w| {
-                        match w.contains(',')
-                            && w.split(',')
-                                .all(|p| p.is_empty() || parse_prefix(p).is_ok())
-                        {
-                            true => w.split(',').filter(|p| !p.is_empty()).collect::<Vec<_>>(),
-                            false => vec![*w],
-                        }
-                    })
-                    .collect();
-                crate::bgp::route::RouteSpec::parse_many(&words).and_then(|routes| {
-                    routes.iter().try_for_each(|r| r.check_announce())?;
-                    Ok(Command::Announce(routes))
-                })
-            }
+            ("announce", r) => announce(r),
+            ("withdraw", []) => Err(CommandError::NeedsPrefixes(first.to_string())),
             ("withdraw", r) => prefixes(r).map(Command::Withdraw),
-            ("set", ["med", ..]) => {
-                extra(2).and(number("set med", rest.get(1).copied()).map(Command::Med))
-            }
-            ("set", ["local-pref", ..]) => {
-                extra(2).and(number("set local-pref", rest.get(1).copied()).map(Command::LocalPref))
-            }
-            ("set", ["communities", cs @ ..]) => cs
-                .iter()
-                .map(|c| c.parse::<Community>())
-                .collect::<Result<_, _>>()
-                .map(Command::Communities),
-            ("set", ["large-communities", cs @ ..]) => cs
-                .iter()
-                .map(|c| c.parse::<LargeCommunity>())
-                .collect::<Result<_, _>>()
-                .map(Command::LargeCommunities),
-            ("set", ["ext-communities", cs @ ..]) => cs
-                .iter()
-                .map(|c| c.parse::<crate::bgp::route::ExtCommunity>())
-                .collect::<Result<_, _>>()
-                .map(Command::ExtCommunities),
-            ("set", _) => Err(
-                "set what? med, local-pref, communities, large-communities or ext-communities"
-                    .into(),
-            ),
+            ("set", r) => set(r),
             ("status", _) => extra(0).map(|_| Command::Status),
             ("wait", ["established"]) => Ok(Command::WaitEstablished(None)),
-            ("wait", ["established", t]) => {
-                parse_duration(t).map(|d| Command::WaitEstablished(Some(d)))
-            }
-            ("wait", _) => Err("wait established [TIMEOUT]".into()),
-            ("sleep", [t]) => parse_duration(t).map(Command::Sleep),
-            ("sleep", _) => Err("sleep DURATION".into()),
-            ("send", []) => Err("send HEX: a message in hex, the marker may be left out".into()),
-            ("send", hex) => wire::parse_hex(&hex.concat()).and_then(|bytes| {
-                let message = with_marker(bytes);
-                if message.len() < wire::HEADER_LEN || message.len() > wire::MAX_MESSAGE_LEN {
-                    return Err(format!(
-                        "send: a message is {}-{} octets, marker included; this is {}",
-                        wire::HEADER_LEN,
-                        wire::MAX_MESSAGE_LEN,
-                        message.len()
-                    ));
-                }
-                Ok(Command::Send(message))
-            }),
-            ("expect", []) => Err("expect ROUTE... [TIMEOUT]".into()),
-            ("expect", words) => {
-                // A last word that is a duration (and not a prefix) is the timeout.
-                let (routes, timeout) = match words.split_last() {
-                    Some((last, rest))
-                        if !rest.is_empty()
-                            && parse_prefix(last).is_err()
-                            && parse_duration(last).is_ok() =>
-                    {
-                        (rest, parse_duration(last).ok())
-                    }
-                    _ => (words, None),
-                };
-                crate::bgp::route::RouteSpec::parse_many(routes)
-                    .map(|r| Command::Expect(r, timeout))
-            }
+            ("wait", ["established", t]) => parse_duration(t)
+                .map(|d| Command::WaitEstablished(Some(d)))
+                .map_err(Into::into),
+            ("wait", _) => Err(CommandError::Usage("wait established [TIMEOUT]")),
+            ("sleep", [t]) => parse_duration(t).map(Command::Sleep).map_err(Into::into),
+            ("sleep", _) => Err(CommandError::Usage("sleep DURATION")),
+            ("send", hex) => send(hex),
+            ("expect", words) => expect(words),
             ("quit" | "exit", []) => Ok(Command::Quit),
             ("restart", []) => Ok(Command::Restart),
             ("drain", []) => Ok(Command::Drain(true)),
             ("undrain", []) => Ok(Command::Drain(false)),
-            (other, _) => Err(format!("unknown command {other:?}; commands: {USAGE}")),
+            (other, _) => Err(CommandError::Unknown(other.to_string())),
         },
     )
+}
+
+/// Prefixes, some of them comma-separated.
+fn prefixes(words: &[&str]) -> Result<Vec<IpNet>, CommandError> {
+    let prefixes = words.iter().flat_map(|w| w.split(','));
+    let parsed = prefixes.filter(|w| !w.is_empty()).map(parse_prefix);
+    Ok(parsed.collect::<Result<_, _>>()?)
+}
+
+/// `announce ROUTE...`: comma-separated prefixes too, as --advertise
+/// takes them.
+fn announce(words: &[&str]) -> Result<Command, CommandError> {
+    if words.is_empty() {
+        return Err(CommandError::NeedsPrefixes("announce".into()));
+    }
+    fn split(w: &str) -> Vec<&str> {
+        let all = w
+            .split(',')
+            .all(|p| p.is_empty() || parse_prefix(p).is_ok());
+        match w.contains(',') && all {
+            true => w.split(',').filter(|p| !p.is_empty()).collect(),
+            false => vec![w],
+        }
+    }
+    let words: Vec<&str> = words.iter().flat_map(|w| split(w)).collect();
+    let routes = crate::bgp::route::RouteSpec::parse_many(&words)?;
+    routes.iter().try_for_each(|r| r.check_announce())?;
+    Ok(Command::Announce(routes))
+}
+
+/// `set WHAT VALUE...`.
+fn set(rest: &[&str]) -> Result<Command, CommandError> {
+    fn all<T: std::str::FromStr<Err = wire::CommunityError>>(
+        cs: &[&str],
+    ) -> Result<Vec<T>, CommandError> {
+        cs.iter()
+            .map(|c| c.parse::<T>().map_err(CommandError::Community))
+            .collect()
+    }
+    let only = |n: usize| match rest.get(n) {
+        Some(w) => Err(CommandError::Unexpected(w.to_string())),
+        None => Ok(()),
+    };
+    match rest {
+        ["med", ..] => only(2).and(number("set med", rest.get(1).copied()).map(Command::Med)),
+        ["local-pref", ..] => {
+            only(2).and(number("set local-pref", rest.get(1).copied()).map(Command::LocalPref))
+        }
+        ["communities", cs @ ..] => all(cs).map(Command::Communities),
+        ["large-communities", cs @ ..] => all(cs).map(Command::LargeCommunities),
+        ["ext-communities", cs @ ..] => all(cs).map(Command::ExtCommunities),
+        _ => Err(CommandError::Usage(
+            "set what? med, local-pref, communities, large-communities or ext-communities",
+        )),
+    }
+}
+
+/// `send HEX`.
+fn send(hex: &[&str]) -> Result<Command, CommandError> {
+    if hex.is_empty() {
+        return Err(CommandError::Usage(
+            "send HEX: a message in hex, the marker may be left out",
+        ));
+    }
+    let message = with_marker(wire::parse_hex(&hex.concat())?);
+    if message.len() < wire::HEADER_LEN || message.len() > wire::MAX_MESSAGE_LEN {
+        return Err(CommandError::SendLength(message.len()));
+    }
+    Ok(Command::Send(message))
+}
+
+/// `expect ROUTE... [TIMEOUT]`: a last word that is a duration (and not a
+/// prefix) is the timeout.
+fn expect(words: &[&str]) -> Result<Command, CommandError> {
+    if words.is_empty() {
+        return Err(CommandError::Usage("expect ROUTE... [TIMEOUT]"));
+    }
+    let (routes, timeout) = match words.split_last() {
+        Some((last, rest))
+            if !rest.is_empty() && parse_prefix(last).is_err() && parse_duration(last).is_ok() =>
+        {
+            (rest, parse_duration(last).ok())
+        }
+        _ => (words, None),
+    };
+    let routes = crate::bgp::route::RouteSpec::parse_many(routes)?;
+    Ok(Command::Expect(routes, timeout))
 }
 
 /// The message with the 16-octet marker in front, unless it has one.
@@ -215,7 +292,7 @@ mod tests {
     }
 
     fn err(line: &str) -> String {
-        parse(line).unwrap().unwrap_err()
+        parse(line).unwrap().unwrap_err().to_string()
     }
 
     #[test]

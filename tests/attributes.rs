@@ -143,7 +143,8 @@ fn a_bad_line_is_refused_with_its_number_and_nothing_is_announced() {
         "127.0.0.1",
         "127.0.0.1",
     ]);
-    assert!(err.contains("line 2:"), "{err}");
+    // The line, and the column where "ten" starts.
+    assert!(err.contains("line 2, column 17:"), "{err}");
     assert!(err.contains("med"), "{err}");
     std::fs::write(&file, "10.0.0.0/24 next-hop 2001:db8::1\n").unwrap();
     let err = refused(&["--advertise-file", f, "65001", "127.0.0.1", "127.0.0.1"]);

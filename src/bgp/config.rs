@@ -419,7 +419,7 @@ pub enum PeerConfigError {
     SendHoldTime(Duration),
     /// BFD timers out of range.
     #[error("bfd: {0}")]
-    Bfd(String),
+    Bfd(super::bfd::BfdConfigError),
     /// BFD's sockets could not be opened (its UDP port taken, say).
     #[error("bfd: {0}")]
     BfdSocket(String),

@@ -437,9 +437,9 @@ impl AdjRibIn {
     /// ```
     /// # use cue::bgp::rib::AdjRibIn;
     /// # use cue::bgp::wire::{AsPath, Family, Origin, PathAttributes, Update};
-    /// # let u = Update { withdrawn: vec![], attributes: PathAttributes { origin: Some(Origin::Igp),
+    /// # let u = Update { attributes: PathAttributes { origin: Some(Origin::Igp),
     /// #     as_path: Some(AsPath::default()), next_hop: Some("10.0.0.2".parse().unwrap()), ..Default::default() },
-    /// #     nlri: vec!["192.0.2.0/24".parse().unwrap(), "198.51.100.0/24".parse().unwrap()], errors: vec![] };
+    /// #     nlri: vec!["192.0.2.0/24".parse().unwrap(), "198.51.100.0/24".parse().unwrap()], ..Default::default() };
     /// let mut rib = AdjRibIn::default();
     /// rib.apply(&u); // two routes
     /// assert_eq!(rib.mark_stale(), 2);

@@ -140,7 +140,7 @@ pub fn parse_port(s: &str) -> Result<u16, String> {
 
 /// A duration such as `5s`, `1m30s` or `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    cue::script::parse_duration(s)
+    cue::script::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// A graceful restart time: whole seconds, 1s to 4095s.
@@ -389,16 +389,19 @@ pub struct AdvertiseArgs {
 /// A community: `ASN:VALUE` or a well-known name.
 pub fn parse_community(s: &str) -> Result<Community, String> {
     s.parse()
+        .map_err(|e: cue::bgp::wire::CommunityError| e.to_string())
 }
 
 /// An extended community: `rt:ASN:N`, `ro:IPV4:N`, `0x...`.
 pub fn parse_ext_community(s: &str) -> Result<ExtCommunity, String> {
     s.parse()
+        .map_err(|e: cue::bgp::wire::CommunityError| e.to_string())
 }
 
 /// A large community: `GLOBAL:LOCAL1:LOCAL2`.
 pub fn parse_large_community(s: &str) -> Result<LargeCommunity, String> {
     s.parse()
+        .map_err(|e: cue::bgp::wire::CommunityError| e.to_string())
 }
 
 impl AttributeArgs {

@@ -46,7 +46,7 @@ impl Targets {
             Command::Announce(routes) => {
                 let mut table = RouteTable::default();
                 for r in &routes {
-                    table.push_spec(r)?;
+                    table.push_spec(r).map_err(|e| e.to_string())?;
                 }
                 let (prefixes, own) = table.finish();
                 self.rib.update_fixed_routes(|rib, attributes| {
@@ -146,7 +146,7 @@ pub async fn serve(mut targets: Targets, quit: oneshot::Sender<bool>) {
         let Some(parsed) = parse(&line) else { continue };
         let line = line.trim().to_string();
         match parsed {
-            Err(e) => reply(targets.printer, &line, Err(e)),
+            Err(e) => reply(targets.printer, &line, Err(e.to_string())),
             Ok(c @ (Command::Quit | Command::Restart)) => {
                 reply(targets.printer, &line, Ok(()));
                 let _ = quit.send(c == Command::Restart);

@@ -60,6 +60,7 @@ pub struct ListenArgs {
 
 fn parse_route(s: &str) -> Result<RouteSpec, String> {
     s.parse()
+        .map_err(|e: cue::bgp::route::RouteError| e.to_string())
 }
 
 /// The expectations of --expect, --expect-file and --expect-absent.

@@ -266,7 +266,8 @@ impl Backup {
 fn parsed<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: std::str::FromStr<Err = String>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
 {
     let v: Vec<String> = Vec::deserialize(d)?;
     v.iter()

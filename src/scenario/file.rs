@@ -33,6 +33,106 @@ pub struct ScenarioError {
     pub message: String,
 }
 
+/// What is wrong with one value of a scenario file (the message of a
+/// [`ScenarioError`], which says where).
+///
+/// ```
+/// use cue::scenario::{indexes, ValueError};
+/// assert_eq!(indexes("2-1", 3), Err(ValueError::Backwards("2-1".into())));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// A file that cannot be read.
+    #[error("{}: {reason}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A route file with a bad line.
+    #[error("{}: {error}", path.display())]
+    Routes {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The line and what is wrong.
+        error: Box<crate::bgp::route::RouteError>,
+    },
+    /// An MRT file that cannot be read.
+    #[error("{}: {error}", path.display())]
+    Mrt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The record and what is wrong.
+        error: Box<crate::bgp::mrt::read::MrtError>,
+    },
+    /// Fewer routes in a file than peers to share them.
+    #[error("{}: {routes} routes for {peers} peers: every peer needs one at least", path.display())]
+    TooFewRoutes {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Its routes.
+        routes: usize,
+        /// The peers.
+        peers: usize,
+    },
+    /// More peers asked of an MRT file than it records.
+    #[error("{}: count {count}, but the file records {recorded} peers", path.display())]
+    TooFewRecorded {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The peers asked for.
+        count: u32,
+        /// The peers it records.
+        recorded: usize,
+    },
+    /// An MRT file that records no peer.
+    #[error("{}: no peer recorded", .0.display())]
+    NoPeerRecorded(std::path::PathBuf),
+    /// `routes` not written `BASE /LEN COUNT`.
+    #[error("routes {0:?} is not \"BASE /LEN COUNT\" (\"10.0.0.0/8 /24 1000\")")]
+    RoutesSyntax(String),
+    /// A `routes` base that is not a prefix.
+    #[error("routes: {0:?} is not a prefix")]
+    RoutesBase(String),
+    /// A `routes` length outside the base's.
+    #[error("routes: {len:?} is not a length from /{min} to /{max}")]
+    RoutesLength {
+        /// What was written.
+        len: String,
+        /// The base's length.
+        min: u8,
+        /// The family's longest.
+        max: u8,
+    },
+    /// A `routes` count below 1.
+    #[error("routes: {0:?} is not a count of at least 1")]
+    RoutesCount(String),
+    /// A duration that does not parse.
+    #[error("{text:?} is not a duration ({reason})")]
+    Duration {
+        /// What was written.
+        text: String,
+        /// Why it is not one.
+        reason: String,
+    },
+    /// A peer index that is not a number.
+    #[error("{0:?} is not a peer index (\"all\", \"5\", \"0-9\")")]
+    Index(String),
+    /// A range of peers that runs backwards.
+    #[error("{0:?}: the range runs backwards")]
+    Backwards(String),
+    /// A peer index beyond the peers.
+    #[error("no peer {index}: there are {peers} (0 to {})", peers.saturating_sub(1))]
+    NoSuchPeer {
+        /// The index.
+        index: usize,
+        /// How many peers there are.
+        peers: usize,
+    },
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -190,7 +290,7 @@ pub(super) fn parse(text: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
     };
     let whole = |key: &str| at(0..0, key.into());
     let duration_or = |v: &Option<String>, key: &str, default: u64| match v {
-        Some(v) => duration(v).map_err(whole(key)),
+        Some(v) => duration(v).map_err(|e| whole(key)(e.to_string())),
         None => Ok(Duration::from_secs(default)),
     };
     let hold_time = file.hold_time.unwrap_or(90);
@@ -269,7 +369,7 @@ fn group(
     let (routes, count) = match (&spec.routes, &spec.file, &spec.mrt) {
         (Some(r), None, None) => {
             let count = spec.count.unwrap_or(1);
-            let (base, len, per_peer) = routes(r).map_err(&err)?;
+            let (base, len, per_peer) = routes(r).map_err(|e| err(e.to_string()))?;
             let room = 1u128
                 .checked_shl(u32::from(len - base.prefix_len()))
                 .unwrap_or(u128::MAX);
@@ -328,15 +428,21 @@ fn group(
 /// The routes of a route file (the `--advertise-file` syntax), split among
 /// `peers` peers in runs, in the file's order (the first peers take one
 /// more when they do not divide evenly).
-fn route_file(path: &Path, peers: usize) -> Result<Vec<PeerRoutes>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let specs = parse_route_lines(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+fn route_file(path: &Path, peers: usize) -> Result<Vec<PeerRoutes>, ValueError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ValueError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let specs = parse_route_lines(&text).map_err(|error| ValueError::Routes {
+        path: path.into(),
+        error: Box::new(error),
+    })?;
     if specs.len() < peers {
-        return Err(format!(
-            "{}: {} routes for {peers} peers: every peer needs one at least",
-            path.display(),
-            specs.len()
-        ));
+        return Err(ValueError::TooFewRoutes {
+            path: path.into(),
+            routes: specs.len(),
+            peers,
+        });
     }
     // One shared set per distinct set of attributes written.
     let mut sets: HashMap<&AttributeSpec, Arc<AttributeOverrides>> = HashMap::new();
@@ -359,23 +465,31 @@ fn route_file(path: &Path, peers: usize) -> Result<Vec<PeerRoutes>, String> {
 /// The routes of an MRT file, one peer per recorded peer (the first
 /// `count` of them, if given): each prefix is its first recorded peer's,
 /// with the attributes recorded (the next hop is the session's).
-fn mrt_file(path: &Path, count: Option<u32>) -> Result<Vec<PeerRoutes>, String> {
-    let data = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let read = crate::bgp::mrt::read::read_routes(&data, &Default::default())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+fn mrt_file(path: &Path, count: Option<u32>) -> Result<Vec<PeerRoutes>, ValueError> {
+    let data = std::fs::read(path).map_err(|e| ValueError::Read {
+        path: path.into(),
+        reason: e.to_string(),
+    })?;
+    let read = crate::bgp::mrt::read::read_routes(&data, &Default::default()).map_err(|error| {
+        ValueError::Mrt {
+            path: path.into(),
+            error: Box::new(error),
+        }
+    })?;
     let recorded = read.peers.len();
     let peers = match count {
-        Some(c) if c as usize > recorded => {
-            return Err(format!(
-                "{}: count {c}, but the file records {recorded} peers",
-                path.display()
-            ))
+        Some(count) if count as usize > recorded => {
+            return Err(ValueError::TooFewRecorded {
+                path: path.into(),
+                count,
+                recorded,
+            })
         }
         Some(c) => c as usize,
         None => recorded,
     };
     if peers == 0 {
-        return Err(format!("{}: no peer recorded", path.display()));
+        return Err(ValueError::NoPeerRecorded(path.into()));
     }
     let mut out: Vec<PeerRoutes> = vec![Vec::new(); peers];
     for ((p, a), s) in read.routes.into_iter().zip(read.sources) {
@@ -387,32 +501,29 @@ fn mrt_file(path: &Path, count: Option<u32>) -> Result<Vec<PeerRoutes>, String> 
 }
 
 /// `BASE /LEN COUNT`: COUNT prefixes of length LEN out of BASE per peer.
-fn routes(text: &str) -> Result<(IpNet, u8, usize), String> {
+fn routes(text: &str) -> Result<(IpNet, u8, usize), ValueError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let [base, len, count] = words[..] else {
-        return Err(format!(
-            "routes {text:?} is not \"BASE /LEN COUNT\" (\"10.0.0.0/8 /24 1000\")"
-        ));
+        return Err(ValueError::RoutesSyntax(text.to_string()));
     };
     let base: IpNet = base
         .parse()
-        .map_err(|_| format!("routes: {base:?} is not a prefix"))?;
+        .map_err(|_| ValueError::RoutesBase(base.to_string()))?;
     let max = if base.addr().is_ipv4() { 32 } else { 128 };
     let len: u8 = len
         .strip_prefix('/')
         .and_then(|l| l.parse().ok())
         .filter(|l| (base.prefix_len()..=max).contains(l))
-        .ok_or_else(|| {
-            format!(
-                "routes: {len:?} is not a length from /{} to /{max}",
-                base.prefix_len()
-            )
+        .ok_or_else(|| ValueError::RoutesLength {
+            len: len.to_string(),
+            min: base.prefix_len(),
+            max,
         })?;
     let count: usize = count
         .parse()
         .ok()
         .filter(|c| *c > 0)
-        .ok_or_else(|| format!("routes: {count:?} is not a count of at least 1"))?;
+        .ok_or_else(|| ValueError::RoutesCount(count.to_string()))?;
     Ok((base.trunc(), len, count))
 }
 
@@ -597,8 +708,11 @@ fn limits(l: &LimitsSpec, err: impl Fn(String) -> ScenarioError) -> Result<Limit
 }
 
 /// A duration as humantime writes it (`2s`, `500ms`, `1m 30s`).
-fn duration(v: &str) -> Result<Duration, String> {
-    humantime::parse_duration(v).map_err(|e| format!("{v:?} is not a duration ({e})"))
+fn duration(v: &str) -> Result<Duration, ValueError> {
+    humantime::parse_duration(v).map_err(|e| ValueError::Duration {
+        text: v.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// Peer indexes: `all`, `5`, `0-9`, or a comma-separated list of those.
@@ -607,9 +721,9 @@ fn duration(v: &str) -> Result<Duration, String> {
 /// # use cue::scenario::indexes;
 /// assert_eq!(indexes("0-2,5", 10).unwrap(), vec![0, 1, 2, 5]);
 /// assert_eq!(indexes("all", 3).unwrap(), vec![0, 1, 2]);
-/// assert!(indexes("3", 3).unwrap_err().contains("no peer 3"));
+/// assert!(indexes("3", 3).unwrap_err().to_string().contains("no peer 3"));
 /// ```
-pub fn indexes(v: &str, peers: usize) -> Result<Vec<usize>, String> {
+pub fn indexes(v: &str, peers: usize) -> Result<Vec<usize>, ValueError> {
     if v.trim() == "all" {
         return Ok((0..peers).collect());
     }
@@ -618,20 +732,17 @@ pub fn indexes(v: &str, peers: usize) -> Result<Vec<usize>, String> {
         let num = |s: &str| {
             s.trim()
                 .parse::<usize>()
-                .map_err(|_| format!("{s:?} is not a peer index (\"all\", \"5\", \"0-9\")"))
+                .map_err(|_| ValueError::Index(s.to_string()))
         };
         let (a, b) = match part.split_once('-') {
             Some((a, b)) => (num(a)?, num(b)?),
             None => (num(part)?, num(part)?),
         };
         if a > b {
-            return Err(format!("{part:?}: the range runs backwards"));
+            return Err(ValueError::Backwards(part.to_string()));
         }
         if b >= peers {
-            return Err(format!(
-                "no peer {b}: there are {peers} (0 to {})",
-                peers.saturating_sub(1)
-            ));
+            return Err(ValueError::NoSuchPeer { index: b, peers });
         }
         out.extend(a..=b);
     }

@@ -41,7 +41,7 @@ mod measure;
 mod report;
 mod run;
 
-pub use file::{indexes, ScenarioError};
+pub use file::{indexes, ScenarioError, ValueError};
 pub use report::{Distribution, LimitCheck, Report, Stats, StepReport};
 pub use run::RunError;
 

@@ -84,18 +84,32 @@ impl BfdConfig {
 
     /// Checks the values: an interval of 10 ms to 60 s (whole
     /// microseconds on the wire) and a multiplier of 1 to 255.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), BfdConfigError> {
         if self.multiplier == 0 {
-            return Err("the BFD multiplier must be 1 to 255".into());
+            return Err(BfdConfigError::Multiplier);
         }
         if self.interval < MIN_INTERVAL || self.interval > Duration::from_secs(60) {
-            return Err(format!(
-                "the BFD interval must be 10ms to 60s, not {}",
-                humantime::format_duration(self.interval)
-            ));
+            return Err(BfdConfigError::Interval(self.interval));
         }
         Ok(())
     }
+}
+
+/// BFD timers out of range ([`BfdConfig::validate`]).
+///
+/// ```
+/// use cue::bgp::bfd::{BfdConfig, BfdConfigError};
+/// let c = BfdConfig { multiplier: 0, ..Default::default() };
+/// assert_eq!(c.validate(), Err(BfdConfigError::Multiplier));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BfdConfigError {
+    /// A multiplier of 0.
+    #[error("the BFD multiplier must be 1 to 255")]
+    Multiplier,
+    /// An interval below 10 ms or above 60 s.
+    #[error("the BFD interval must be 10ms to 60s, not {}", humantime::format_duration(*.0))]
+    Interval(Duration),
 }
 
 /// A BFD session's state (RFC 5880 section 4.1).

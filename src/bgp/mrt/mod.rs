@@ -12,12 +12,15 @@
 //!
 //! A session without 4-octet AS numbers is recorded with the 2-octet
 //! subtypes (BGP4MP_MESSAGE, BGP4MP_MESSAGE_LOCAL), so that a reader
-//! decodes its AS_PATH with the right width.
+//! decodes its AS_PATH with the right width; a session whose NLRI carry
+//! ADD-PATH path identifiers is recorded with the ADD-PATH subtypes of RFC
+//! 8050 in the directions that carry them.
 //!
 //! ```
 //! use cue::bgp::mrt::{encode_bgp4mp, Bgp4mpPeers};
 //! let peers = Bgp4mpPeers { peer_as: 65002, local_as: 65001, peer: "192.0.2.2".parse().unwrap(),
-//!     local: "192.0.2.1".parse().unwrap(), four_octet_as: true };
+//!     local: "192.0.2.1".parse().unwrap(), four_octet_as: true,
+//!     add_path_sent: false, add_path_received: false };
 //! let keepalive = [&[0xff; 16][..], &[0, 19, 4]].concat();
 //! let mut out = Vec::new();
 //! encode_bgp4mp(&peers, false, std::time::UNIX_EPOCH, &keepalive, &mut out);

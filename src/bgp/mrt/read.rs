@@ -72,12 +72,74 @@ pub struct MrtOptions {
 
 /// An MRT file that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("record at byte {offset}: {message}")]
+#[error("record at byte {offset}: {fault}")]
 pub struct MrtError {
     /// Where the record starts in the file.
     pub offset: usize,
     /// What is wrong with it.
-    pub message: String,
+    pub fault: MrtFault,
+}
+
+/// What is wrong with a record of an MRT file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MrtFault {
+    /// Fewer than the 12 octets of a record header left.
+    #[error("truncated MRT header")]
+    TruncatedHeader,
+    /// A record longer than what is left of the file.
+    #[error("type {kind} record of {len} bytes, {left} left in the file")]
+    TruncatedRecord {
+        /// The record's type.
+        kind: u16,
+        /// Its length.
+        len: usize,
+        /// What is left of the file.
+        left: usize,
+    },
+    /// A BGP4MP_ET record too short for its microseconds.
+    #[error("BGP4MP_ET record without its microseconds")]
+    NoMicroseconds,
+    /// A field that runs past the end of its record.
+    #[error("{what}: {needed} bytes needed, {left} left in the record")]
+    Short {
+        /// The field.
+        what: &'static str,
+        /// Its length.
+        needed: usize,
+        /// What is left of the record.
+        left: usize,
+    },
+    /// A RIB entry of a peer that the PEER_INDEX_TABLE does not have.
+    #[error("RIB entry of peer {peer}, but the peer index table has {peers}")]
+    UnknownPeer {
+        /// The entry's peer index.
+        peer: usize,
+        /// How many peers the table has.
+        peers: usize,
+    },
+    /// A BGP4MP address family other than IPv4 and IPv6.
+    #[error("address family {0}, not 1 (IPv4) or 2 (IPv6)")]
+    AddressFamily(u16),
+    /// A prefix longer than its family.
+    #[error("prefix length {len} (at most {max})")]
+    PrefixLength {
+        /// The length written.
+        len: u8,
+        /// The family's longest.
+        max: u8,
+    },
+    /// A RIB entry's path attributes that do not decode.
+    #[error("{0}")]
+    Attributes(crate::bgp::wire::DecodeError),
+    /// A fault in the entry of a prefix.
+    #[error("{prefix}: {fault}")]
+    Route {
+        /// The prefix.
+        prefix: IpNet,
+        /// The fault.
+        fault: Box<MrtFault>,
+    },
 }
 
 /// A peer named in the file (a PEER_INDEX_TABLE entry, or the peer of
@@ -120,29 +182,25 @@ pub fn read_routes(data: &[u8], options: &MrtOptions) -> Result<MrtRoutes, MrtEr
     let mut r = Reader::new(options);
     let mut at = 0;
     while at < data.len() {
-        let err = |message: String| MrtError {
-            offset: at,
-            message,
-        };
+        let err = |fault: MrtFault| MrtError { offset: at, fault };
         let header = data
             .get(at..at + 12)
-            .ok_or_else(|| err("truncated MRT header".into()))?;
+            .ok_or_else(|| err(MrtFault::TruncatedHeader))?;
         let kind = u16::from_be_bytes([header[4], header[5]]);
         let subtype = u16::from_be_bytes([header[6], header[7]]);
         let len = u32::from_be_bytes([header[8], header[9], header[10], header[11]]) as usize;
         let body = data.get(at + 12..at + 12 + len).ok_or_else(|| {
-            err(format!(
-                "type {kind} record of {len} bytes, {} left in the file",
-                data.len() - at - 12
-            ))
+            err(MrtFault::TruncatedRecord {
+                kind,
+                len,
+                left: data.len() - at - 12,
+            })
         })?;
         match kind {
             TABLE_DUMP_V2 => r.table_dump_v2(subtype, body).map_err(err)?,
             BGP4MP => r.bgp4mp(subtype, body).map_err(err)?,
             BGP4MP_ET => {
-                let body = body
-                    .get(4..)
-                    .ok_or_else(|| err("BGP4MP_ET record without its microseconds".into()))?;
+                let body = body.get(4..).ok_or_else(|| err(MrtFault::NoMicroseconds))?;
                 r.bgp4mp(subtype, body).map_err(err)?
             }
             // TABLE_DUMP (legacy), state changes, anything else.
@@ -159,29 +217,30 @@ struct Bytes<'a> {
 }
 
 impl<'a> Bytes<'a> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], String> {
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MrtFault> {
         if self.buf.len() < n {
-            return Err(format!(
-                "{what}: {n} bytes needed, {} left in the record",
-                self.buf.len()
-            ));
+            return Err(MrtFault::Short {
+                what,
+                needed: n,
+                left: self.buf.len(),
+            });
         }
         let (a, b) = self.buf.split_at(n);
         self.buf = b;
         Ok(a)
     }
-    fn u8(&mut self, what: &str) -> Result<u8, String> {
+    fn u8(&mut self, what: &'static str) -> Result<u8, MrtFault> {
         Ok(self.take(1, what)?[0])
     }
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
+    fn u16(&mut self, what: &'static str) -> Result<u16, MrtFault> {
         let b = self.take(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
+    fn u32(&mut self, what: &'static str) -> Result<u32, MrtFault> {
         let b = self.take(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
-    fn ip(&mut self, ipv6: bool, what: &str) -> Result<IpAddr, String> {
+    fn ip(&mut self, ipv6: bool, what: &'static str) -> Result<IpAddr, MrtFault> {
         Ok(if ipv6 {
             let b: [u8; 16] = self.take(16, what)?.try_into().expect("16 bytes");
             IpAddr::V6(Ipv6Addr::from(b))
@@ -227,7 +286,7 @@ impl<'o> Reader<'o> {
         }
     }
 
-    fn table_dump_v2(&mut self, subtype: u16, body: &[u8]) -> Result<(), String> {
+    fn table_dump_v2(&mut self, subtype: u16, body: &[u8]) -> Result<(), MrtFault> {
         let mut b = Bytes { buf: body };
         match subtype {
             PEER_INDEX_TABLE => {
@@ -270,10 +329,10 @@ impl<'o> Reader<'o> {
                     let len = b.u16("attribute length")? as usize;
                     let attrs = b.take(len, "attributes")?;
                     let Some(from) = self.index.get(peer).copied() else {
-                        return Err(format!(
-                            "RIB entry of peer {peer}, but the peer index table has {}",
-                            self.index.len()
-                        ));
+                        return Err(MrtFault::UnknownPeer {
+                            peer,
+                            peers: self.index.len(),
+                        });
                     };
                     if self.options.peer.is_some_and(|p| p != from.address) {
                         continue;
@@ -283,9 +342,10 @@ impl<'o> Reader<'o> {
                     }
                 }
                 if let Some((peer, attrs)) = best {
-                    let a = self
-                        .attributes(attrs)
-                        .map_err(|e| format!("{prefix}: {e}"))?;
+                    let a = self.attributes(attrs).map_err(|e| MrtFault::Route {
+                        prefix,
+                        fault: Box::new(e),
+                    })?;
                     self.table.push((prefix, peer, a));
                 }
                 Ok(())
@@ -297,7 +357,7 @@ impl<'o> Reader<'o> {
         }
     }
 
-    fn bgp4mp(&mut self, subtype: u16, body: &[u8]) -> Result<(), String> {
+    fn bgp4mp(&mut self, subtype: u16, body: &[u8]) -> Result<(), MrtFault> {
         // With the ADD-PATH subtypes (RFC 8050), NLRI carry path ids.
         let Some((four_octet, local, add_path)) = super::bgp4mp_subtype(subtype) else {
             self.out.skipped += 1;
@@ -321,7 +381,7 @@ impl<'o> Reader<'o> {
         let ipv6 = match b.u16("address family")? {
             1 => false,
             2 => true,
-            afi => return Err(format!("address family {afi}, not 1 (IPv4) or 2 (IPv6)")),
+            afi => return Err(MrtFault::AddressFamily(afi)),
         };
         let peer = b.ip(ipv6, "peer address")?;
         b.ip(ipv6, "local address")?;
@@ -369,7 +429,7 @@ impl<'o> Reader<'o> {
 
     /// The attribute set of a RIB entry's attributes (4-octet AS, the
     /// abbreviated MP_REACH_NLRI of RFC 6396 section 4.3.4).
-    fn attributes(&mut self, raw: &[u8]) -> Result<Arc<AttributeOverrides>, String> {
+    fn attributes(&mut self, raw: &[u8]) -> Result<Arc<AttributeOverrides>, MrtFault> {
         // The key of the set: the attributes as they are but MP_REACH_NLRI
         // (in a RIB entry it holds only a next hop) and, when the next hop
         // is to be ours, NEXT_HOP; then the next hop, when kept. Routes of
@@ -419,7 +479,7 @@ impl<'o> Reader<'o> {
         }
         let ctx = DecodeContext::with_four_octet_as(true);
         let attrs =
-            PathAttributes::decode(&key[..attributes_end], ctx).map_err(|e| e.to_string())?;
+            PathAttributes::decode(&key[..attributes_end], ctx).map_err(MrtFault::Attributes)?;
         let nh6 = self
             .options
             .keep_next_hop
@@ -488,11 +548,11 @@ impl<'o> Reader<'o> {
 
 /// A prefix as RFC 6396 writes it: a length, then as many octets as it
 /// takes.
-fn prefix(b: &mut Bytes<'_>, ipv6: bool) -> Result<IpNet, String> {
+fn prefix(b: &mut Bytes<'_>, ipv6: bool) -> Result<IpNet, MrtFault> {
     let len = b.u8("prefix length")?;
     let max = if ipv6 { 128 } else { 32 };
     if len > max {
-        return Err(format!("prefix length {len} (at most {max})"));
+        return Err(MrtFault::PrefixLength { len, max });
     }
     let bytes = b.take(len.div_ceil(8) as usize, "prefix")?;
     let net = if ipv6 {
@@ -504,7 +564,8 @@ fn prefix(b: &mut Bytes<'_>, ipv6: bool) -> Result<IpNet, String> {
         a[..bytes.len()].copy_from_slice(bytes);
         IpNet::new(IpAddr::V4(Ipv4Addr::from(a)), len)
     };
-    net.map(|n| n.trunc()).map_err(|e| e.to_string())
+    net.map(|n| n.trunc())
+        .map_err(|_| MrtFault::PrefixLength { len, max })
 }
 
 /// The next hop of a RIB entry's MP_REACH_NLRI: the abbreviated form
@@ -825,17 +886,20 @@ mod tests {
             let _ = read_routes(&good[..n], &MrtOptions::default());
         }
         let e = read_routes(&good[..good.len() - 3], &MrtOptions::default()).unwrap_err();
-        assert!(e.message.contains("left in the file"), "{e}");
+        assert!(e.to_string().contains("left in the file"), "{e}");
         assert!(e.offset > 0);
         // A RIB entry of a peer the index does not have.
         let f = rib(RIB_IPV4_UNICAST, &[8, 10], &[(3, attrs(&[1], None))]);
         let e = read_routes(&f, &MrtOptions::default()).unwrap_err();
-        assert!(e.message.contains("peer index table"), "{e}");
+        assert!(
+            matches!(e.fault, MrtFault::UnknownPeer { peer: 3, .. }),
+            "{e}"
+        );
         // A prefix longer than its family.
         let mut f = peer_index(&[("192.0.2.1".parse().unwrap(), 1)]);
         f.extend(rib(RIB_IPV4_UNICAST, &[33, 1, 2, 3, 4, 5], &[]));
         let e = read_routes(&f, &MrtOptions::default()).unwrap_err();
-        assert!(e.message.contains("prefix length 33"), "{e}");
+        assert_eq!(e.fault, MrtFault::PrefixLength { len: 33, max: 32 }, "{e}");
         // Every byte flipped, one at a time.
         for i in 0..good.len() {
             let mut f = good.clone();

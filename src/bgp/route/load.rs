@@ -1,6 +1,7 @@
 //! Loading a [`RouteTable`] from text, or from a reader while it is read,
 //! on parser threads that share the table's attribute sets.
 
+use super::error::{column_of, RouteError, RouteErrorKind};
 use super::syntax::{check_next_hop_family, parse_prefix, AttributeSpec};
 use super::table::{RouteTable, Sets, Texts};
 use crate::bgp::config::AttributeOverrides;
@@ -13,7 +14,7 @@ impl RouteTable {
     /// its number, and then nothing of `text` is added.
     /// A large text is parsed in parts taken in turn by one thread per core
     /// (up to 8), sharing one set of attribute sets.
-    pub fn parse_lines(&mut self, text: &str) -> Result<(), String> {
+    pub fn parse_lines(&mut self, text: &str) -> Result<(), RouteError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         // More parts than threads, taken in turn, so that a thread with
         // quick lines (IPv4) does not wait for one with slow ones.
@@ -26,7 +27,7 @@ impl RouteTable {
             return r.map(|_| ()).map_err(|(line, e)| {
                 self.plain.truncate(plain);
                 self.own.truncate(own);
-                format!("line {}: {e}", line + 1)
+                e.at_line(line + 1)
             });
         }
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -67,9 +68,9 @@ impl RouteTable {
     /// t.parse_reader("10.0.0.0/24 med 10\n192.0.2.1\n".as_bytes()).unwrap();
     /// assert_eq!((t.len(), t.attribute_sets()), (2, 1));
     /// let e = t.parse_reader(&b"10.0.0.1\n\xff\n"[..]).unwrap_err();
-    /// assert_eq!(e, "line 2: not UTF-8 text");
+    /// assert_eq!(e.to_string(), "line 2: not UTF-8 text");
     /// ```
-    pub fn parse_reader(&mut self, reader: impl std::io::Read) -> Result<(), String> {
+    pub fn parse_reader(&mut self, reader: impl std::io::Read) -> Result<(), RouteError> {
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         self.parse_reader_on(reader, threads)
     }
@@ -80,7 +81,7 @@ impl RouteTable {
         &mut self,
         mut reader: impl std::io::Read,
         threads: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), RouteError> {
         let interner = Mutex::new(std::mem::take(&mut self.sets));
         let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads.max(1) * 2);
         let rx = Mutex::new(rx);
@@ -120,14 +121,14 @@ impl RouteTable {
             (read, joined(workers))
         });
         self.sets = interner.into_inner().unwrap_or_else(|e| e.into_inner());
-        read.map_err(|e| format!("reading: {e}"))?;
+        read.map_err(|e| RouteError::new(RouteErrorKind::Read(e.to_string())))?;
         self.add_parts(done)
     }
 
     /// Adds the parts the parser threads made, in order, with their text
     /// lookups; or, if a part has a bad line, nothing but the error of the
     /// first, numbered in the whole input.
-    fn add_parts(&mut self, done: Vec<(Vec<ParsedPart>, Texts)>) -> Result<(), String> {
+    fn add_parts(&mut self, done: Vec<(Vec<ParsedPart>, Texts)>) -> Result<(), RouteError> {
         let mut parts = Vec::new();
         for (parsed, texts) in done {
             parts.extend(parsed);
@@ -144,7 +145,7 @@ impl RouteTable {
                     lines += ends;
                     tables.push(t);
                 }
-                Err((line, e)) => return Err(format!("line {}: {e}", lines + line + 1)),
+                Err((line, e)) => return Err(e.at_line(lines + line + 1)),
             }
         }
         self.append_parts(tables);
@@ -181,7 +182,7 @@ impl RouteTable {
         &mut self,
         text: &str,
         interner: &Mutex<Sets>,
-    ) -> Result<usize, (usize, String)> {
+    ) -> Result<usize, (usize, RouteError)> {
         // A host route takes 8 to 40 characters a line: reserve for the
         // short end, for the first kind of line seen.
         let reserve = text.len() / 16;
@@ -189,22 +190,27 @@ impl RouteTable {
         // last set is tried before the map.
         let mut last: Option<(&str, (u32, Option<IpAddr>))> = None;
         let mut line_ends = 0;
-        for (i, line) in text.split('\n').enumerate() {
+        for (i, raw) in text.split('\n').enumerate() {
             line_ends = i;
-            let line = match memchr::memchr(b'#', line.as_bytes()) {
-                Some(at) => &line[..at],
-                None => line,
+            let line = match memchr::memchr(b'#', raw.as_bytes()) {
+                Some(at) => &raw[..at],
+                None => raw,
             }
             .trim_ascii();
             if line.is_empty() {
                 continue;
             }
-            let at = |e: String| (i, e);
+            let at = |e: RouteError| (i, e);
             let (first, rest) = match line.bytes().position(|b| b.is_ascii_whitespace()) {
                 Some(n) => (&line[..n], line[n..].trim_ascii_start()),
                 None => (line, ""),
             };
-            let prefix = parse_prefix(first).map_err(at)?;
+            let prefix = parse_prefix(first).map_err(|e| {
+                at(RouteError {
+                    column: column_of(raw, first),
+                    ..e
+                })
+            })?;
             if rest.is_empty() {
                 if self.plain.capacity() == 0 {
                     self.plain.reserve(reserve);
@@ -218,8 +224,10 @@ impl RouteTable {
                     let found = match self.by_text.get(rest) {
                         Some(&found) => found,
                         None => {
-                            let spec: AttributeSpec =
-                                rest.parse().map_err(|e| at(format!("{prefix}: {e}")))?;
+                            let indent = column_of(raw, rest).unwrap_or(1) - 1;
+                            let spec: AttributeSpec = rest
+                                .parse()
+                                .map_err(|e: RouteError| at(e.shifted(indent).of(prefix)))?;
                             let value = AttributeOverrides::from_spec(&spec);
                             let next_hop = value.next_hop;
                             let n = interner
@@ -249,27 +257,27 @@ impl RouteTable {
 /// A part of a text parsed: its number, and its routes with its number of
 /// line ends, or the error of one of its lines (numbered from 0 in the
 /// part).
-type ParsedPart = (usize, Result<(RouteTable, usize), (usize, String)>);
+type ParsedPart = (usize, Result<(RouteTable, usize), (usize, RouteError)>);
 
 /// A part of the input for a parser thread: a slice of a text, or bytes
 /// read.
 trait Part {
     /// The part as text, or the number of the line (from 0 in the part)
     /// that is not UTF-8.
-    fn text(&self) -> Result<&str, (usize, String)>;
+    fn text(&self) -> Result<&str, (usize, RouteError)>;
 }
 
 impl Part for &str {
-    fn text(&self) -> Result<&str, (usize, String)> {
+    fn text(&self) -> Result<&str, (usize, RouteError)> {
         Ok(self)
     }
 }
 
 impl Part for Vec<u8> {
-    fn text(&self) -> Result<&str, (usize, String)> {
+    fn text(&self) -> Result<&str, (usize, RouteError)> {
         std::str::from_utf8(self).map_err(|e| {
             let line = memchr::memchr_iter(b'\n', &self[..e.valid_up_to()]).count();
-            (line, "not UTF-8 text".to_string())
+            (line, RouteErrorKind::NotUtf8.into())
         })
     }
 }
@@ -309,7 +317,10 @@ fn joined(
         .into_iter()
         .map(|h| {
             h.join().unwrap_or_else(|_| {
-                let failed = Err((0, "a parser thread failed".to_string()));
+                let failed = Err((
+                    0,
+                    RouteErrorKind::Read("a parser thread failed".into()).into(),
+                ));
                 (vec![(0, failed)], Texts::default())
             })
         })
@@ -436,7 +447,11 @@ mod tests {
         // An error in the second part names its line in the whole text.
         let bad = text.replacen("10.2.73.240 med 4", "10.2.73.240 med four", 1);
         let e = RouteTable::default().parse_lines(&bad).unwrap_err();
-        assert!(e.starts_with("line 150001: 10.2.73.240/32: med"), "{e}");
+        let e = e.to_string();
+        assert!(
+            e.starts_with("line 150001, column 17: 10.2.73.240/32: med"),
+            "{e}"
+        );
         // A prefix twice: its last attributes.
         let mut t = RouteTable::default();
         t.parse_lines("10.0.0.1 med 1\n10.0.0.1\n10.0.0.1 med 2\n10.0.0.2\n")
@@ -502,7 +517,8 @@ mod tests {
         let mut t = RouteTable::default();
         let e = t.parse_reader(Trickle(bad.as_bytes())).unwrap_err();
         assert!(
-            e.starts_with(&format!("line {line}: fd00::8:7a24/128")),
+            e.to_string()
+                .starts_with(&format!("line {line}, column 14: fd00::8:7a24/128")),
             "{e}"
         );
         assert!(t.is_empty());
@@ -511,7 +527,7 @@ mod tests {
         bytes[at + 3] = 0xff;
         let line = 1 + text[..at].matches('\n').count();
         let e = RouteTable::default().parse_reader(&bytes[..]).unwrap_err();
-        assert_eq!(e, format!("line {line}: not UTF-8 text"));
+        assert_eq!(e.to_string(), format!("line {line}: not UTF-8 text"));
         // A line longer than a read part.
         let long = format!(
             "10.0.0.1 {}community 65000:1\n10.0.0.2\n",

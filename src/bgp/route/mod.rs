@@ -41,6 +41,7 @@
 //! | `sorted.rs` | [`SortedRoutes`]: a table sorted and grouped by attribute set |
 //! | `expect.rs` | checking received routes against expectations |
 
+mod error;
 mod expect;
 mod load;
 mod sorted;
@@ -48,6 +49,7 @@ mod syntax;
 mod table;
 
 pub use crate::bgp::wire::ExtCommunity;
+pub use error::{RouteError, RouteErrorKind};
 pub use expect::{check_routes, Difference, ExpectReport};
 pub(crate) use expect::{Tracker, WatchedRib};
 pub use sorted::SortedRoutes;

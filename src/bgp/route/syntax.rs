@@ -2,6 +2,7 @@
 //! `--advertise-file` lines, the `announce` and `expect` commands and
 //! `cue-bgp listen --expect` take them.
 
+use super::error::{column_of, RouteError, RouteErrorKind};
 use crate::bgp::config::next_hop_usable;
 use crate::bgp::wire::{Community, ExtCommunity, LargeCommunity, Origin};
 use ipnet::IpNet;
@@ -11,7 +12,7 @@ use std::str::FromStr;
 
 /// Parses a prefix, or a bare address meaning /32 or /128. Host bits are
 /// cleared (`10.1.2.3/8` is `10.0.0.0/8`).
-pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
+pub fn parse_prefix(s: &str) -> Result<IpNet, RouteError> {
     let s = s.trim();
     if let Some(net) = parse_ipv4_dotted(s.as_bytes()).or_else(|| parse_ipv6_hex(s.as_bytes())) {
         return Ok(net);
@@ -22,7 +23,7 @@ pub fn parse_prefix(s: &str) -> Result<IpNet, String> {
     } else {
         s.parse::<IpAddr>().map(IpNet::from).ok()
     };
-    parsed.ok_or_else(|| format!("{s:?} is not an address or prefix"))
+    parsed.ok_or_else(|| RouteErrorKind::NotAPrefix(s.to_string()).into())
 }
 
 /// The common case of a route file, a dotted IPv4 address with or without
@@ -185,34 +186,33 @@ impl AttributeSpec {
         *self == AttributeSpec::default()
     }
 
-    /// Parses the keywords of `words` (everything after the prefix).
-    fn parse_words(words: &[&str]) -> Result<AttributeSpec, String> {
+    /// Parses the keywords of `words` (everything after the prefix); an
+    /// error comes with the number of the word at fault.
+    fn parse_words(words: &[&str]) -> Result<AttributeSpec, (usize, RouteErrorKind)> {
         let mut a = AttributeSpec::default();
         let mut i = 0;
-        let value = |i: usize, what: &str| {
+        let value = |i: usize, what: &'static str| {
             words
                 .get(i + 1)
                 .copied()
-                .ok_or_else(|| format!("{what} needs a value"))
+                .ok_or((i, RouteErrorKind::NeedsValue(what)))
         };
-        let number = |s: &str, what: &str| {
-            s.parse::<u32>()
-                .map_err(|_| format!("{what}: {s:?} is not a number 0-4294967295"))
+        let number = |i: usize, what: &'static str| {
+            let s = value(i, what)?;
+            s.parse::<u32>().map_err(|_| {
+                let value = s.to_string();
+                (i + 1, RouteErrorKind::NotANumber { what, value })
+            })
         };
+        let community = |at: usize, e| (at + 1, RouteErrorKind::Community(e));
         while i < words.len() {
             let kw = words[i].to_ascii_lowercase();
             match kw.as_str() {
-                "path-id" => {
-                    a.path_id = Some(number(value(i, "path-id")?, "path-id")?);
-                    i += 2;
-                }
+                "path-id" => a.path_id = Some(number(i, "path-id")?),
                 "next-hop" => {
                     let v = value(i, "next-hop")?;
-                    a.next_hop = Some(
-                        v.parse()
-                            .map_err(|_| format!("next-hop: {v:?} is not an address"))?,
-                    );
-                    i += 2;
+                    let bad = || (i + 1, RouteErrorKind::NotAnAddress(v.to_string()));
+                    a.next_hop = Some(v.parse().map_err(|_| bad())?);
                 }
                 "origin" => {
                     let v = value(i, "origin")?;
@@ -220,9 +220,8 @@ impl AttributeSpec {
                         "igp" => Origin::Igp,
                         "egp" => Origin::Egp,
                         "incomplete" => Origin::Incomplete,
-                        _ => return Err(format!("origin: {v:?} is not igp, egp or incomplete")),
+                        _ => return Err((i + 1, RouteErrorKind::NotAnOrigin(v.to_string()))),
                     });
-                    i += 2;
                 }
                 "as-path" => {
                     let mut path = Vec::new();
@@ -232,46 +231,45 @@ impl AttributeSpec {
                         i += 1;
                     }
                     a.as_path = Some(path);
+                    continue;
                 }
-                "med" => {
-                    a.med = Some(number(value(i, "med")?, "med")?);
-                    i += 2;
-                }
-                "local-pref" => {
-                    a.local_pref = Some(number(value(i, "local-pref")?, "local-pref")?);
-                    i += 2;
-                }
+                "med" => a.med = Some(number(i, "med")?),
+                "local-pref" => a.local_pref = Some(number(i, "local-pref")?),
                 "community" => {
-                    a.communities.push(value(i, "community")?.parse()?);
-                    i += 2;
+                    let c = value(i, "community")?.parse();
+                    a.communities.push(c.map_err(|e| community(i, e))?);
                 }
                 "large-community" => {
-                    a.large_communities
-                        .push(value(i, "large-community")?.parse()?);
-                    i += 2;
+                    let c = value(i, "large-community")?.parse();
+                    a.large_communities.push(c.map_err(|e| community(i, e))?);
                 }
                 "ext-community" => {
-                    a.ext_communities.push(value(i, "ext-community")?.parse()?);
-                    i += 2;
+                    let c = value(i, "ext-community")?.parse();
+                    a.ext_communities.push(c.map_err(|e| community(i, e))?);
                 }
-                other => {
-                    return Err(format!(
-                        "unknown attribute {other:?}: path-id, next-hop, origin, as-path, \
-                         med, local-pref, community, large-community or ext-community"
-                    ))
-                }
+                other => return Err((i, RouteErrorKind::UnknownAttribute(other.to_string()))),
             }
+            i += 2;
         }
-        a.check_size()?;
+        a.check_size().map_err(|e| (0, e))?;
         Ok(a)
+    }
+
+    /// Parses the keywords of `words`, slices of `text`: an error has the
+    /// column of the word at fault in `text`.
+    fn parse_in(text: &str, words: &[&str]) -> Result<AttributeSpec, RouteError> {
+        AttributeSpec::parse_words(words).map_err(|(at, kind)| RouteError {
+            column: words.get(at).and_then(|w| column_of(text, w)),
+            ..RouteError::new(kind)
+        })
     }
 }
 
 impl FromStr for AttributeSpec {
-    type Err = String;
+    type Err = RouteError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let words: Vec<&str> = s.split_whitespace().collect();
-        AttributeSpec::parse_words(&words)
+        AttributeSpec::parse_in(s, &words)
     }
 }
 
@@ -333,7 +331,7 @@ impl RouteSpec {
     /// assert_eq!(rs.len(), 2);
     /// assert_eq!(rs[1].prefix.to_string(), "192.0.2.1/32");
     /// ```
-    pub fn parse_many(words: &[&str]) -> Result<Vec<RouteSpec>, String> {
+    pub fn parse_many(words: &[&str]) -> Result<Vec<RouteSpec>, RouteError> {
         let mut out: Vec<RouteSpec> = Vec::new();
         let mut start = 0;
         let mut i = 0;
@@ -348,7 +346,7 @@ impl RouteSpec {
             if boundary && i > start {
                 let prefix = parse_prefix(words[start])?;
                 let attributes = AttributeSpec::parse_words(&words[start + 1..i])
-                    .map_err(|e| format!("{prefix}: {e}"))?;
+                    .map_err(|(_, kind)| RouteError::new(kind).of(prefix))?;
                 out.push(RouteSpec { prefix, attributes });
                 start = i;
             }
@@ -364,7 +362,7 @@ impl AttributeSpec {
     /// the 4,096 octets of a session without extended messages are checked
     /// where the session is known
     /// ([`SortedRoutes::too_large`](super::SortedRoutes::too_large)).
-    fn check_size(&self) -> Result<(), String> {
+    fn check_size(&self) -> Result<(), RouteErrorKind> {
         let octets = crate::bgp::wire::route_octets(
             self.communities.len(),
             self.large_communities.len(),
@@ -372,12 +370,9 @@ impl AttributeSpec {
             self.as_path.as_ref().map_or(0, Vec::len),
             0,
         );
-        if octets > crate::bgp::wire::MAX_EXTENDED_MESSAGE_LEN {
-            return Err(format!(
-                "path attributes of up to {octets} octets with the prefix: more than the {} of an \
-                 UPDATE even with extended messages (fewer communities, or a shorter AS path)",
-                crate::bgp::wire::MAX_EXTENDED_MESSAGE_LEN
-            ));
+        let max = crate::bgp::wire::MAX_EXTENDED_MESSAGE_LEN;
+        if octets > max {
+            return Err(RouteErrorKind::TooLarge { octets, max });
         }
         Ok(())
     }
@@ -386,21 +381,23 @@ impl AttributeSpec {
 impl RouteSpec {
     /// Refuses what cannot be announced: a next hop of the other address
     /// family than the prefix, or one that no router takes.
-    pub fn check_announce(&self) -> Result<(), String> {
+    pub fn check_announce(&self) -> Result<(), RouteError> {
         check_next_hop_family(self.prefix, self.attributes.next_hop)
     }
 }
 
 impl FromStr for RouteSpec {
-    type Err = String;
+    type Err = RouteError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let words: Vec<&str> = s.split_whitespace().collect();
         let Some(first) = words.first() else {
-            return Err("a route needs a prefix".into());
+            return Err(RouteErrorKind::NoPrefix.into());
         };
-        let prefix = parse_prefix(first)?;
-        let attributes =
-            AttributeSpec::parse_words(&words[1..]).map_err(|e| format!("{prefix}: {e}"))?;
+        let prefix = parse_prefix(first).map_err(|e| RouteError {
+            column: column_of(s, first),
+            ..e
+        })?;
+        let attributes = AttributeSpec::parse_in(s, &words[1..]).map_err(|e| e.of(prefix))?;
         Ok(RouteSpec { prefix, attributes })
     }
 }
@@ -417,31 +414,33 @@ impl fmt::Display for RouteSpec {
 
 /// Parses one route per line, skipping blank lines and `#` comments; the
 /// error names the first bad line.
-pub fn parse_route_lines(text: &str) -> Result<Vec<RouteSpec>, String> {
+pub fn parse_route_lines(text: &str) -> Result<Vec<RouteSpec>, RouteError> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line = line.split('#').next().unwrap_or("").trim();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
-        out.push(line.parse().map_err(|e| format!("line {}: {e}", i + 1))?);
+        // Columns count from the start of the line as written.
+        let indent = column_of(raw, line).unwrap_or(1) - 1;
+        let route = line.parse::<RouteSpec>();
+        out.push(route.map_err(|e| e.shifted(indent).at_line(i + 1))?);
     }
     Ok(out)
 }
 
 /// Refuses a next hop of the other address family than the prefix, or one
 /// that no router takes.
-pub(crate) fn check_next_hop_family(prefix: IpNet, next_hop: Option<IpAddr>) -> Result<(), String> {
-    match next_hop {
-        Some(nh) if nh.is_ipv4() != prefix.addr().is_ipv4() => Err(format!(
-            "{prefix}: next-hop {nh} is not of the prefix's address family"
-        )),
-        Some(nh) if !next_hop_usable(nh) => Err(format!(
-            "{prefix}: next-hop {nh} is unspecified, multicast or broadcast"
-        )),
-        Some(_) => Ok(()),
-        None => Ok(()),
-    }
+pub(crate) fn check_next_hop_family(
+    prefix: IpNet,
+    next_hop: Option<IpAddr>,
+) -> Result<(), RouteError> {
+    let kind = match next_hop {
+        Some(nh) if nh.is_ipv4() != prefix.addr().is_ipv4() => RouteErrorKind::NextHopFamily(nh),
+        Some(nh) if !next_hop_usable(nh) => RouteErrorKind::NextHopUnusable(nh),
+        _ => return Ok(()),
+    };
+    Err(RouteError::new(kind).of(prefix))
 }
 
 #[cfg(test)]
@@ -468,8 +467,12 @@ mod tests {
         ] {
             assert!(bad.parse::<RouteSpec>().is_err(), "{bad}");
         }
-        let e = parse_route_lines("10.0.0.1\n# fine\n\n10.0.0.2 med\n").unwrap_err();
-        assert!(e.starts_with("line 4:"), "{e}");
+        let e = parse_route_lines("10.0.0.1\n# fine\n\n  10.0.0.2 med\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 4, column 12: 10.0.0.2/32: med needs a value"
+        );
+        assert_eq!(e.kind, RouteErrorKind::NeedsValue("med"));
     }
 
     #[test]
@@ -506,7 +509,7 @@ mod tests {
             .unwrap();
         assert_eq!(t.len(), 2);
         let e = t.parse_lines("10.0.0.1\nbogus\n").unwrap_err();
-        assert!(e.contains("line 2"), "{e}");
+        assert_eq!((e.line, e.column), (Some(2), Some(1)), "{e}");
     }
 
     /// The general parser's answer, the fast path's reference.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 /// let a = &attributes[&"10.0.0.0/24".parse().unwrap()];
 /// assert!(std::sync::Arc::ptr_eq(a, &attributes[&"10.1.0.0/24".parse().unwrap()]));
 /// let e = RouteTable::default().parse_lines("10.0.0.1\n10.0.0.2 med\n").unwrap_err();
-/// assert_eq!(e, "line 2: 10.0.0.2/32: med needs a value");
+/// assert_eq!(e.to_string(), "line 2, column 10: 10.0.0.2/32: med needs a value");
 /// ```
 #[derive(Debug, Default)]
 pub struct RouteTable {
@@ -121,7 +121,7 @@ impl RouteTable {
 
     /// Adds a route written as text ([`RouteSpec`]), checked as
     /// [`RouteTable::parse_lines`] checks a line.
-    pub fn push_spec(&mut self, route: &RouteSpec) -> Result<(), String> {
+    pub fn push_spec(&mut self, route: &RouteSpec) -> Result<(), super::RouteError> {
         route.check_announce()?;
         let o = AttributeOverrides::from_spec(&route.attributes);
         self.push(route.prefix, Some(o));

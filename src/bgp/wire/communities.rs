@@ -5,6 +5,58 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::str::FromStr;
 
+/// A community of any kind, written as text, that does not parse.
+///
+/// ```
+/// use cue::bgp::wire::{Community, CommunityError};
+/// assert_eq!("65000".parse::<Community>(), Err(CommunityError::NotCommunity("65000".into())));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommunityError {
+    /// Neither `ASN:VALUE` nor a well-known name.
+    #[error("community {0:?} is not ASN:VALUE or a well-known name")]
+    NotCommunity(String),
+    /// An AS number above 65535.
+    #[error("community {text:?}: ASN {part:?} is not 0-65535")]
+    Asn {
+        /// The community written.
+        text: String,
+        /// Its AS number.
+        part: String,
+    },
+    /// A value above 65535.
+    #[error("community {text:?}: value {part:?} is not 0-65535")]
+    Value {
+        /// The community written.
+        text: String,
+        /// Its value.
+        part: String,
+    },
+    /// A large community that is not three numbers.
+    #[error("large community {0:?} is not A:B:C")]
+    NotLarge(String),
+    /// A part of a large community that is not a 32-bit number.
+    #[error("large community {text:?}: {part:?} is not a number 0-4294967295")]
+    LargeNumber {
+        /// The community written.
+        text: String,
+        /// The part.
+        part: String,
+    },
+    /// An extended community in hex that is not hex.
+    #[error("extended community {0:?}: {1}")]
+    ExtHex(String, super::HexError),
+    /// An extended community in hex that is not 8 octets.
+    #[error("extended community {0:?}: 16 hex digits, 8 octets")]
+    ExtLength(String),
+    /// An extended community in none of the forms taken.
+    #[error(
+        "extended community {0:?} is not rt:ASN:N, rt:IPV4:N, ro:..., or 0x and 16 hex digits"
+    )]
+    NotExt(String),
+}
+
 /// A standard community (RFC 1997), shown as `ASN:VALUE`.
 ///
 /// ```
@@ -45,7 +97,7 @@ impl fmt::Display for Community {
 }
 
 impl FromStr for Community {
-    type Err = String;
+    type Err = CommunityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let lower = s.to_ascii_lowercase();
         if let Some((_, c)) = Community::NAMES.iter().find(|(n, _)| *n == lower) {
@@ -53,13 +105,13 @@ impl FromStr for Community {
         }
         let (a, b) = s
             .split_once(':')
-            .ok_or_else(|| format!("community {s:?} is not ASN:VALUE or a well-known name"))?;
-        let a: u16 = a
-            .parse()
-            .map_err(|_| format!("community {s:?}: ASN {a:?} is not 0-65535"))?;
+            .ok_or_else(|| CommunityError::NotCommunity(s.to_string()))?;
+        let (text, part) = (s.to_string(), a.to_string());
+        let a: u16 = a.parse().map_err(|_| CommunityError::Asn { text, part })?;
+        let (text, part) = (s.to_string(), b.to_string());
         let b: u16 = b
             .parse()
-            .map_err(|_| format!("community {s:?}: value {b:?} is not 0-65535"))?;
+            .map_err(|_| CommunityError::Value { text, part })?;
         Ok(Community(((a as u32) << 16) | b as u32))
     }
 }
@@ -95,15 +147,17 @@ impl fmt::Display for LargeCommunity {
 }
 
 impl FromStr for LargeCommunity {
-    type Err = String;
+    type Err = CommunityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split(':').collect();
         let [g, l1, l2] = parts[..] else {
-            return Err(format!("large community {s:?} is not A:B:C"));
+            return Err(CommunityError::NotLarge(s.to_string()));
         };
         let num = |p: &str| {
-            p.parse::<u32>()
-                .map_err(|_| format!("large community {s:?}: {p:?} is not a number 0-4294967295"))
+            p.parse::<u32>().map_err(|_| CommunityError::LargeNumber {
+                text: s.to_string(),
+                part: p.to_string(),
+            })
         };
         Ok(LargeCommunity {
             global: num(g)?,
@@ -139,18 +193,16 @@ const SUB_RT: u8 = 0x02;
 const SUB_RO: u8 = 0x03;
 
 impl FromStr for ExtCommunity {
-    type Err = String;
+    type Err = CommunityError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
             let bytes =
-                super::parse_hex(hex).map_err(|e| format!("extended community {s:?}: {e}"))?;
+                super::parse_hex(hex).map_err(|e| CommunityError::ExtHex(s.to_string(), e))?;
             return <[u8; 8]>::try_from(bytes.as_slice())
                 .map(ExtCommunity)
-                .map_err(|_| format!("extended community {s:?}: 16 hex digits, 8 octets"));
+                .map_err(|_| CommunityError::ExtLength(s.to_string()));
         }
-        let bad = || {
-            format!("extended community {s:?} is not rt:ASN:N, rt:IPV4:N, ro:..., or 0x and 16 hex digits")
-        };
+        let bad = || CommunityError::NotExt(s.to_string());
         let mut parts = s.splitn(3, ':');
         let (Some(kind), Some(admin), Some(value)) = (parts.next(), parts.next(), parts.next())
         else {

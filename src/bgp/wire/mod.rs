@@ -38,16 +38,18 @@ pub use attributes::{
     AsPath, AsSegment, AsSegmentKind, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute,
 };
 pub use attributes::{FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
-pub use communities::{Community, ExtCommunity, LargeCommunity};
+pub use communities::{Community, CommunityError, ExtCommunity, LargeCommunity};
 pub use error::{AttributeError, DecodeError, ErrorAction};
 pub use nlri::{decode_nlri, decode_prefixes, encode_path, encode_prefix, prefix_wire_len};
 pub use notification::{
     describe, CeaseSubcode, FsmSubcode, HeaderSubcode, Notification, NotificationKind, OpenSubcode,
     RouteRefreshSubcode, UpdateSubcode,
 };
-pub use open::{AddPathMode, Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME};
+pub use open::{
+    AddPathMode, AddPathModeError, Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME,
+};
 pub use route_refresh::RouteRefresh;
-pub use summary::{capability_name, family_name, hex, parse_hex};
+pub use summary::{capability_name, family_name, hex, parse_hex, HexError};
 pub use update::{route_octets, Update, UpdateBuilder};
 
 /// Length of the BGP message header.

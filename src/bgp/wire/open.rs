@@ -161,17 +161,22 @@ impl std::fmt::Display for AddPathMode {
 }
 
 impl std::str::FromStr for AddPathMode {
-    type Err = String;
+    type Err = AddPathModeError;
 
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, AddPathModeError> {
         match s {
             "send" => Ok(AddPathMode::Send),
             "receive" => Ok(AddPathMode::Receive),
             "both" => Ok(AddPathMode::Both),
-            _ => Err(format!("{s}: ADD-PATH is send, receive or both")),
+            _ => Err(AddPathModeError(s.to_string())),
         }
     }
 }
+
+/// A word that is not an [`AddPathMode`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}: ADD-PATH is send, receive or both")]
+pub struct AddPathModeError(pub String);
 
 impl Capability {
     fn encode(&self, out: &mut Vec<u8>) {

@@ -149,12 +149,23 @@ fn update_summary(u: &Update) -> String {
     s
 }
 
+/// Hex text that is not bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HexError {
+    /// A character that is not a hex digit.
+    #[error("{0:?} is not a hex digit")]
+    NotHex(char),
+    /// An odd number of digits.
+    #[error("an odd number of hex digits")]
+    OddLength,
+}
+
 /// Turns hex text into bytes, ignoring whitespace, colons, commas and `0x`.
 ///
 /// ```
 /// assert_eq!(cue::bgp::wire::parse_hex("ff:ff 0x00 13"), Ok(vec![0xff, 0xff, 0, 0x13]));
 /// ```
-pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
+pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
     let cleaned: String = text
         .replace("0x", "")
         .replace("0X", "")
@@ -162,10 +173,10 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
         .filter(|c| !c.is_whitespace() && *c != ':' && *c != ',')
         .collect();
     if let Some(bad) = cleaned.chars().find(|c| !c.is_ascii_hexdigit()) {
-        return Err(format!("{bad:?} is not a hex digit"));
+        return Err(HexError::NotHex(bad));
     }
     if cleaned.len() % 2 != 0 {
-        return Err("an odd number of hex digits".into());
+        return Err(HexError::OddLength);
     }
     Ok((0..cleaned.len())
         .step_by(2)

@@ -4,6 +4,7 @@
 //! probe cut short by its timeout kills the group, the program's children
 //! with it. At most [`MAX_RUNNING`] programs run at a time.
 
+use super::ProbeError;
 use crate::director::config::CheckSpec;
 use std::process::Stdio;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -40,14 +41,14 @@ impl Drop for Group {
     }
 }
 
-pub(super) async fn probe(spec: &CheckSpec) -> Result<String, String> {
+pub(super) async fn probe(spec: &CheckSpec) -> Result<String, ProbeError> {
     let Some((program, args)) = spec.command.split_first() else {
-        return Err("no program to run".into());
+        return Err(ProbeError::local("no program to run"));
     };
     let _turn = running()
         .acquire()
         .await
-        .map_err(|_| "command checks stopped".to_string())?;
+        .map_err(|_| ProbeError::local("command checks stopped"))?;
     let mut child = tokio::process::Command::new(program)
         .args(args)
         .env("CUE_ADDRESS", spec.address.to_string())
@@ -58,14 +59,14 @@ pub(super) async fn probe(spec: &CheckSpec) -> Result<String, String> {
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
-        .map_err(|e| format!("cannot run {program}: {e}"))?;
+        .map_err(|e| ProbeError::local(format!("cannot run {program}: {e}")))?;
     let mut group = Group(child.id().and_then(|id| i32::try_from(id).ok()));
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let (status, out, err) = tokio::join!(child.wait(), tail(stdout), tail(stderr));
     // Exited: nothing of the group is killed by our hand (its id may be
     // another's soon).
     group.0 = None;
-    let status = status.map_err(|e| format!("{program}: {e}"))?;
+    let status = status.map_err(|e| ProbeError::response(format!("{program}: {e}")))?;
     let said = [err, out]
         .into_iter()
         .find(|t| !t.is_empty())
@@ -73,11 +74,13 @@ pub(super) async fn probe(spec: &CheckSpec) -> Result<String, String> {
         .unwrap_or_default();
     match status.code() {
         Some(0) => Ok(format!("exit 0{said}")),
-        Some(code) => Err(format!("exit {code}{said}")),
+        Some(code) => Err(ProbeError::status(format!("exit {code}{said}"))),
         None => {
             use std::os::unix::process::ExitStatusExt;
             let signal = status.signal().unwrap_or_default();
-            Err(format!("killed by signal {signal}{said}"))
+            Err(ProbeError::status(format!(
+                "killed by signal {signal}{said}"
+            )))
         }
     }
 }

@@ -10,6 +10,7 @@
 //! chunked encoding, or to the end of the connection.
 
 use super::super::config::{CheckSpec, CheckType, HttpMethod};
+use super::ProbeError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, SignatureScheme};
@@ -41,7 +42,7 @@ pub(super) struct HttpProber {
 /// Why a request failed, and whether a fresh connection may fix it (the
 /// server closed a kept-alive connection before we used it).
 struct Failure {
-    message: String,
+    error: ProbeError,
     retry: bool,
 }
 
@@ -68,12 +69,12 @@ impl HttpProber {
         self.conn = None;
     }
 
-    pub(super) async fn probe(&mut self, spec: &CheckSpec) -> Result<String, String> {
+    pub(super) async fn probe(&mut self, spec: &CheckSpec) -> Result<String, ProbeError> {
         let reused = self.conn.is_some();
         let status = match self.exchange(spec).await {
             Ok(s) => s,
-            Err(f) if f.retry && reused => self.exchange(spec).await.map_err(|f| f.message)?,
-            Err(f) => return Err(f.message),
+            Err(f) if f.retry && reused => self.exchange(spec).await.map_err(|f| f.error)?,
+            Err(f) => return Err(f.error),
         };
         let expected = if spec.expect.is_empty() {
             status == 200
@@ -83,7 +84,7 @@ impl HttpProber {
         if expected {
             Ok(format!("{status}"))
         } else {
-            Err(format!("status {status} not expected"))
+            Err(ProbeError::status(format!("status {status} not expected")))
         }
     }
 
@@ -94,8 +95,8 @@ impl HttpProber {
             Some(c) => c,
             // Boxed: connecting (a TLS handshake above all) takes a large
             // state machine, needed once per connection, not in every probe.
-            None => Box::pin(connect(spec)).await.map_err(|message| Failure {
-                message,
+            None => Box::pin(connect(spec)).await.map_err(|error| Failure {
+                error,
                 retry: false,
             })?,
         };
@@ -120,25 +121,25 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     head_request: bool,
 ) -> Result<(u16, bool), Failure> {
     let early = |e: std::io::Error| Failure {
-        message: format!("request: {e}"),
+        error: ProbeError::response(format!("request: {e}")),
         retry: true,
     };
     s.write_all(req).await.map_err(early)?;
     s.flush().await.map_err(early)?;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let fail = |m: String| Failure {
-        message: m,
+        error: ProbeError::response(m),
         retry: false,
     };
     // The response head.
     let (status, keep_alive, framing, head_len) = loop {
         let n = read_more(s, &mut buf).await.map_err(|e| Failure {
-            message: format!("reading response: {e}"),
+            error: ProbeError::response(format!("reading response: {e}")),
             retry: buf.is_empty(),
         })?;
         if n == 0 {
             return Err(Failure {
-                message: "connection closed before a response".into(),
+                error: ProbeError::response("connection closed before a response"),
                 retry: buf.is_empty(),
             });
         }
@@ -203,7 +204,10 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
             Ok((status, keep_alive && buf.len() == n))
         }
         Framing::Chunked => {
-            read_chunked(s, &mut buf).await.map_err(fail)?;
+            read_chunked(s, &mut buf).await.map_err(|error| Failure {
+                error,
+                retry: false,
+            })?;
             Ok((status, keep_alive))
         }
         Framing::UntilClose => {
@@ -278,11 +282,11 @@ pub(super) async fn read_response(
     bytes: &[u8],
     chunk: usize,
     head: bool,
-) -> Result<(u16, bool), String> {
+) -> Result<(u16, bool), ProbeError> {
     let mut backend = Replay { bytes, chunk };
     request(&mut backend, b"GET / HTTP/1.1\r\n\r\n", head)
         .await
-        .map_err(|f| f.message)
+        .map_err(|f| f.error)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,7 +305,10 @@ async fn read_more<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> std::i
 
 /// Reads a chunked body to its end (trailers included), keeping only what
 /// is not yet parsed.
-async fn read_chunked<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Result<(), String> {
+async fn read_chunked<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<(), ProbeError> {
     let mut total = 0usize;
     loop {
         // Chunk size line.
@@ -310,23 +317,23 @@ async fn read_chunked<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Res
                 Ok(httparse::Status::Complete((used, size))) => break (size as usize, used),
                 Ok(httparse::Status::Partial) => {
                     if buf.len() > 1024 {
-                        return Err("bad chunk size line".into());
+                        return Err(ProbeError::response("bad chunk size line"));
                     }
                     if read_more(s, buf)
                         .await
-                        .map_err(|e| format!("reading body: {e}"))?
+                        .map_err(|e| ProbeError::response(format!("reading body: {e}")))?
                         == 0
                     {
-                        return Err("connection closed in the body".into());
+                        return Err(ProbeError::response("connection closed in the body"));
                     }
                 }
-                Err(_) => return Err("bad chunk size".into()),
+                Err(_) => return Err(ProbeError::response("bad chunk size")),
             }
         };
         buf.drain(..used);
         total = total.saturating_add(size);
         if total > MAX_BODY {
-            return Err("body too large".into());
+            return Err(ProbeError::response("body too large"));
         }
         if size == 0 {
             // Trailers end with an empty line.
@@ -340,14 +347,14 @@ async fn read_chunked<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Res
                     continue;
                 }
                 if buf.len() > MAX_HEAD {
-                    return Err("trailers too large".into());
+                    return Err(ProbeError::response("trailers too large"));
                 }
                 if read_more(s, buf)
                     .await
-                    .map_err(|e| format!("reading body: {e}"))?
+                    .map_err(|e| ProbeError::response(format!("reading body: {e}")))?
                     == 0
                 {
-                    return Err("connection closed in the trailers".into());
+                    return Err(ProbeError::response("connection closed in the trailers"));
                 }
             }
         }
@@ -355,14 +362,14 @@ async fn read_chunked<S: AsyncRead + Unpin>(s: &mut S, buf: &mut Vec<u8>) -> Res
         while buf.len() < size + 2 {
             if read_more(s, buf)
                 .await
-                .map_err(|e| format!("reading body: {e}"))?
+                .map_err(|e| ProbeError::response(format!("reading body: {e}")))?
                 == 0
             {
-                return Err("connection closed in the body".into());
+                return Err(ProbeError::response("connection closed in the body"));
             }
         }
         if &buf[size..size + 2] != b"\r\n" {
-            return Err("chunk not followed by CRLF".into());
+            return Err(ProbeError::response("chunk not followed by CRLF"));
         }
         buf.drain(..size + 2);
     }
@@ -372,17 +379,17 @@ fn find_crlf(b: &[u8]) -> Option<usize> {
     b.windows(2).position(|w| w == b"\r\n")
 }
 
-async fn connect(spec: &CheckSpec) -> Result<Conn, String> {
+async fn connect(spec: &CheckSpec) -> Result<Conn, ProbeError> {
     let tcp = TcpStream::connect(SocketAddr::new(spec.address, spec.port))
         .await
-        .map_err(|e| format!("connect: {e}"))?;
+        .map_err(|e| ProbeError::connect(format!("connect: {e}")))?;
     let _ = tcp.set_nodelay(true);
     if spec.kind == CheckType::Https {
         let name = server_name(&spec.host)?;
         let tls = TlsConnector::from(tls_config(spec.verify))
             .connect(name, tcp)
             .await
-            .map_err(|e| format!("TLS: {e}"))?;
+            .map_err(|e| ProbeError::tls(format!("TLS: {e}")))?;
         Ok(Conn::Tls(Box::new(tls)))
     } else {
         Ok(Conn::Plain(tcp))
@@ -390,7 +397,7 @@ async fn connect(spec: &CheckSpec) -> Result<Conn, String> {
 }
 
 /// The TLS server name: a DNS name (sent as SNI), or an address (no SNI).
-fn server_name(host: &str) -> Result<ServerName<'static>, String> {
+fn server_name(host: &str) -> Result<ServerName<'static>, ProbeError> {
     let bare = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
@@ -404,7 +411,8 @@ fn server_name(host: &str) -> Result<ServerName<'static>, String> {
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(ServerName::IpAddress(ip.into()));
     }
-    ServerName::try_from(bare.to_string()).map_err(|_| format!("{host:?} is not a TLS server name"))
+    ServerName::try_from(bare.to_string())
+        .map_err(|_| ProbeError::tls(format!("{host:?} is not a TLS server name")))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -518,7 +526,7 @@ mod tests {
         assert!(server_name("bad name").is_err());
     }
 
-    async fn parse(response: &'static [u8], head: bool) -> Result<(u16, bool), String> {
+    async fn parse(response: &'static [u8], head: bool) -> Result<(u16, bool), ProbeError> {
         let (mut client, mut server) = tokio::io::duplex(64 * 1024);
         let srv = tokio::spawn(async move {
             let mut req = vec![0u8; 100];
@@ -531,7 +539,7 @@ mod tests {
         });
         let r = request(&mut client, b"GET / HTTP/1.1\r\n\r\n", head)
             .await
-            .map_err(|f| f.message);
+            .map_err(|f| f.error);
         let _ = srv.await;
         r
     }
@@ -563,10 +571,10 @@ mod tests {
             parse(b"HTTP/1.0 302 Found\r\nLocation: /x\r\n\r\nmoved", false).await,
             Ok((302, false))
         );
-        assert!(
-            parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", false)
-                .await
-                .is_err()
+        let short = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort", false).await;
+        assert_eq!(
+            short.unwrap_err().cause,
+            super::super::FailureCause::Response
         );
         assert!(parse(b"SSH-2.0-OpenSSH\r\n\r\n", false).await.is_err());
         assert!(

@@ -24,13 +24,13 @@ pub mod fuzzing {
         bytes: &[u8],
         chunk: usize,
         head: bool,
-    ) -> Result<(u16, bool), String> {
+    ) -> Result<(u16, bool), super::ProbeError> {
         super::http::read_response(bytes, chunk, head).await
     }
 
     /// Judges a DNS reply to the query with `id`: `None` when it is not
     /// ours.
-    pub fn dns_reply(bytes: &[u8], id: u16) -> Option<Result<String, String>> {
+    pub fn dns_reply(bytes: &[u8], id: u16) -> Option<Result<String, super::ProbeError>> {
         super::dns::judge(bytes, id)
     }
 }
@@ -81,6 +81,52 @@ impl ProbeResult {
             diagnostic,
             took,
         }
+    }
+}
+
+/// Why a probe failed: its class, and what was seen (the diagnostic).
+///
+/// ```
+/// use cue::director::check::{FailureCause, ProbeError};
+/// let e = ProbeError::new(FailureCause::Status, "status 503 not expected");
+/// assert_eq!((e.cause, e.to_string()), (FailureCause::Status, "status 503 not expected".into()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{diagnostic}")]
+pub struct ProbeError {
+    /// The class of the failure.
+    pub cause: FailureCause,
+    /// What was seen, for people.
+    pub diagnostic: String,
+}
+
+impl ProbeError {
+    /// A failure of `cause`, described by `diagnostic`.
+    pub fn new(cause: FailureCause, diagnostic: impl Into<String>) -> ProbeError {
+        ProbeError {
+            cause,
+            diagnostic: diagnostic.into(),
+        }
+    }
+
+    pub(crate) fn connect(diagnostic: impl Into<String>) -> ProbeError {
+        ProbeError::new(FailureCause::Connect, diagnostic)
+    }
+
+    pub(crate) fn tls(diagnostic: impl Into<String>) -> ProbeError {
+        ProbeError::new(FailureCause::Tls, diagnostic)
+    }
+
+    pub(crate) fn status(diagnostic: impl Into<String>) -> ProbeError {
+        ProbeError::new(FailureCause::Status, diagnostic)
+    }
+
+    pub(crate) fn response(diagnostic: impl Into<String>) -> ProbeError {
+        ProbeError::new(FailureCause::Response, diagnostic)
+    }
+
+    pub(crate) fn local(diagnostic: impl Into<String>) -> ProbeError {
+        ProbeError::new(FailureCause::Local, diagnostic)
     }
 }
 
@@ -250,7 +296,12 @@ impl Prober {
         };
         match outcome {
             Some(Ok(diag)) => ProbeResult::passed(diag, start.elapsed()),
-            Some(Err(diag)) => ProbeResult::failed(diag, start.elapsed()),
+            Some(Err(e)) => ProbeResult {
+                ok: false,
+                diagnostic: e.diagnostic,
+                took: start.elapsed(),
+                cause: Some(e.cause),
+            },
             None => {
                 // A half-used connection cannot be trusted after a timeout.
                 self.http.reset();

@@ -6,6 +6,7 @@
 //! the check fails with a diagnostic that says so.
 
 use super::super::config::CheckSpec;
+use super::ProbeError;
 use crate::lock;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::collections::HashMap;
@@ -107,7 +108,7 @@ fn source_for(dst: SocketAddr) -> std::io::Result<IpAddr> {
 }
 
 /// What a received TCP segment says about our SYN.
-fn judge(tcp: &[u8], dport: u16, sport: u16, seq: u32) -> Option<Result<String, String>> {
+fn judge(tcp: &[u8], dport: u16, sport: u16, seq: u32) -> Option<Reply> {
     if tcp.len() < 20 {
         return None;
     }
@@ -122,7 +123,7 @@ fn judge(tcp: &[u8], dport: u16, sport: u16, seq: u32) -> Option<Result<String, 
         return Some(Ok("SYN-ACK".into()));
     }
     if flags & RST != 0 {
-        return Some(Err("RST: port closed".into()));
+        return Some(Err(ProbeError::connect("RST: port closed")));
     }
     None
 }
@@ -143,8 +144,8 @@ fn judge(tcp: &[u8], dport: u16, sport: u16, seq: u32) -> Option<Result<String, 
 /// ```
 #[derive(Default)]
 pub struct SynSockets {
-    v4: std::sync::OnceLock<Result<Arc<RawFamily>, String>>,
-    v6: std::sync::OnceLock<Result<Arc<RawFamily>, String>>,
+    v4: std::sync::OnceLock<Result<Arc<RawFamily>, ProbeError>>,
+    v6: std::sync::OnceLock<Result<Arc<RawFamily>, ProbeError>>,
 }
 
 impl std::fmt::Debug for SynSockets {
@@ -153,7 +154,7 @@ impl std::fmt::Debug for SynSockets {
     }
 }
 
-type Reply = Result<String, String>;
+type Reply = Result<String, ProbeError>;
 
 /// One raw socket, its reader, and the probes waiting for a reply, by local
 /// (source) port.
@@ -181,18 +182,18 @@ const FIRST_PORT: u16 = 40_000;
 const LAST_PORT: u16 = 59_999;
 
 impl RawFamily {
-    fn open(ipv4: bool) -> Result<RawFamily, String> {
+    fn open(ipv4: bool) -> Result<RawFamily, ProbeError> {
         let domain = if ipv4 { Domain::IPV4 } else { Domain::IPV6 };
+        let raw = |e: std::io::Error| ProbeError::local(format!("raw socket: {e}"));
         let sock = Socket::new(domain, Type::RAW, Some(Protocol::TCP)).map_err(|e| {
             if e.kind() == std::io::ErrorKind::PermissionDenied {
-                "syn checks need CAP_NET_RAW (raw socket: permission denied)".to_string()
+                ProbeError::local("syn checks need CAP_NET_RAW (raw socket: permission denied)")
             } else {
-                format!("raw socket: {e}")
+                raw(e)
             }
         })?;
-        sock.set_nonblocking(true)
-            .map_err(|e| format!("raw socket: {e}"))?;
-        let fd = Arc::new(register(sock).map_err(|e| format!("raw socket: {e}"))?);
+        sock.set_nonblocking(true).map_err(raw)?;
+        let fd = Arc::new(register(sock).map_err(raw)?);
         let waiting: Arc<Mutex<HashMap<u16, Waiter>>> = Arc::default();
         let reader = tokio::spawn(read_replies(fd.clone(), waiting.clone(), ipv4));
         Ok(RawFamily {
@@ -287,7 +288,7 @@ impl Drop for Registered<'_> {
 }
 
 impl SynSockets {
-    fn family(&self, ipv4: bool) -> Result<Arc<RawFamily>, String> {
+    fn family(&self, ipv4: bool) -> Result<Arc<RawFamily>, ProbeError> {
         let cell = if ipv4 { &self.v4 } else { &self.v6 };
         cell.get_or_init(|| RawFamily::open(ipv4).map(Arc::new))
             .clone()
@@ -297,17 +298,14 @@ impl SynSockets {
     /// the wait.
     /// `source` caches the local address towards the destination between
     /// probes of one check (looked up again after a failed send).
-    pub(super) async fn probe(
-        &self,
-        spec: &CheckSpec,
-        source: &mut Option<IpAddr>,
-    ) -> Result<String, String> {
+    pub(super) async fn probe(&self, spec: &CheckSpec, source: &mut Option<IpAddr>) -> Reply {
         let dst = SocketAddr::new(spec.address, spec.port);
         let family = self.family(dst.is_ipv4())?;
         let src = match *source {
             Some(s) => s,
             None => {
-                let s = source_for(dst).map_err(|e| format!("no route to {dst}: {e}"))?;
+                let s = source_for(dst)
+                    .map_err(|e| ProbeError::local(format!("no route to {dst}: {e}")))?;
                 *source = Some(s);
                 s
             }
@@ -321,7 +319,7 @@ impl SynSockets {
                 seq,
                 reply: tx,
             })
-            .ok_or("no free source port for a SYN probe")?;
+            .ok_or_else(|| ProbeError::local("no free source port for a SYN probe"))?;
         let _registered = Registered {
             family: &family,
             port,
@@ -333,19 +331,20 @@ impl SynSockets {
                 .fd
                 .writable()
                 .await
-                .map_err(|e| format!("send: {e}"))?;
+                .map_err(|e| ProbeError::response(format!("send: {e}")))?;
             match guard.try_io(|s| s.get_ref().send_to(&segment, &to)) {
                 Ok(r) => {
                     if let Err(e) = r {
                         *source = None;
-                        return Err(format!("send: {e}"));
+                        return Err(ProbeError::response(format!("send: {e}")));
                     }
                     break;
                 }
                 Err(_would_block) => continue,
             }
         }
-        rx.await.map_err(|_| "the SYN reader stopped".to_string())?
+        rx.await
+            .map_err(|_| ProbeError::local("the SYN reader stopped"))?
     }
 }
 
