@@ -235,11 +235,15 @@ pub struct RouteAttributes {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct AdjRibIn {
-    routes: BTreeMap<(IpNet, u32), Arc<RouteAttributes>>,
+    /// Routes without a path identifier, by prefix.
+    routes: BTreeMap<IpNet, Arc<RouteAttributes>>,
+    /// Routes with one (ADD-PATH), by prefix and identifier: apart, so
+    /// that a session without ADD-PATH keeps the smaller map.
+    paths: BTreeMap<(IpNet, u32), Arc<RouteAttributes>>,
     /// Routes kept from a session that dropped while the peer restarts
     /// (RFC 4724): replaced when announced again, removed at End-of-RIB or
     /// when the restart time runs out.
-    stale: BTreeSet<(IpNet, u32)>,
+    stale: BTreeSet<(IpNet, Option<u32>)>,
     /// For each watcher (a check of expectations), the prefixes changed
     /// since it last looked, with what they became (`None`: gone): what it
     /// has to look at again, instead of every route at every change.
@@ -329,13 +333,13 @@ impl AdjRibIn {
         let mut r = Received::default();
         if !self.stale.is_empty() {
             for (p, id) in u.withdrawn_paths().chain(u.announced_paths()) {
-                self.stale.remove(&(*p, id.unwrap_or(0)));
+                self.stale.remove(&(*p, id));
             }
         }
         let withdrawn = u.withdrawn_paths();
         let treated = u.announced_paths().filter(|_| u.treat_as_withdraw());
         for (p, id) in withdrawn.chain(treated) {
-            self.routes.remove(&(*p, id.unwrap_or(0)));
+            self.remove(*p, id);
             r.withdraw.push(*p);
             r.withdraw_path_ids.extend(id);
         }
@@ -385,7 +389,7 @@ impl AdjRibIn {
     ) {
         if ids.is_empty() {
             for p in nets {
-                self.routes.insert((*p, 0), attrs.clone());
+                self.routes.insert(*p, attrs.clone());
                 r.announce.push((*p, attrs.clone()));
             }
             return;
@@ -403,32 +407,50 @@ impl AdjRibIn {
                     a
                 }
             };
-            self.routes.insert((*p, *id), a.clone());
+            self.paths.insert((*p, *id), a.clone());
             r.announce.push((*p, a));
         }
     }
 
-    /// Routes in prefix order (the paths of a prefix by identifier).
+    /// Removes the route of `prefix` with path identifier `id` (none: the
+    /// one without).
+    fn remove(&mut self, prefix: IpNet, id: Option<u32>) {
+        match id {
+            None => self.routes.remove(&prefix),
+            Some(id) => self.paths.remove(&(prefix, id)),
+        };
+    }
+
+    /// Routes in prefix order (a prefix's route without a path identifier,
+    /// then its paths by identifier).
     pub fn routes(&self) -> impl Iterator<Item = (&IpNet, &Arc<RouteAttributes>)> {
-        self.routes.iter().map(|((p, _), a)| (p, a))
+        let mut plain = self.routes.iter().peekable();
+        let mut paths = self.paths.iter().map(|((p, _), a)| (p, a)).peekable();
+        std::iter::from_fn(move || match (plain.peek(), paths.peek()) {
+            (Some(a), Some(b)) if b.0 < a.0 => paths.next(),
+            (Some(_), _) => plain.next(),
+            (None, _) => paths.next(),
+        })
     }
 
     /// How many routes are held.
     pub fn len(&self) -> usize {
-        self.routes.len()
+        self.routes.len() + self.paths.len()
     }
 
     /// Whether no route is held.
     pub fn is_empty(&self) -> bool {
-        self.routes.is_empty()
+        self.routes.is_empty() && self.paths.is_empty()
     }
 
     /// Forget every route (the session went down).
     pub fn clear(&mut self) {
         for (_, j) in &mut self.journals {
-            self.routes.keys().for_each(|(p, _)| j.gone(*p));
+            self.routes.keys().for_each(|p| j.gone(*p));
+            self.paths.keys().for_each(|(p, _)| j.gone(*p));
         }
         self.routes.clear();
+        self.paths.clear();
         self.stale.clear();
     }
 
@@ -451,14 +473,16 @@ impl AdjRibIn {
     /// assert_eq!(rib.len(), 1);
     /// ```
     pub fn mark_stale(&mut self) -> usize {
-        self.stale.extend(self.routes.keys().copied());
+        self.stale.extend(self.routes.keys().map(|p| (*p, None)));
+        self.stale
+            .extend(self.paths.keys().map(|(p, id)| (*p, Some(*id))));
         self.stale.len()
     }
 
     /// Removes the routes still stale, of one family or of all; returns
     /// them.
     pub fn remove_stale(&mut self, family: Option<Family>) -> Vec<IpNet> {
-        let gone: Vec<(IpNet, u32)> = self
+        let gone: Vec<(IpNet, Option<u32>)> = self
             .stale
             .iter()
             .filter(|(p, _)| family.map_or(true, |f| Family::of(p.addr()) == f))
@@ -466,14 +490,14 @@ impl AdjRibIn {
             .collect();
         for key in &gone {
             self.stale.remove(key);
-            self.routes.remove(key);
+            self.remove(key.0, key.1);
         }
-        let paths = gone.iter().any(|(_, id)| *id != 0);
         for (_, j) in &mut self.journals {
-            if paths {
-                gone.iter().for_each(|(p, _)| j.paths(*p));
-            } else {
-                gone.iter().for_each(|(p, _)| j.gone(*p));
+            for (p, id) in &gone {
+                match id {
+                    None => j.gone(*p),
+                    Some(_) => j.paths(*p),
+                }
             }
         }
         gone.into_iter().map(|(p, _)| p).collect()
@@ -487,9 +511,11 @@ impl AdjRibIn {
 
     /// Every path held for `prefix`, by identifier (one without ADD-PATH).
     pub fn paths(&self, prefix: &IpNet) -> impl Iterator<Item = &Arc<RouteAttributes>> {
+        let paths = self.paths.range((*prefix, 0)..=(*prefix, u32::MAX));
         self.routes
-            .range((*prefix, 0)..=(*prefix, u32::MAX))
-            .map(|(_, a)| a)
+            .get(prefix)
+            .into_iter()
+            .chain(paths.map(|(_, a)| a))
     }
 
     /// Starts keeping, for watcher `id`, the prefixes that change from now
@@ -497,12 +523,8 @@ impl AdjRibIn {
     pub(crate) fn watch(&mut self, id: u64) -> Journal {
         self.journals.push((id, Journal::default()));
         let mut now = Journal::default();
-        for ((p, id), a) in &self.routes {
-            match id {
-                0 => now.held(*p, a),
-                _ => now.paths(*p),
-            }
-        }
+        self.routes.iter().for_each(|(p, a)| now.held(*p, a));
+        self.paths.keys().for_each(|(p, _)| now.paths(*p));
         now
     }
 

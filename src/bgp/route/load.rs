@@ -2,7 +2,7 @@
 //! on parser threads that share the table's attribute sets.
 
 use super::error::{column_of, RouteError, RouteErrorKind};
-use super::syntax::{check_next_hop_family, parse_prefix, AttributeSpec};
+use super::syntax::{check_next_hop_family, parse_prefix, prefix_of, AttributeSpec};
 use super::table::{RouteTable, Sets, Texts};
 use crate::bgp::config::AttributeOverrides;
 use std::net::IpAddr;
@@ -205,12 +205,13 @@ impl RouteTable {
                 Some(n) => (&line[..n], line[n..].trim_ascii_start()),
                 None => (line, ""),
             };
-            let prefix = parse_prefix(first).map_err(|e| {
-                at(RouteError {
+            let Some(prefix) = prefix_of(first) else {
+                let e = parse_prefix(first).expect_err("not a prefix");
+                return Err(at(RouteError {
                     column: column_of(raw, first),
                     ..e
-                })
-            })?;
+                }));
+            };
             if rest.is_empty() {
                 if self.plain.capacity() == 0 {
                     self.plain.reserve(reserve);

@@ -13,17 +13,24 @@ use std::str::FromStr;
 /// Parses a prefix, or a bare address meaning /32 or /128. Host bits are
 /// cleared (`10.1.2.3/8` is `10.0.0.0/8`).
 pub fn parse_prefix(s: &str) -> Result<IpNet, RouteError> {
+    prefix_of(s).ok_or_else(|| RouteErrorKind::NotAPrefix(s.trim().to_string()).into())
+}
+
+/// [`parse_prefix`] without the error: what a route file's loader calls
+/// for every line (an `Option` is returned in registers; the error is
+/// made only for a line that has one).
+#[inline]
+pub(crate) fn prefix_of(s: &str) -> Option<IpNet> {
     let s = s.trim();
     if let Some(net) = parse_ipv4_dotted(s.as_bytes()).or_else(|| parse_ipv6_hex(s.as_bytes())) {
-        return Ok(net);
+        return Some(net);
     }
     // One parse, not two: a bare address has no '/'.
-    let parsed = if s.contains('/') {
+    if s.contains('/') {
         s.parse::<IpNet>().map(|n| n.trunc()).ok()
     } else {
         s.parse::<IpAddr>().map(IpNet::from).ok()
-    };
-    parsed.ok_or_else(|| RouteErrorKind::NotAPrefix(s.to_string()).into())
+    }
 }
 
 /// The common case of a route file, a dotted IPv4 address with or without
