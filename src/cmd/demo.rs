@@ -32,16 +32,9 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> anyhow::Result
     Ok(())
 }
 
-/// Runs the demonstration.
-pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let printer = Printer { json: args.json };
-    let say = |s: &str| {
-        if !args.json {
-            printer.text(&format!("\n== {s}"));
-        }
-    };
-
-    // The listener: any peer, iBGP AS 65001, router ID 127.0.0.2.
+/// The listener: any peer, iBGP AS 65001, router ID 127.0.0.2, on a port
+/// of loopback the system picks.
+async fn start_listener() -> anyhow::Result<(Pool, SocketAddr)> {
     let (listener, _listener_events) = Pool::new();
     let mut template = PeerConfig::new(
         Ipv4Addr::UNSPECIFIED.into(),
@@ -54,15 +47,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let bound = listener
         .listen(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
         .await?;
+    Ok((listener, bound))
+}
 
-    // The speaker: dials the listener's port, multiprotocol, IPv6 next hop ::1.
-    let (speaker, mut events) = Pool::new();
-    let printer_task = tokio::spawn(async move {
-        while let Some(e) = events.recv().await {
-            printer.event(&e);
-        }
-    });
-    let params = |med, local_pref| Parameters {
+/// The speaker's attributes: MED and LOCAL_PREF as given, a community and
+/// a large community, IPv6 next hop ::1.
+fn params(med: u32, local_pref: u32) -> Parameters {
+    Parameters {
         med,
         local_pref: Some(local_pref),
         communities: vec![Community(65001 << 16 | 100)],
@@ -73,7 +64,27 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         }],
         next_hop6: Some(Ipv6Addr::LOCALHOST),
         ..Default::default()
+    }
+}
+
+/// Runs the demonstration.
+pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let printer = Printer { json: args.json };
+    let say = |s: &str| {
+        if !args.json {
+            printer.text(&format!("\n== {s}"));
+        }
     };
+
+    let (listener, bound) = start_listener().await?;
+
+    // The speaker: dials the listener's port, multiprotocol, IPv6 next hop ::1.
+    let (speaker, mut events) = Pool::new();
+    let printer_task = tokio::spawn(async move {
+        while let Some(e) = events.recv().await {
+            printer.event(&e);
+        }
+    });
     let mut peer = PeerConfig::new(bound.ip(), 65001, Ipv4Addr::LOCALHOST);
     peer.address = bound;
     peer.multiprotocol = true;

@@ -155,6 +155,7 @@ pub fn raw(text: &str) {
     }
 }
 
+/// A JSON line: `time`, `event` and `peer`, then the fields of `value`.
 fn json_line(event: &str, peer: &str, value: serde_json::Value) -> String {
     let mut obj = serde_json::Map::new();
     obj.insert("time".into(), now().into());
@@ -244,152 +245,20 @@ impl Printer {
             return;
         }
         if self.json {
-            let event = match e {
-                Event::Sent { .. } | Event::Received { .. } => "update",
-                Event::Added { .. } => "added",
-                Event::Removed { .. } => "removed",
-                Event::State { .. } => "state",
-                Event::Notification { .. } => "notification",
-                Event::Malformed { .. } => "malformed",
-                Event::Restarting { .. } => "restarting",
-                Event::Down { .. } => "down",
-                Event::Message { .. } => "message",
-                Event::Error { .. } => "error",
-                Event::Lagged { .. } => "lagged",
-            };
             match serde_json::to_value(e) {
-                Ok(v) => out(&json_line(event, e.peer(), v)),
+                Ok(v) => {
+                    // The kind's name is the library's (its serde tag).
+                    let kind = v["event"].as_str().unwrap_or_default().to_string();
+                    out(&json_line(&kind, e.peer(), v))
+                }
                 Err(err) => eprintln!("cue-bgp: cannot encode event: {err}"),
             }
             return;
         }
-        let text = match e {
-            Event::Added { .. } | Event::Removed { .. } | Event::Lagged { .. } => return,
-            Event::State { state, .. } => format!("state {state}"),
-            Event::Notification {
-                direction,
-                code,
-                subcode,
-                reason,
-                ..
-            } => {
-                let dir = match direction {
-                    Direction::Sent => "sent",
-                    Direction::Received => "received",
-                };
-                format!("notification {dir} {code}/{subcode}: {reason}")
-            }
-            Event::Sent {
-                announce, withdraw, ..
-            } => {
-                let mut parts = Vec::new();
-                if !announce.is_empty() {
-                    parts.push(format!(
-                        "announced {}: {}",
-                        announce.len(),
-                        list(&mut announce.iter().map(|p| p.to_string()), announce.len())
-                    ));
-                }
-                if !withdraw.is_empty() {
-                    parts.push(format!(
-                        "withdrew {}: {}",
-                        withdraw.len(),
-                        list(&mut withdraw.iter().map(|p| p.to_string()), withdraw.len())
-                    ));
-                }
-                parts.join("; ")
-            }
-            Event::Received {
-                announce,
-                withdraw,
-                withdraw_path_ids,
-                ..
-            } => {
-                let mut lines = Vec::new();
-                for r in announce.iter().take(SHOWN_PREFIXES) {
-                    lines.push(format!(
-                        "received {} {}",
-                        r.prefix,
-                        describe_route(&r.attributes)
-                    ));
-                }
-                if announce.len() > SHOWN_PREFIXES {
-                    lines.push(format!(
-                        "received ... {} more",
-                        announce.len() - SHOWN_PREFIXES
-                    ));
-                }
-                if !withdraw.is_empty() {
-                    lines.push(format!(
-                        "withdrawn by peer {}: {}",
-                        withdraw.len(),
-                        list(
-                            &mut withdraw.iter().enumerate().map(|(i, p)| {
-                                match withdraw_path_ids.get(i) {
-                                    Some(id) => format!("{p} path-id {id}"),
-                                    None => p.to_string(),
-                                }
-                            }),
-                            withdraw.len()
-                        )
-                    ));
-                }
-                let peer = e.peer();
-                let t = now();
-                for l in lines {
-                    out(&format!("{t} {peer} {l}"));
-                }
-                return;
-            }
-            Event::Malformed {
-                action,
-                reason,
-                code,
-                subcode,
-                withdrawn,
-                ..
-            } => {
-                let mut line = format!(
-                    "malformed UPDATE: {action}, session kept (RFC 7606): {reason} \
-                     (RFC 4271 alone: NOTIFICATION {code}/{subcode})"
-                );
-                if !withdrawn.is_empty() {
-                    line.push_str(&format!(
-                        "; treated as withdrawn {}: {}",
-                        withdrawn.len(),
-                        list(
-                            &mut withdrawn.iter().map(|p| p.to_string()),
-                            withdrawn.len()
-                        )
-                    ));
-                }
-                line
-            }
-            Event::Restarting {
-                stale,
-                restart_time,
-                ..
-            } => format!(
-                "peer restarting (graceful restart): {stale} routes kept as stale for up to {restart_time}s"
-            ),
-            Event::Down {
-                requested, reason, ..
-            } => {
-                if *requested {
-                    "session closed".to_string()
-                } else {
-                    format!("session down: {reason}")
-                }
-            }
-            Event::Error { error, .. } => format!("error: {error}"),
-            Event::Message {
-                direction, message, ..
-            } => match direction {
-                Direction::Sent => format!("sent {message}"),
-                Direction::Received => format!("received {message}"),
-            },
-        };
-        out(&format!("{} {} {}", now(), e.peer(), text));
+        let (t, peer) = (now(), e.peer());
+        for l in event_lines(e) {
+            out(&format!("{t} {peer} {l}"));
+        }
     }
 
     /// Prints the status of every peer: a table, or one `status` JSON line
@@ -498,6 +367,137 @@ pub fn status_table(status: &[PeerStatus]) -> Table {
         ]);
     }
     t
+}
+
+/// An event as lines of text (none for those not shown as text).
+fn event_lines(e: &Event) -> Vec<String> {
+    let line = match e {
+        Event::Added { .. } | Event::Removed { .. } | Event::Lagged { .. } => return vec![],
+        Event::State { state, .. } => format!("state {state}"),
+        Event::Notification {
+            direction,
+            code,
+            subcode,
+            reason,
+            ..
+        } => {
+            let dir = match direction {
+                Direction::Sent => "sent",
+                Direction::Received => "received",
+            };
+            format!("notification {dir} {code}/{subcode}: {reason}")
+        }
+        Event::Sent {
+            announce, withdraw, ..
+        } => sent_text(announce, withdraw),
+        Event::Received {
+            announce,
+            withdraw,
+            withdraw_path_ids,
+            ..
+        } => return received_lines(announce, withdraw, withdraw_path_ids),
+        Event::Malformed {
+            action,
+            reason,
+            code,
+            subcode,
+            withdrawn,
+            ..
+        } => {
+            let mut line = format!(
+                "malformed UPDATE: {action}, session kept (RFC 7606): {reason} \
+                 (RFC 4271 alone: NOTIFICATION {code}/{subcode})"
+            );
+            if !withdrawn.is_empty() {
+                line.push_str(&format!(
+                    "; treated as withdrawn {}: {}",
+                    withdrawn.len(),
+                    list(
+                        &mut withdrawn.iter().map(|p| p.to_string()),
+                        withdrawn.len()
+                    )
+                ));
+            }
+            line
+        }
+        Event::Restarting {
+            stale,
+            restart_time,
+            ..
+        } => format!(
+            "peer restarting (graceful restart): {stale} routes kept as stale for up to {restart_time}s"
+        ),
+        Event::Down {
+            requested: true, ..
+        } => "session closed".to_string(),
+        Event::Down { reason, .. } => format!("session down: {reason}"),
+        Event::Error { error, .. } => format!("error: {error}"),
+        Event::Message {
+            direction, message, ..
+        } => match direction {
+            Direction::Sent => format!("sent {message}"),
+            Direction::Received => format!("received {message}"),
+        },
+    };
+    vec![line]
+}
+
+/// What a sync sent, in one line.
+fn sent_text(announce: &cue::bgp::PrefixList, withdraw: &cue::bgp::PrefixList) -> String {
+    let mut parts = Vec::new();
+    if !announce.is_empty() {
+        parts.push(format!(
+            "announced {}: {}",
+            announce.len(),
+            list(&mut announce.iter().map(|p| p.to_string()), announce.len())
+        ));
+    }
+    if !withdraw.is_empty() {
+        parts.push(format!(
+            "withdrew {}: {}",
+            withdraw.len(),
+            list(&mut withdraw.iter().map(|p| p.to_string()), withdraw.len())
+        ));
+    }
+    parts.join("; ")
+}
+
+/// What an UPDATE from the peer changed: a line per route (up to
+/// [`SHOWN_PREFIXES`]), then the withdrawals, with their path ids.
+fn received_lines(
+    announce: &[cue::bgp::ReceivedRoute],
+    withdraw: &[IpNet],
+    withdraw_path_ids: &[u32],
+) -> Vec<String> {
+    let mut lines = Vec::new();
+    for r in announce.iter().take(SHOWN_PREFIXES) {
+        lines.push(format!(
+            "received {} {}",
+            r.prefix,
+            describe_route(&r.attributes)
+        ));
+    }
+    if announce.len() > SHOWN_PREFIXES {
+        lines.push(format!(
+            "received ... {} more",
+            announce.len() - SHOWN_PREFIXES
+        ));
+    }
+    if !withdraw.is_empty() {
+        let mut each = withdraw
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match withdraw_path_ids.get(i) {
+                Some(id) => format!("{p} path-id {id}"),
+                None => p.to_string(),
+            });
+        lines.push(format!(
+            "withdrawn by peer {}: {}",
+            withdraw.len(),
+            list(&mut each, withdraw.len())
+        ));
+    }
+    lines
 }
 
 /// Received routes as a table (with a path id column when a route has an

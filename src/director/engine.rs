@@ -212,6 +212,87 @@ fn next_start(interval: Duration, started: Instant, now: Instant, r: f64) -> Ins
     (started + interval - interval.mul_f64(r / 10.0)).max(now)
 }
 
+impl Schedule {
+    /// Starts what is due (within a batch), as far as the bound on probes
+    /// in flight allows.
+    fn start_due(&mut self, running: &mut FuturesUnordered<Running>, now: Instant) {
+        let current = self.bucket(now);
+        'start: while running.len() < super::MAX_CONCURRENT_PROBES {
+            let Some(mut bucket) = self.due.first_entry() else {
+                break;
+            };
+            if *bucket.key() > current {
+                break;
+            }
+            while let Some((i, generation)) = bucket.get_mut().pop() {
+                if running.len() >= super::MAX_CONCURRENT_PROBES {
+                    break 'start;
+                }
+                let s = &mut self.slots[i];
+                if s.generation != generation {
+                    continue;
+                }
+                let Some(mut prober) = s.prober.take() else {
+                    continue;
+                };
+                self.probes += 1;
+                s.started = now;
+                s.probe = self.probes;
+                s.deadline.passed.store(false, Ordering::Release);
+                let deadline = Passed(s.deadline.clone());
+                let timeout = s.spec.timeout;
+                self.deadlines.entry(timeout).or_default().push_back((
+                    now + timeout,
+                    i,
+                    self.probes,
+                ));
+                running.push(Box::pin(async move {
+                    let result = prober.probe_until(deadline).await;
+                    (i, generation, prober, result)
+                }));
+            }
+            bucket.remove();
+        }
+    }
+}
+
+/// Records `done` and every other result that is in, under one lock,
+/// reschedules their checks, and publishes what changed.
+fn record_done(
+    shared: &Shared,
+    schedule: &mut Schedule,
+    running: &mut FuturesUnordered<Running>,
+    done: (usize, u32, Prober, ProbeResult),
+) {
+    let wall = SystemTime::now();
+    let now = Instant::now();
+    let mut events = Vec::new();
+    {
+        let mut state = lock(&shared.state);
+        let probes = shared
+            .probe_events
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let mut next = Some(done);
+        while let Some((i, generation, prober, result)) = next {
+            let s = &mut schedule.slots[i];
+            if s.generation == generation {
+                // Its deadline entry is left to expire (a no-op then):
+                // cheaper than finding it in the heap.
+                events.extend(if probes {
+                    state.record(&s.spec, result, wall)
+                } else {
+                    state.record_change(&s.spec, result, wall)
+                });
+                s.prober = Some(prober);
+                let started = s.started;
+                schedule.reschedule(i, started, now);
+            }
+            next = futures_util::FutureExt::now_or_never(running.next()).flatten();
+        }
+    }
+    shared.publish(events);
+}
+
 /// Runs the checks that `configs` names (each message the whole set) until
 /// the sender is dropped.
 pub(super) async fn run(
@@ -236,45 +317,7 @@ pub(super) async fn run(
     loop {
         let now = Instant::now();
         schedule.expire(now);
-        // Start what is due (within a batch), as far as the bound on
-        // probes in flight allows.
-        let current = schedule.bucket(now);
-        'start: while running.len() < super::MAX_CONCURRENT_PROBES {
-            let Some(mut bucket) = schedule.due.first_entry() else {
-                break;
-            };
-            if *bucket.key() > current {
-                break;
-            }
-            while let Some((i, generation)) = bucket.get_mut().pop() {
-                if running.len() >= super::MAX_CONCURRENT_PROBES {
-                    break 'start;
-                }
-                let s = &mut schedule.slots[i];
-                if s.generation != generation {
-                    continue;
-                }
-                let Some(mut prober) = s.prober.take() else {
-                    continue;
-                };
-                schedule.probes += 1;
-                s.started = now;
-                s.probe = schedule.probes;
-                s.deadline.passed.store(false, Ordering::Release);
-                let deadline = Passed(s.deadline.clone());
-                let timeout = s.spec.timeout;
-                schedule.deadlines.entry(timeout).or_default().push_back((
-                    now + timeout,
-                    i,
-                    schedule.probes,
-                ));
-                running.push(Box::pin(async move {
-                    let result = prober.probe_until(deadline).await;
-                    (i, generation, prober, result)
-                }));
-            }
-            bucket.remove();
-        }
+        schedule.start_due(&mut running, now);
         let mut wake = match schedule.next_due() {
             Some(at) if running.len() < super::MAX_CONCURRENT_PROBES => at,
             _ => now + far,
@@ -291,32 +334,7 @@ pub(super) async fn run(
             biased;
             done = running.next(), if !running.is_empty() => {
                 let Some(done) = done else { continue };
-                let wall = SystemTime::now();
-                let now = Instant::now();
-                let mut events = Vec::new();
-                {
-                    let mut state = lock(&shared.state);
-                    let probes = shared.probe_events.load(std::sync::atomic::Ordering::Relaxed);
-                    let mut next = Some(done);
-                    // Every result that is in, under one lock.
-                    while let Some((i, generation, prober, result)) = next {
-                        let s = &mut schedule.slots[i];
-                        if s.generation == generation {
-                            // Its deadline entry is left to expire (a no-op
-                            // then): cheaper than finding it in the heap.
-                            events.extend(if probes {
-                                state.record(&s.spec, result, wall)
-                            } else {
-                                state.record_change(&s.spec, result, wall)
-                            });
-                            s.prober = Some(prober);
-                            let started = s.started;
-                            schedule.reschedule(i, started, now);
-                        }
-                        next = futures_util::FutureExt::now_or_never(running.next()).flatten();
-                    }
-                }
-                shared.publish(events);
+                record_done(&shared, &mut schedule, &mut running, done);
             }
             config = configs.recv() => match config {
                 Some(specs) => schedule.configure(specs, Instant::now()),

@@ -397,6 +397,27 @@ impl DirectorState {
             });
         }
         self.probes = probes;
+        self.index_checks(&config);
+        let services: BTreeSet<ServiceKey> = config.services.iter().map(key).collect();
+        self.services.retain(|k, _| services.contains(k));
+        let dests: BTreeSet<(ServiceKey, DestinationKey)> = config
+            .services
+            .iter()
+            .flat_map(|s| {
+                s.destinations
+                    .iter()
+                    .map(move |d| (key(s), (d.address, d.port)))
+            })
+            .collect();
+        self.destinations.retain(|k, _| dests.contains(k));
+        self.config = config;
+        let all: Vec<usize> = (0..self.config.services.len()).collect();
+        self.reevaluate(&all, now, true)
+    }
+
+    /// Which check each destination of `config` uses (by service, then
+    /// destination), and which services use each check.
+    fn index_checks(&mut self, config: &Config) {
         let probes = &self.probes;
         self.specs = config
             .services
@@ -423,21 +444,6 @@ impl DirectorState {
                 }
             }
         }
-        let services: BTreeSet<ServiceKey> = config.services.iter().map(key).collect();
-        self.services.retain(|k, _| services.contains(k));
-        let dests: BTreeSet<(ServiceKey, DestinationKey)> = config
-            .services
-            .iter()
-            .flat_map(|s| {
-                s.destinations
-                    .iter()
-                    .map(move |d| (key(s), (d.address, d.port)))
-            })
-            .collect();
-        self.destinations.retain(|k, _| dests.contains(k));
-        self.config = config;
-        let all: Vec<usize> = (0..self.config.services.len()).collect();
-        self.reevaluate(&all, now, true)
     }
 
     /// Records a probe result at `now`; returns a [`DirectorEvent::Probe`]

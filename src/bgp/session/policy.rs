@@ -121,6 +121,27 @@ fn ext_communities(list: &[ExtCommunity]) -> Option<RawAttribute> {
     })
 }
 
+/// The communities and large communities of `overrides` instead of the
+/// session's, then those they add.
+fn override_communities(a: &mut PathAttributes, overrides: &AttributeOverrides) {
+    if let Some(c) = &overrides.communities {
+        a.communities.clone_from(c);
+    }
+    if let Some(c) = &overrides.large_communities {
+        a.large_communities.clone_from(c);
+    }
+    for c in &overrides.add_communities {
+        if !a.communities.contains(c) {
+            a.communities.push(*c);
+        }
+    }
+    for c in &overrides.add_large_communities {
+        if !a.large_communities.contains(c) {
+            a.large_communities.push(*c);
+        }
+    }
+}
+
 /// The export of routes with `overrides`: what they set replaces the
 /// session's (LOCAL_PREF towards internal peers only), added communities
 /// are added, and the AS_PATH is ours (prepended `prepend` more times)
@@ -153,22 +174,7 @@ pub fn export_with(
     if let (Some(lp), Some(_)) = (overrides.local_pref, a.local_pref) {
         a.local_pref = Some(lp);
     }
-    if let Some(c) = &overrides.communities {
-        a.communities.clone_from(c);
-    }
-    if let Some(c) = &overrides.large_communities {
-        a.large_communities.clone_from(c);
-    }
-    for c in &overrides.add_communities {
-        if !a.communities.contains(c) {
-            a.communities.push(*c);
-        }
-    }
-    for c in &overrides.add_large_communities {
-        if !a.large_communities.contains(c) {
-            a.large_communities.push(*c);
-        }
-    }
+    override_communities(a, overrides);
     if !overrides.ext_communities.is_empty() {
         let mut all = params.ext_communities.clone();
         all.extend(overrides.ext_communities.iter().copied());

@@ -12,8 +12,8 @@
 use super::nlri::{decode_nlri, encode_nlri};
 use super::reader::Reader;
 use super::{
-    AddPathFamilies, AttributeError, Community, DecodeContext, DecodeError, ErrorAction, Family,
-    LargeCommunity, LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS,
+    AddPathFamilies, AsPath, AttributeError, Community, DecodeContext, DecodeError, ErrorAction,
+    Family, LargeCommunity, LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS,
 };
 use ipnet::IpNet;
 use std::fmt;
@@ -93,296 +93,6 @@ impl fmt::Display for Origin {
             Origin::Egp => "EGP",
             Origin::Incomplete => "incomplete",
         })
-    }
-}
-
-/// AS_PATH segment types.
-///
-/// ```
-/// use cue::bgp::wire::{AsPath, AsSegmentKind};
-/// assert_eq!(AsPath::sequence(&[65001]).segments[0].kind, AsSegmentKind::Sequence);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AsSegmentKind {
-    /// AS_SET (1).
-    Set,
-    /// AS_SEQUENCE (2).
-    Sequence,
-    /// AS_CONFED_SEQUENCE (3, RFC 5065).
-    ConfedSequence,
-    /// AS_CONFED_SET (4, RFC 5065).
-    ConfedSet,
-}
-
-/// One AS_PATH segment.
-///
-/// ```
-/// use cue::bgp::wire::{AsSegment, AsSegmentKind};
-/// let s = AsSegment { kind: AsSegmentKind::Set, asns: vec![65010, 65020] };
-/// assert_eq!(s.asns.len(), 2);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AsSegment {
-    /// Segment type.
-    pub kind: AsSegmentKind,
-    /// AS numbers in the segment.
-    pub asns: Vec<u32>,
-}
-
-/// An AS_PATH (or AS4_PATH): a list of segments.
-///
-/// ```
-/// use cue::bgp::wire::AsPath;
-/// let p = AsPath::sequence(&[65001, 4_200_000_000]);
-/// assert_eq!(p.to_string(), "65001 4200000000");
-/// assert!(p.has_large_as(), "needs AS4_PATH towards a 2-octet peer");
-/// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AsPath {
-    /// The segments, in order.
-    pub segments: Vec<AsSegment>,
-}
-
-impl AsPath {
-    /// A path of one AS_SEQUENCE holding `asns` (empty for none).
-    pub fn sequence(asns: &[u32]) -> AsPath {
-        if asns.is_empty() {
-            return AsPath::default();
-        }
-        AsPath {
-            segments: vec![AsSegment {
-                kind: AsSegmentKind::Sequence,
-                asns: asns.to_vec(),
-            }],
-        }
-    }
-
-    /// The path with `asn` in front `times` times, merged into a leading
-    /// AS_SEQUENCE (RFC 4271 section 5.1.2).
-    ///
-    /// ```
-    /// use cue::bgp::wire::AsPath;
-    /// let p = AsPath::sequence(&[65010, 65020]).prepended(65001, 2);
-    /// assert_eq!(p, AsPath::sequence(&[65001, 65001, 65010, 65020]));
-    /// assert_eq!(AsPath::default().prepended(65001, 1), AsPath::sequence(&[65001]));
-    /// ```
-    pub fn prepended(&self, asn: u32, times: usize) -> AsPath {
-        let mut p = self.clone();
-        if times == 0 {
-            return p;
-        }
-        match p.segments.first_mut() {
-            Some(s) if s.kind == AsSegmentKind::Sequence && s.asns.len() + times <= 255 => {
-                s.asns.splice(0..0, std::iter::repeat(asn).take(times));
-            }
-            _ => p.segments.insert(
-                0,
-                AsSegment {
-                    kind: AsSegmentKind::Sequence,
-                    asns: vec![asn; times],
-                },
-            ),
-        }
-        p
-    }
-
-    /// The path without its confederation segments (RFC 5065 section 5.3:
-    /// they never leave the confederation).
-    ///
-    /// ```
-    /// use cue::bgp::wire::{AsPath, AsSegment, AsSegmentKind};
-    /// let mut p = AsPath::sequence(&[65010]);
-    /// p.segments.insert(0, AsSegment { kind: AsSegmentKind::ConfedSequence, asns: vec![64512] });
-    /// assert_eq!(p.without_confederation(), AsPath::sequence(&[65010]));
-    /// ```
-    pub fn without_confederation(&self) -> AsPath {
-        AsPath {
-            segments: self
-                .segments
-                .iter()
-                .filter(|s| {
-                    !matches!(
-                        s.kind,
-                        AsSegmentKind::ConfedSequence | AsSegmentKind::ConfedSet
-                    )
-                })
-                .cloned()
-                .collect(),
-        }
-    }
-
-    /// Whether the path holds confederation segments (RFC 5065).
-    pub fn has_confederation(&self) -> bool {
-        self.segments.iter().any(|s| {
-            matches!(
-                s.kind,
-                AsSegmentKind::ConfedSequence | AsSegmentKind::ConfedSet
-            )
-        })
-    }
-
-    /// Whether any AS number does not fit in two octets.
-    pub fn has_large_as(&self) -> bool {
-        self.segments
-            .iter()
-            .any(|s| s.asns.iter().any(|&a| a > u16::MAX as u32))
-    }
-
-    fn decode(value: &[u8], four_octet: bool) -> Option<AsPath> {
-        let width = if four_octet { 4 } else { 2 };
-        let mut r = Reader::new(value);
-        let mut segments = Vec::new();
-        while !r.is_empty() {
-            let kind = match r.u8()? {
-                1 => AsSegmentKind::Set,
-                2 => AsSegmentKind::Sequence,
-                3 => AsSegmentKind::ConfedSequence,
-                4 => AsSegmentKind::ConfedSet,
-                _ => return None,
-            };
-            let count = r.u8()? as usize;
-            if count == 0 {
-                return None;
-            }
-            let raw = r.take(count * width)?;
-            let asns = raw
-                .chunks_exact(width)
-                .map(|c| {
-                    if four_octet {
-                        u32::from_be_bytes([c[0], c[1], c[2], c[3]])
-                    } else {
-                        u16::from_be_bytes([c[0], c[1]]) as u32
-                    }
-                })
-                .collect();
-            segments.push(AsSegment { kind, asns });
-        }
-        Some(AsPath { segments })
-    }
-
-    /// Encodes the segments; in 2-octet form, large ASes become AS_TRANS.
-    fn encode_value(&self, out: &mut Vec<u8>, four_octet: bool) {
-        for seg in &self.segments {
-            for chunk in seg.asns.chunks(255) {
-                out.push(match seg.kind {
-                    AsSegmentKind::Set => 1,
-                    AsSegmentKind::Sequence => 2,
-                    AsSegmentKind::ConfedSequence => 3,
-                    AsSegmentKind::ConfedSet => 4,
-                });
-                out.push(chunk.len() as u8);
-                for &asn in chunk {
-                    if four_octet {
-                        out.extend_from_slice(&asn.to_be_bytes());
-                    } else {
-                        let a = u16::try_from(asn).unwrap_or(AS_TRANS);
-                        out.extend_from_slice(&a.to_be_bytes());
-                    }
-                }
-            }
-        }
-    }
-
-    /// Merges an AS4_PATH received from a 2-octet speaker (RFC 6793 section
-    /// 4.2.3): the leading ASes of AS_PATH that AS4_PATH does not cover, then
-    /// AS4_PATH.
-    pub fn merge_as4(&self, as4: &AsPath) -> AsPath {
-        let count = |p: &AsPath| -> usize {
-            p.segments
-                .iter()
-                .map(|s| match s.kind {
-                    AsSegmentKind::Sequence => s.asns.len(),
-                    AsSegmentKind::Set => 1,
-                    _ => 0,
-                })
-                .sum()
-        };
-        let (n, n4) = (count(self), count(as4));
-        if n4 > n {
-            return self.clone();
-        }
-        let mut keep = n - n4;
-        let mut segments = Vec::new();
-        for s in &self.segments {
-            if keep == 0 {
-                break;
-            }
-            match s.kind {
-                AsSegmentKind::Sequence => {
-                    let take = keep.min(s.asns.len());
-                    segments.push(AsSegment {
-                        kind: s.kind,
-                        asns: s.asns[..take].to_vec(),
-                    });
-                    keep -= take;
-                }
-                AsSegmentKind::Set => {
-                    segments.push(s.clone());
-                    keep -= 1;
-                }
-                _ => segments.push(s.clone()),
-            }
-        }
-        segments.extend(as4.segments.iter().cloned());
-        AsPath { segments }
-    }
-}
-
-impl fmt::Display for AsPath {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for seg in &self.segments {
-            if !first {
-                f.write_str(" ")?;
-            }
-            first = false;
-            let list = seg
-                .asns
-                .iter()
-                .map(|a| a.to_string())
-                .collect::<Vec<_>>()
-                .join(" ");
-            match seg.kind {
-                AsSegmentKind::Sequence => f.write_str(&list)?,
-                AsSegmentKind::Set => write!(f, "{{{list}}}")?,
-                AsSegmentKind::ConfedSequence => write!(f, "({list})")?,
-                AsSegmentKind::ConfedSet => write!(f, "[{list}]")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// In JSON, a path is its list of segments, each with its type and ASNs:
-/// `[{"type": "sequence", "asns": [65001, 65002]}]` (`set`,
-/// `confed-sequence`, `confed-set` for the others).
-///
-/// ```
-/// use cue::bgp::wire::AsPath;
-/// let json = serde_json::to_string(&AsPath::sequence(&[65001, 65002])).unwrap();
-/// assert_eq!(json, r#"[{"type":"sequence","asns":[65001,65002]}]"#);
-/// ```
-impl serde::Serialize for AsPath {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(&self.segments)
-    }
-}
-
-impl serde::Serialize for AsSegment {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStruct;
-        let mut st = s.serialize_struct("AsSegment", 2)?;
-        st.serialize_field(
-            "type",
-            match self.kind {
-                AsSegmentKind::Set => "set",
-                AsSegmentKind::Sequence => "sequence",
-                AsSegmentKind::ConfedSequence => "confed-sequence",
-                AsSegmentKind::ConfedSet => "confed-set",
-            },
-        )?;
-        st.serialize_field("asns", &self.asns)?;
-        st.end()
     }
 }
 
@@ -542,6 +252,30 @@ fn revised_action(type_code: u8, ctx: DecodeContext) -> ErrorAction {
     }
 }
 
+/// An attribute as read from a list: flags, type code, value.
+type RawNext<'a> = (u8, u8, &'a [u8]);
+
+/// The next attribute of a list: its flags, type code and value; or, when
+/// the rest of the list cannot be parsed, its type code if it was read and
+/// why.
+fn next_attribute<'a>(r: &mut Reader<'a>) -> Result<RawNext<'a>, (Option<u8>, &'static str)> {
+    let (Some(flags), Some(type_code)) = (r.u8(), r.u8()) else {
+        return Err((None, "truncated attribute header"));
+    };
+    let len = if flags & FLAG_EXTENDED != 0 {
+        r.u16().map(|l| l as usize)
+    } else {
+        r.u8().map(|l| l as usize)
+    };
+    match len.and_then(|l| r.take(l)) {
+        Some(value) => Ok((flags, type_code, value)),
+        None => Err((
+            Some(type_code),
+            "attribute length runs past the attribute list",
+        )),
+    }
+}
+
 fn u32_of(v: &[u8]) -> u32 {
     u32::from_be_bytes([v[0], v[1], v[2], v[3]])
 }
@@ -581,6 +315,28 @@ impl Value<'_> {
     fn u32(&self) -> Result<u32, DecodeError> {
         self.exact_len(4)?;
         Ok(u32_of(self.value))
+    }
+
+    /// AS_PATH: confederation segments never come from outside (RFC 5065
+    /// section 5.3, RFC 7606 section 7.2).
+    fn as_path(&self, ctx: DecodeContext) -> Result<AsPath, DecodeError> {
+        let path =
+            AsPath::decode(self.value, ctx.four_octet_as).ok_or(DecodeError::MalformedAsPath)?;
+        if ctx.external && path.has_confederation() {
+            return Err(DecodeError::MalformedAsPath);
+        }
+        Ok(path)
+    }
+
+    /// AS4_PATH (RFC 6793 section 6): a malformed one is discarded, and so
+    /// is one from a 4-octet speaker, which must not send it.
+    fn as4_path(&self, ctx: DecodeContext) -> Result<AsPath, DecodeError> {
+        let path = AsPath::decode(self.value, true)
+            .ok_or_else(|| self.optional_error("malformed AS4_PATH"))?;
+        if ctx.four_octet_as {
+            return Err(self.optional_error("AS4_PATH from a 4-octet AS speaker"));
+        }
+        Ok(path)
     }
 
     fn origin(&self) -> Result<Origin, DecodeError> {
@@ -752,33 +508,16 @@ impl PathAttributes {
         };
         while !r.is_empty() {
             let at = buf.len() - r.remaining();
-            let header = match (r.u8(), r.u8()) {
-                (Some(flags), Some(type_code)) => Some((flags, type_code)),
-                _ => None,
-            };
-            let value = header.and_then(|(flags, _)| {
-                let len = if flags & FLAG_EXTENDED != 0 {
-                    r.u16().map(|l| l as usize)
-                } else {
-                    r.u8().map(|l| l as usize)
-                };
-                len.and_then(|l| r.take(l))
-            });
-            let (Some((flags, type_code)), Some(value)) = (header, value) else {
-                // RFC 7606 section 4: the rest of the list cannot be parsed;
-                // the Total Path Attribute Length still locates the NLRI.
-                let reason = if header.is_none() {
-                    "truncated attribute header"
-                } else {
-                    "attribute length runs past the attribute list"
-                };
-                report(
-                    ErrorAction::TreatAsWithdraw,
-                    header.map(|(_, t)| t),
-                    DecodeError::MalformedAttributeList(reason),
-                    false,
-                )?;
-                break;
+            let (flags, type_code, value) = match next_attribute(&mut r) {
+                Ok(a) => a,
+                Err((type_code, reason)) => {
+                    // RFC 7606 section 4: the rest of the list cannot be
+                    // parsed; the Total Path Attribute Length still locates
+                    // the NLRI.
+                    let error = DecodeError::MalformedAttributeList(reason);
+                    report(ErrorAction::TreatAsWithdraw, type_code, error, false)?;
+                    break;
+                }
             };
             let whole = &buf[at..buf.len() - r.remaining()];
             let bit = 1u64 << (type_code % 64);
@@ -847,18 +586,21 @@ impl PathAttributes {
             value,
             whole,
         };
+        self.decode_value(flags, &v, ctx)
+    }
+
+    /// Decodes the value of a recognised attribute whose flags are right
+    /// into its field.
+    fn decode_value(
+        &mut self,
+        flags: u8,
+        v: &Value<'_>,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        let (type_code, value) = (v.type_code, v.value);
         match type_code {
             ORIGIN => self.origin = Some(v.origin()?),
-            AS_PATH => {
-                let path =
-                    AsPath::decode(value, ctx.four_octet_as).ok_or(DecodeError::MalformedAsPath)?;
-                // Confederation segments never come from outside (RFC 5065
-                // section 5.3, RFC 7606 section 7.2).
-                if ctx.external && path.has_confederation() {
-                    return Err(DecodeError::MalformedAsPath);
-                }
-                self.as_path = Some(path)
-            }
+            AS_PATH => self.as_path = Some(v.as_path(ctx)?),
             NEXT_HOP => self.next_hop = Some(v.next_hop()?),
             MED => self.med = Some(v.u32()?),
             LOCAL_PREF => self.local_pref = Some(v.u32()?),
@@ -889,16 +631,7 @@ impl PathAttributes {
                         }
                     })?
             }
-            // RFC 6793 section 6: a malformed AS4_PATH is discarded, and so
-            // is one from a 4-octet speaker, which must not send it.
-            AS4_PATH => {
-                let path = AsPath::decode(value, true)
-                    .ok_or_else(|| v.optional_error("malformed AS4_PATH"))?;
-                if ctx.four_octet_as {
-                    return Err(v.optional_error("AS4_PATH from a 4-octet AS speaker"));
-                }
-                self.as4_path = Some(path)
-            }
+            AS4_PATH => self.as4_path = Some(v.as4_path(ctx)?),
             // Kept as they came once their length is checked (RFC 7606
             // sections 7.9, 7.10, 7.14 and 7.15).
             ORIGINATOR_ID => {
@@ -1183,49 +916,6 @@ mod tests {
         assert_eq!(out[0], FLAG_OPTIONAL | FLAG_TRANSITIVE | FLAG_EXTENDED);
         assert_eq!(u16::from_be_bytes([out[2], out[3]]), 400);
         assert_eq!(PathAttributes::decode(&out, ctx4()).unwrap(), attrs);
-    }
-
-    #[test]
-    fn as_path_two_and_four_octets() {
-        let attrs = PathAttributes {
-            as_path: Some(AsPath::sequence(&[65001, 4_200_000_000])),
-            ..Default::default()
-        };
-        let mut four = Vec::new();
-        attrs.encode(&mut four, ctx4());
-        assert_eq!(
-            four,
-            [0x40, 2, 10, 2, 2, 0, 0, 0xfd, 0xe9, 0xfa, 0x56, 0xea, 0x00]
-        );
-        let mut two = Vec::new();
-        attrs.encode(&mut two, DecodeContext::default());
-        assert_eq!(two, [0x40, 2, 6, 2, 2, 0xfd, 0xe9, 0x5b, 0xa0]);
-        let decoded = PathAttributes::decode(&two, DecodeContext::default()).unwrap();
-        assert_eq!(decoded.as_path, Some(AsPath::sequence(&[65001, 23456])));
-    }
-
-    #[test]
-    fn as4_path_merge() {
-        let p = AsPath::sequence(&[65001, 23456, 23456]);
-        let p4 = AsPath::sequence(&[4_200_000_000, 4_200_000_001]);
-        assert_eq!(
-            p.merge_as4(&p4),
-            AsPath::sequence_segments(&[&[65001], &[4_200_000_000, 4_200_000_001]])
-        );
-    }
-
-    impl AsPath {
-        fn sequence_segments(parts: &[&[u32]]) -> AsPath {
-            AsPath {
-                segments: parts
-                    .iter()
-                    .map(|p| AsSegment {
-                        kind: AsSegmentKind::Sequence,
-                        asns: p.to_vec(),
-                    })
-                    .collect(),
-            }
-        }
     }
 
     /// Found by the fuzzer: an unknown optional attribute with the Extended

@@ -21,7 +21,9 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
+mod as_path;
 mod attributes;
+mod builder;
 mod communities;
 mod error;
 mod nlri;
@@ -32,12 +34,12 @@ mod route_refresh;
 mod summary;
 mod update;
 
+pub use as_path::{AsPath, AsSegment, AsSegmentKind};
 pub use attributes::attr_type;
 pub(crate) use attributes::expected_flags;
-pub use attributes::{
-    AsPath, AsSegment, AsSegmentKind, MpReach, MpUnreach, Origin, PathAttributes, RawAttribute,
-};
+pub use attributes::{MpReach, MpUnreach, Origin, PathAttributes, RawAttribute};
 pub use attributes::{FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
+pub use builder::UpdateBuilder;
 pub use communities::{Community, CommunityError, ExtCommunity, LargeCommunity};
 pub use error::{AttributeError, DecodeError, ErrorAction};
 pub use nlri::{decode_nlri, decode_prefixes, encode_path, encode_prefix, prefix_wire_len};
@@ -50,7 +52,7 @@ pub use open::{
 };
 pub use route_refresh::RouteRefresh;
 pub use summary::{capability_name, family_name, hex, parse_hex, HexError};
-pub use update::{route_octets, Update, UpdateBuilder};
+pub use update::{route_octets, Update};
 
 /// Length of the BGP message header.
 pub const HEADER_LEN: usize = 19;

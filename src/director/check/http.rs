@@ -127,13 +127,29 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
     s.write_all(req).await.map_err(early)?;
     s.flush().await.map_err(early)?;
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
-    let fail = |m: String| Failure {
-        error: ProbeError::response(m),
+    let (status, keep_alive, framing) = read_head(s, &mut buf, head_request).await?;
+    let whole = read_body(s, &mut buf, framing)
+        .await
+        .map_err(|error| Failure {
+            error,
+            retry: false,
+        })?;
+    Ok((status, keep_alive && whole))
+}
+
+/// Reads the response head into `buf` and takes it out: the status,
+/// whether the connection may be kept, and how the body is framed.
+async fn read_head<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    head_request: bool,
+) -> Result<(u16, bool, Framing), Failure> {
+    let fail = |error: ProbeError| Failure {
+        error,
         retry: false,
     };
-    // The response head.
-    let (status, keep_alive, framing, head_len) = loop {
-        let n = read_more(s, &mut buf).await.map_err(|e| Failure {
+    loop {
+        let n = read_more(s, buf).await.map_err(|e| Failure {
             error: ProbeError::response(format!("reading response: {e}")),
             retry: buf.is_empty(),
         })?;
@@ -145,88 +161,96 @@ async fn request<S: AsyncRead + AsyncWrite + Unpin>(
         }
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(&buf) {
+        match resp.parse(buf) {
             Ok(httparse::Status::Complete(len)) => {
-                let status = resp.code.unwrap_or(0);
-                let version = resp.version.unwrap_or(0);
-                let mut keep = version == 1;
-                let mut framing = Framing::UntilClose;
-                for h in resp.headers.iter() {
-                    let v = std::str::from_utf8(h.value).unwrap_or("").trim();
-                    if h.name.eq_ignore_ascii_case("connection") {
-                        if v.eq_ignore_ascii_case("close") {
-                            keep = false;
-                        } else if v.eq_ignore_ascii_case("keep-alive") {
-                            keep = true;
-                        }
-                    } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                        if v.to_ascii_lowercase().ends_with("chunked") {
-                            framing = Framing::Chunked;
-                        }
-                    } else if h.name.eq_ignore_ascii_case("content-length")
-                        && framing != Framing::Chunked
-                    {
-                        let n: usize = v
-                            .parse()
-                            .map_err(|_| fail(format!("bad Content-Length {v:?}")))?;
-                        framing = Framing::Length(n);
-                    }
-                }
-                if head_request || status / 100 == 1 || status == 204 || status == 304 {
-                    framing = Framing::Length(0);
-                }
-                break (status, keep, framing, len);
+                let head = framing_of(&resp, head_request).map_err(fail)?;
+                buf.drain(..len);
+                return Ok(head);
             }
             Ok(httparse::Status::Partial) => {
                 if buf.len() > MAX_HEAD {
-                    return Err(fail("response head too large".into()));
+                    return Err(fail(ProbeError::response("response head too large")));
                 }
             }
-            Err(e) => return Err(fail(format!("bad response: {e}"))),
+            Err(e) => return Err(fail(ProbeError::response(format!("bad response: {e}")))),
         }
-    };
-    buf.drain(..head_len);
-    // The body, read and dropped.
+    }
+}
+
+/// A parsed response head's status, whether the connection may be kept,
+/// and how its body is framed.
+fn framing_of(
+    resp: &httparse::Response<'_, '_>,
+    head_request: bool,
+) -> Result<(u16, bool, Framing), ProbeError> {
+    let status = resp.code.unwrap_or(0);
+    let mut keep = resp.version.unwrap_or(0) == 1;
+    let mut framing = Framing::UntilClose;
+    for h in resp.headers.iter() {
+        let v = std::str::from_utf8(h.value).unwrap_or("").trim();
+        if h.name.eq_ignore_ascii_case("connection") {
+            if v.eq_ignore_ascii_case("close") {
+                keep = false;
+            } else if v.eq_ignore_ascii_case("keep-alive") {
+                keep = true;
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            if v.to_ascii_lowercase().ends_with("chunked") {
+                framing = Framing::Chunked;
+            }
+        } else if h.name.eq_ignore_ascii_case("content-length") && framing != Framing::Chunked {
+            let n: usize = v
+                .parse()
+                .map_err(|_| ProbeError::response(format!("bad Content-Length {v:?}")))?;
+            framing = Framing::Length(n);
+        }
+    }
+    if head_request || status / 100 == 1 || status == 204 || status == 304 {
+        framing = Framing::Length(0);
+    }
+    Ok((status, keep, framing))
+}
+
+/// Reads the body (and drops it); returns whether it ended where its
+/// framing says, so that the connection may be used again.
+async fn read_body<S: AsyncRead + Unpin>(
+    s: &mut S,
+    buf: &mut Vec<u8>,
+    framing: Framing,
+) -> Result<bool, ProbeError> {
+    let reading = |e: std::io::Error| ProbeError::response(format!("reading body: {e}"));
     match framing {
         Framing::Length(n) => {
             if n > MAX_BODY {
-                return Err(fail(format!("body of {n} bytes is too large")));
+                return Err(ProbeError::response(format!(
+                    "body of {n} bytes is too large"
+                )));
             }
             while buf.len() < n {
-                if read_more(s, &mut buf)
-                    .await
-                    .map_err(|e| fail(format!("reading body: {e}")))?
-                    == 0
-                {
-                    return Err(fail("connection closed in the body".into()));
+                if read_more(s, buf).await.map_err(reading)? == 0 {
+                    return Err(ProbeError::response("connection closed in the body"));
                 }
             }
-            Ok((status, keep_alive && buf.len() == n))
+            Ok(buf.len() == n)
         }
         Framing::Chunked => {
-            read_chunked(s, &mut buf).await.map_err(|error| Failure {
-                error,
-                retry: false,
-            })?;
-            Ok((status, keep_alive))
+            read_chunked(s, buf).await?;
+            Ok(true)
         }
         Framing::UntilClose => {
             // What was read with the head, then each read: counted, dropped.
             let mut total = buf.len();
             loop {
                 if total > MAX_BODY {
-                    return Err(fail("body too large".into()));
+                    return Err(ProbeError::response("body too large"));
                 }
                 buf.clear();
-                let n = read_more(s, &mut buf)
-                    .await
-                    .map_err(|e| fail(format!("reading body: {e}")))?;
+                let n = read_more(s, buf).await.map_err(reading)?;
                 if n == 0 {
-                    break;
+                    return Ok(false);
                 }
                 total += n;
             }
-            Ok((status, false))
         }
     }
 }
