@@ -403,6 +403,23 @@ fn check_once_exit_codes_and_table() {
         "{}",
         done.stderr
     );
+
+    // Every problem of a file that parses, at once, a line each.
+    let many = services_file(
+        &dir,
+        "many.json",
+        &svc(0).replace("\"port\": 80,", "\"port\": 80, \"required\": 0,"),
+    );
+    let done = run(&["check", "--once", &many]);
+    assert_eq!(done.status.code(), Some(2));
+    for problem in [
+        "required",
+        "destination 127.0.0.1:0: port 0",
+        "check 1 (tcp)",
+    ] {
+        assert!(done.stderr.contains(problem), "{problem}: {}", done.stderr);
+    }
+    assert!(done.stderr.lines().count() >= 3, "{}", done.stderr);
 }
 
 #[test]

@@ -101,12 +101,12 @@ fn refused() -> Vec<(&'static str, &'static str, PeerConfig)> {
         ),
         (
             "multicast IPv4 next hop",
-            "parameters",
+            "parameters.next_hop4",
             with(&|c| c.parameters.next_hop4 = Some("224.0.0.1".parse().unwrap())),
         ),
         (
             "unspecified IPv6 next hop",
-            "parameters",
+            "parameters.next_hop6",
             with(&|c| c.parameters.next_hop6 = Some("::".parse().unwrap())),
         ),
     ]

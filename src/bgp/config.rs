@@ -75,9 +75,20 @@ impl Parameters {
     /// As [`validate`](Self::validate), for sessions whose UPDATEs hold
     /// `max` octets at most: the communities must leave room for a route.
     pub fn validate_within(&self, max: usize) -> Result<(), PeerConfigError> {
+        let mut all = Vec::new();
+        self.problems_within(max, &mut all);
+        all.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Adds every problem of the parameters to `out`.
+    fn problems_within(&self, max: usize, out: &mut Vec<PeerConfigError>) {
         let v4 = self.next_hop4.map(IpAddr::V4);
         let v6 = self.next_hop6.map(IpAddr::V6);
-        v4.into_iter().chain(v6).try_for_each(check_next_hop)?;
+        out.extend(
+            v4.into_iter()
+                .chain(v6)
+                .filter_map(|a| check_next_hop(a).err()),
+        );
         let octets = super::wire::route_octets(
             self.communities.len(),
             self.large_communities.len(),
@@ -86,9 +97,8 @@ impl Parameters {
             0,
         );
         if octets > max {
-            return Err(PeerConfigError::AttributesTooLarge(octets));
+            out.push(PeerConfigError::AttributesTooLarge(octets));
         }
-        Ok(())
     }
 }
 
@@ -409,10 +419,10 @@ pub enum PeerConfigError {
     #[error("max_prefixes: 0 would close every session that receives a route")]
     MaxPrefixesZero,
     /// A next hop that no router takes.
-    #[error("parameters: next hop {0} is unspecified, multicast or broadcast")]
+    #[error("{field}: {0} is unspecified, multicast or broadcast", field = next_hop_field(*.0))]
     NextHop(IpAddr),
     /// Communities that leave no room for a prefix in an UPDATE.
-    #[error("parameters: path attributes of up to {0} octets with a prefix: more than an UPDATE holds (4096 octets; 65535 with extended messages)")]
+    #[error("parameters.communities: path attributes of up to {0} octets with a prefix: more than an UPDATE holds (4096 octets; 65535 with extended messages)")]
     AttributesTooLarge(usize),
     /// A send hold time under a second.
     #[error("send_hold_time: {0:?} is too short: at least 1s")]
@@ -425,8 +435,18 @@ pub enum PeerConfigError {
     BfdSocket(String),
 }
 
+/// The field of [`Parameters`] that holds a next hop of `a`'s family.
+fn next_hop_field(a: IpAddr) -> &'static str {
+    if a.is_ipv4() {
+        "parameters.next_hop4"
+    } else {
+        "parameters.next_hop6"
+    }
+}
+
 impl PeerConfigError {
-    /// The field at fault, as named in [`PeerConfig`].
+    /// The field at fault, as named in [`PeerConfig`] (`parameters.next_hop4`
+    /// for a field of its [`Parameters`]).
     pub fn field(&self) -> &'static str {
         use PeerConfigError::*;
         match self {
@@ -441,7 +461,8 @@ impl PeerConfigError {
             TtlSecurityZero => "ttl_security",
             RestartTime(_) => "graceful_restart",
             MaxPrefixesZero => "max_prefixes",
-            NextHop(_) | AttributesTooLarge(_) => "parameters",
+            NextHop(a) => next_hop_field(*a),
+            AttributesTooLarge(_) => "parameters.communities",
             SendHoldTime(_) => "send_hold_time",
             Bfd(_) | BfdSocket(_) => "bfd",
         }
@@ -528,23 +549,39 @@ impl PeerConfig {
         w
     }
 
-    /// Checks every field; the first problem found is returned.
+    /// Checks every field; the first problem found is returned
+    /// ([`problems`](Self::problems) gives them all).
     pub fn validate(&self) -> Result<(), PeerConfigError> {
-        self.validate_except_address()?;
-        validate_peer_address(self.address)?;
+        self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every problem of the configuration, field by field.
+    ///
+    /// ```
+    /// use cue::bgp::PeerConfig;
+    /// let mut c = PeerConfig::new("192.0.2.1".parse().unwrap(), 0, "0.0.0.0".parse().unwrap());
+    /// c.hold_time = 1;
+    /// let fields: Vec<_> = c.problems().iter().map(|p| p.field()).collect();
+    /// assert_eq!(fields, ["local_as", "router_id", "hold_time"]);
+    /// ```
+    pub fn problems(&self) -> Vec<PeerConfigError> {
+        let mut out = self.problems_except_address();
+        if let Err(e) = validate_peer_address(self.address) {
+            out.push(e);
+        }
         // A passive session takes whatever port the peer connects from.
         if self.address.port() == 0 && !self.passive {
-            return Err(PeerConfigError::PortZero);
+            out.push(PeerConfigError::PortZero);
         }
         if let Some(src) = self.source {
             if src.is_ipv4() != self.address.is_ipv4() {
-                return Err(PeerConfigError::SourceFamily {
+                out.push(PeerConfigError::SourceFamily {
                     local: src,
                     peer: self.address.ip(),
                 });
             }
         }
-        Ok(())
+        out
     }
 
     /// The largest UPDATE the session may send: 4,096 octets, or 65,535
@@ -561,55 +598,49 @@ impl PeerConfig {
     /// for the template of [`Pool::accept_any`](super::Pool::accept_any),
     /// whose address is each connecting peer's.
     pub fn validate_except_address(&self) -> Result<(), PeerConfigError> {
+        let all = self.problems_except_address();
+        all.into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every problem but the peer address's.
+    fn problems_except_address(&self) -> Vec<PeerConfigError> {
         use PeerConfigError::*;
-        if self.local_as == 0 {
-            return Err(LocalAsZero);
-        }
-        if self.peer_as == Some(0) {
-            return Err(PeerAsZero);
-        }
-        if self.router_id.is_unspecified() {
-            return Err(RouterIdUnspecified);
-        }
-        if matches!(self.hold_time, 1 | 2) {
-            return Err(HoldTime(self.hold_time));
-        }
-        if let Some(src) = self.source {
-            let bad = match src {
-                IpAddr::V4(a) => a.is_unspecified() || a.is_multicast() || a.is_broadcast(),
-                IpAddr::V6(a) => a.is_unspecified() || a.is_multicast(),
-            };
+        let mut out = Vec::new();
+        let mut check = |bad: bool, e: PeerConfigError| {
             if bad {
-                return Err(SourceAddress(src));
+                out.push(e);
             }
+        };
+        check(self.local_as == 0, LocalAsZero);
+        check(self.peer_as == Some(0), PeerAsZero);
+        check(self.router_id.is_unspecified(), RouterIdUnspecified);
+        check(matches!(self.hold_time, 1 | 2), HoldTime(self.hold_time));
+        if let Some(src) = self.source {
+            check(!next_hop_usable(src), SourceAddress(src));
         }
-        if self.connect_retry < MIN_CONNECT_RETRY {
-            return Err(ConnectRetry(self.connect_retry));
-        }
+        check(
+            self.connect_retry < MIN_CONNECT_RETRY,
+            ConnectRetry(self.connect_retry),
+        );
         if let Some(key) = &self.md5_key {
-            if key.is_empty() || key.len() > super::md5::MAX_KEY_LEN {
-                return Err(Md5KeyLength(key.len()));
-            }
+            let bad = key.is_empty() || key.len() > super::md5::MAX_KEY_LEN;
+            check(bad, Md5KeyLength(key.len()));
         }
-        if self.max_prefixes == Some(0) {
-            return Err(MaxPrefixesZero);
+        check(self.max_prefixes == Some(0), MaxPrefixesZero);
+        if let Some(t) = self.send_hold_time {
+            check(t < Duration::from_secs(1), SendHoldTime(t));
         }
-        if let Some(t) = self.send_hold_time.filter(|t| *t < Duration::from_secs(1)) {
-            return Err(SendHoldTime(t));
+        if let Some(Err(e)) = self.bfd.as_ref().map(|b| b.validate()) {
+            check(true, Bfd(e));
         }
-        if let Some(b) = &self.bfd {
-            b.validate().map_err(Bfd)?;
-        }
-        if self.ttl_security == Some(0) {
-            return Err(TtlSecurityZero);
-        }
+        check(self.ttl_security == Some(0), TtlSecurityZero);
         if let Some(t) = self.graceful_restart {
             let max = Duration::from_secs(u64::from(super::wire::MAX_RESTART_TIME));
-            if t < Duration::from_secs(1) || t > max {
-                return Err(RestartTime(t));
-            }
+            check(t < Duration::from_secs(1) || t > max, RestartTime(t));
         }
-        self.parameters.validate_within(self.max_message_len())
+        self.parameters
+            .problems_within(self.max_message_len(), &mut out);
+        out
     }
 
     /// The peer's name in status and events: its address, with the zone of

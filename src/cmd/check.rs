@@ -36,7 +36,14 @@ pub struct CheckArgs {
 pub fn load(path: &Path) -> Result<Config, UsageError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| UsageError(format!("{}: {e}", path.display())))?;
-    Config::from_json(&text).map_err(|e| UsageError(format!("{}: {e}", path.display())))
+    // Every problem at once, a line each.
+    Config::from_json_all(&text).map_err(|all| {
+        let lines: Vec<String> = all
+            .iter()
+            .map(|e| format!("{}: {e}", path.display()))
+            .collect();
+        UsageError(lines.join("\n"))
+    })
 }
 
 /// How long `--once` may take at most: every check's full window, plus its

@@ -661,8 +661,35 @@ impl Default for Rule {
 }
 
 impl Config {
-    /// Parses and checks a JSON configuration.
+    /// Parses and checks a JSON configuration; the first problem found is
+    /// returned ([`from_json_all`](Self::from_json_all) gives them all).
     pub fn from_json(text: &str) -> Result<Config, ConfigError> {
+        Config::from_json_all(text).map_err(|mut all| all.swap_remove(0))
+    }
+
+    /// Parses and checks a JSON configuration; a configuration that does
+    /// not parse gives its syntax error, one that parses every problem it
+    /// has, in the order of the file.
+    ///
+    /// ```
+    /// use cue::director::Config;
+    /// let all = Config::from_json_all(r#"{"services": [
+    ///     {"address": "192.0.2.1", "port": 0, "protocol": "tcp"},
+    ///     {"address": "192.0.2.2", "port": 80, "protocol": "tcp", "required": 0}]}"#).unwrap_err();
+    /// assert_eq!(all.iter().map(|e| e.field()).collect::<Vec<_>>(), ["port", "required"]);
+    /// ```
+    pub fn from_json_all(text: &str) -> Result<Config, Vec<ConfigError>> {
+        let config = Config::parse_json(text).map_err(|e| vec![e])?;
+        let problems = config.problems();
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Reads a JSON configuration without checking it.
+    fn parse_json(text: &str) -> Result<Config, ConfigError> {
         let syntax = |e: serde_json::Error, path: String| ConfigError::Syntax {
             line: e.line(),
             column: e.column(),
@@ -685,63 +712,99 @@ impl Config {
             syntax(e.into_inner(), path)
         })?;
         reader.end().map_err(|e| syntax(e, String::new()))?;
-        config.validate()?;
         Ok(config)
     }
 
-    /// Checks the whole configuration; the first problem found is returned.
+    /// Checks the whole configuration; the first problem found is returned
+    /// ([`problems`](Self::problems) gives them all).
     pub fn validate(&self) -> Result<(), ConfigError> {
+        match self.problems().into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Every problem of the configuration, in order: each service's, then
+    /// each of its destinations' and their checks' (a check's first).
+    pub fn problems(&self) -> Vec<ConfigError> {
+        let mut out = Vec::new();
         let mut seen = BTreeSet::new();
         for s in &self.services {
             let service = service_name(s.address, s.port, s.protocol);
-            let err = |problem| ConfigError::Service {
-                service: service.clone(),
-                problem,
-            };
-            if s.port == 0 {
-                return Err(err(ServiceProblem::PortZero));
-            }
-            if !seen.insert((s.address, s.port, s.protocol)) {
-                return Err(err(ServiceProblem::ListedTwice));
-            }
-            if s.required == 0 {
-                return Err(err(ServiceProblem::RequiredZero));
-            }
-            if s.down.as_ref().is_some_and(|b| b.overrides().is_empty()) {
-                return Err(err(ServiceProblem::EmptyBackup));
-            }
-            if s.drain_time.or(self.drain_time) == Some(Duration::ZERO) {
-                return Err(err(ServiceProblem::DrainTimeZero));
-            }
+            let listed_twice = !seen.insert((s.address, s.port, s.protocol));
+            out.extend(
+                s.problems(self.drain_time, listed_twice)
+                    .into_iter()
+                    .map(|problem| ConfigError::Service {
+                        service: service.clone(),
+                        problem,
+                    }),
+            );
             let mut dests = BTreeSet::new();
             for d in &s.destinations {
-                let destination = socket_name(d.address, d.port);
-                let err = |problem| ConfigError::Destination {
-                    service: service.clone(),
-                    destination: destination.clone(),
-                    problem,
-                };
-                if d.port == 0 {
-                    return Err(err(DestinationProblem::PortZero));
-                }
-                if !dests.insert((d.address, d.port)) {
-                    return Err(err(DestinationProblem::ListedTwice));
-                }
-                if d.checks.is_empty() && !d.disabled && d.weight > 0 {
-                    return Err(err(DestinationProblem::NoChecks));
-                }
-                for (i, c) in d.checks.iter().enumerate() {
-                    c.spec(d).map_err(|problem| ConfigError::Check {
-                        service: service.clone(),
-                        destination: destination.clone(),
-                        index: i + 1,
-                        kind: c.kind,
-                        problem,
-                    })?;
-                }
+                let listed_twice = !dests.insert((d.address, d.port));
+                d.problems(&service, listed_twice, &mut out);
             }
         }
-        Ok(())
+        out
+    }
+}
+
+impl ServiceConfig {
+    /// What is wrong with the service itself (`listed_twice`: another
+    /// service of the file has its address, port and protocol).
+    fn problems(&self, drain_time: Option<Duration>, listed_twice: bool) -> Vec<ServiceProblem> {
+        let mut out = Vec::new();
+        if self.port == 0 {
+            out.push(ServiceProblem::PortZero);
+        }
+        if listed_twice {
+            out.push(ServiceProblem::ListedTwice);
+        }
+        if self.required == 0 {
+            out.push(ServiceProblem::RequiredZero);
+        }
+        if self.down.as_ref().is_some_and(|b| b.overrides().is_empty()) {
+            out.push(ServiceProblem::EmptyBackup);
+        }
+        if self.drain_time.or(drain_time) == Some(Duration::ZERO) {
+            out.push(ServiceProblem::DrainTimeZero);
+        }
+        out
+    }
+}
+
+impl DestinationConfig {
+    /// Adds what is wrong with the destination and its checks to `out`
+    /// (`listed_twice`: another destination of the service has its address
+    /// and port).
+    fn problems(&self, service: &str, listed_twice: bool, out: &mut Vec<ConfigError>) {
+        let destination = socket_name(self.address, self.port);
+        let err = |problem| ConfigError::Destination {
+            service: service.to_string(),
+            destination: destination.clone(),
+            problem,
+        };
+        if self.port == 0 {
+            out.push(err(DestinationProblem::PortZero));
+        }
+        if listed_twice {
+            out.push(err(DestinationProblem::ListedTwice));
+        }
+        if self.checks.is_empty() && !self.disabled && self.weight > 0 {
+            out.push(err(DestinationProblem::NoChecks));
+        }
+        for (i, c) in self.checks.iter().enumerate() {
+            if let Err(problem) = c.spec(self) {
+                out.push(ConfigError::Check {
+                    service: service.to_string(),
+                    destination: destination.clone(),
+                    index: i + 1,
+                    kind: c.kind,
+                    problem,
+                });
+            }
+        }
     }
 }
 
@@ -763,7 +826,46 @@ impl CheckConfig {
 
     /// Resolves the check against its destination, applying defaults.
     pub fn spec(&self, d: &DestinationConfig) -> Result<CheckSpec, CheckProblem> {
-        let http = matches!(self.kind, CheckType::Http | CheckType::Https);
+        let (method, dns_tcp) = self.method()?;
+        let (path, host) = self.http_target(d)?;
+        let port = self.port.unwrap_or(d.port);
+        if port == 0 {
+            return Err(CheckProblem::PortZero);
+        }
+        self.check_command()?;
+        let default_timeout = if self.kind == CheckType::Dns {
+            Duration::from_secs(1)
+        } else {
+            Duration::from_secs(2)
+        };
+        let interval = self.interval.unwrap_or(Duration::from_secs(2));
+        let timeout = self.timeout.unwrap_or(default_timeout);
+        if interval < Duration::from_millis(10) {
+            return Err(CheckProblem::Interval);
+        }
+        if timeout.is_zero() {
+            return Err(CheckProblem::TimeoutZero);
+        }
+        Ok(CheckSpec {
+            kind: self.kind,
+            address: d.address,
+            port,
+            host,
+            path,
+            expect: self.expect.clone(),
+            method,
+            dns_tcp,
+            verify: self.verify,
+            interval,
+            timeout,
+            rule: self.checked_rule()?,
+            command: self.command.clone(),
+        })
+    }
+
+    /// The HTTP method (GET or HEAD; GET for the other kinds), and whether
+    /// a DNS check goes over TCP (its `method` is UDP or TCP).
+    fn method(&self) -> Result<(HttpMethod, bool), CheckProblem> {
         let method = match (
             self.kind,
             self.method.as_deref().map(str::to_ascii_uppercase),
@@ -783,6 +885,13 @@ impl CheckConfig {
                 .method
                 .as_deref()
                 .is_some_and(|m| m.eq_ignore_ascii_case("tcp"));
+        Ok((method, dns_tcp))
+    }
+
+    /// The path and Host header of an HTTP check (defaults for the other
+    /// kinds, which may state neither, nor expected statuses).
+    fn http_target(&self, d: &DestinationConfig) -> Result<(String, String), CheckProblem> {
+        let http = matches!(self.kind, CheckType::Http | CheckType::Https);
         if !http && (self.path.is_some() || !self.expect.is_empty() || self.host.is_some()) {
             return Err(CheckProblem::HttpOnly(self.kind));
         }
@@ -807,24 +916,11 @@ impl CheckConfig {
                 a => a.to_string(),
             },
         };
-        let port = self.port.unwrap_or(d.port);
-        if port == 0 {
-            return Err(CheckProblem::PortZero);
-        }
-        self.check_command()?;
-        let default_timeout = if self.kind == CheckType::Dns {
-            Duration::from_secs(1)
-        } else {
-            Duration::from_secs(2)
-        };
-        let interval = self.interval.unwrap_or(Duration::from_secs(2));
-        let timeout = self.timeout.unwrap_or(default_timeout);
-        if interval < Duration::from_millis(10) {
-            return Err(CheckProblem::Interval);
-        }
-        if timeout.is_zero() {
-            return Err(CheckProblem::TimeoutZero);
-        }
+        Ok((path, host))
+    }
+
+    /// The rise/fall rule, defaults applied and checked.
+    fn checked_rule(&self) -> Result<Rule, CheckProblem> {
         let def = Rule::default();
         let window = self.window.unwrap_or(def.window);
         let rule = Rule {
@@ -853,21 +949,7 @@ impl CheckConfig {
                 rise: rule.rise,
             });
         }
-        Ok(CheckSpec {
-            kind: self.kind,
-            address: d.address,
-            port,
-            host,
-            path,
-            expect: self.expect.clone(),
-            method,
-            dns_tcp,
-            verify: self.verify,
-            interval,
-            timeout,
-            rule,
-            command: self.command.clone(),
-        })
+        Ok(rule)
     }
 }
 
@@ -882,151 +964,4 @@ pub fn service_name(a: IpAddr, port: u16, p: Protocol) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A JSON error says where in the file's structure it is.
-    #[test]
-    fn a_json_error_names_its_path() {
-        let e = Config::from_json(
-            r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "tcp"},
-              {"address": "192.0.2.2", "port": 80, "protocol": "tcp", "destinations": [
-                {"address": "10.0.0.1", "port": 80},
-                {"address": "10.0.0.300", "port": 80}]}]}"#,
-        )
-        .unwrap_err();
-        let text = e.to_string();
-        assert!(
-            text.contains("services[1].destinations[1].address: invalid IP address syntax"),
-            "{text}"
-        );
-        assert_eq!(e.field(), "json");
-        let e = Config::from_json(
-            r#"{"services": [{"address": "192.0.2.1", "port": 80, "protocol": "sctp"}]}"#,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(e.contains("services[0].protocol: unknown variant"), "{e}");
-        // Not JSON at all: no path; trailing text after the object too.
-        let e = Config::from_json("{").unwrap_err().to_string();
-        assert!(e.starts_with("line 1 column 1: EOF"), "{e}");
-        let e = Config::from_json(r#"{"services": []} x"#)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("trailing characters"), "{e}");
-    }
-
-    /// A configuration built in code is the one its JSON reads as, and is
-    /// checked the same way.
-    #[test]
-    fn built_in_code_as_read_from_json() {
-        let built = ServiceConfig::new("192.0.2.10".parse().unwrap(), 80, Protocol::Tcp)
-            .required(1)
-            .destination(
-                DestinationConfig::new("10.0.0.1".parse().unwrap(), 8080)
-                    .weight(2)
-                    .check(
-                        CheckConfig::new(CheckType::Http)
-                            .path("/health")
-                            .http_method(HttpMethod::Head)
-                            .expect([200, 204])
-                            .interval(Duration::from_millis(500))
-                            .rule(3, 2, 2),
-                    )
-                    .check(CheckConfig::command(["/bin/true"]).timeout(Duration::from_secs(1))),
-            );
-        let read: ServiceConfig = serde_json::from_str(
-            r#"{"address": "192.0.2.10", "port": 80, "protocol": "tcp", "destinations": [
-              {"address": "10.0.0.1", "port": 8080, "weight": 2, "checks": [
-                {"type": "http", "path": "/health", "method": "HEAD", "expect": [200, 204],
-                 "interval": "500ms", "window": 3, "rise": 2, "fall": 2},
-                {"type": "command", "command": ["/bin/true"], "timeout": "1s"}]}]}"#,
-        )
-        .unwrap();
-        assert_eq!(built, read);
-        let bad = Config {
-            services: vec![built.destination(
-                DestinationConfig::new("10.0.0.2".parse().unwrap(), 80)
-                    .check(CheckConfig::new(CheckType::Tcp).rule(3, 4, 2)),
-            )],
-            ..Default::default()
-        };
-        let e = bad.validate().unwrap_err().to_string();
-        assert!(e.contains("10.0.0.2:80"), "{e}");
-    }
-
-    const SAMPLE: &str = r#"{
-      "services": [
-        {
-          "address": "192.168.101.1", "port": 80, "protocol": "tcp",
-          "required": 1,
-          "destinations": [
-            {
-              "address": "10.1.2.3", "port": 8080, "weight": 1, "disabled": false,
-              "checks": [
-                {"type": "http", "path": "/health", "expect": [200],
-                 "method": "GET", "host": "www.example.com",
-                 "interval": "2s", "timeout": "1s"}
-              ]
-            }
-          ]
-        }
-      ]
-    }"#;
-
-    #[test]
-    fn the_example_files_are_valid() {
-        for text in [
-            include_str!("../../examples/services.json"),
-            include_str!("../../examples/services-loopback.json"),
-        ] {
-            Config::from_json(text).unwrap();
-        }
-        let c = Config::from_json(include_str!("../../examples/services.json")).unwrap();
-        let backup = c.services[0].down.as_ref().unwrap().overrides();
-        assert_eq!(backup.med, Some(1000));
-    }
-
-    #[test]
-    fn sample_parses() {
-        let c = Config::from_json(SAMPLE).unwrap();
-        let d = &c.services[0].destinations[0];
-        let spec = d.checks[0].spec(d).unwrap();
-        assert_eq!(spec.host, "www.example.com");
-        assert_eq!(spec.timeout, Duration::from_secs(1));
-        assert_eq!(spec.port, 8080);
-        assert_eq!(spec.rule, Rule::default());
-    }
-
-    fn err(text: &str) -> String {
-        Config::from_json(text).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn errors_name_the_place() {
-        let e = err(&SAMPLE.replace("\"method\": \"GET\"", "\"method\": \"PUT\""));
-        assert_eq!(
-            e,
-            "service 192.168.101.1:80/tcp: destination 10.1.2.3:8080: check 1 (http): method \"PUT\" is not GET or HEAD"
-        );
-        let e = err(&SAMPLE.replace("\"port\": 80,", "\"port\": 0,"));
-        assert!(e.starts_with("service 192.168.101.1:0/tcp: port 0"), "{e}");
-        let e = err(&SAMPLE.replace("\"port\": 8080", "\"port\": 0"));
-        assert!(e.contains("destination 10.1.2.3:0: port 0"), "{e}");
-        let e = err(&SAMPLE.replace("\"tcp\"", "\"sctp\""));
-        assert!(e.contains("unknown variant `sctp`"), "{e}");
-        let e = err(&SAMPLE.replace("\"2s\"", "\"soon\""));
-        assert!(e.contains("not a duration"), "{e}");
-        let e = err(&SAMPLE.replace("\"weight\"", "\"wieght\""));
-        assert!(e.contains("unknown field `wieght`"), "{e}");
-        let e = err(&SAMPLE.replace("[200]", "[700]"));
-        assert!(e.contains("700 is not an HTTP status code"), "{e}");
-        let e = err(&SAMPLE.replace("\"http\"", "\"dns\""));
-        assert!(e.contains("method \"GET\" is not udp or tcp"), "{e}");
-        let twice = SAMPLE.replace(
-            "\"services\": [",
-            "\"services\": [{\"address\": \"192.168.101.1\", \"port\": 80, \"protocol\": \"tcp\"},",
-        );
-        assert!(err(&twice).contains("listed twice"));
-    }
-}
+mod tests;
