@@ -1,7 +1,7 @@
 //! Bringing a peer's Adj-RIB-Out up to date: the difference from what was
 //! sent, packed into UPDATEs and written in bounded buffers.
 
-use super::connection::{Advertised, Recording, Wr, Writer};
+use super::connection::{Advertised, PathRib, Recording, Wr, Writer};
 use super::driver::{Driver, Sync};
 use super::policy::{export, export_with, ExportContext};
 use super::{lock, Staged};
@@ -375,11 +375,6 @@ impl Driver {
         .with_ipv4_via_ipv6(adv.negotiated.extended_next_hop)
     }
 }
-
-/// The paths sent to a peer that receives several (ADD-PATH), by prefix
-/// and path identifier, each with its attributes of its own (`None`: the
-/// session's).
-pub(super) type PathRib = std::collections::BTreeMap<(IpNet, u32), Option<Arc<AttributeOverrides>>>;
 
 /// A path of a [`PathRib`].
 type PathEntry<'a> = (&'a (IpNet, u32), &'a Option<Arc<AttributeOverrides>>);

@@ -94,8 +94,16 @@ pub(super) struct Advertised {
     pub(super) params: Parameters,
     /// To a peer that receives several paths of a prefix (ADD-PATH): the
     /// paths sent, by prefix and path identifier.
-    pub(super) paths: super::advertise::PathRib,
+    pub(super) paths: PathRib,
 }
+
+/// The paths sent to a peer that receives several (ADD-PATH), by prefix
+/// and path identifier, each with its attributes of its own (`None`: the
+/// session's).
+pub(super) type PathRib = std::collections::BTreeMap<
+    (ipnet::IpNet, u32),
+    Option<Arc<crate::bgp::config::AttributeOverrides>>,
+>;
 
 impl Connection {
     /// Takes a connected stream: no Nagle delay, the peer's GTSM (a
