@@ -167,7 +167,10 @@ impl UpdateBuilder {
         out: &mut Vec<u8>,
     ) -> usize {
         let ipv6 = family == Family::Ipv6Unicast;
-        let mut it = of_family(items, family);
+        let mut it = items
+            .into_iter()
+            .filter(|r| r.net().addr().is_ipv6() == ipv6)
+            .peekable();
         let len = |r: &T| r.wire_len();
         let mut messages = 0;
         while it.peek().is_some() {
@@ -235,7 +238,10 @@ impl UpdateBuilder {
         out: &mut Vec<u8>,
     ) -> usize {
         let ipv6 = family == Family::Ipv6Unicast;
-        let mut it = of_family(items, family);
+        let mut it = items
+            .into_iter()
+            .filter(|r| r.net().addr().is_ipv6() == ipv6)
+            .peekable();
         let len = |r: &T| r.wire_len();
         let mut messages = 0;
         while it.peek().is_some() {
@@ -267,18 +273,6 @@ impl UpdateBuilder {
         }
         messages
     }
-}
-
-/// The items of `family` among `items`, as the packer takes them.
-fn of_family<T: Nlri>(
-    items: impl IntoIterator<Item = T>,
-    family: Family,
-) -> std::iter::Peekable<impl Iterator<Item = T>> {
-    let ipv6 = family == Family::Ipv6Unicast;
-    items
-        .into_iter()
-        .filter(move |r| r.net().addr().is_ipv6() == ipv6)
-        .peekable()
 }
 
 /// A prefix as the packer writes it: alone, or with its path identifier.
