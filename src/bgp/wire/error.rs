@@ -1,7 +1,7 @@
 //! Decode errors, each mapped to the NOTIFICATION that RFC 4271 section 6
 //! (and RFC 5492, RFC 7313) prescribe for it.
 
-use super::Notification;
+use super::{Notification, NotificationKind};
 use std::net::Ipv4Addr;
 
 /// NOTIFICATION error codes (RFC 4271 section 4.5, RFC 7313).
@@ -129,32 +129,47 @@ pub enum DecodeError {
 }
 
 impl DecodeError {
-    /// The NOTIFICATION that answers this error: code, subcode and data.
+    /// The NOTIFICATION that answers this error: its kind (RFC 4271 section
+    /// 6, through the typed subcodes) and data.
     pub fn notification(&self) -> Notification {
+        use super::{HeaderSubcode as H, OpenSubcode as O, UpdateSubcode as U};
         use DecodeError::*;
-        let (c, s, data): (u8, u8, Vec<u8>) = match self {
-            BadMarker => (code::HEADER, 1, vec![]),
-            BadLength(len) => (code::HEADER, 2, len.to_be_bytes().to_vec()),
-            BadType(t) => (code::HEADER, 3, vec![*t]),
-            UnsupportedVersion(_) => (code::OPEN, 1, 4u16.to_be_bytes().to_vec()),
-            BadPeerAs(_) => (code::OPEN, 2, vec![]),
-            BadBgpIdentifier(_) => (code::OPEN, 3, vec![]),
-            UnsupportedOptionalParameter(_) => (code::OPEN, 4, vec![]),
-            UnacceptableHoldTime(_) => (code::OPEN, 6, vec![]),
-            MalformedOpen(_) => (code::OPEN, 0, vec![]),
-            MalformedAttributeList(_) => (code::UPDATE, 1, vec![]),
-            UnrecognizedWellKnown { data, .. } => (code::UPDATE, 2, data.clone()),
-            MissingWellKnown(t) => (code::UPDATE, 3, vec![*t]),
-            AttributeFlags { data, .. } => (code::UPDATE, 4, data.clone()),
-            AttributeLength { data, .. } => (code::UPDATE, 5, data.clone()),
-            InvalidOrigin { data } => (code::UPDATE, 6, data.clone()),
-            InvalidNextHop { data } => (code::UPDATE, 8, data.clone()),
-            OptionalAttribute { data, .. } => (code::UPDATE, 9, data.clone()),
-            InvalidNetworkField(_) => (code::UPDATE, 10, vec![]),
-            MalformedAsPath => (code::UPDATE, 11, vec![]),
-            BadRouteRefreshLength(len) => (code::ROUTE_REFRESH, 1, len.to_be_bytes().to_vec()),
+        use NotificationKind as K;
+        let (kind, data): (NotificationKind, Vec<u8>) = match self {
+            BadMarker => (K::MessageHeader(H::ConnectionNotSynchronized), vec![]),
+            BadLength(len) => (
+                K::MessageHeader(H::BadMessageLength),
+                len.to_be_bytes().to_vec(),
+            ),
+            BadType(t) => (K::MessageHeader(H::BadMessageType), vec![*t]),
+            // The data is the highest version we speak.
+            UnsupportedVersion(_) => (
+                K::Open(O::UnsupportedVersionNumber),
+                4u16.to_be_bytes().to_vec(),
+            ),
+            BadPeerAs(_) => (K::Open(O::BadPeerAs), vec![]),
+            BadBgpIdentifier(_) => (K::Open(O::BadBgpIdentifier), vec![]),
+            UnsupportedOptionalParameter(_) => (K::Open(O::UnsupportedOptionalParameter), vec![]),
+            UnacceptableHoldTime(_) => (K::Open(O::UnacceptableHoldTime), vec![]),
+            MalformedOpen(_) => (K::Open(O::Unspecific), vec![]),
+            MalformedAttributeList(_) => (K::Update(U::MalformedAttributeList), vec![]),
+            UnrecognizedWellKnown { data, .. } => {
+                (K::Update(U::UnrecognizedWellKnownAttribute), data.clone())
+            }
+            MissingWellKnown(t) => (K::Update(U::MissingWellKnownAttribute), vec![*t]),
+            AttributeFlags { data, .. } => (K::Update(U::AttributeFlagsError), data.clone()),
+            AttributeLength { data, .. } => (K::Update(U::AttributeLengthError), data.clone()),
+            InvalidOrigin { data } => (K::Update(U::InvalidOrigin), data.clone()),
+            InvalidNextHop { data } => (K::Update(U::InvalidNextHop), data.clone()),
+            OptionalAttribute { data, .. } => (K::Update(U::OptionalAttributeError), data.clone()),
+            InvalidNetworkField(_) => (K::Update(U::InvalidNetworkField), vec![]),
+            MalformedAsPath => (K::Update(U::MalformedAsPath), vec![]),
+            BadRouteRefreshLength(len) => (
+                K::RouteRefresh(super::RouteRefreshSubcode::InvalidMessageLength),
+                len.to_be_bytes().to_vec(),
+            ),
         };
-        Notification::new(c, s, data)
+        Notification::of(kind, data)
     }
 }
 
@@ -224,5 +239,73 @@ impl std::fmt::Display for AttributeError {
             "{} ({}; RFC 4271 alone: NOTIFICATION {}/{})",
             self.action, self.error, n.code, n.subcode
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each decode error answers with the code and subcode RFC 4271 section
+    /// 6 (and RFC 7313) gives it: the numbers are written here, the code
+    /// names them.
+    #[test]
+    fn each_error_has_its_rfc_code_and_subcode() {
+        let data = vec![0x40, 1, 1, 9];
+        for (e, want) in [
+            (DecodeError::BadMarker, (1, 1)),
+            (DecodeError::BadLength(5), (1, 2)),
+            (DecodeError::BadType(9), (1, 3)),
+            (DecodeError::UnsupportedVersion(3), (2, 1)),
+            (DecodeError::BadPeerAs(0), (2, 2)),
+            (DecodeError::BadBgpIdentifier(Ipv4Addr::UNSPECIFIED), (2, 3)),
+            (DecodeError::UnsupportedOptionalParameter(9), (2, 4)),
+            (DecodeError::UnacceptableHoldTime(1), (2, 6)),
+            (DecodeError::MalformedOpen("short"), (2, 0)),
+            (DecodeError::MalformedAttributeList("short"), (3, 1)),
+            (
+                DecodeError::UnrecognizedWellKnown {
+                    type_code: 99,
+                    data: data.clone(),
+                },
+                (3, 2),
+            ),
+            (DecodeError::MissingWellKnown(1), (3, 3)),
+            (
+                DecodeError::AttributeFlags {
+                    type_code: 1,
+                    data: data.clone(),
+                },
+                (3, 4),
+            ),
+            (
+                DecodeError::AttributeLength {
+                    type_code: 1,
+                    data: data.clone(),
+                },
+                (3, 5),
+            ),
+            (DecodeError::InvalidOrigin { data: data.clone() }, (3, 6)),
+            (DecodeError::InvalidNextHop { data: data.clone() }, (3, 8)),
+            (
+                DecodeError::OptionalAttribute {
+                    type_code: 8,
+                    reason: "short",
+                    data: data.clone(),
+                },
+                (3, 9),
+            ),
+            (DecodeError::InvalidNetworkField("short"), (3, 10)),
+            (DecodeError::MalformedAsPath, (3, 11)),
+            (DecodeError::BadRouteRefreshLength(5), (7, 1)),
+        ] {
+            let n = e.notification();
+            assert_eq!((n.code, n.subcode), want, "{e}");
+        }
+        assert_eq!(
+            DecodeError::UnsupportedVersion(3).notification().data,
+            [0, 4]
+        );
+        assert_eq!(DecodeError::MissingWellKnown(2).notification().data, [2]);
     }
 }
