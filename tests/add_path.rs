@@ -162,22 +162,14 @@ fn without_add_path_bird_sends_one_path_a_prefix() {
 /// A BIRD (AS 65001) on `port` that takes several paths a prefix from
 /// cue-bgp at 127.0.0.1 (`add paths rx`) and keeps them all.
 fn bird_receiving_paths(port: u16) -> Bird {
-    Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  error wait time 1, 2;
-  debug {{ states, routes }};
-  ipv4 {{ import all; export none; add paths rx; }};
-  ipv6 {{ import all; export none; add paths rx; }};
-}}
-"#
-    ))
+    bird_passive_with(
+        port,
+        "127.0.0.1",
+        "127.0.0.1",
+        65001,
+        65001,
+        "add paths rx;",
+    )
 }
 
 /// BIRD's routes for `prefix` as (next hop, MED), sorted.

@@ -776,6 +776,18 @@ impl Backend {
 
 /// A BIRD that listens on `port` for cue-bgp at `neighbor`.
 pub fn bird_passive(port: u16, local: &str, neighbor: &str, local_as: u32, peer_as: u32) -> Bird {
+    bird_passive_with(port, local, neighbor, local_as, peer_as, "")
+}
+
+/// [`bird_passive`] with `channel` (more BIRD options) in both channels.
+pub fn bird_passive_with(
+    port: u16,
+    local: &str,
+    neighbor: &str,
+    local_as: u32,
+    peer_as: u32,
+    channel: &str,
+) -> Bird {
     let multihop = if local_as != peer_as { "multihop;" } else { "" };
     Bird::start(&format!(
         r#"
@@ -789,8 +801,8 @@ protocol bgp lb {{
   error wait time 1, 2;   # BIRD's default keeps a failed session down 60 s
   debug {{ states, routes }};  # what was added and removed, in its log
   {multihop}
-  ipv4 {{ import all; export none; }};
-  ipv6 {{ import all; export none; }};
+  ipv4 {{ import all; export none; {channel} }};
+  ipv6 {{ import all; export none; {channel} }};
 }}
 "#
     ))

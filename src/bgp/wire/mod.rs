@@ -196,27 +196,9 @@ impl AddPathFamilies {
         self.0 & Self::bit(family) != 0
     }
 
-    /// Whether the NLRI of IPv6 (`true`) or IPv4 unicast carry path
-    /// identifiers.
-    pub fn has_ipv6(self, ipv6: bool) -> bool {
-        self.has(if ipv6 {
-            Family::Ipv6Unicast
-        } else {
-            Family::Ipv4Unicast
-        })
-    }
-
     /// Whether the set is empty.
     pub fn is_empty(self) -> bool {
         self.0 == 0
-    }
-
-    /// The families in the set, IPv4 first.
-    pub fn families(self) -> Vec<Family> {
-        [Family::Ipv4Unicast, Family::Ipv6Unicast]
-            .into_iter()
-            .filter(|f| self.has(*f))
-            .collect()
     }
 }
 
