@@ -5,7 +5,7 @@
 //! out. No sockets, no clocks: every exchange can be scripted in a test.
 
 use super::wire::{
-    AddPathFamilies, AddPathMode, Capability, DecodeContext, DecodeError, Family, Message,
+    AddPathFamilies, AddPathMode, Afi, Capability, DecodeContext, DecodeError, Family, Message,
     Notification, Open, RouteRefresh, Update,
 };
 use std::net::Ipv4Addr;
@@ -381,7 +381,7 @@ impl Fsm {
             open.capabilities.push(Capability::ExtendedMessage);
         }
         if self.extended_next_hop {
-            let ipv4_via_ipv6 = (crate::bgp::wire::AFI_IPV4, 1, crate::bgp::wire::AFI_IPV6);
+            let ipv4_via_ipv6 = (Afi::Ipv4.code(), 1, Afi::Ipv6.code());
             open.capabilities
                 .push(Capability::ExtendedNextHop(vec![ipv4_via_ipv6]));
         }

@@ -361,7 +361,7 @@ impl AdjRibIn {
                 ext_communities: a
                     .other
                     .iter()
-                    .filter(|r| r.type_code == super::wire::attr_type::EXTENDED_COMMUNITIES)
+                    .filter(|r| r.type_code == super::wire::AttrType::ExtendedCommunities.code())
                     .flat_map(|r| r.value.chunks_exact(8))
                     .map(|c| ExtCommunity(c.try_into().expect("8 octets")))
                     .collect(),

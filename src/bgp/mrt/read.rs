@@ -34,8 +34,9 @@
 use crate::bgp::config::AttributeOverrides;
 use crate::bgp::route::ExtCommunity;
 use crate::bgp::wire::{
-    attr_type, expected_flags, AddPathFamilies, DecodeContext, Family, Message, PathAttributes,
-    FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+    next_attribute, split_prefix, AddPathFamilies, AttrType, DecodeContext, Family, Message,
+    PathAttributes, PrefixFault, Reader as Cursor, FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL,
+    FLAG_TRANSITIVE,
 };
 use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -129,6 +130,10 @@ pub enum MrtFault {
         /// The family's longest.
         max: u8,
     },
+    /// A RIB entry's attribute list that cannot be walked (the codec's
+    /// reason).
+    #[error("path attributes: {0}")]
+    AttributeList(&'static str),
     /// A RIB entry's path attributes that do not decode.
     #[error("{0}")]
     Attributes(crate::bgp::wire::DecodeError),
@@ -211,34 +216,36 @@ pub fn read_routes(data: &[u8], options: &MrtOptions) -> Result<MrtRoutes, MrtEr
     Ok(r.finish())
 }
 
-/// A cursor over one record's body; every read is checked.
-struct Bytes<'a> {
-    buf: &'a [u8],
-}
+/// The codec's cursor over one record's body, each read naming its field
+/// when it runs past the end.
+struct Bytes<'a>(Cursor<'a>);
 
 impl<'a> Bytes<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MrtFault> {
-        if self.buf.len() < n {
-            return Err(MrtFault::Short {
-                what,
-                needed: n,
-                left: self.buf.len(),
-            });
+    fn new(buf: &'a [u8]) -> Self {
+        Bytes(Cursor::new(buf))
+    }
+    fn short(&self, what: &'static str, needed: usize) -> MrtFault {
+        MrtFault::Short {
+            what,
+            needed,
+            left: self.0.remaining(),
         }
-        let (a, b) = self.buf.split_at(n);
-        self.buf = b;
-        Ok(a)
+    }
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MrtFault> {
+        let left = self.short(what, n);
+        self.0.take(n).ok_or(left)
     }
     fn u8(&mut self, what: &'static str) -> Result<u8, MrtFault> {
-        Ok(self.take(1, what)?[0])
+        let left = self.short(what, 1);
+        self.0.u8().ok_or(left)
     }
     fn u16(&mut self, what: &'static str) -> Result<u16, MrtFault> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_be_bytes([b[0], b[1]]))
+        let left = self.short(what, 2);
+        self.0.u16().ok_or(left)
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, MrtFault> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+        let left = self.short(what, 4);
+        self.0.u32().ok_or(left)
     }
     fn ip(&mut self, ipv6: bool, what: &'static str) -> Result<IpAddr, MrtFault> {
         Ok(if ipv6 {
@@ -248,6 +255,20 @@ impl<'a> Bytes<'a> {
             let b: [u8; 4] = self.take(4, what)?.try_into().expect("4 bytes");
             IpAddr::V4(Ipv4Addr::from(b))
         })
+    }
+    /// A prefix as RFC 6396 writes it: NLRI's encoding, read by the codec.
+    fn prefix(&mut self, ipv6: bool) -> Result<IpNet, MrtFault> {
+        let rest = self.0.rest();
+        let (net, after) = split_prefix(rest, ipv6).map_err(|fault| match fault {
+            PrefixFault::TooLong { len, max } => MrtFault::PrefixLength { len, max },
+            PrefixFault::Short { needed, left } => MrtFault::Short {
+                what: "prefix",
+                needed,
+                left,
+            },
+        })?;
+        self.0.take(rest.len() - after.len());
+        Ok(net)
     }
 }
 
@@ -287,7 +308,7 @@ impl<'o> Reader<'o> {
     }
 
     fn table_dump_v2(&mut self, subtype: u16, body: &[u8]) -> Result<(), MrtFault> {
-        let mut b = Bytes { buf: body };
+        let mut b = Bytes::new(body);
         match subtype {
             PEER_INDEX_TABLE => {
                 b.take(4, "collector BGP ID")?;
@@ -316,7 +337,7 @@ impl<'o> Reader<'o> {
                 let ipv6 = matches!(subtype, RIB_IPV6_UNICAST | RIB_IPV6_UNICAST_ADDPATH);
                 let add_path = subtype >= RIB_IPV4_UNICAST_ADDPATH;
                 b.u32("sequence number")?;
-                let prefix = prefix(&mut b, ipv6)?;
+                let prefix = b.prefix(ipv6)?;
                 let count = b.u16("entry count")?;
                 self.out.rib_records += 1;
                 let mut best: Option<(usize, &[u8])> = None;
@@ -366,7 +387,7 @@ impl<'o> Reader<'o> {
         if local && !self.options.include_local {
             return Ok(());
         }
-        let mut b = Bytes { buf: body };
+        let mut b = Bytes::new(body);
         let peer_as = if four_octet {
             b.u32("peer AS")?
         } else {
@@ -388,7 +409,7 @@ impl<'o> Reader<'o> {
         if self.options.peer.is_some_and(|p| p != peer) {
             return Ok(());
         }
-        let message = b.buf;
+        let message = b.0.rest();
         // The AS width of the message is the record's (RFC 6396 4.4.3).
         let mut ctx = DecodeContext::with_four_octet_as(four_octet);
         if add_path {
@@ -437,27 +458,21 @@ impl<'o> Reader<'o> {
         let mut key = std::mem::take(&mut self.key);
         key.clear();
         let mut next_hop6: &[u8] = &[];
-        let mut b = Bytes { buf: raw };
-        while !b.buf.is_empty() {
-            let start = raw.len() - b.buf.len();
-            let flags = b.u8("attribute flags")?;
-            let code = b.u8("attribute type")?;
-            let len = if flags & FLAG_EXTENDED != 0 {
-                b.u16("attribute length")? as usize
-            } else {
-                b.u8("attribute length")? as usize
-            };
-            let value = b.take(len, "attribute value")?;
-            match code {
-                attr_type::MP_REACH_NLRI => next_hop6 = value,
-                attr_type::NEXT_HOP if !self.options.keep_next_hop => {}
-                _ => {
+        let mut b = Cursor::new(raw);
+        while !b.is_empty() {
+            let start = raw.len() - b.remaining();
+            let (flags, code, value) =
+                next_attribute(&mut b).map_err(|(_, why)| MrtFault::AttributeList(why))?;
+            match AttrType::from_code(code) {
+                Some(AttrType::MpReachNlri) => next_hop6 = value,
+                Some(AttrType::NextHop) if !self.options.keep_next_hop => {}
+                known => {
                     let at = key.len();
-                    key.extend_from_slice(&raw[start..raw.len() - b.buf.len()]);
+                    key.extend_from_slice(&raw[start..raw.len() - b.remaining()]);
                     // A dump is not a session: an attribute whose type we
                     // know means that attribute whatever its flags say
                     // (BIRD writes NEXT_HOP and LOCAL_PREF with none).
-                    if let Some(expected) = expected_flags(code) {
+                    if let Some(expected) = known.map(AttrType::flags) {
                         let partial = if expected == FLAG_OPTIONAL | FLAG_TRANSITIVE {
                             FLAG_PARTIAL
                         } else {
@@ -546,28 +561,6 @@ impl<'o> Reader<'o> {
     }
 }
 
-/// A prefix as RFC 6396 writes it: a length, then as many octets as it
-/// takes.
-fn prefix(b: &mut Bytes<'_>, ipv6: bool) -> Result<IpNet, MrtFault> {
-    let len = b.u8("prefix length")?;
-    let max = if ipv6 { 128 } else { 32 };
-    if len > max {
-        return Err(MrtFault::PrefixLength { len, max });
-    }
-    let bytes = b.take(len.div_ceil(8) as usize, "prefix")?;
-    let net = if ipv6 {
-        let mut a = [0u8; 16];
-        a[..bytes.len()].copy_from_slice(bytes);
-        IpNet::new(IpAddr::V6(Ipv6Addr::from(a)), len)
-    } else {
-        let mut a = [0u8; 4];
-        a[..bytes.len()].copy_from_slice(bytes);
-        IpNet::new(IpAddr::V4(Ipv4Addr::from(a)), len)
-    };
-    net.map(|n| n.trunc())
-        .map_err(|_| MrtFault::PrefixLength { len, max })
-}
-
 /// The next hop of a RIB entry's MP_REACH_NLRI: the abbreviated form
 /// (length, address) of RFC 6396, or the full one some writers use.
 fn mp_next_hop(v: &[u8]) -> Option<IpAddr> {
@@ -614,7 +607,7 @@ fn overrides_of(
     let mut other = Vec::new();
     for raw in attrs.other {
         match raw.type_code {
-            attr_type::EXTENDED_COMMUNITIES => {
+            t if t == AttrType::ExtendedCommunities.code() => {
                 ext_communities.extend(
                     raw.value
                         .chunks_exact(8)

@@ -4,7 +4,7 @@
 
 use crate::bgp::config::{is_link_local, AttributeOverrides, Parameters};
 use crate::bgp::route::ExtCommunity;
-use crate::bgp::wire::attr_type::EXTENDED_COMMUNITIES;
+use crate::bgp::wire::AttrType;
 use crate::bgp::wire::{
     AsPath, Origin, PathAttributes, RawAttribute, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
 };
@@ -116,7 +116,7 @@ pub fn export(ctx: &ExportContext, params: &Parameters) -> Export {
 fn ext_communities(list: &[ExtCommunity]) -> Option<RawAttribute> {
     (!list.is_empty()).then(|| RawAttribute {
         flags: FLAG_OPTIONAL | FLAG_TRANSITIVE,
-        type_code: EXTENDED_COMMUNITIES,
+        type_code: AttrType::ExtendedCommunities.code(),
         value: list.iter().flat_map(|c| c.0).collect(),
     })
 }
@@ -179,7 +179,8 @@ pub fn export_with(
         let mut all = params.ext_communities.clone();
         all.extend(overrides.ext_communities.iter().copied());
         all.dedup();
-        a.other.retain(|r| r.type_code != EXTENDED_COMMUNITIES);
+        a.other
+            .retain(|r| r.type_code != AttrType::ExtendedCommunities.code());
         a.other.extend(ext_communities(&all));
     }
     // Attributes we pass on without interpreting them carry the Partial bit

@@ -9,63 +9,18 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+  (2 with the Extended Length bit)
 //! ```
 
+use super::codes::{
+    Afi, AttrType, Stored, FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+};
 use super::nlri::{decode_nlri, encode_nlri};
 use super::reader::Reader;
 use super::{
     AddPathFamilies, AsPath, AttributeError, Community, DecodeContext, DecodeError, ErrorAction,
-    Family, LargeCommunity, LengthField, AFI_IPV4, AFI_IPV6, AS_TRANS,
+    Family, LargeCommunity, LengthField, AS_TRANS,
 };
 use ipnet::IpNet;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-
-/// Attribute flag: optional.
-pub const FLAG_OPTIONAL: u8 = 0x80;
-/// Attribute flag: transitive.
-pub const FLAG_TRANSITIVE: u8 = 0x40;
-/// Attribute flag: partial.
-pub const FLAG_PARTIAL: u8 = 0x20;
-/// Attribute flag: extended (2-octet) length.
-pub const FLAG_EXTENDED: u8 = 0x10;
-
-/// Attribute type codes.
-pub mod attr_type {
-    /// ORIGIN.
-    pub const ORIGIN: u8 = 1;
-    /// AS_PATH.
-    pub const AS_PATH: u8 = 2;
-    /// NEXT_HOP.
-    pub const NEXT_HOP: u8 = 3;
-    /// MULTI_EXIT_DISC.
-    pub const MED: u8 = 4;
-    /// LOCAL_PREF.
-    pub const LOCAL_PREF: u8 = 5;
-    /// ATOMIC_AGGREGATE.
-    pub const ATOMIC_AGGREGATE: u8 = 6;
-    /// AGGREGATOR.
-    pub const AGGREGATOR: u8 = 7;
-    /// COMMUNITIES (RFC 1997).
-    pub const COMMUNITIES: u8 = 8;
-    /// ORIGINATOR_ID (RFC 4456).
-    pub const ORIGINATOR_ID: u8 = 9;
-    /// CLUSTER_LIST (RFC 4456).
-    pub const CLUSTER_LIST: u8 = 10;
-    /// MP_REACH_NLRI (RFC 4760).
-    pub const MP_REACH_NLRI: u8 = 14;
-    /// MP_UNREACH_NLRI (RFC 4760).
-    pub const MP_UNREACH_NLRI: u8 = 15;
-    /// EXTENDED COMMUNITIES (RFC 4360).
-    pub const EXTENDED_COMMUNITIES: u8 = 16;
-    /// AS4_PATH (RFC 6793).
-    pub const AS4_PATH: u8 = 17;
-    /// AS4_AGGREGATOR (RFC 6793).
-    pub const AS4_AGGREGATOR: u8 = 18;
-    /// IPv6 Address Specific Extended Community (RFC 5701).
-    pub const IPV6_EXTENDED_COMMUNITIES: u8 = 25;
-    /// LARGE_COMMUNITY (RFC 8092).
-    pub const LARGE_COMMUNITY: u8 = 32;
-}
-use attr_type::*;
 
 /// ORIGIN values.
 ///
@@ -222,43 +177,15 @@ pub struct PathAttributes {
     pub other: Vec<RawAttribute>,
 }
 
-/// The flags (optional, transitive) a recognised attribute must carry.
-pub(crate) fn expected_flags(type_code: u8) -> Option<u8> {
-    match type_code {
-        ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => Some(FLAG_TRANSITIVE),
-        MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => Some(FLAG_OPTIONAL),
-        AGGREGATOR
-        | COMMUNITIES
-        | EXTENDED_COMMUNITIES
-        | AS4_PATH
-        | AS4_AGGREGATOR
-        | IPV6_EXTENDED_COMMUNITIES
-        | LARGE_COMMUNITY => Some(FLAG_OPTIONAL | FLAG_TRANSITIVE),
-        _ => None,
-    }
-}
-
-/// What RFC 7606 (section 7, and RFC 6793 section 6 for the AS4
-/// attributes) does when attribute `type_code` is malformed.
-fn revised_action(type_code: u8, ctx: DecodeContext) -> ErrorAction {
-    match type_code {
-        // The NLRI cannot be located reliably (RFC 7606 sections 5.3, 7.11).
-        MP_REACH_NLRI | MP_UNREACH_NLRI => ErrorAction::SessionReset,
-        // Attributes that do not affect route selection.
-        ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => ErrorAction::AttributeDiscard,
-        // Ignored from an external peer in any case (RFC 4271 5.1.5).
-        LOCAL_PREF if ctx.external => ErrorAction::AttributeDiscard,
-        _ => ErrorAction::TreatAsWithdraw,
-    }
-}
-
 /// An attribute as read from a list: flags, type code, value.
-type RawNext<'a> = (u8, u8, &'a [u8]);
+pub(crate) type RawNext<'a> = (u8, u8, &'a [u8]);
 
 /// The next attribute of a list: its flags, type code and value; or, when
 /// the rest of the list cannot be parsed, its type code if it was read and
 /// why.
-fn next_attribute<'a>(r: &mut Reader<'a>) -> Result<RawNext<'a>, (Option<u8>, &'static str)> {
+pub(crate) fn next_attribute<'a>(
+    r: &mut Reader<'a>,
+) -> Result<RawNext<'a>, (Option<u8>, &'static str)> {
     let (Some(flags), Some(type_code)) = (r.u8(), r.u8()) else {
         return Err((None, "truncated attribute header"));
     };
@@ -412,7 +339,7 @@ impl Value<'_> {
         }
         if let Some(family) = Family::from_afi_safi(afi, safi) {
             reach.next_hops = match nh.len() {
-                4 if afi == AFI_IPV4 => vec![IpAddr::V4(Ipv4Addr::from(u32_of(nh)))],
+                4 if afi == Afi::Ipv4.code() => vec![IpAddr::V4(Ipv4Addr::from(u32_of(nh)))],
                 16 | 32 => nh
                     .chunks_exact(16)
                     .map(|c| {
@@ -525,9 +452,11 @@ impl PathAttributes {
                 // RFC 7606 section 3 (g): a repeated MP_REACH_NLRI or
                 // MP_UNREACH_NLRI resets the session; any other repeat is
                 // discarded.
-                let action = match type_code {
-                    MP_REACH_NLRI | MP_UNREACH_NLRI => ErrorAction::SessionReset,
-                    _ => ErrorAction::AttributeDiscard,
+                let nlri =
+                    AttrType::from_code(type_code).is_some_and(|t| t.stored() == Stored::Nlri);
+                let action = match nlri {
+                    true => ErrorAction::SessionReset,
+                    false => ErrorAction::AttributeDiscard,
                 };
                 let error = DecodeError::MalformedAttributeList("duplicate attribute");
                 report(action, Some(type_code), error, false)?;
@@ -535,13 +464,13 @@ impl PathAttributes {
             }
             seen[(type_code / 64) as usize] |= bit;
             if let Err(error) = attrs.decode_one(flags, type_code, value, whole, ctx) {
-                let action = match error {
-                    // Not a recognised attribute: RFC 7606 prefers
-                    // treat-as-withdraw to the session reset of RFC 4271.
-                    DecodeError::UnrecognizedWellKnown { .. } => ErrorAction::TreatAsWithdraw,
-                    _ => revised_action(type_code, ctx),
-                };
-                let rfc6793 = matches!(type_code, AS4_PATH | AS4_AGGREGATOR)
+                // Not a recognised attribute: RFC 7606 prefers
+                // treat-as-withdraw to the session reset of RFC 4271.
+                let known = AttrType::from_code(type_code);
+                let action = known.map_or(ErrorAction::TreatAsWithdraw, |t| {
+                    t.malformed_action(ctx.external)
+                });
+                let rfc6793 = known.is_some_and(AttrType::discarded_even_when_strict)
                     && !matches!(error, DecodeError::AttributeFlags { .. });
                 report(action, Some(type_code), error, rfc6793)?;
             }
@@ -562,7 +491,7 @@ impl PathAttributes {
         whole: &[u8],
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        let Some(expected) = expected_flags(type_code) else {
+        let Some(ty) = AttrType::from_code(type_code) else {
             if flags & FLAG_OPTIONAL == 0 {
                 return Err(DecodeError::UnrecognizedWellKnown {
                     type_code,
@@ -573,6 +502,7 @@ impl PathAttributes {
             return Ok(());
         };
         // The Partial bit is for optional transitive attributes only.
+        let expected = ty.flags();
         if flags & (FLAG_OPTIONAL | FLAG_TRANSITIVE) != expected
             || (expected != FLAG_OPTIONAL | FLAG_TRANSITIVE && flags & FLAG_PARTIAL != 0)
         {
@@ -586,7 +516,7 @@ impl PathAttributes {
             value,
             whole,
         };
-        self.decode_value(flags, &v, ctx)
+        self.decode_value(flags, ty, &v, ctx)
     }
 
     /// Decodes the value of a recognised attribute whose flags are right
@@ -594,34 +524,35 @@ impl PathAttributes {
     fn decode_value(
         &mut self,
         flags: u8,
+        ty: AttrType,
         v: &Value<'_>,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
         let (type_code, value) = (v.type_code, v.value);
-        match type_code {
-            ORIGIN => self.origin = Some(v.origin()?),
-            AS_PATH => self.as_path = Some(v.as_path(ctx)?),
-            NEXT_HOP => self.next_hop = Some(v.next_hop()?),
-            MED => self.med = Some(v.u32()?),
-            LOCAL_PREF => self.local_pref = Some(v.u32()?),
-            ATOMIC_AGGREGATE => {
+        match ty {
+            AttrType::Origin => self.origin = Some(v.origin()?),
+            AttrType::AsPath => self.as_path = Some(v.as_path(ctx)?),
+            AttrType::NextHop => self.next_hop = Some(v.next_hop()?),
+            AttrType::Med => self.med = Some(v.u32()?),
+            AttrType::LocalPref => self.local_pref = Some(v.u32()?),
+            AttrType::AtomicAggregate => {
                 v.exact_len(0)?;
                 self.atomic_aggregate = true;
             }
-            AGGREGATOR => self.aggregator = Some(v.aggregator(ctx.four_octet_as)?),
-            AS4_AGGREGATOR => {
+            AttrType::Aggregator => self.aggregator = Some(v.aggregator(ctx.four_octet_as)?),
+            AttrType::As4Aggregator => {
                 let aggregator = v.aggregator(true)?;
                 if ctx.four_octet_as {
                     return Err(v.optional_error("AS4_AGGREGATOR from a 4-octet AS speaker"));
                 }
                 self.as4_aggregator = Some(aggregator)
             }
-            COMMUNITIES => {
+            AttrType::Communities => {
                 self.communities = v.units(4, "length is not a positive multiple of 4", |c| {
                     Community(u32_of(c))
                 })?
             }
-            LARGE_COMMUNITY => {
+            AttrType::LargeCommunity => {
                 self.large_communities =
                     v.units(12, "length is not a positive multiple of 12", |c| {
                         LargeCommunity {
@@ -631,28 +562,27 @@ impl PathAttributes {
                         }
                     })?
             }
-            AS4_PATH => self.as4_path = Some(v.as4_path(ctx)?),
+            AttrType::As4Path => self.as4_path = Some(v.as4_path(ctx)?),
             // Kept as they came once their length is checked (RFC 7606
             // sections 7.9, 7.10, 7.14 and 7.15).
-            ORIGINATOR_ID => {
+            AttrType::OriginatorId => {
                 v.exact_len(4)?;
                 self.keep(flags, type_code, value);
             }
-            CLUSTER_LIST => {
+            AttrType::ClusterList => {
                 v.units(4, "length is not a positive multiple of 4", |_| ())?;
                 self.keep(flags, type_code, value);
             }
-            EXTENDED_COMMUNITIES => {
+            AttrType::ExtendedCommunities => {
                 v.units(8, "length is not a positive multiple of 8", |_| ())?;
                 self.keep(flags, type_code, value);
             }
-            IPV6_EXTENDED_COMMUNITIES => {
+            AttrType::Ipv6ExtendedCommunities => {
                 v.units(20, "length is not a positive multiple of 20", |_| ())?;
                 self.keep(flags, type_code, value);
             }
-            MP_REACH_NLRI => self.mp_reach = Some(v.mp_reach(ctx.add_path)?),
-            MP_UNREACH_NLRI => self.mp_unreach = Some(v.mp_unreach(ctx.add_path)?),
-            _ => unreachable!("expected_flags covers exactly the types matched here"),
+            AttrType::MpReachNlri => self.mp_reach = Some(v.mp_reach(ctx.add_path)?),
+            AttrType::MpUnreachNlri => self.mp_unreach = Some(v.mp_unreach(ctx.add_path)?),
         }
         Ok(())
     }
@@ -674,7 +604,7 @@ impl PathAttributes {
             encode_mp_reach(mp, out);
         }
         if let Some(mp) = &self.mp_unreach {
-            let at = begin_attr(out, FLAG_OPTIONAL, MP_UNREACH_NLRI);
+            let at = begin_attr(out, FLAG_OPTIONAL, AttrType::MpUnreachNlri.code());
             out.extend_from_slice(&mp.afi.to_be_bytes());
             out.push(mp.safi);
             out.extend_from_slice(&mp.unparsed);
@@ -693,54 +623,47 @@ impl PathAttributes {
             self.other.iter().filter(|a| within(&a.type_code)).collect();
         others.sort_by_key(|a| a.type_code);
         let mut others = others.into_iter().peekable();
-        for type_code in ENCODED.into_iter().filter(within) {
-            while let Some(a) = others.next_if(|a| a.type_code < type_code) {
+        let fields = AttrType::ALL
+            .iter()
+            .filter(|t| t.stored() == Stored::Field && within(&t.code()));
+        for &ty in fields {
+            while let Some(a) = others.next_if(|a| a.type_code < ty.code()) {
                 a.encode(out);
             }
-            self.encode_known(type_code, out, ctx);
+            self.encode_known(ty, out, ctx);
         }
         for a in others {
             a.encode(out);
         }
     }
 
-    /// Encodes the recognised attribute `type_code`, when set.
-    fn encode_known(&self, type_code: u8, out: &mut Vec<u8>, ctx: DecodeContext) {
-        let wk = FLAG_TRANSITIVE;
-        let ot = FLAG_OPTIONAL | FLAG_TRANSITIVE;
+    /// Encodes the recognised attribute `ty`, when set.
+    fn encode_known(&self, ty: AttrType, out: &mut Vec<u8>, ctx: DecodeContext) {
         let u32s = |out: &mut Vec<u8>, v: &[u32]| {
             for x in v {
                 out.extend_from_slice(&x.to_be_bytes());
             }
         };
-        match type_code {
-            ORIGIN => attr(out, wk, type_code, self.origin, |out, o| {
+        match ty {
+            AttrType::Origin => attr(out, ty, self.origin, |out, o| {
                 out.push(match o {
                     Origin::Igp => 0,
                     Origin::Egp => 1,
                     Origin::Incomplete => 2,
                 })
             }),
-            AS_PATH => attr(out, wk, type_code, self.as_path.as_ref(), |out, p| {
+            AttrType::AsPath => attr(out, ty, self.as_path.as_ref(), |out, p| {
                 p.encode_value(out, ctx.four_octet_as)
             }),
-            NEXT_HOP => attr(out, wk, type_code, self.next_hop, |out, nh| {
+            AttrType::NextHop => attr(out, ty, self.next_hop, |out, nh| {
                 out.extend_from_slice(&nh.octets())
             }),
-            MED => attr(out, FLAG_OPTIONAL, type_code, self.med, |out, v| {
-                u32s(out, &[v])
-            }),
-            LOCAL_PREF => attr(out, wk, type_code, self.local_pref, |out, v| {
-                u32s(out, &[v])
-            }),
-            ATOMIC_AGGREGATE => attr(
-                out,
-                wk,
-                type_code,
-                self.atomic_aggregate.then_some(()),
-                |_, ()| {},
-            ),
-            AGGREGATOR => attr(out, ot, type_code, self.aggregator, |out, (asn, addr)| {
+            AttrType::Med => attr(out, ty, self.med, |out, v| u32s(out, &[v])),
+            AttrType::LocalPref => attr(out, ty, self.local_pref, |out, v| u32s(out, &[v])),
+            AttrType::AtomicAggregate => {
+                attr(out, ty, self.atomic_aggregate.then_some(()), |_, ()| {})
+            }
+            AttrType::Aggregator => attr(out, ty, self.aggregator, |out, (asn, addr)| {
                 if ctx.four_octet_as {
                     out.extend_from_slice(&asn.to_be_bytes());
                 } else {
@@ -748,66 +671,45 @@ impl PathAttributes {
                 }
                 out.extend_from_slice(&addr.octets());
             }),
-            COMMUNITIES => {
+            AttrType::Communities => {
                 let set = (!self.communities.is_empty()).then_some(&self.communities);
-                attr(out, ot, type_code, set, |out, c| {
+                attr(out, ty, set, |out, c| {
                     for c in c {
                         u32s(out, &[c.0]);
                     }
                 })
             }
-            AS4_PATH => attr(out, ot, type_code, self.as4_path.as_ref(), |out, p| {
+            AttrType::As4Path => attr(out, ty, self.as4_path.as_ref(), |out, p| {
                 p.encode_value(out, true)
             }),
-            AS4_AGGREGATOR => attr(
-                out,
-                ot,
-                type_code,
-                self.as4_aggregator,
-                |out, (asn, addr)| {
-                    u32s(out, &[asn]);
-                    out.extend_from_slice(&addr.octets());
-                },
-            ),
-            LARGE_COMMUNITY => {
+            AttrType::As4Aggregator => attr(out, ty, self.as4_aggregator, |out, (asn, addr)| {
+                u32s(out, &[asn]);
+                out.extend_from_slice(&addr.octets());
+            }),
+            AttrType::LargeCommunity => {
                 let set = (!self.large_communities.is_empty()).then_some(&self.large_communities);
-                attr(out, ot, type_code, set, |out, c| {
+                attr(out, ty, set, |out, c| {
                     for c in c {
                         u32s(out, &[c.global, c.local1, c.local2]);
                     }
                 })
             }
-            _ => {}
+            // Kept with the unrecognised ones, or written by the packer.
+            AttrType::OriginatorId
+            | AttrType::ClusterList
+            | AttrType::ExtendedCommunities
+            | AttrType::Ipv6ExtendedCommunities
+            | AttrType::MpReachNlri
+            | AttrType::MpUnreachNlri => {}
         }
     }
 }
 
-/// The recognised attributes `encode_range` writes, in type order (the
-/// multiprotocol ones are written by their callers).
-const ENCODED: [u8; 11] = [
-    ORIGIN,
-    AS_PATH,
-    NEXT_HOP,
-    MED,
-    LOCAL_PREF,
-    ATOMIC_AGGREGATE,
-    AGGREGATOR,
-    COMMUNITIES,
-    AS4_PATH,
-    AS4_AGGREGATOR,
-    LARGE_COMMUNITY,
-];
-
-/// Writes one attribute when `value` is set: header, value, length.
-fn attr<T>(
-    out: &mut Vec<u8>,
-    flags: u8,
-    type_code: u8,
-    value: Option<T>,
-    write: impl FnOnce(&mut Vec<u8>, T),
-) {
+/// Writes one attribute when `value` is set: header (with the flags the
+/// table gives its type), value, length.
+fn attr<T>(out: &mut Vec<u8>, ty: AttrType, value: Option<T>, write: impl FnOnce(&mut Vec<u8>, T)) {
     if let Some(v) = value {
-        let at = begin_attr(out, flags, type_code);
+        let at = begin_attr(out, ty.flags(), ty.code());
         write(out, v);
         end_attr(out, at);
     }
@@ -853,7 +755,7 @@ pub(crate) fn begin_ext_attr(out: &mut Vec<u8>, flags: u8, type_code: u8) -> Len
 /// MP_REACH_NLRI: AFI, SAFI, then next hops, a reserved octet and the
 /// prefixes, or what came for a family this crate does not parse.
 fn encode_mp_reach(mp: &MpReach, out: &mut Vec<u8>) {
-    let at = begin_attr(out, FLAG_OPTIONAL, MP_REACH_NLRI);
+    let at = begin_attr(out, FLAG_OPTIONAL, AttrType::MpReachNlri.code());
     out.extend_from_slice(&mp.afi.to_be_bytes());
     out.push(mp.safi);
     if mp.unparsed.is_empty() {
@@ -876,9 +778,9 @@ fn encode_mp_reach(mp: &MpReach, out: &mut Vec<u8>) {
 
 pub(crate) fn afi_of(ipv6: bool) -> u16 {
     if ipv6 {
-        AFI_IPV6
+        Afi::Ipv6.code()
     } else {
-        AFI_IPV4
+        Afi::Ipv4.code()
     }
 }
 

@@ -2,11 +2,11 @@
 //! into as few UPDATEs as the largest message allows, the path attributes
 //! encoded once; prefixes with or without ADD-PATH path identifiers.
 
-use super::attributes::{afi_of, attr_type, begin_ext_attr, FLAG_OPTIONAL};
+use super::attributes::{afi_of, begin_ext_attr};
 use super::nlri::{encode_path, encode_prefix, prefix_wire_len};
 use super::{
-    begin_message, finish_message, msg_type, DecodeContext, Family, LengthField, PathAttributes,
-    MAX_MESSAGE_LEN, SAFI_UNICAST,
+    begin_message, finish_message, AttrType, DecodeContext, Family, LengthField, MessageType,
+    PathAttributes, Safi, FLAG_OPTIONAL, MAX_MESSAGE_LEN,
 };
 use ipnet::IpNet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -61,9 +61,9 @@ impl UpdateBuilder {
         a.encode(&mut v4_attrs, ctx);
         a.next_hop = None;
         let mut mp_head = Vec::new();
-        a.encode_range(&mut mp_head, ctx, 0, attr_type::MP_REACH_NLRI - 1);
+        a.encode_range(&mut mp_head, ctx, 0, AttrType::MpReachNlri.code() - 1);
         let mut mp_tail = Vec::new();
-        a.encode_range(&mut mp_tail, ctx, attr_type::MP_UNREACH_NLRI + 1, 255);
+        a.encode_range(&mut mp_tail, ctx, AttrType::MpUnreachNlri.code() + 1, 255);
         let v6_next_hop = next_hop6.iter().take(2).flat_map(|a| a.octets()).collect();
         UpdateBuilder {
             v4_attrs,
@@ -174,14 +174,14 @@ impl UpdateBuilder {
         let len = |r: &T| r.wire_len();
         let mut messages = 0;
         while it.peek().is_some() {
-            let start = begin_message(out, msg_type::UPDATE);
+            let start = begin_message(out, MessageType::Update);
             out.extend_from_slice(&[0, 0]); // no withdrawn routes
             let attributes = LengthField::begin(out);
             if self.multiprotocol(family) {
                 out.extend_from_slice(&self.mp_head);
-                let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_REACH_NLRI);
+                let at = begin_ext_attr(out, FLAG_OPTIONAL, AttrType::MpReachNlri.code());
                 out.extend_from_slice(&afi_of(ipv6).to_be_bytes());
-                out.push(SAFI_UNICAST);
+                out.push(Safi::Unicast.code());
                 out.push(self.v6_next_hop.len() as u8);
                 out.extend_from_slice(&self.v6_next_hop);
                 out.push(0);
@@ -245,13 +245,13 @@ impl UpdateBuilder {
         let len = |r: &T| r.wire_len();
         let mut messages = 0;
         while it.peek().is_some() {
-            let start = begin_message(out, msg_type::UPDATE);
+            let start = begin_message(out, MessageType::Update);
             if ipv6 {
                 out.extend_from_slice(&[0, 0]); // no classic withdrawn routes
                 let attributes = LengthField::begin(out);
-                let at = begin_ext_attr(out, FLAG_OPTIONAL, attr_type::MP_UNREACH_NLRI);
+                let at = begin_ext_attr(out, FLAG_OPTIONAL, AttrType::MpUnreachNlri.code());
                 out.extend_from_slice(&afi_of(true).to_be_bytes());
-                out.push(SAFI_UNICAST);
+                out.push(Safi::Unicast.code());
                 while let Some(r) = it.next_if(|r| out.len() - start + len(r) <= MAX_MESSAGE_LEN) {
                     r.encode(out);
                 }

@@ -1,26 +1,8 @@
 //! Decode errors, each mapped to the NOTIFICATION that RFC 4271 section 6
 //! (and RFC 5492, RFC 7313) prescribe for it.
 
-use super::{Notification, NotificationKind};
+use super::{attribute_name, Notification, NotificationKind};
 use std::net::Ipv4Addr;
-
-/// NOTIFICATION error codes (RFC 4271 section 4.5, RFC 7313).
-pub mod code {
-    /// Message Header Error.
-    pub const HEADER: u8 = 1;
-    /// OPEN Message Error.
-    pub const OPEN: u8 = 2;
-    /// UPDATE Message Error.
-    pub const UPDATE: u8 = 3;
-    /// Hold Timer Expired.
-    pub const HOLD_TIMER: u8 = 4;
-    /// Finite State Machine Error.
-    pub const FSM: u8 = 5;
-    /// Cease.
-    pub const CEASE: u8 = 6;
-    /// ROUTE-REFRESH Message Error (RFC 7313).
-    pub const ROUTE_REFRESH: u8 = 7;
-}
 
 /// A received message that is malformed or unacceptable.
 ///
@@ -77,10 +59,10 @@ pub enum DecodeError {
         data: Vec<u8>,
     },
     /// A mandatory well-known attribute is missing (3/3).
-    #[error("missing well-known attribute {0}")]
+    #[error("missing well-known attribute {}", attribute_name(*.0))]
     MissingWellKnown(u8),
     /// Attribute flags conflict with the type code (3/4).
-    #[error("attribute flags error in attribute {type_code}")]
+    #[error("attribute flags error in {}", attribute_name(*type_code))]
     AttributeFlags {
         /// The attribute type code.
         type_code: u8,
@@ -88,7 +70,7 @@ pub enum DecodeError {
         data: Vec<u8>,
     },
     /// Attribute length wrong for its type (3/5).
-    #[error("attribute length error in attribute {type_code}")]
+    #[error("attribute length error in {}", attribute_name(*type_code))]
     AttributeLength {
         /// The attribute type code.
         type_code: u8,
@@ -108,7 +90,7 @@ pub enum DecodeError {
         data: Vec<u8>,
     },
     /// A recognised optional attribute is malformed (3/9).
-    #[error("optional attribute error in attribute {type_code}: {reason}")]
+    #[error("optional attribute error in {}: {reason}", attribute_name(*type_code))]
     OptionalAttribute {
         /// The attribute type code.
         type_code: u8,

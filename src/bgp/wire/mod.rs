@@ -24,6 +24,7 @@
 mod as_path;
 mod attributes;
 mod builder;
+mod codes;
 mod communities;
 mod error;
 mod nlri;
@@ -35,14 +36,17 @@ mod summary;
 mod update;
 
 pub use as_path::{AsPath, AsSegment, AsSegmentKind};
-pub use attributes::attr_type;
-pub(crate) use attributes::expected_flags;
+pub(crate) use attributes::next_attribute;
 pub use attributes::{MpReach, MpUnreach, Origin, PathAttributes, RawAttribute};
-pub use attributes::{FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE};
 pub use builder::UpdateBuilder;
+pub use codes::{
+    attribute_name, capability_name, family_name, Afi, AttrType, CapabilityCode, ErrorCode,
+    MessageType, Safi, FLAG_EXTENDED, FLAG_OPTIONAL, FLAG_PARTIAL, FLAG_TRANSITIVE,
+};
 pub use communities::{Community, CommunityError, ExtCommunity, LargeCommunity};
 pub use error::{AttributeError, DecodeError, ErrorAction};
 pub use nlri::{decode_nlri, decode_prefixes, encode_path, encode_prefix, prefix_wire_len};
+pub(crate) use nlri::{split_prefix, PrefixFault};
 pub use notification::{
     describe, CeaseSubcode, FsmSubcode, HeaderSubcode, Notification, NotificationKind, OpenSubcode,
     RouteRefreshSubcode, UpdateSubcode,
@@ -50,8 +54,9 @@ pub use notification::{
 pub use open::{
     AddPathMode, AddPathModeError, Capability, GracefulRestartFamily, Open, MAX_RESTART_TIME,
 };
+pub(crate) use reader::Reader;
 pub use route_refresh::RouteRefresh;
-pub use summary::{capability_name, family_name, hex, parse_hex, HexError};
+pub use summary::{hex, parse_hex, HexError};
 pub use update::{route_octets, Update};
 
 /// Length of the BGP message header.
@@ -60,27 +65,6 @@ pub const HEADER_LEN: usize = 19;
 pub const MAX_MESSAGE_LEN: usize = 4096;
 /// AS_TRANS (RFC 6793), sent in 2-octet fields for ASes above 65535.
 pub const AS_TRANS: u16 = 23456;
-
-/// Address family identifier for IPv4.
-pub const AFI_IPV4: u16 = 1;
-/// Address family identifier for IPv6.
-pub const AFI_IPV6: u16 = 2;
-/// Subsequent address family identifier for unicast.
-pub const SAFI_UNICAST: u8 = 1;
-
-/// Message type codes.
-pub mod msg_type {
-    /// OPEN.
-    pub const OPEN: u8 = 1;
-    /// UPDATE.
-    pub const UPDATE: u8 = 2;
-    /// NOTIFICATION.
-    pub const NOTIFICATION: u8 = 3;
-    /// KEEPALIVE.
-    pub const KEEPALIVE: u8 = 4;
-    /// ROUTE-REFRESH (RFC 2918).
-    pub const ROUTE_REFRESH: u8 = 5;
-}
 
 /// An address family this speaker handles (unicast only).
 ///
@@ -104,8 +88,8 @@ impl Family {
     /// The family from an AFI/SAFI pair, if it is one we handle.
     pub fn from_afi_safi(afi: u16, safi: u8) -> Option<Family> {
         match (afi, safi) {
-            (AFI_IPV4, SAFI_UNICAST) => Some(Family::Ipv4Unicast),
-            (AFI_IPV6, SAFI_UNICAST) => Some(Family::Ipv6Unicast),
+            (1, 1) => Some(Family::Ipv4Unicast),
+            (2, 1) => Some(Family::Ipv6Unicast),
             _ => None,
         }
     }
@@ -113,8 +97,8 @@ impl Family {
     /// The AFI/SAFI pair of this family.
     pub fn afi_safi(self) -> (u16, u8) {
         match self {
-            Family::Ipv4Unicast => (AFI_IPV4, SAFI_UNICAST),
-            Family::Ipv6Unicast => (AFI_IPV6, SAFI_UNICAST),
+            Family::Ipv4Unicast => (Afi::Ipv4.code(), Safi::Unicast.code()),
+            Family::Ipv6Unicast => (Afi::Ipv6.code(), Safi::Unicast.code()),
         }
     }
 
@@ -264,12 +248,11 @@ impl Message {
         }
         let body = &buf[HEADER_LEN..];
         match kind {
-            msg_type::OPEN => Open::decode_body(body).map(Message::Open),
-            msg_type::UPDATE => Update::decode_body(body, ctx).map(Message::Update),
-            msg_type::NOTIFICATION => Ok(Message::Notification(Notification::decode_body(body))),
-            msg_type::KEEPALIVE => Ok(Message::Keepalive),
-            msg_type::ROUTE_REFRESH => RouteRefresh::decode_body(body).map(Message::RouteRefresh),
-            other => Err(DecodeError::BadType(other)),
+            MessageType::Open => Open::decode_body(body).map(Message::Open),
+            MessageType::Update => Update::decode_body(body, ctx).map(Message::Update),
+            MessageType::Notification => Ok(Message::Notification(Notification::decode_body(body))),
+            MessageType::Keepalive => Ok(Message::Keepalive),
+            MessageType::RouteRefresh => RouteRefresh::decode_body(body).map(Message::RouteRefresh),
         }
     }
 
@@ -280,7 +263,7 @@ impl Message {
             Message::Update(update) => update.encode(out, ctx),
             Message::Notification(n) => n.encode(out, ctx.max_message_len()),
             Message::Keepalive => {
-                let start = begin_message(out, msg_type::KEEPALIVE);
+                let start = begin_message(out, MessageType::Keepalive);
                 finish_message(out, start);
             }
             Message::RouteRefresh(rr) => rr.encode(out),
@@ -296,19 +279,24 @@ impl Message {
 
     /// The message type name, as RFC 4271 spells it.
     pub fn kind(&self) -> &'static str {
+        self.message_type().name()
+    }
+
+    /// The message type.
+    pub fn message_type(&self) -> MessageType {
         match self {
-            Message::Open(_) => "OPEN",
-            Message::Update(_) => "UPDATE",
-            Message::Notification(_) => "NOTIFICATION",
-            Message::Keepalive => "KEEPALIVE",
-            Message::RouteRefresh(_) => "ROUTE-REFRESH",
+            Message::Open(_) => MessageType::Open,
+            Message::Update(_) => MessageType::Update,
+            Message::Notification(_) => MessageType::Notification,
+            Message::Keepalive => MessageType::Keepalive,
+            Message::RouteRefresh(_) => MessageType::RouteRefresh,
         }
     }
 }
 
 /// Checks a message header: marker, length and type. Returns the message
 /// length and type once at least [`HEADER_LEN`] bytes are available.
-fn check_header(buf: &[u8], max: usize) -> Result<(usize, u8), DecodeError> {
+fn check_header(buf: &[u8], max: usize) -> Result<(usize, MessageType), DecodeError> {
     if buf.len() < HEADER_LEN {
         return Err(DecodeError::BadLength(buf.len() as u16));
     }
@@ -316,26 +304,19 @@ fn check_header(buf: &[u8], max: usize) -> Result<(usize, u8), DecodeError> {
         return Err(DecodeError::BadMarker);
     }
     let len = u16::from_be_bytes([buf[16], buf[17]]);
-    let kind = buf[18];
-    let ok = match kind {
-        msg_type::OPEN => len >= 29,
-        msg_type::UPDATE => len >= 23,
-        msg_type::NOTIFICATION => len >= 21,
-        msg_type::KEEPALIVE => len == 19,
-        msg_type::ROUTE_REFRESH => len == 23,
-        other => {
-            if (HEADER_LEN..=max).contains(&(len as usize)) {
-                return Err(DecodeError::BadType(other));
-            }
-            false
+    let Some(kind) = MessageType::from_code(buf[18]) else {
+        if (HEADER_LEN..=max).contains(&(len as usize)) {
+            return Err(DecodeError::BadType(buf[18]));
         }
+        return Err(DecodeError::BadLength(len));
     };
     // OPEN and KEEPALIVE stay within 4,096 octets (RFC 8654 section 4).
-    let max = match kind {
-        msg_type::OPEN | msg_type::KEEPALIVE => MAX_MESSAGE_LEN,
-        _ => max,
+    let max = if kind.never_extended() {
+        MAX_MESSAGE_LEN
+    } else {
+        max
     };
-    if !ok || len as usize > max {
+    if !kind.length_fits(len) || len as usize > max {
         return Err(DecodeError::BadLength(len));
     }
     Ok((len as usize, kind))
@@ -365,10 +346,10 @@ pub fn frame_within(buf: &[u8], max: usize) -> Result<Option<usize>, DecodeError
 }
 
 /// Writes a header with a placeholder length; returns the message start.
-pub(crate) fn begin_message(out: &mut Vec<u8>, kind: u8) -> usize {
+pub(crate) fn begin_message(out: &mut Vec<u8>, kind: MessageType) -> usize {
     let start = out.len();
     out.extend_from_slice(&[0xff; 16]);
-    out.extend_from_slice(&[0, 0, kind]);
+    out.extend_from_slice(&[0, 0, kind.code()]);
     start
 }
 
@@ -446,7 +427,7 @@ mod tests {
             m.resize(len, 0);
             m
         };
-        let update = message(msg_type::UPDATE, 5000);
+        let update = message(MessageType::Update.code(), 5000);
         assert!(
             frame(&update).is_err(),
             "4,096 octets without extended messages"
@@ -455,7 +436,7 @@ mod tests {
             frame_within(&update, MAX_EXTENDED_MESSAGE_LEN),
             Ok(Some(5000))
         );
-        let keepalive = message(msg_type::KEEPALIVE, 5000);
+        let keepalive = message(MessageType::Keepalive.code(), 5000);
         assert!(frame_within(&keepalive, MAX_EXTENDED_MESSAGE_LEN).is_err());
         let ctx = DecodeContext {
             extended_messages: true,

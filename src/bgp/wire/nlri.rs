@@ -69,7 +69,6 @@ fn decode_run(
     mut ids: Option<&mut Vec<u32>>,
     out: &mut Vec<IpNet>,
 ) -> Result<(), &'static str> {
-    let max = if ipv6 { 128 } else { 32 };
     while !buf.is_empty() {
         if let Some(ids) = ids.as_deref_mut() {
             let Some((id, rest)) = buf.split_first_chunk::<4>() else {
@@ -78,37 +77,76 @@ fn decode_run(
             ids.push(u32::from_be_bytes(*id));
             buf = rest;
         }
-        let Some((&len, rest)) = buf.split_first() else {
+        if buf.is_empty() {
             return Err("path identifier without a prefix");
-        };
-        if len > max {
-            return Err("prefix length too long for its family");
         }
-        let n = (len as usize).div_ceil(8);
-        let Some(bytes) = rest.get(..n) else {
-            return Err("prefix runs past the end of its field");
-        };
-        let net = if ipv6 {
-            let mut o = [0u8; 16];
-            o[..n].copy_from_slice(bytes);
-            IpNet::V6(
-                Ipv6Net::new(Ipv6Addr::from(o), len)
-                    .map_err(|_| "bad prefix length")?
-                    .trunc(),
-            )
-        } else {
-            let mut o = [0u8; 4];
-            o[..n].copy_from_slice(bytes);
-            IpNet::V4(
-                Ipv4Net::new(Ipv4Addr::from(o), len)
-                    .map_err(|_| "bad prefix length")?
-                    .trunc(),
-            )
-        };
+        let (net, rest) = split_prefix(buf, ipv6).map_err(PrefixFault::reason)?;
         out.push(net);
-        buf = &rest[n..];
+        buf = rest;
     }
     Ok(())
+}
+
+/// Why a prefix cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PrefixFault {
+    /// A length in bits beyond the family's.
+    TooLong {
+        /// The length written.
+        len: u8,
+        /// The family's longest.
+        max: u8,
+    },
+    /// Fewer octets than the length needs (or none at all).
+    Short {
+        /// Octets the prefix needs, its length octet included.
+        needed: usize,
+        /// Octets there are.
+        left: usize,
+    },
+}
+
+impl PrefixFault {
+    /// The reason, as NLRI errors give it.
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            PrefixFault::TooLong { .. } => "prefix length too long for its family",
+            PrefixFault::Short { .. } => "prefix runs past the end of its field",
+        }
+    }
+}
+
+/// The prefix at the start of `buf` (a length in bits, then as few octets
+/// as hold it; host bits cleared) and what follows it: the one reader of
+/// prefixes, for NLRI and for MRT's RIB entries.
+#[inline]
+pub(crate) fn split_prefix(buf: &[u8], ipv6: bool) -> Result<(IpNet, &[u8]), PrefixFault> {
+    let max = if ipv6 { 128 } else { 32 };
+    let Some((&len, rest)) = buf.split_first() else {
+        return Err(PrefixFault::Short { needed: 1, left: 0 });
+    };
+    if len > max {
+        return Err(PrefixFault::TooLong { len, max });
+    }
+    let n = (len as usize).div_ceil(8);
+    let Some(bytes) = rest.get(..n) else {
+        return Err(PrefixFault::Short {
+            needed: 1 + n,
+            left: buf.len(),
+        });
+    };
+    // The length is within the family: the constructors cannot fail.
+    let net = if ipv6 {
+        let mut o = [0u8; 16];
+        o[..n].copy_from_slice(bytes);
+        Ipv6Net::new(Ipv6Addr::from(o), len).map(|n| IpNet::V6(n.trunc()))
+    } else {
+        let mut o = [0u8; 4];
+        o[..n].copy_from_slice(bytes);
+        Ipv4Net::new(Ipv4Addr::from(o), len).map(|n| IpNet::V4(n.trunc()))
+    };
+    let net = net.map_err(|_| PrefixFault::TooLong { len, max })?;
+    Ok((net, &rest[n..]))
 }
 
 /// Appends a prefix in NLRI form, preceded by its path identifier when

@@ -8,8 +8,7 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
-use super::error::code;
-use super::{begin_message, finish_message, msg_type};
+use super::{begin_message, finish_message, ErrorCode, MessageType};
 
 /// A NOTIFICATION: error code, subcode and data.
 ///
@@ -52,18 +51,21 @@ impl Notification {
 
     /// Cease / Administrative Shutdown (RFC 4486), as sent on stop.
     pub fn admin_shutdown() -> Self {
-        Notification::new(code::CEASE, 2, vec![])
+        Notification::of(
+            NotificationKind::Cease(CeaseSubcode::AdministrativeShutdown),
+            vec![],
+        )
     }
 
     /// Hold Timer Expired.
     pub fn hold_timer_expired() -> Self {
-        Notification::new(code::HOLD_TIMER, 0, vec![])
+        Notification::of(NotificationKind::HoldTimerExpired, vec![])
     }
 
     /// Finite State Machine Error, with the RFC 6608 subcode for the state
     /// the unexpected message arrived in.
     pub fn fsm_error(subcode: u8) -> Self {
-        Notification::new(code::FSM, subcode, vec![])
+        Notification::new(ErrorCode::Fsm.code(), subcode, vec![])
     }
 
     pub(crate) fn decode_body(body: &[u8]) -> Notification {
@@ -78,7 +80,7 @@ impl Notification {
     /// Writes the message, its data cut to fit `max_len` octets (4,096, or
     /// 65,535 where extended messages were negotiated).
     pub(crate) fn encode(&self, out: &mut Vec<u8>, max_len: usize) {
-        let start = begin_message(out, msg_type::NOTIFICATION);
+        let start = begin_message(out, MessageType::Notification);
         out.push(self.code);
         out.push(self.subcode);
         let room = max_len - super::HEADER_LEN - 2;
@@ -90,8 +92,9 @@ impl Notification {
     /// where the RFCs give it a meaning.
     pub fn reason(&self) -> String {
         let mut s = describe(self.code, self.subcode);
-        match (self.code, self.subcode) {
-            (code::CEASE, 2) | (code::CEASE, 4) => {
+        use ErrorCode as E;
+        match (ErrorCode::from_code(self.code), self.subcode) {
+            (Some(E::Cease), 2) | (Some(E::Cease), 4) => {
                 // RFC 8203 shutdown communication: length byte, UTF-8 text.
                 if let Some((&len, text)) = self.data.split_first() {
                     if let Some(text) = text.get(..len as usize) {
@@ -103,17 +106,17 @@ impl Notification {
                     }
                 }
             }
-            (code::HEADER, 2) | (code::ROUTE_REFRESH, 1) if self.data.len() == 2 => {
+            (Some(E::MessageHeader), 2) | (Some(E::RouteRefresh), 1) if self.data.len() == 2 => {
                 let len = u16::from_be_bytes([self.data[0], self.data[1]]);
                 s.push_str(&format!(" (length {len})"));
             }
-            (code::HEADER, 3) if self.data.len() == 1 => {
+            (Some(E::MessageHeader), 3) if self.data.len() == 1 => {
                 s.push_str(&format!(" (type {})", self.data[0]));
             }
-            (code::UPDATE, 3) if self.data.len() == 1 => {
+            (Some(E::Update), 3) if self.data.len() == 1 => {
                 s.push_str(&format!(" (attribute {})", self.data[0]));
             }
-            (code::UPDATE, 2 | 4..=9) if self.data.len() >= 2 => {
+            (Some(E::Update), 2 | 4..=9) if self.data.len() >= 2 => {
                 s.push_str(&format!(" (attribute {})", self.data[1]));
             }
             _ => {}
@@ -320,48 +323,52 @@ pub enum NotificationKind {
 impl NotificationKind {
     /// The kind of a wire code and subcode.
     pub fn from_codes(c: u8, subcode: u8) -> NotificationKind {
-        match c {
-            code::HEADER => Self::MessageHeader(HeaderSubcode::from_u8(subcode)),
-            code::OPEN => Self::Open(OpenSubcode::from_u8(subcode)),
-            code::UPDATE => Self::Update(UpdateSubcode::from_u8(subcode)),
-            code::HOLD_TIMER if subcode == 0 => Self::HoldTimerExpired,
-            code::FSM => Self::Fsm(FsmSubcode::from_u8(subcode)),
-            code::CEASE => Self::Cease(CeaseSubcode::from_u8(subcode)),
-            code::ROUTE_REFRESH => Self::RouteRefresh(RouteRefreshSubcode::from_u8(subcode)),
+        match ErrorCode::from_code(c) {
+            Some(ErrorCode::MessageHeader) => Self::MessageHeader(HeaderSubcode::from_u8(subcode)),
+            Some(ErrorCode::Open) => Self::Open(OpenSubcode::from_u8(subcode)),
+            Some(ErrorCode::Update) => Self::Update(UpdateSubcode::from_u8(subcode)),
+            Some(ErrorCode::HoldTimerExpired) if subcode == 0 => Self::HoldTimerExpired,
+            Some(ErrorCode::Fsm) => Self::Fsm(FsmSubcode::from_u8(subcode)),
+            Some(ErrorCode::Cease) => Self::Cease(CeaseSubcode::from_u8(subcode)),
+            Some(ErrorCode::RouteRefresh) => {
+                Self::RouteRefresh(RouteRefreshSubcode::from_u8(subcode))
+            }
             _ => Self::Unknown { code: c, subcode },
         }
     }
 
+    /// The error code, where it is one this crate names.
+    pub fn code(self) -> Option<ErrorCode> {
+        Some(match self {
+            Self::MessageHeader(_) => ErrorCode::MessageHeader,
+            Self::Open(_) => ErrorCode::Open,
+            Self::Update(_) => ErrorCode::Update,
+            Self::HoldTimerExpired => ErrorCode::HoldTimerExpired,
+            Self::Fsm(_) => ErrorCode::Fsm,
+            Self::Cease(_) => ErrorCode::Cease,
+            Self::RouteRefresh(_) => ErrorCode::RouteRefresh,
+            Self::Unknown { code, .. } => return ErrorCode::from_code(code),
+        })
+    }
+
     /// The wire code and subcode.
     pub fn codes(self) -> (u8, u8) {
-        match self {
-            Self::MessageHeader(s) => (code::HEADER, s.to_u8()),
-            Self::Open(s) => (code::OPEN, s.to_u8()),
-            Self::Update(s) => (code::UPDATE, s.to_u8()),
-            Self::HoldTimerExpired => (code::HOLD_TIMER, 0),
-            Self::Fsm(s) => (code::FSM, s.to_u8()),
-            Self::Cease(s) => (code::CEASE, s.to_u8()),
-            Self::RouteRefresh(s) => (code::ROUTE_REFRESH, s.to_u8()),
-            Self::Unknown { code, subcode } => (code, subcode),
-        }
+        let subcode = match self {
+            Self::MessageHeader(s) => s.to_u8(),
+            Self::Open(s) => s.to_u8(),
+            Self::Update(s) => s.to_u8(),
+            Self::HoldTimerExpired => 0,
+            Self::Fsm(s) => s.to_u8(),
+            Self::Cease(s) => s.to_u8(),
+            Self::RouteRefresh(s) => s.to_u8(),
+            Self::Unknown { code, subcode } => return (code, subcode),
+        };
+        (self.code().map_or(0, ErrorCode::code), subcode)
     }
 
     /// The name of the error code.
     pub fn code_name(self) -> Option<&'static str> {
-        Some(match self {
-            Self::MessageHeader(_) => "Message Header Error",
-            Self::Open(_) => "OPEN Message Error",
-            Self::Update(_) => "UPDATE Message Error",
-            Self::HoldTimerExpired => "Hold Timer Expired",
-            Self::Fsm(_) => "Finite State Machine Error",
-            Self::Cease(_) => "Cease",
-            Self::RouteRefresh(_) => "ROUTE-REFRESH Message Error",
-            Self::Unknown {
-                code: code::HOLD_TIMER,
-                ..
-            } => "Hold Timer Expired",
-            Self::Unknown { .. } => return None,
-        })
+        self.code().map(ErrorCode::name)
     }
 
     /// The name of the subcode: `None` for 0 (no subcode), `Err` with the

@@ -20,19 +20,12 @@
 
 use super::reader::Reader;
 use super::{
-    begin_message, finish_message, msg_type, AddPathFamilies, DecodeError, Family, AFI_IPV4,
-    AFI_IPV6, AS_TRANS,
+    begin_message, finish_message, AddPathFamilies, Afi, CapabilityCode, DecodeError, Family,
+    MessageType, AS_TRANS,
 };
 use std::net::Ipv4Addr;
 
 const PARAM_CAPABILITIES: u8 = 2;
-const CAP_MULTIPROTOCOL: u8 = 1;
-const CAP_ROUTE_REFRESH: u8 = 2;
-const CAP_GRACEFUL_RESTART: u8 = 64;
-const CAP_FOUR_OCTET_AS: u8 = 65;
-const CAP_EXTENDED_MESSAGE: u8 = 6;
-const CAP_EXTENDED_NEXT_HOP: u8 = 5;
-const CAP_ADD_PATH: u8 = 69;
 
 /// Restart Flags of the graceful restart capability: R, the speaker has
 /// restarted.
@@ -179,18 +172,40 @@ impl std::str::FromStr for AddPathMode {
 pub struct AddPathModeError(pub String);
 
 impl Capability {
+    /// The capability's code.
+    ///
+    /// ```
+    /// use cue::bgp::wire::{Capability, CapabilityCode};
+    /// assert_eq!(Capability::RouteRefresh.code(), CapabilityCode::RouteRefresh.code());
+    /// assert_eq!(Capability::Unknown { code: 75, data: vec![] }.code(), 75);
+    /// ```
+    pub fn code(&self) -> u8 {
+        use CapabilityCode as C;
+        match self {
+            Capability::Multiprotocol { .. } => C::Multiprotocol.code(),
+            Capability::RouteRefresh => C::RouteRefresh.code(),
+            Capability::FourOctetAs(_) => C::FourOctetAs.code(),
+            Capability::ExtendedMessage => C::ExtendedMessage.code(),
+            Capability::ExtendedNextHop(_) => C::ExtendedNextHop.code(),
+            Capability::AddPath(_) => C::AddPath.code(),
+            Capability::GracefulRestart { .. } => C::GracefulRestart.code(),
+            Capability::Unknown { code, .. } => *code,
+        }
+    }
+
     fn encode(&self, out: &mut Vec<u8>) {
+        use CapabilityCode as C;
         match self {
             Capability::Multiprotocol { afi, safi } => {
-                out.extend_from_slice(&[CAP_MULTIPROTOCOL, 4]);
+                out.extend_from_slice(&[C::Multiprotocol.code(), 4]);
                 out.extend_from_slice(&afi.to_be_bytes());
                 out.extend_from_slice(&[0, *safi]);
             }
-            Capability::RouteRefresh => out.extend_from_slice(&[CAP_ROUTE_REFRESH, 0]),
-            Capability::ExtendedMessage => out.extend_from_slice(&[CAP_EXTENDED_MESSAGE, 0]),
+            Capability::RouteRefresh => out.extend_from_slice(&[C::RouteRefresh.code(), 0]),
+            Capability::ExtendedMessage => out.extend_from_slice(&[C::ExtendedMessage.code(), 0]),
             Capability::AddPath(families) => {
                 let families = &families[..families.len().min(63)];
-                out.extend_from_slice(&[CAP_ADD_PATH, (4 * families.len()) as u8]);
+                out.extend_from_slice(&[C::AddPath.code(), (4 * families.len()) as u8]);
                 for (afi, safi, send_receive) in families {
                     out.extend_from_slice(&afi.to_be_bytes());
                     out.extend_from_slice(&[*safi, *send_receive]);
@@ -199,7 +214,7 @@ impl Capability {
             Capability::ExtendedNextHop(families) => {
                 // At most 42 entries fit the one-octet capability length.
                 let families = &families[..families.len().min(42)];
-                out.extend_from_slice(&[CAP_EXTENDED_NEXT_HOP, (6 * families.len()) as u8]);
+                out.extend_from_slice(&[C::ExtendedNextHop.code(), (6 * families.len()) as u8]);
                 for (afi, safi, nh_afi) in families {
                     out.extend_from_slice(&afi.to_be_bytes());
                     out.extend_from_slice(&safi.to_be_bytes());
@@ -207,7 +222,7 @@ impl Capability {
                 }
             }
             Capability::FourOctetAs(asn) => {
-                out.extend_from_slice(&[CAP_FOUR_OCTET_AS, 4]);
+                out.extend_from_slice(&[C::FourOctetAs.code(), 4]);
                 out.extend_from_slice(&asn.to_be_bytes());
             }
             Capability::GracefulRestart {
@@ -217,7 +232,7 @@ impl Capability {
             } => {
                 // At most 63 families fit the one-octet capability length.
                 let families = &families[..families.len().min(63)];
-                out.extend_from_slice(&[CAP_GRACEFUL_RESTART, (2 + 4 * families.len()) as u8]);
+                out.extend_from_slice(&[C::GracefulRestart.code(), (2 + 4 * families.len()) as u8]);
                 let flags = if *restarting { GR_RESTARTING } else { 0 };
                 let word = flags | (*restart_time).min(MAX_RESTART_TIME);
                 out.extend_from_slice(&word.to_be_bytes());
@@ -236,8 +251,9 @@ impl Capability {
     }
 
     fn decode(code: u8, value: &[u8]) -> Result<Capability, DecodeError> {
-        Ok(match code {
-            CAP_MULTIPROTOCOL => {
+        use CapabilityCode as C;
+        Ok(match C::from_code(code) {
+            Some(C::Multiprotocol) => {
                 if value.len() != 4 {
                     return Err(DecodeError::MalformedOpen(
                         "multiprotocol capability length is not 4",
@@ -248,7 +264,7 @@ impl Capability {
                     safi: value[3],
                 }
             }
-            CAP_ROUTE_REFRESH => {
+            Some(C::RouteRefresh) => {
                 if !value.is_empty() {
                     return Err(DecodeError::MalformedOpen(
                         "route refresh capability length is not 0",
@@ -256,7 +272,7 @@ impl Capability {
                 }
                 Capability::RouteRefresh
             }
-            CAP_EXTENDED_MESSAGE => {
+            Some(C::ExtendedMessage) => {
                 if !value.is_empty() {
                     return Err(DecodeError::MalformedOpen(
                         "extended message capability length is not 0",
@@ -264,8 +280,8 @@ impl Capability {
                 }
                 Capability::ExtendedMessage
             }
-            CAP_EXTENDED_NEXT_HOP => extended_next_hop(value)?,
-            CAP_ADD_PATH => {
+            Some(C::ExtendedNextHop) => extended_next_hop(value)?,
+            Some(C::AddPath) => {
                 if value.len() % 4 != 0 {
                     return Err(DecodeError::MalformedOpen(
                         "ADD-PATH capability length is not a multiple of 4",
@@ -274,7 +290,7 @@ impl Capability {
                 let entry = |c: &[u8]| (u16::from_be_bytes([c[0], c[1]]), c[2], c[3]);
                 Capability::AddPath(value.chunks_exact(4).map(entry).collect())
             }
-            CAP_FOUR_OCTET_AS => {
+            Some(C::FourOctetAs) => {
                 if value.len() != 4 {
                     return Err(DecodeError::MalformedOpen(
                         "4-octet AS capability length is not 4",
@@ -284,7 +300,7 @@ impl Capability {
                     value[0], value[1], value[2], value[3],
                 ]))
             }
-            CAP_GRACEFUL_RESTART => {
+            Some(C::GracefulRestart) => {
                 if value.len() < 2 || (value.len() - 2) % 4 != 0 {
                     return Err(DecodeError::MalformedOpen(
                         "graceful restart capability length is not 2 plus a multiple of 4",
@@ -304,7 +320,7 @@ impl Capability {
                         .collect(),
                 }
             }
-            code => Capability::Unknown {
+            _ => Capability::Unknown {
                 code,
                 data: value.to_vec(),
             },
@@ -395,9 +411,10 @@ impl std::fmt::Display for Capability {
                 }
                 Ok(())
             }
-            Capability::Unknown { code, data } => {
-                write!(f, "capability {code} ({} bytes)", data.len())
-            }
+            Capability::Unknown { code, data } => match CapabilityCode::from_code(*code) {
+                Some(name) => write!(f, "{name} ({code}, {} bytes)", data.len()),
+                None => write!(f, "capability {code} ({} bytes)", data.len()),
+            },
         }
     }
 }
@@ -515,7 +532,7 @@ impl Open {
     /// capability lists AFI 1, SAFI 1, next hop AFI 2).
     pub fn extended_next_hop_ipv4(&self) -> bool {
         self.capabilities.iter().any(
-            |c| matches!(c, Capability::ExtendedNextHop(f) if f.contains(&(AFI_IPV4, 1, AFI_IPV6))),
+            |c| matches!(c, Capability::ExtendedNextHop(f) if f.contains(&(Afi::Ipv4.code(), 1, Afi::Ipv6.code()))),
         )
     }
 
@@ -620,7 +637,7 @@ impl Open {
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let start = begin_message(out, msg_type::OPEN);
+        let start = begin_message(out, MessageType::Open);
         out.push(self.version);
         out.extend_from_slice(&self.my_as.to_be_bytes());
         out.extend_from_slice(&self.hold_time.to_be_bytes());
@@ -689,7 +706,7 @@ mod tests {
             "add-path ipv4-unicast send-receive ipv6-unicast receive"
         );
         assert!(matches!(
-            Capability::decode(CAP_ADD_PATH, &[0, 1, 1]),
+            Capability::decode(CapabilityCode::AddPath.code(), &[0, 1, 1]),
             Err(DecodeError::MalformedOpen(_))
         ));
     }
@@ -724,7 +741,7 @@ mod tests {
             "extended-next-hop ipv4-unicast via ipv6 afi 1 safi 128 via ipv6"
         );
         assert!(matches!(
-            Capability::decode(CAP_EXTENDED_NEXT_HOP, &[0, 1, 0, 1, 0]),
+            Capability::decode(CapabilityCode::ExtendedNextHop.code(), &[0, 1, 0, 1, 0]),
             Err(DecodeError::MalformedOpen(_))
         ));
     }
@@ -860,12 +877,31 @@ mod tests {
         let Message::Open(open) = Message::decode(&b, DecodeContext::default()).unwrap() else {
             panic!("not an OPEN");
         };
+        let fqdn = open.capabilities.last().unwrap();
         assert_eq!(
-            open.capabilities.last(),
-            Some(&Capability::Unknown {
+            fqdn,
+            &Capability::Unknown {
                 code: 73,
                 data: vec![0x00, 0x78]
-            })
+            }
         );
+        // Named from the registry, though not interpreted.
+        assert_eq!(fqdn.to_string(), "fqdn (73, 2 bytes)");
+        let private = Capability::Unknown {
+            code: 240,
+            data: vec![],
+        };
+        assert_eq!(private.to_string(), "capability 240 (0 bytes)");
+        // Every capability this crate decodes has a code in the registry,
+        // which the encoder writes.
+        for c in Open::new(1, 90, Ipv4Addr::LOCALHOST, &[Family::Ipv4Unicast])
+            .with_graceful_restart(120)
+            .capabilities
+        {
+            let mut out = Vec::new();
+            c.encode(&mut out);
+            assert_eq!(out[0], c.code());
+            assert!(CapabilityCode::from_code(c.code()).is_some());
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! +-------+-------+-------+-------+
 //! ```
 
-use super::{begin_message, finish_message, msg_type, DecodeError, HEADER_LEN};
+use super::{begin_message, finish_message, DecodeError, MessageType, HEADER_LEN};
 
 /// A ROUTE-REFRESH request for one address family.
 ///
@@ -43,7 +43,7 @@ impl RouteRefresh {
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>) {
-        let start = begin_message(out, msg_type::ROUTE_REFRESH);
+        let start = begin_message(out, MessageType::RouteRefresh);
         out.extend_from_slice(&self.afi.to_be_bytes());
         out.extend_from_slice(&[self.subtype, self.safi]);
         finish_message(out, start);

@@ -1,6 +1,6 @@
-//! Messages in one line each, for traces; hex and capability names.
+//! Messages in one line each, for traces; hex.
 
-use super::{Family, Message, Update};
+use super::{family_name, Message, Update};
 use ipnet::IpNet;
 use std::fmt::Write;
 
@@ -11,34 +11,6 @@ pub fn hex(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
-}
-
-/// The name of a capability code (RFC 5492 registry, the ones met in
-/// practice).
-pub fn capability_name(code: u8) -> &'static str {
-    match code {
-        1 => "multiprotocol",
-        2 => "route-refresh",
-        5 => "extended-next-hop",
-        6 => "extended-message",
-        9 => "bgp-role",
-        64 => "graceful-restart",
-        65 => "4-octet-as",
-        69 => "add-path",
-        70 => "enhanced-route-refresh",
-        71 => "long-lived-graceful-restart",
-        73 => "fqdn",
-        128 => "route-refresh-old",
-        _ => "unknown",
-    }
-}
-
-/// The name of an AFI/SAFI pair: `ipv4-unicast`, or the numbers.
-pub fn family_name(afi: u16, safi: u8) -> String {
-    match Family::from_afi_safi(afi, safi) {
-        Some(f) => f.to_string(),
-        None => format!("afi {afi} safi {safi}"),
-    }
 }
 
 impl Message {
@@ -186,7 +158,7 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, HexError> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DecodeContext, Notification, Open};
+    use super::super::{DecodeContext, Family, Notification, Open};
     use super::*;
     use std::net::Ipv4Addr;
 

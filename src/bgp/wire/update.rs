@@ -15,12 +15,11 @@
 //! +-----------------------------------------------------+
 //! ```
 
-use super::attributes::attr_type;
 use super::nlri::{decode_nlri, encode_nlri, with_ids};
 use super::reader::Reader;
 use super::{
-    begin_message, finish_message, msg_type, AttributeError, DecodeContext, DecodeError,
-    ErrorAction, Family, LengthField, PathAttributes, SAFI_UNICAST,
+    begin_message, finish_message, Afi, AttrType, AttributeError, DecodeContext, DecodeError,
+    ErrorAction, Family, LengthField, MessageType, PathAttributes, Safi,
 };
 use ipnet::IpNet;
 
@@ -87,11 +86,21 @@ impl Update {
             .is_some_and(|m| !m.nlri.is_empty());
         let mut missing = Vec::new();
         if !nlri.is_empty() || mp_nlri {
-            missing.extend(attributes.origin.is_none().then_some(attr_type::ORIGIN));
-            missing.extend(attributes.as_path.is_none().then_some(attr_type::AS_PATH));
+            missing.extend(
+                attributes
+                    .origin
+                    .is_none()
+                    .then_some(AttrType::Origin.code()),
+            );
+            missing.extend(
+                attributes
+                    .as_path
+                    .is_none()
+                    .then_some(AttrType::AsPath.code()),
+            );
         }
         if !nlri.is_empty() && attributes.next_hop.is_none() {
-            missing.push(attr_type::NEXT_HOP);
+            missing.push(AttrType::NextHop.code());
         }
         for type_code in missing {
             let error = DecodeError::MissingWellKnown(type_code);
@@ -128,7 +137,7 @@ impl Update {
     }
 
     pub(crate) fn encode(&self, out: &mut Vec<u8>, ctx: DecodeContext) {
-        let start = begin_message(out, msg_type::UPDATE);
+        let start = begin_message(out, MessageType::Update);
         let withdrawn = LengthField::begin(out);
         encode_nlri(out, &self.withdrawn, &self.withdrawn_path_ids);
         withdrawn.finish(out);
@@ -217,7 +226,7 @@ impl Update {
             return None;
         }
         if *a == PathAttributes::default() {
-            return Some((super::AFI_IPV4, SAFI_UNICAST));
+            return Some((Afi::Ipv4.code(), Safi::Unicast.code()));
         }
         match &a.mp_unreach {
             Some(m)
