@@ -535,6 +535,7 @@ mod tests {
         if let Some(t) = restart {
             open.capabilities.push(Capability::GracefulRestart {
                 restarting: false,
+                notification: false,
                 restart_time: t,
                 families: families
                     .iter()

@@ -49,10 +49,12 @@ fn open_json(o: &Open) -> Value {
             Capability::FourOctetAs(asn) => json!({"code": 65, "name": "4-octet-as", "asn": asn}),
             Capability::GracefulRestart {
                 restarting,
+                notification,
                 restart_time,
                 families,
             } => json!({
                 "code": 64, "name": "graceful-restart", "restarting": restarting,
+                "notification": notification,
                 "restart_time": restart_time,
                 "families": families.iter().map(|f| json!({
                     "afi": f.afi, "safi": f.safi, "family": family_name(f.afi, f.safi),

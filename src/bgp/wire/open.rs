@@ -30,6 +30,8 @@ const PARAM_CAPABILITIES: u8 = 2;
 /// Restart Flags of the graceful restart capability: R, the speaker has
 /// restarted.
 const GR_RESTARTING: u16 = 0x8000;
+/// N, graceful restart also for a NOTIFICATION (RFC 8538).
+const GR_NOTIFICATION: u16 = 0x4000;
 /// Flags for an address family: F, its forwarding state was preserved.
 const GR_FORWARDING: u8 = 0x80;
 /// The largest restart time the 12-bit field holds, in seconds.
@@ -87,6 +89,10 @@ pub enum Capability {
     GracefulRestart {
         /// R bit: the speaker has restarted.
         restarting: bool,
+        /// N bit (RFC 8538): the speaker keeps routes across a session
+        /// closed by a NOTIFICATION too. Not offered by this speaker, read
+        /// and written back.
+        notification: bool,
         /// Seconds the peer should keep our routes after the session drops
         /// (0-4095).
         restart_time: u16,
@@ -227,13 +233,15 @@ impl Capability {
             }
             Capability::GracefulRestart {
                 restarting,
+                notification,
                 restart_time,
                 families,
             } => {
                 // At most 63 families fit the one-octet capability length.
                 let families = &families[..families.len().min(63)];
                 out.extend_from_slice(&[C::GracefulRestart.code(), (2 + 4 * families.len()) as u8]);
-                let flags = if *restarting { GR_RESTARTING } else { 0 };
+                let flags = if *restarting { GR_RESTARTING } else { 0 }
+                    | if *notification { GR_NOTIFICATION } else { 0 };
                 let word = flags | (*restart_time).min(MAX_RESTART_TIME);
                 out.extend_from_slice(&word.to_be_bytes());
                 for f in families {
@@ -309,6 +317,7 @@ impl Capability {
                 let word = u16::from_be_bytes([value[0], value[1]]);
                 Capability::GracefulRestart {
                     restarting: word & GR_RESTARTING != 0,
+                    notification: word & GR_NOTIFICATION != 0,
                     restart_time: word & MAX_RESTART_TIME,
                     families: value[2..]
                         .chunks_exact(4)
@@ -393,12 +402,16 @@ impl std::fmt::Display for Capability {
             Capability::FourOctetAs(asn) => write!(f, "4-octet-as {asn}"),
             Capability::GracefulRestart {
                 restarting,
+                notification,
                 restart_time,
                 families,
             } => {
                 write!(f, "graceful-restart {restart_time}s")?;
                 if *restarting {
                     f.write_str(" restarting")?;
+                }
+                if *notification {
+                    f.write_str(" notification")?;
                 }
                 for fam in families {
                     match Family::from_afi_safi(fam.afi, fam.safi) {
@@ -515,6 +528,7 @@ impl Open {
             .collect();
         self.capabilities.push(Capability::GracefulRestart {
             restarting: false,
+            notification: false,
             restart_time: restart_time.min(MAX_RESTART_TIME),
             families,
         });
@@ -802,12 +816,22 @@ mod tests {
             cap,
             Capability::GracefulRestart {
                 restarting: true,
+                notification: false,
                 restart_time: 4095,
                 families: vec![]
             }
         );
         assert!(Capability::decode(64, &[0, 1, 0]).is_err());
         assert_eq!(cap.to_string(), "graceful-restart 4095s restarting");
+        // FRR's R and N bits (RFC 8538) with 120 s come back as they were.
+        let frr = Capability::decode(64, &[0xc0, 0x78]).unwrap();
+        assert_eq!(
+            frr.to_string(),
+            "graceful-restart 120s restarting notification"
+        );
+        let mut out = Vec::new();
+        frr.encode(&mut out);
+        assert_eq!(out, [64, 2, 0xc0, 0x78]);
     }
 
     #[test]
