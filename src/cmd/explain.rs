@@ -22,50 +22,52 @@ pub fn message_json(m: &Message) -> Value {
     }
 }
 
+/// A capability as JSON: its code and registry name, then its fields.
+fn capability_json(c: &Capability) -> Value {
+    let fields = match c {
+        Capability::Multiprotocol { afi, safi } => json!({
+            "afi": afi, "safi": safi, "family": family_name(*afi, *safi),
+        }),
+        Capability::RouteRefresh | Capability::ExtendedMessage => json!({}),
+        Capability::AddPath(families) => json!({
+            "families": families.iter().map(|(afi, safi, send_receive)| json!({
+                "afi": afi, "safi": safi, "family": family_name(*afi, *safi),
+                "send_receive": match send_receive { 1 => "receive", 2 => "send", 3 => "send-receive", _ => "unknown" },
+            })).collect::<Vec<_>>(),
+        }),
+        Capability::ExtendedNextHop(families) => json!({
+            "families": families.iter().map(|(afi, safi, nh_afi)| json!({
+                "afi": afi, "safi": safi, "next_hop_afi": nh_afi,
+            })).collect::<Vec<_>>(),
+        }),
+        Capability::FourOctetAs(asn) => json!({"asn": asn}),
+        Capability::GracefulRestart {
+            restarting,
+            notification,
+            restart_time,
+            families,
+        } => json!({
+            "restarting": restarting,
+            "notification": notification,
+            "restart_time": restart_time,
+            "families": families.iter().map(|f| json!({
+                "afi": f.afi, "safi": f.safi, "family": family_name(f.afi, f.safi),
+                "forwarding": f.forwarding,
+            })).collect::<Vec<_>>(),
+        }),
+        Capability::Unknown { data, .. } => json!({"data": hex(data)}),
+    };
+    let mut v = Map::new();
+    v.insert("code".into(), json!(c.code()));
+    v.insert("name".into(), json!(capability_name(c.code())));
+    if let Value::Object(fields) = fields {
+        v.extend(fields);
+    }
+    Value::Object(v)
+}
+
 fn open_json(o: &Open) -> Value {
-    let caps: Vec<Value> = o
-        .capabilities
-        .iter()
-        .map(|c| match c {
-            Capability::Multiprotocol { afi, safi } => json!({
-                "code": 1, "name": "multiprotocol", "afi": afi, "safi": safi,
-                "family": family_name(*afi, *safi),
-            }),
-            Capability::RouteRefresh => json!({"code": 2, "name": "route-refresh"}),
-            Capability::ExtendedMessage => json!({"code": 6, "name": "extended-message"}),
-            Capability::AddPath(families) => json!({
-                "code": 69, "name": "add-path",
-                "families": families.iter().map(|(afi, safi, send_receive)| json!({
-                    "afi": afi, "safi": safi, "family": family_name(*afi, *safi),
-                    "send_receive": match send_receive { 1 => "receive", 2 => "send", 3 => "send-receive", _ => "unknown" },
-                })).collect::<Vec<_>>(),
-            }),
-            Capability::ExtendedNextHop(families) => json!({
-                "code": 5, "name": "extended-next-hop",
-                "families": families.iter().map(|(afi, safi, nh_afi)| json!({
-                    "afi": afi, "safi": safi, "next_hop_afi": nh_afi,
-                })).collect::<Vec<_>>(),
-            }),
-            Capability::FourOctetAs(asn) => json!({"code": 65, "name": "4-octet-as", "asn": asn}),
-            Capability::GracefulRestart {
-                restarting,
-                notification,
-                restart_time,
-                families,
-            } => json!({
-                "code": 64, "name": "graceful-restart", "restarting": restarting,
-                "notification": notification,
-                "restart_time": restart_time,
-                "families": families.iter().map(|f| json!({
-                    "afi": f.afi, "safi": f.safi, "family": family_name(f.afi, f.safi),
-                    "forwarding": f.forwarding,
-                })).collect::<Vec<_>>(),
-            }),
-            Capability::Unknown { code, data } => json!({
-                "code": code, "name": capability_name(*code), "data": hex(data),
-            }),
-        })
-        .collect();
+    let caps: Vec<Value> = o.capabilities.iter().map(capability_json).collect();
     json!({
         "type": "OPEN",
         "version": o.version,
