@@ -4,16 +4,10 @@
 //! compared with the captured bytes.
 
 use cue::bgp::wire::{
-    frame, AsPath, Capability, Community, DecodeContext, Family, LargeCommunity, Message, Origin,
+    frame, parse_hex, AsPath, Capability, Community, DecodeContext, Family, LargeCommunity,
+    Message, Origin,
 };
 use std::net::{IpAddr, Ipv4Addr};
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
 
 /// A message with the encoding choices that RFC 4271 leaves to the sender
 /// undone: an UPDATE's attributes in ascending type order, each with the
@@ -95,7 +89,7 @@ fn normal_form(m: &[u8]) -> Vec<u8> {
 /// the messages and the indices of those that did not come back byte for
 /// byte.
 fn decode_stream(s: &str) -> (Vec<Message>, Vec<usize>) {
-    let bytes = hex(s);
+    let bytes = parse_hex(s).expect("captured hex");
     let ctx = DecodeContext::with_four_octet_as(true);
     let mut rest = &bytes[..];
     let mut out = Vec::new();
