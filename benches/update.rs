@@ -1,5 +1,5 @@
-//! UPDATE generation: packing host routes into UPDATEs, and the Loc-RIB to
-//! Adj-RIB-Out work done on every change.
+//! UPDATE generation: packing host routes into UPDATEs, decoding them
+//! again, and the Loc-RIB to Adj-RIB-Out work done on every change.
 
 // criterion_group! generates an undocumented public function.
 #![allow(missing_docs)]
@@ -8,7 +8,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use cue::bgp::rib::{adj_rib_out, delta, ExportFilter, LocRib};
 use cue::bgp::route::RouteTable;
 use cue::bgp::wire::{
-    AsPath, Community, DecodeContext, Family, Origin, PathAttributes, UpdateBuilder,
+    frame_within, AsPath, Community, DecodeContext, Family, Message, Origin, PathAttributes,
+    UpdateBuilder,
 };
 use ipnet::IpNet;
 use std::collections::BTreeSet;
@@ -71,6 +72,35 @@ fn encode(c: &mut Criterion) {
             UpdateBuilder::withdraw(Family::Ipv4Unicast, &p4, &mut out)
         })
     });
+    g.finish();
+}
+
+/// The UPDATEs of 100k routes of `family` as one byte stream, cut into
+/// messages and decoded: what a receiving session does with them.
+fn decode(c: &mut Criterion) {
+    let b = builder();
+    let ctx = DecodeContext::with_four_octet_as(true);
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(N as u64));
+    for (name, family, prefixes) in [
+        ("100k IPv4 /32 announced", Family::Ipv4Unicast, v4(N)),
+        ("100k IPv6 /128 announced", Family::Ipv6Unicast, v6(N)),
+    ] {
+        let mut stream = Vec::new();
+        b.announce(family, &prefixes, &mut stream);
+        g.bench_function(name, |bench| {
+            bench.iter(|| {
+                let (mut rest, mut routes) = (&stream[..], 0);
+                while let Ok(Some(len)) = frame_within(rest, ctx.max_message_len()) {
+                    if let Ok(Message::Update(u)) = Message::decode(&rest[..len], ctx) {
+                        routes += u.announced().count();
+                    }
+                    rest = &rest[len..];
+                }
+                assert_eq!(routes, N as usize);
+            })
+        });
+    }
     g.finish();
 }
 
@@ -158,5 +188,5 @@ fn load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, encode, rib, load);
+criterion_group!(benches, encode, decode, rib, load);
 criterion_main!(benches);

@@ -77,10 +77,10 @@ fn decode_run(
             ids.push(u32::from_be_bytes(*id));
             buf = rest;
         }
-        if buf.is_empty() {
-            return Err("path identifier without a prefix");
-        }
-        let (net, rest) = split_prefix(buf, ipv6).map_err(PrefixFault::reason)?;
+        let (net, rest) = split_prefix(buf, ipv6).map_err(|f| match f {
+            PrefixFault::Short { left: 0, .. } => "path identifier without a prefix",
+            f => f.reason(),
+        })?;
         out.push(net);
         buf = rest;
     }
@@ -119,7 +119,7 @@ impl PrefixFault {
 /// The prefix at the start of `buf` (a length in bits, then as few octets
 /// as hold it; host bits cleared) and what follows it: the one reader of
 /// prefixes, for NLRI and for MRT's RIB entries.
-#[inline]
+#[inline(always)]
 pub(crate) fn split_prefix(buf: &[u8], ipv6: bool) -> Result<(IpNet, &[u8]), PrefixFault> {
     let max = if ipv6 { 128 } else { 32 };
     let Some((&len, rest)) = buf.split_first() else {
@@ -211,6 +211,26 @@ mod tests {
         assert!(decode_prefixes(&[33, 1, 2, 3, 4, 5], false).is_err());
         assert!(decode_prefixes(&[24, 1, 2], false).is_err());
         assert!(decode_prefixes(&[129], true).is_err());
+        assert_eq!(
+            decode_prefixes(&[33, 1, 2, 3, 4, 5], false),
+            Err("prefix length too long for its family")
+        );
+        assert_eq!(
+            decode_prefixes(&[24, 1, 2], false),
+            Err("prefix runs past the end of its field")
+        );
+        assert_eq!(
+            decode_nlri(&[0, 0, 0, 1], false, true),
+            Err("path identifier without a prefix")
+        );
+        assert_eq!(
+            decode_nlri(&[0, 0, 1], false, true),
+            Err("path identifier runs past the end of its field")
+        );
+        assert_eq!(
+            split_prefix(&[24, 1, 2], false),
+            Err(PrefixFault::Short { needed: 4, left: 3 })
+        );
         // host bits are cleared
         assert_eq!(
             decode_prefixes(&[8, 10], false).unwrap(),
