@@ -32,6 +32,8 @@ protocol bgp to_cue {{
   local 127.0.0.2 port {own} as 65002;
   neighbor 127.0.0.1 port {port} as 65001;
   multihop;
+  connect retry time 1;   # a new listen on the port is dialled at once
+  error wait time 1, 2;
   ipv4 {{ import none; export filter mark; next hop self; add paths {mode}; }};
   ipv6 {{ import none; export filter mark; next hop address 2001:db8::2; add paths {mode}; }};
 }}
@@ -139,6 +141,65 @@ fn listen_receives_every_path_bird_sends() {
             .count();
         assert!(announced >= 2, "bgpdump: {text}");
     }
+}
+
+/// `--expect` names a path by its id, end to end: BIRD's two paths of
+/// 10.30.0.0/24 are learnt by a first `listen`; a second one, with one
+/// expectation for each path by its id and MED, exits 0 once both are
+/// there; a third, which wants the MED of one path under the id of the
+/// other, exits 1 at the timeout with the difference.
+#[test]
+fn expect_names_a_path_by_its_id() {
+    if !have("bird") {
+        return skip("bird is not installed");
+    }
+    let port = free_port();
+    let p = port.to_string();
+    let cue = Cue::listen(&p, &["-m", "--add-path", "receive", "65001", "127.0.0.3"]);
+    let bird = bird_with_two_paths(port, "tx");
+    let got = wait_for("five paths from BIRD", T, || {
+        let r = received_routes(&cue.stdout());
+        (r.len() >= 5).then_some(r)
+    });
+    drop(cue.terminate());
+    let id = |med: u64| {
+        paths(&got)
+            .into_iter()
+            .find(|(n, _, m)| n == "10.30.0.0/24" && *m == med)
+            .and_then(|(_, id, _)| id)
+            .unwrap_or_else(|| panic!("a path with MED {med}: {got:?}"))
+    };
+    let (one, two) = (id(1), id(2));
+    let both = [
+        format!("10.30.0.0/24 path-id {one} med 1"),
+        format!("10.30.0.0/24 path-id {two} med 2"),
+    ];
+    let run = |expect: &[String], timeout: &str| {
+        let mut args = vec!["-m", "--add-path", "receive", "--timeout", timeout];
+        for e in expect {
+            args.extend(["--expect", e.as_str()]);
+        }
+        args.extend(["65001", "127.0.0.3"]);
+        Cue::listen(&p, &args).wait(Duration::from_secs(40))
+    };
+    let done = run(&both, "20s");
+    assert_eq!(done.status.code(), Some(0), "{}", done.stdout);
+    let crossed = [format!("10.30.0.0/24 path-id {one} med 2")];
+    let done = run(&crossed, "15s");
+    assert_eq!(done.status.code(), Some(1), "{}", done.stdout);
+    let report = done
+        .json()
+        .into_iter()
+        .find(|e| e["event"] == "expect")
+        .expect("an expect event");
+    assert_eq!(report["result"], "failed", "{report}");
+    // Compared with the path of that id, not the closest of the prefix.
+    assert_eq!(
+        report["different"][0]["differences"],
+        serde_json::json!(["med 2, got 1"]),
+        "{report}"
+    );
+    drop(bird);
 }
 
 #[test]

@@ -183,10 +183,18 @@ pub fn check_routes(
     }
     let mut report = ExpectReport::default();
     for want in expect {
-        let Some(got) = by_prefix.get(&want.prefix) else {
+        // A path named by its id is compared with that path alone.
+        let id = want.attributes.path_id;
+        let got: Vec<_> = by_prefix
+            .get(&want.prefix)
+            .into_iter()
+            .flatten()
+            .filter(|(_, a)| id.is_none() || a.path_id == id)
+            .collect();
+        if got.is_empty() {
             report.missing.push(want.to_string());
             continue;
-        };
+        }
         let mut closest: Option<(&String, Vec<String>)> = None;
         for (peer, attrs) in got {
             let d = want.attributes.differences(attrs);
@@ -448,6 +456,36 @@ mod tests {
 
     fn specs(v: &[&str]) -> Vec<RouteSpec> {
         v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_path_named_by_its_id_is_compared_with_that_path_alone() {
+        let path = |id: u32, med: u32| {
+            let a = RouteAttributes {
+                path_id: Some(id),
+                med: Some(med),
+                ..Default::default()
+            };
+            (
+                "peer".to_string(),
+                "10.0.0.0/24".parse().unwrap(),
+                Arc::new(a),
+            )
+        };
+        let routes = [path(1, 10), path(2, 20)];
+        let r = check_routes(
+            &specs(&[
+                "10.0.0.0/24 path-id 2 med 10",
+                "10.0.0.0/24 path-id 3",
+                "10.0.0.0/24 med 20",
+                "10.0.0.0/24 path-id 1 med 10",
+            ]),
+            &[],
+            &routes,
+        );
+        assert_eq!(r.missing, ["10.0.0.0/24 path-id 3"]);
+        assert_eq!(r.different.len(), 1, "{r:?}");
+        assert_eq!(r.different[0].differences, ["med 10, got 20"]);
     }
 
     #[test]
