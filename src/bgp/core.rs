@@ -82,8 +82,10 @@ pub enum Step {
     StaleRemoved {
         /// The family, or every family.
         family: Option<Family>,
-        /// The prefixes removed.
+        /// The prefixes removed (those with a path identifier first).
         withdrawn: Vec<IpNet>,
+        /// The path identifiers of the first of `withdrawn` (ADD-PATH).
+        withdrawn_path_ids: Vec<u32>,
         /// Routes held after.
         held: usize,
     },
@@ -479,13 +481,14 @@ impl SessionCore {
     /// timer stops once none is left (or at once, `over`).
     fn remove_stale(&mut self, family: Option<Family>, over: bool) -> Step {
         let mut rib = lock(&self.rib);
-        let withdrawn = rib.remove_stale(family);
+        let gone = rib.remove_stale(family);
         if over || rib.stale().next().is_none() {
             self.stale_deadline = None;
         }
         Step::StaleRemoved {
             family,
-            withdrawn,
+            withdrawn: gone.withdraw,
+            withdrawn_path_ids: gone.withdraw_path_ids,
             held: rib.len(),
         }
     }

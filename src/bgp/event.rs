@@ -291,10 +291,11 @@ pub enum Event {
         direction: Direction,
         /// Routes announced, with their attributes.
         announce: Vec<ReceivedRoute>,
-        /// Prefixes withdrawn.
+        /// Prefixes withdrawn: those with a path identifier first.
         withdraw: Vec<IpNet>,
-        /// The path identifier of each of `withdraw` (ADD-PATH, RFC
-        /// 7911), in the same order; empty without.
+        /// The path identifiers (ADD-PATH, RFC 7911) of the first
+        /// `withdraw_path_ids.len()` of `withdraw`, in the same order; the
+        /// prefixes after them came without one. Empty without ADD-PATH.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         withdraw_path_ids: Vec<u32>,
     },

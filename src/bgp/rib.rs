@@ -300,11 +300,35 @@ impl Journal {
 pub struct Received {
     /// Announced prefixes with their attributes.
     pub announce: Vec<(IpNet, Arc<RouteAttributes>)>,
-    /// Withdrawn prefixes.
+    /// Withdrawn prefixes: those with a path identifier first.
     pub withdraw: Vec<IpNet>,
-    /// The path identifier of each of `withdraw` (ADD-PATH), in the same
-    /// order; empty when none came with one.
+    /// The path identifiers (ADD-PATH) of the first
+    /// `withdraw_path_ids.len()` of `withdraw`, in the same order; the
+    /// prefixes after them came without one (a family without ADD-PATH).
     pub withdraw_path_ids: Vec<u32>,
+}
+
+impl Received {
+    /// Withdrawals of prefixes with or without a path identifier, those
+    /// with one first (see [`withdraw_path_ids`](Self::withdraw_path_ids)).
+    fn withdrawals(gone: impl Iterator<Item = (IpNet, Option<u32>)>) -> Received {
+        let mut r = Received::default();
+        let mut with_ids = Vec::new();
+        for (p, id) in gone {
+            match id {
+                Some(id) => {
+                    with_ids.push(p);
+                    r.withdraw_path_ids.push(id);
+                }
+                None => r.withdraw.push(p),
+            }
+        }
+        if !with_ids.is_empty() {
+            with_ids.append(&mut r.withdraw);
+            r.withdraw = with_ids;
+        }
+        r
+    }
 }
 
 impl AdjRibIn {
@@ -330,7 +354,6 @@ impl AdjRibIn {
     }
 
     fn apply_update(&mut self, u: &Update) -> Received {
-        let mut r = Received::default();
         if !self.stale.is_empty() {
             for (p, id) in u.withdrawn_paths().chain(u.announced_paths()) {
                 self.stale.remove(&(*p, id));
@@ -338,11 +361,11 @@ impl AdjRibIn {
         }
         let withdrawn = u.withdrawn_paths();
         let treated = u.announced_paths().filter(|_| u.treat_as_withdraw());
-        for (p, id) in withdrawn.chain(treated) {
+        let gone = withdrawn.chain(treated).map(|(p, id)| {
             self.remove(*p, id);
-            r.withdraw.push(*p);
-            r.withdraw_path_ids.extend(id);
-        }
+            (*p, id)
+        });
+        let mut r = Received::withdrawals(gone);
         if u.treat_as_withdraw() {
             return r;
         }
@@ -469,7 +492,8 @@ impl AdjRibIn {
     /// let again = Update { nlri: vec!["192.0.2.0/24".parse().unwrap()], ..u.clone() };
     /// rib.apply(&again);
     /// // End-of-RIB: what is still stale goes.
-    /// assert_eq!(rib.remove_stale(Some(Family::Ipv4Unicast)), vec!["198.51.100.0/24".parse().unwrap()]);
+    /// let gone = rib.remove_stale(Some(Family::Ipv4Unicast));
+    /// assert_eq!(gone.withdraw, vec!["198.51.100.0/24".parse().unwrap()]);
     /// assert_eq!(rib.len(), 1);
     /// ```
     pub fn mark_stale(&mut self) -> usize {
@@ -480,8 +504,8 @@ impl AdjRibIn {
     }
 
     /// Removes the routes still stale, of one family or of all; returns
-    /// them.
-    pub fn remove_stale(&mut self, family: Option<Family>) -> Vec<IpNet> {
+    /// them as withdrawn (with their path identifiers, ADD-PATH).
+    pub fn remove_stale(&mut self, family: Option<Family>) -> Received {
         let gone: Vec<(IpNet, Option<u32>)> = self
             .stale
             .iter()
@@ -500,7 +524,7 @@ impl AdjRibIn {
                 }
             }
         }
-        gone.into_iter().map(|(p, _)| p).collect()
+        Received::withdrawals(gone.into_iter())
     }
 
     /// The attributes held for `prefix` (of its path with the lowest
@@ -566,6 +590,63 @@ mod tests {
 
     fn nets(v: &[&str]) -> Vec<IpNet> {
         v.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    /// IPv6 with path identifiers and IPv4 without in one UPDATE: the
+    /// withdrawals with an identifier come first, each with its own (the
+    /// IPv4 prefix, withdrawn first on the wire, takes none); a graceful
+    /// restart's stale removal keeps them too.
+    #[test]
+    fn withdrawals_keep_each_path_id_with_its_prefix() {
+        use crate::bgp::wire::{AsPath, MpReach, MpUnreach, Origin, PathAttributes};
+        let v4: IpNet = "10.0.0.0/24".parse().unwrap();
+        let v6: IpNet = "2001:db8::/48".parse().unwrap();
+        let announce = Update {
+            attributes: PathAttributes {
+                origin: Some(Origin::Igp),
+                as_path: Some(AsPath::default()),
+                next_hop: Some("10.0.0.2".parse().unwrap()),
+                mp_reach: Some(MpReach {
+                    afi: 2,
+                    safi: 1,
+                    next_hops: vec!["2001:db8::2".parse().unwrap()],
+                    nlri: vec![v6, v6],
+                    path_ids: vec![5, 6],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            nlri: vec![v4],
+            ..Default::default()
+        };
+        let mut rib = AdjRibIn::default();
+        rib.apply(&announce);
+        assert_eq!(rib.len(), 3);
+        let withdraw = Update {
+            withdrawn: vec![v4],
+            attributes: PathAttributes {
+                mp_unreach: Some(MpUnreach {
+                    afi: 2,
+                    safi: 1,
+                    withdrawn: vec![v6],
+                    path_ids: vec![6],
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let r = rib.apply(&withdraw);
+        assert_eq!((r.withdraw, r.withdraw_path_ids), (vec![v6, v4], vec![6]));
+        assert_eq!(rib.len(), 1, "path 5 of the IPv6 prefix stays");
+        // The peer restarts; at the end of its restart time what it held
+        // goes, each path with its identifier.
+        rib.apply(&announce);
+        rib.mark_stale();
+        let gone = rib.remove_stale(None);
+        assert_eq!(gone.withdraw, [v6, v6, v4]);
+        assert_eq!(gone.withdraw_path_ids, [5, 6]);
+        assert_eq!(rib.len(), 0);
     }
 
     #[test]

@@ -259,8 +259,9 @@ impl Driver {
                 Step::StaleRemoved {
                     family,
                     withdrawn,
+                    withdrawn_path_ids,
                     held,
-                } => self.stale_removed(family, withdrawn, held),
+                } => self.stale_removed(family, (withdrawn, withdrawn_path_ids), held),
                 Step::Restarting {
                     stale,
                     restart_time,
@@ -353,7 +354,7 @@ impl Driver {
     fn stale_removed(
         &self,
         family: Option<wire::Family>,
-        withdrawn: Vec<ipnet::IpNet>,
+        (withdrawn, withdraw_path_ids): (Vec<ipnet::IpNet>, Vec<u32>),
         held: usize,
     ) {
         if family.is_none() {
@@ -369,7 +370,7 @@ impl Driver {
             direction: Direction::Received,
             announce: vec![],
             withdraw: withdrawn,
-            withdraw_path_ids: vec![],
+            withdraw_path_ids,
         });
         self.changed();
     }
