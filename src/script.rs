@@ -104,8 +104,9 @@ pub enum Command {
     /// 10.1.0.0/24`, see [`crate::bgp::route`]); the others have the
     /// session's
     Announce(Vec<crate::bgp::route::RouteSpec>),
-    /// `withdraw PREFIX...`
-    Withdraw(Vec<IpNet>),
+    /// `withdraw PREFIX [path-id N]...`: a prefix with `path-id` loses
+    /// that path (ADD-PATH), one without every path
+    Withdraw(Vec<(IpNet, Option<u32>)>),
     /// `set med N`
     Med(u32),
     /// `set local-pref N`
@@ -139,7 +140,7 @@ pub enum Command {
 }
 
 /// The commands, for `help` and errors.
-pub const USAGE: &str = "announce ROUTE..., withdraw PREFIX..., set med N, set local-pref N, \
+pub const USAGE: &str = "announce ROUTE..., withdraw PREFIX [path-id N]..., set med N, set local-pref N, \
 set communities C..., set large-communities C..., set ext-communities C..., status, wait established [TIMEOUT], \
 sleep DURATION, send HEX, expect ROUTE... [TIMEOUT], drain, undrain, quit, restart";
 
@@ -165,7 +166,7 @@ pub fn parse(line: &str) -> Option<Result<Command, CommandError>> {
         match (first.to_ascii_lowercase().as_str(), rest.as_slice()) {
             ("announce", r) => announce(r),
             ("withdraw", []) => Err(CommandError::NeedsPrefixes(first.to_string())),
-            ("withdraw", r) => prefixes(r).map(Command::Withdraw),
+            ("withdraw", r) => withdrawals(r).map(Command::Withdraw),
             ("set", r) => set(r),
             ("status", _) => extra(0).map(|_| Command::Status),
             ("wait", ["established"]) => Ok(Command::WaitEstablished(None)),
@@ -191,6 +192,24 @@ fn prefixes(words: &[&str]) -> Result<Vec<IpNet>, CommandError> {
     let prefixes = words.iter().flat_map(|w| w.split(','));
     let parsed = prefixes.filter(|w| !w.is_empty()).map(parse_prefix);
     Ok(parsed.collect::<Result<_, _>>()?)
+}
+
+/// `withdraw PREFIX [path-id N]...` (comma-separated prefixes too).
+fn withdrawals(words: &[&str]) -> Result<Vec<(IpNet, Option<u32>)>, CommandError> {
+    let mut out: Vec<(IpNet, Option<u32>)> = Vec::new();
+    let mut words = words.iter();
+    while let Some(w) = words.next() {
+        if *w == "path-id" {
+            let id = number("withdraw ... path-id", words.next().copied())?;
+            match out.last_mut() {
+                Some((_, slot @ None)) => *slot = Some(id),
+                _ => return Err(CommandError::Unexpected("path-id".into())),
+            }
+            continue;
+        }
+        out.extend(prefixes(&[w])?.into_iter().map(|p| (p, None)));
+    }
+    Ok(out)
 }
 
 /// `announce ROUTE...`: comma-separated prefixes too, as --advertise
@@ -317,8 +336,20 @@ mod tests {
         assert!(err("announce 10.0.0.0/24 med").contains("med needs a value"));
         assert_eq!(
             ok("withdraw 10.0.0.1 # gone"),
-            Command::Withdraw(vec!["10.0.0.1/32".parse().unwrap()])
+            Command::Withdraw(vec![("10.0.0.1/32".parse().unwrap(), None)])
         );
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        assert_eq!(
+            ok("withdraw 10.0.0.0/24 path-id 2 10.1.0.0/24,10.2.0.0/24"),
+            Command::Withdraw(vec![
+                (net("10.0.0.0/24"), Some(2)),
+                (net("10.1.0.0/24"), None),
+                (net("10.2.0.0/24"), None)
+            ])
+        );
+        assert!(err("withdraw path-id 2").contains("unexpected"));
+        assert!(err("withdraw 10.0.0.0/24 path-id 1 path-id 2").contains("unexpected"));
+        assert!(err("withdraw 10.0.0.0/24 path-id x").contains("not a number"));
         assert_eq!(ok("set med 5"), Command::Med(5));
         assert_eq!(ok("SET local-pref 200"), Command::LocalPref(200));
         assert_eq!(

@@ -306,6 +306,50 @@ fn the_speaker_sends_every_path_to_bird() {
     drop(cue);
 }
 
+/// `announce` adds a path to the ones a prefix has and `withdraw P
+/// path-id N` takes one away: BIRD's table follows, path by path.
+#[test]
+fn commands_add_and_withdraw_paths_one_by_one() {
+    if !have("bird") {
+        return skip("bird is not installed");
+    }
+    let port = free_port();
+    let bird = bird_receiving_paths(port);
+    let p = port.to_string();
+    let mut cue = Interactive::start(&[
+        "--commands",
+        "--port",
+        &p,
+        "--add-path",
+        "send",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.1",
+    ]);
+    cue.send("wait established 15s");
+    assert_eq!(cue.reply(T), "ok");
+    let meds = |n: usize| {
+        wait_for(&format!("{n} paths of 10.45.0.0/24 at BIRD"), T, || {
+            let p = bird_paths(&bird, "10.45.0.0/24");
+            (p.len() == n).then_some(p.into_iter().map(|(_, m)| m).collect::<Vec<_>>())
+        })
+    };
+    cue.send("announce 10.45.0.0/24 path-id 1 next-hop 10.0.0.1 med 10");
+    assert_eq!(cue.reply(T), "ok");
+    assert_eq!(meds(1), ["10"]);
+    cue.send("announce 10.45.0.0/24 path-id 2 next-hop 10.0.0.2 med 20");
+    assert_eq!(cue.reply(T), "ok");
+    assert_eq!(meds(2), ["10", "20"]);
+    cue.send("withdraw 10.45.0.0/24 path-id 1");
+    assert_eq!(cue.reply(T), "ok");
+    assert_eq!(meds(1), ["20"]);
+    cue.send("withdraw 10.45.0.0/24");
+    assert_eq!(cue.reply(T), "ok");
+    meds(0);
+    cue.send("quit");
+    assert_eq!(cue.reply(T), "ok");
+}
+
 #[test]
 fn without_add_path_the_lowest_path_id_goes_alone() {
     if !have("bird") {

@@ -3,7 +3,7 @@
 //! line (`ok` or `error: reason`). A refused command changes nothing.
 
 use super::output::Printer;
-use cue::bgp::route::RouteTable;
+use cue::bgp::route::{add_routes, remove_routes, RouteTable};
 use cue::bgp::{Parameters, Pool};
 use cue::rhi::HealthInjector;
 use cue::script::{parse, Command};
@@ -50,23 +50,13 @@ impl Targets {
                 }
                 let (prefixes, own) = table.finish();
                 self.rib.update_fixed_routes(|rib, attributes| {
-                    for p in prefixes {
-                        match own.get(&p) {
-                            Some(a) => attributes.insert(p, a.clone()),
-                            None => attributes.remove(&p),
-                        };
-                        rib.insert(p);
-                    }
+                    add_routes(rib, attributes, prefixes, &own)
                 });
                 Ok(())
             }
-            Command::Withdraw(p) => {
-                self.rib.update_fixed_routes(|rib, attributes| {
-                    for x in &p {
-                        rib.remove(&x.trunc());
-                        attributes.remove(&x.trunc());
-                    }
-                });
+            Command::Withdraw(routes) => {
+                self.rib
+                    .update_fixed_routes(|rib, attributes| remove_routes(rib, attributes, &routes));
                 Ok(())
             }
             Command::Med(v) => self.set(|p| p.med = v),

@@ -40,10 +40,12 @@
 //! | `load.rs` | loading a table from text or a reader on parser threads |
 //! | `sorted.rs` | [`SortedRoutes`]: a table sorted and grouped by attribute set |
 //! | `expect.rs` | checking received routes against expectations |
+//! | `paths.rs` | adding and removing routes one by one, path by path |
 
 mod error;
 mod expect;
 mod load;
+mod paths;
 mod sorted;
 mod syntax;
 mod table;
@@ -52,6 +54,7 @@ pub use crate::bgp::wire::ExtCommunity;
 pub use error::{RouteError, RouteErrorKind};
 pub use expect::{check_routes, Difference, ExpectReport};
 pub(crate) use expect::{Tracker, WatchedRib};
+pub use paths::{add_routes, remove_routes};
 pub use sorted::SortedRoutes;
 pub use syntax::{parse_prefix, parse_route_lines, AttributeSpec, RouteSpec};
 pub use table::RouteTable;
