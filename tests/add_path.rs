@@ -350,6 +350,111 @@ fn commands_add_and_withdraw_paths_one_by_one() {
     assert_eq!(cue.reply(T), "ok");
 }
 
+/// FRR in the middle, both ways at once: the speaker sends two paths of
+/// a prefix to FRR (which offers to receive several by default), FRR holds
+/// both and sends them on (`addpath-tx-all-paths`) to a `listen` with
+/// identifiers of its own; withdrawing one path at the speaker withdraws
+/// it at the far end, by FRR's identifier.
+#[test]
+fn paths_through_frr() {
+    if !have(BGPD) || !have("vtysh") {
+        return skip("FRR's bgpd is not installed");
+    }
+    let (port, listen_port) = (free_port(), free_port());
+    let config = format!(
+        r#"
+frr defaults traditional
+hostname cue-add-path
+router bgp 65002
+ bgp router-id 127.0.0.4
+ no bgp ebgp-requires-policy
+ neighbor 127.0.0.1 remote-as 65001
+ neighbor 127.0.0.5 remote-as 65003
+ neighbor 127.0.0.5 port {listen_port}
+ neighbor 127.0.0.5 update-source 127.0.0.4
+ neighbor 127.0.0.5 timers connect 1
+ address-family ipv4 unicast
+  neighbor 127.0.0.1 activate
+  neighbor 127.0.0.5 activate
+  neighbor 127.0.0.5 addpath-tx-all-paths
+ exit-address-family
+"#
+    );
+    let lp = listen_port.to_string();
+    let listen = Cue::start(&[
+        "listen",
+        "--bind",
+        "127.0.0.5",
+        "--port",
+        &lp,
+        "--add-path",
+        "receive",
+        "--json",
+        "65003",
+        "127.0.0.5",
+    ]);
+    let frr = Frr::start_on(&config, "127.0.0.4", port);
+    let p = port.to_string();
+    let mut cue = Interactive::start(&[
+        "--commands",
+        "--port",
+        &p,
+        "--add-path",
+        "send",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.4",
+    ]);
+    cue.send("wait established 15s");
+    assert_eq!(cue.reply(T), "ok");
+    cue.send("announce 10.46.0.0/24 path-id 1 next-hop 10.0.0.1 med 10 10.46.0.0/24 path-id 2 next-hop 10.0.0.2 med 20");
+    assert_eq!(cue.reply(T), "ok");
+    let held = wait_for("both paths at FRR", T, || {
+        let text = frr.vtysh("show bgp ipv4 unicast 10.46.0.0/24 json");
+        let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+        let paths = v["paths"].as_array()?.clone();
+        (paths.len() == 2).then_some(paths)
+    });
+    let mut hops: Vec<_> = held
+        .iter()
+        .filter_map(|p| p["nexthops"][0]["ip"].as_str())
+        .collect();
+    hops.sort();
+    assert_eq!(hops, ["10.0.0.1", "10.0.0.2"], "{held:?}");
+    let ids = wait_for("both paths from FRR at listen", T, || {
+        let mut ids: Vec<u64> = received_routes(&listen.stdout())
+            .iter()
+            .filter(|r| r["prefix"] == "10.46.0.0/24")
+            .filter_map(|r| r["path_id"].as_u64())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        (ids.len() == 2).then_some(ids)
+    });
+    cue.send("withdraw 10.46.0.0/24 path-id 1");
+    assert_eq!(cue.reply(T), "ok");
+    let gone = wait_for("one path withdrawn at listen", T, || {
+        let stdout = listen.stdout();
+        let mut events = stdout.lines().filter_map(|l| serde_json::from_str(l).ok());
+        events.find_map(|e: serde_json::Value| {
+            let ids = e["withdraw_path_ids"].as_array()?;
+            (e["withdraw"] == serde_json::json!(["10.46.0.0/24"])).then(|| ids[0].as_u64())?
+        })
+    });
+    assert!(ids.contains(&gone), "{gone} of {ids:?}");
+    let left = wait_for("one path left at FRR", T, || {
+        let v: serde_json::Value =
+            serde_json::from_str(&frr.vtysh("show bgp ipv4 unicast 10.46.0.0/24 json")).ok()?;
+        let paths = v["paths"].as_array()?.clone();
+        (paths.len() == 1).then_some(paths)
+    });
+    assert_eq!(left[0]["nexthops"][0]["ip"], "10.0.0.2", "{left:?}");
+    cue.send("quit");
+    assert_eq!(cue.reply(T), "ok");
+    // Every event listen wrote holds to the schema.
+    assert!(!listen.terminate().json().is_empty());
+}
+
 #[test]
 fn without_add_path_the_lowest_path_id_goes_alone() {
     if !have("bird") {
