@@ -306,6 +306,26 @@ fn the_speaker_sends_every_path_to_bird() {
     drop(cue);
 }
 
+/// The speaker (AS 65001) with `--add-path send --commands`, Established
+/// with the peer at `peer` on `port`.
+fn sending_paths(port: u16, peer: &str) -> Interactive {
+    let p = port.to_string();
+    let args = [
+        "--commands",
+        "--port",
+        &p,
+        "--add-path",
+        "send",
+        "65001",
+        "127.0.0.1",
+        peer,
+    ];
+    let mut cue = Interactive::start(&args);
+    cue.send("wait established 15s");
+    assert_eq!(cue.reply(T), "ok");
+    cue
+}
+
 /// `announce` adds a path to the ones a prefix has and `withdraw P
 /// path-id N` takes one away: BIRD's table follows, path by path.
 #[test]
@@ -315,19 +335,7 @@ fn commands_add_and_withdraw_paths_one_by_one() {
     }
     let port = free_port();
     let bird = bird_receiving_paths(port);
-    let p = port.to_string();
-    let mut cue = Interactive::start(&[
-        "--commands",
-        "--port",
-        &p,
-        "--add-path",
-        "send",
-        "65001",
-        "127.0.0.1",
-        "127.0.0.1",
-    ]);
-    cue.send("wait established 15s");
-    assert_eq!(cue.reply(T), "ok");
+    let mut cue = sending_paths(port, "127.0.0.1");
     let meds = |n: usize| {
         wait_for(&format!("{n} paths of 10.45.0.0/24 at BIRD"), T, || {
             let p = bird_paths(&bird, "10.45.0.0/24");
@@ -394,19 +402,7 @@ router bgp 65002
         "127.0.0.5",
     ]);
     let frr = Frr::start_on(&config, "127.0.0.4", port);
-    let p = port.to_string();
-    let mut cue = Interactive::start(&[
-        "--commands",
-        "--port",
-        &p,
-        "--add-path",
-        "send",
-        "65001",
-        "127.0.0.1",
-        "127.0.0.4",
-    ]);
-    cue.send("wait established 15s");
-    assert_eq!(cue.reply(T), "ok");
+    let mut cue = sending_paths(port, "127.0.0.4");
     cue.send("announce 10.46.0.0/24 path-id 1 next-hop 10.0.0.1 med 10 10.46.0.0/24 path-id 2 next-hop 10.0.0.2 med 20");
     assert_eq!(cue.reply(T), "ok");
     let held = wait_for("both paths at FRR", T, || {
