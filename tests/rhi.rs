@@ -1,5 +1,6 @@
-//! Route health injection through the library (`cue::rhi::HealthInjector`)
-//! and `examples/load_balancer.rs`, against a real BIRD on loopback.
+//! Route health injection through the library (`cue::rhi::HealthInjector`),
+//! `examples/load_balancer.rs` and `examples/first_program.rs`, against a
+//! real BIRD on loopback.
 
 mod common;
 
@@ -264,26 +265,56 @@ fn a_drained_service_goes_with_graceful_shutdown_then_away_then_back() {
     drop(a);
 }
 
-/// The example's binary: `cargo test` builds it beside the test binaries;
-/// built here when only this test was asked for.
-fn example(name: &str) -> std::path::PathBuf {
-    let mut p = std::env::current_exe().unwrap();
-    p.pop();
-    if p.ends_with("deps") {
-        p.pop();
+/// The embedder's first program (announce two, await sent, withdraw one,
+/// await sent, stop), stepped through from its standard input: BIRD holds
+/// both routes, then one, then none, and the program exits 0.
+#[test]
+fn first_program_example_runs_against_bird() {
+    if !have("bird") {
+        return skip("bird is not installed");
     }
-    let bin = p.join("examples").join(name);
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let ok = Command::new(cargo)
-            .args(["build", "--quiet", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "cannot build the {name} example");
-    }
-    bin
+    use std::io::{BufRead, Write};
+    let port = free_port();
+    let bird = bird(port);
+    let mut child = Command::new(example("first_program"))
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, said) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    assert_eq!(
+        said.recv_timeout(T).unwrap(),
+        "announced 192.0.2.10/32 192.0.2.11/32"
+    );
+    // Sent means sent: BIRD holds both once it has read them.
+    let both = sorted(&["192.0.2.10/32", "192.0.2.11/32"]);
+    wait_for("both routes in BIRD", T, || {
+        (prefixes(&bird) == both).then_some(())
+    });
+    writeln!(stdin).unwrap();
+    assert_eq!(said.recv_timeout(T).unwrap(), "withdrew 192.0.2.11/32");
+    let one = sorted(&["192.0.2.10/32"]);
+    wait_for("one route in BIRD", T, || {
+        (prefixes(&bird) == one).then_some(())
+    });
+    drop(stdin);
+    assert_eq!(said.recv_timeout(T).unwrap(), "stopped");
+    let status = wait_for("the example to exit", T, || child.try_wait().unwrap());
+    assert!(status.success(), "{status:?}");
+    wait_for("nothing left in BIRD", T, || {
+        prefixes(&bird).is_empty().then_some(())
+    });
 }
 
 #[test]

@@ -948,3 +948,25 @@ impl Drop for Veth {
         ip(&["netns", "del", &self.b]);
     }
 }
+
+/// The example's binary: `cargo test` builds it beside the test binaries;
+/// built here when only this test was asked for.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let mut p = std::env::current_exe().unwrap();
+    p.pop();
+    if p.ends_with("deps") {
+        p.pop();
+    }
+    let bin = p.join("examples").join(name);
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let ok = Command::new(cargo)
+            .args(["build", "--quiet", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "cannot build the {name} example");
+    }
+    bin
+}
