@@ -451,6 +451,144 @@ router bgp 65002
     assert!(!listen.terminate().json().is_empty());
 }
 
+/// ExaBGP (`add-path send/receive`, passive) and the speaker with
+/// `--add-path both` on one session: our two paths of a prefix reach
+/// ExaBGP with their ids (its `path-information`), next hops and MEDs, and
+/// ExaBGP's two static paths of a prefix reach us with theirs.
+#[test]
+fn paths_both_ways_with_exabgp() {
+    if !have("exabgp") {
+        return skip("exabgp is not installed");
+    }
+    let port = free_port();
+    let dir = Scratch::new("add-path-exabgp");
+    let received = dir.path("received.json");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exabgp/log-updates.py");
+    let config = format!(
+        r#"
+process log-updates {{
+    run {};
+    encoder json;
+}}
+neighbor 127.0.0.1 {{
+    router-id 127.0.0.4;
+    local-address 127.0.0.4;
+    local-as 65002;
+    peer-as 65001;
+    passive true;
+    capability {{
+        add-path send/receive;
+    }}
+    family {{
+        ipv4 unicast;
+    }}
+    api {{
+        processes [ log-updates ];
+        receive {{
+            parsed;
+            update;
+        }}
+    }}
+    static {{
+        route 10.48.0.0/24 next-hop 192.0.2.1 path-information 0.0.0.1;
+        route 10.48.0.0/24 next-hop 192.0.2.2 path-information 0.0.0.2;
+    }}
+}}
+"#,
+        script.display()
+    );
+    std::fs::write(dir.path("exabgp.conf"), config).unwrap();
+    let log = std::fs::File::create(dir.path("exabgp.log")).unwrap();
+    let mut exabgp = std::process::Command::new("exabgp")
+        .arg("./exabgp.conf")
+        .current_dir(&dir.0)
+        .env("exabgp.tcp.bind", "127.0.0.4")
+        .env("exabgp.tcp.port", port.to_string())
+        .env("exabgp.daemon.user", current_user())
+        .env("exabgp.cli.enable", "false")
+        .env("CUE_EXABGP_LOG", &received)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start exabgp");
+    wait_for("ExaBGP to listen", T, || {
+        std::net::TcpStream::connect(("127.0.0.4", port))
+            .ok()
+            .map(drop)
+    });
+    let routes = dir.path("routes");
+    std::fs::write(
+        &routes,
+        "10.47.0.0/24 path-id 1 next-hop 10.0.0.1 med 10
+         10.47.0.0/24 path-id 2 next-hop 10.0.0.2 med 20
+",
+    )
+    .unwrap();
+    let p = port.to_string();
+    let cue = Cue::start(&[
+        "--port",
+        &p,
+        "--add-path",
+        "both",
+        "--advertise-file",
+        routes.to_str().unwrap(),
+        "--json",
+        "65001",
+        "127.0.0.1",
+        "127.0.0.4",
+    ]);
+    // At ExaBGP: (path-information, next hop, MED) of each path.
+    let mut at_exabgp = wait_for("our two paths at ExaBGP", T, || {
+        let text = std::fs::read_to_string(&received).unwrap_or_default();
+        let mut paths = Vec::new();
+        for v in text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        {
+            let update = &v["neighbor"]["message"]["update"];
+            let med = update["attribute"]["med"].as_u64();
+            let Some(hops) = update["announce"]["ipv4 unicast"].as_object() else {
+                continue;
+            };
+            for (hop, nlris) in hops {
+                for n in nlris.as_array().into_iter().flatten() {
+                    if n["nlri"] == "10.47.0.0/24" {
+                        let id = n["path-information"].as_str().unwrap_or("").to_string();
+                        paths.push((id, hop.clone(), med));
+                    }
+                }
+            }
+        }
+        (paths.len() >= 2).then_some(paths)
+    });
+    at_exabgp.sort();
+    assert_eq!(
+        at_exabgp,
+        [
+            ("0.0.0.1".to_string(), "10.0.0.1".to_string(), Some(10)),
+            ("0.0.0.2".to_string(), "10.0.0.2".to_string(), Some(20)),
+        ]
+    );
+    // At the speaker: ExaBGP's two paths with their ids.
+    let mut ours = wait_for("ExaBGP's two paths at the speaker", T, || {
+        let paths: Vec<(u64, String)> = received_routes(&cue.stdout())
+            .iter()
+            .filter(|r| r["prefix"] == "10.48.0.0/24")
+            .filter_map(|r| Some((r["path_id"].as_u64()?, r["next_hop"].as_str()?.to_string())))
+            .collect();
+        (paths.len() >= 2).then_some(paths)
+    });
+    ours.sort();
+    assert_eq!(
+        ours,
+        [(1, "192.0.2.1".to_string()), (2, "192.0.2.2".to_string())]
+    );
+    assert!(cue.terminate().status.success());
+    let _ = exabgp.kill();
+    let _ = exabgp.wait();
+}
+
 #[test]
 fn without_add_path_the_lowest_path_id_goes_alone() {
     if !have("bird") {
