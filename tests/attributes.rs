@@ -255,20 +255,7 @@ fn extended_messages_carry_a_route_with_two_thousand_communities_to_bird() {
         return;
     }
     let port = free_port();
-    let bird = Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  enable extended messages on;
-  ipv4 {{ import all; export none; }};
-}}
-"#
-    ));
+    let bird = ibgp_bird_with(port, "enable extended messages on;");
     let dir = Scratch::new("extended");
     let file = dir.path("routes.txt");
     let many: String = (0..2000).map(|i| format!(" community 65000:{i}")).collect();

@@ -525,20 +525,7 @@ fn tcp_md5_signatures_with_bird() {
         return;
     }
     let port = free_port();
-    let bird = Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  password "s3cret-key";
-  ipv4 {{ import all; export none; }};
-}}
-"#
-    ));
+    let bird = ibgp_bird_with(port, r#"password "s3cret-key";"#);
     let p = port.to_string();
     // The right key: the session comes up.
     let cue = Cue::start(&[

@@ -21,22 +21,7 @@ const ROUTES: [&str; 2] = ["192.0.2.40/32", "192.0.2.41/32"];
 
 /// A BIRD waiting for the speaker (iBGP), graceful restart on.
 fn helper_bird(port: u16) -> Bird {
-    Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  graceful restart on;
-  error wait time 1, 2;
-  debug {{ states, routes, events }};
-  ipv4 {{ import all; export none; }};
-}}
-"#
-    ))
+    ibgp_bird_with(port, "graceful restart on;")
 }
 
 fn speaker(port: &str, restart_time: &str) -> Cue {

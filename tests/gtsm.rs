@@ -21,21 +21,7 @@ const T: Duration = Duration::from_secs(15);
 /// BIRD waiting on `port` for the speaker at 127.0.0.1 (iBGP, AS 65001).
 fn passive_bird(port: u16, ttl_security: bool) -> Bird {
     let ttl = if ttl_security { "ttl security on;" } else { "" };
-    Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  {ttl}
-  error wait time 1, 2;
-  ipv4 {{ import all; export none; }};
-}}
-"#
-    ))
+    ibgp_bird_with(port, ttl)
 }
 
 /// BIRD dialling `cue-bgp listen` on 127.0.0.1:`port` from 127.0.0.2

@@ -14,20 +14,8 @@ fn one_speaker_two_daemons() {
         return;
     }
     let port = free_port();
-    let bird = Bird::start(&format!(
-        r#"
-log stderr all;
-router id 127.0.0.2;
-protocol device {{}}
-protocol bgp lb {{
-  local 127.0.0.1 port {port} as 65001;
-  neighbor 127.0.0.1 as 65001;
-  passive;
-  strict bind yes;   # listen on 127.0.0.1 only: GoBGP takes 127.0.0.2
-  ipv4 {{ import all; export none; }};
-}}
-"#
-    ));
+    // Listening on 127.0.0.1 only: GoBGP takes 127.0.0.2.
+    let bird = ibgp_bird_with(port, "strict bind yes;");
     let gobgp = Gobgp::start(&format!(
         r#"
 [global.config]

@@ -788,6 +788,45 @@ pub fn bird_passive_with(
     peer_as: u32,
     channel: &str,
 ) -> Bird {
+    let peer = BirdPeer {
+        local,
+        neighbor,
+        local_as,
+        peer_as,
+    };
+    bird_passive_opts(port, peer, "", channel)
+}
+
+/// The session of a BIRD of [`bird_passive_opts`]: its address and AS, the
+/// peer's address and AS.
+pub struct BirdPeer<'a> {
+    pub local: &'a str,
+    pub neighbor: &'a str,
+    pub local_as: u32,
+    pub peer_as: u32,
+}
+
+/// A BIRD in AS 65001 on 127.0.0.1 waiting for the speaker at 127.0.0.1
+/// (iBGP), with `protocol` (options of its BGP protocol: a password, `ttl
+/// security on`, ...).
+pub fn ibgp_bird_with(port: u16, protocol: &str) -> Bird {
+    let peer = BirdPeer {
+        local: "127.0.0.1",
+        neighbor: "127.0.0.1",
+        local_as: 65001,
+        peer_as: 65001,
+    };
+    bird_passive_opts(port, peer, protocol, "")
+}
+
+/// [`bird_passive_with`] with `protocol`, options of the BGP protocol.
+pub fn bird_passive_opts(port: u16, peer: BirdPeer<'_>, protocol: &str, channel: &str) -> Bird {
+    let BirdPeer {
+        local,
+        neighbor,
+        local_as,
+        peer_as,
+    } = peer;
     let multihop = if local_as != peer_as { "multihop;" } else { "" };
     Bird::start(&format!(
         r#"
@@ -799,8 +838,9 @@ protocol bgp lb {{
   neighbor {neighbor} as {peer_as};
   passive;
   error wait time 1, 2;   # BIRD's default keeps a failed session down 60 s
-  debug {{ states, routes }};  # what was added and removed, in its log
+  debug {{ states, routes, events }};  # what was added and removed, in its log
   {multihop}
+  {protocol}
   ipv4 {{ import all; export none; {channel} }};
   ipv6 {{ import all; export none; {channel} }};
 }}
