@@ -499,24 +499,7 @@ neighbor 127.0.0.1 {{
         script.display()
     );
     std::fs::write(dir.path("exabgp.conf"), config).unwrap();
-    let log = std::fs::File::create(dir.path("exabgp.log")).unwrap();
-    let mut exabgp = std::process::Command::new("exabgp")
-        .arg("./exabgp.conf")
-        .current_dir(&dir.0)
-        .env("exabgp.tcp.bind", "127.0.0.4")
-        .env("exabgp.tcp.port", port.to_string())
-        .env("exabgp.daemon.user", current_user())
-        .env("exabgp.cli.enable", "false")
-        .env("CUE_EXABGP_LOG", &received)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start exabgp");
-    wait_for("ExaBGP to listen", T, || {
-        std::net::TcpStream::connect(("127.0.0.4", port))
-            .ok()
-            .map(drop)
-    });
+    let mut exabgp = exabgp_listening(&dir, "127.0.0.4", port);
     let routes = dir.path("routes");
     std::fs::write(
         &routes,

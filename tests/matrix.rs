@@ -845,29 +845,7 @@ neighbor ::1 {{
         script.display()
     );
     std::fs::write(dir.path("exabgp.conf"), config).unwrap();
-    let start = || {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.path("exabgp.log"))
-            .unwrap();
-        let child = Command::new("exabgp")
-            .arg("./exabgp.conf")
-            .current_dir(&dir.0)
-            .env("exabgp.tcp.bind", "::1")
-            .env("exabgp.tcp.port", port.to_string())
-            .env("exabgp.daemon.user", current_user())
-            .env("exabgp.cli.enable", "false")
-            .env("CUE_EXABGP_LOG", &received)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start exabgp");
-        wait_for("ExaBGP to listen", T, || {
-            std::net::TcpStream::connect(("::1", port)).ok().map(|_| ())
-        });
-        child
-    };
+    let start = || exabgp_listening(&dir, "::1", port);
     let child = std::cell::RefCell::new(start());
     let _show = Show(dir.path("exabgp.log"));
     let mut cue = speaker(port, &dir);

@@ -7,7 +7,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(20);
@@ -127,24 +126,7 @@ fn exabgp_sample() {
     )
     .unwrap();
     let received = dir.path("received.json");
-    let log = std::fs::File::create(dir.path("exabgp.log")).unwrap();
-    let mut exabgp = Command::new("exabgp")
-        .arg("./exabgp.conf")
-        .current_dir(&dir.0)
-        .env("exabgp.tcp.bind", "127.0.0.1")
-        .env("exabgp.tcp.port", port.to_string())
-        .env("exabgp.daemon.user", current_user())
-        .env("exabgp.cli.enable", "false")
-        .env("CUE_EXABGP_LOG", &received)
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .expect("start exabgp");
-    wait_for("ExaBGP to listen", T, || {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .ok()
-            .map(|_| ())
-    });
+    let mut exabgp = exabgp_listening(&dir, "127.0.0.1", port);
     let cue = speaker(port, true);
     let updates = || -> Vec<serde_json::Value> {
         std::fs::read_to_string(&received)

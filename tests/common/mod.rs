@@ -1010,3 +1010,30 @@ pub fn example(name: &str) -> std::path::PathBuf {
     }
     bin
 }
+
+/// ExaBGP run from `dir`'s `exabgp.conf`, listening on `bind`:`port`
+/// (its log appended to `dir`'s `exabgp.log`; what its `log-updates.py`
+/// process is handed goes to `dir`'s `received.json`), once it listens.
+pub fn exabgp_listening(dir: &Scratch, bind: &str, port: u16) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.path("exabgp.log"))
+        .unwrap();
+    let child = Command::new("exabgp")
+        .arg("./exabgp.conf")
+        .current_dir(&dir.0)
+        .env("exabgp.tcp.bind", bind)
+        .env("exabgp.tcp.port", port.to_string())
+        .env("exabgp.daemon.user", current_user())
+        .env("exabgp.cli.enable", "false")
+        .env("CUE_EXABGP_LOG", dir.path("received.json"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("start exabgp");
+    wait_for("ExaBGP to listen", Duration::from_secs(15), || {
+        std::net::TcpStream::connect((bind, port)).ok().map(drop)
+    });
+    child
+}
