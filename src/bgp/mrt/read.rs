@@ -224,6 +224,8 @@ impl<'a> Bytes<'a> {
     fn new(buf: &'a [u8]) -> Self {
         Bytes(Cursor::new(buf))
     }
+    /// The fault of a read of `needed` octets that ran past the end.
+    #[cold]
     fn short(&self, what: &'static str, needed: usize) -> MrtFault {
         MrtFault::Short {
             what,
@@ -232,20 +234,28 @@ impl<'a> Bytes<'a> {
         }
     }
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MrtFault> {
-        let left = self.short(what, n);
-        self.0.take(n).ok_or(left)
+        match self.0.take(n) {
+            Some(b) => Ok(b),
+            None => Err(self.short(what, n)),
+        }
     }
     fn u8(&mut self, what: &'static str) -> Result<u8, MrtFault> {
-        let left = self.short(what, 1);
-        self.0.u8().ok_or(left)
+        match self.0.u8() {
+            Some(v) => Ok(v),
+            None => Err(self.short(what, 1)),
+        }
     }
     fn u16(&mut self, what: &'static str) -> Result<u16, MrtFault> {
-        let left = self.short(what, 2);
-        self.0.u16().ok_or(left)
+        match self.0.u16() {
+            Some(v) => Ok(v),
+            None => Err(self.short(what, 2)),
+        }
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, MrtFault> {
-        let left = self.short(what, 4);
-        self.0.u32().ok_or(left)
+        match self.0.u32() {
+            Some(v) => Ok(v),
+            None => Err(self.short(what, 4)),
+        }
     }
     fn ip(&mut self, ipv6: bool, what: &'static str) -> Result<IpAddr, MrtFault> {
         Ok(if ipv6 {
