@@ -454,9 +454,10 @@ impl PathAttributes {
                 // discarded.
                 let nlri =
                     AttrType::from_code(type_code).is_some_and(|t| t.stored() == Stored::Nlri);
-                let action = match nlri {
-                    true => ErrorAction::SessionReset,
-                    false => ErrorAction::AttributeDiscard,
+                let action = if nlri {
+                    ErrorAction::SessionReset
+                } else {
+                    ErrorAction::AttributeDiscard
                 };
                 let error = DecodeError::MalformedAttributeList("duplicate attribute");
                 report(action, Some(type_code), error, false)?;
