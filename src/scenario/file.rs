@@ -1,6 +1,7 @@
 //! The scenario file (TOML): read, checked whole before anything starts,
 //! and turned into a [`Scenario`]. Every fault names its line and key.
 
+use super::error::{ScenarioError, ScenarioFault, ValueError};
 use super::{Group, Limits, Observer, PeerRoutes, Router, Routes, Scenario, Step, Wait};
 use crate::bgp::route::{parse_route_lines, AttributeSpec};
 use crate::bgp::AttributeOverrides;
@@ -13,125 +14,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use toml::Spanned;
-
-/// A scenario file that cannot be run: where, and why. Nothing was
-/// started.
-///
-/// ```
-/// let e = cue::scenario::Scenario::from_toml("router = { address = \"127.0.0.1\", as = 65000 }\nbogus = 1\n").unwrap_err();
-/// assert_eq!(e.line, Some(2));
-/// assert!(e.to_string().starts_with("line 2: bogus:"), "{e}");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{}{key}: {message}", line.map(|l| format!("line {l}: ")).unwrap_or_default())]
-pub struct ScenarioError {
-    /// The line (from 1), when known.
-    pub line: Option<usize>,
-    /// The key, as a path (`steps[2].announce`).
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-/// What is wrong with one value of a scenario file (the message of a
-/// [`ScenarioError`], which says where).
-///
-/// ```
-/// use cue::scenario::{indexes, ValueError};
-/// assert_eq!(indexes("2-1", 3), Err(ValueError::Backwards("2-1".into())));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ValueError {
-    /// A file that cannot be read.
-    #[error("{}: {reason}", path.display())]
-    Read {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Why.
-        reason: String,
-    },
-    /// A route file with a bad line.
-    #[error("{}: {error}", path.display())]
-    Routes {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The line and what is wrong.
-        error: Box<crate::bgp::route::RouteError>,
-    },
-    /// An MRT file that cannot be read.
-    #[error("{}: {error}", path.display())]
-    Mrt {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The record and what is wrong.
-        error: Box<crate::bgp::mrt::read::MrtError>,
-    },
-    /// Fewer routes in a file than peers to share them.
-    #[error("{}: {routes} routes for {peers} peers: every peer needs one at least", path.display())]
-    TooFewRoutes {
-        /// The file.
-        path: std::path::PathBuf,
-        /// Its routes.
-        routes: usize,
-        /// The peers.
-        peers: usize,
-    },
-    /// More peers asked of an MRT file than it records.
-    #[error("{}: count {count}, but the file records {recorded} peers", path.display())]
-    TooFewRecorded {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The peers asked for.
-        count: u32,
-        /// The peers it records.
-        recorded: usize,
-    },
-    /// An MRT file that records no peer.
-    #[error("{}: no peer recorded", .0.display())]
-    NoPeerRecorded(std::path::PathBuf),
-    /// `routes` not written `BASE /LEN COUNT`.
-    #[error("routes {0:?} is not \"BASE /LEN COUNT\" (\"10.0.0.0/8 /24 1000\")")]
-    RoutesSyntax(String),
-    /// A `routes` base that is not a prefix.
-    #[error("routes: {0:?} is not a prefix")]
-    RoutesBase(String),
-    /// A `routes` length outside the base's.
-    #[error("routes: {len:?} is not a length from /{min} to /{max}")]
-    RoutesLength {
-        /// What was written.
-        len: String,
-        /// The base's length.
-        min: u8,
-        /// The family's longest.
-        max: u8,
-    },
-    /// A `routes` count below 1.
-    #[error("routes: {0:?} is not a count of at least 1")]
-    RoutesCount(String),
-    /// A duration that does not parse.
-    #[error("{text:?} is not a duration ({reason})")]
-    Duration {
-        /// What was written.
-        text: String,
-        /// Why it is not one.
-        reason: String,
-    },
-    /// A peer index that is not a number.
-    #[error("{0:?} is not a peer index (\"all\", \"5\", \"0-9\")")]
-    Index(String),
-    /// A range of peers that runs backwards.
-    #[error("{0:?}: the range runs backwards")]
-    Backwards(String),
-    /// A peer index beyond the peers.
-    #[error("no peer {index}: there are {peers} (0 to {})", peers.saturating_sub(1))]
-    NoSuchPeer {
-        /// The index.
-        index: usize,
-        /// How many peers there are.
-        peers: usize,
-    },
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -242,11 +124,7 @@ pub(super) fn parse(text: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
     let file: File = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
     let at = |span: Range<usize>, key: String| {
         let line = Some(line_of(text, span.start));
-        move |message: String| ScenarioError {
-            line,
-            key: key.clone(),
-            message,
-        }
+        move |fault: ScenarioFault| ScenarioError::new(line, key.clone(), fault)
     };
     let router = router(&file.router, at(file.router.span(), "router".into()))?;
     let mut groups = Vec::new();
@@ -259,18 +137,17 @@ pub(super) fn parse(text: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
     }
     if file.observers.len() > super::measure::MAX_OBSERVERS {
         let err = at(file.observers[0].span(), "observers".into());
-        return Err(err(format!(
-            "{} observers: at most {}",
-            file.observers.len(),
-            super::measure::MAX_OBSERVERS
-        )));
+        return Err(err(ScenarioFault::TooManyObservers {
+            count: file.observers.len(),
+            max: super::measure::MAX_OBSERVERS,
+        }));
     }
     let mut observers = Vec::new();
     for (i, o) in file.observers.iter().enumerate() {
         let err = at(o.span(), format!("observers[{i}]"));
         let spec = o.get_ref();
         if spec.asn == 0 {
-            return Err(err("as must not be 0".into()));
+            return Err(err(ScenarioFault::Zero("as")));
         }
         observers.push(Observer {
             local: spec.local,
@@ -290,12 +167,14 @@ pub(super) fn parse(text: &str, dir: &Path) -> Result<Scenario, ScenarioError> {
     };
     let whole = |key: &str| at(0..0, key.into());
     let duration_or = |v: &Option<String>, key: &str, default: u64| match v {
-        Some(v) => duration(v).map_err(|e| whole(key)(e.to_string())),
+        Some(v) => {
+            duration(v).map_err(|error| whole(key)(ScenarioFault::Value { field: "", error }))
+        }
         None => Ok(Duration::from_secs(default)),
     };
     let hold_time = file.hold_time.unwrap_or(90);
     if (1..3).contains(&hold_time) {
-        return Err(whole("hold_time")("must be 0 or at least 3 seconds".into()));
+        return Err(whole("hold_time")(ScenarioFault::HoldTime));
     }
     Ok(Scenario {
         router,
@@ -319,26 +198,26 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ScenarioError {
         .map(|(k, _)| k.trim().trim_matches('"').to_string())
         .filter(|k| !k.is_empty() && k.len() < 64 && !k.starts_with('['))
         .unwrap_or_else(|| "file".into());
-    ScenarioError {
+    ScenarioError::new(
         line,
         key,
-        message: e.message().trim().to_string(),
-    }
+        ScenarioFault::Syntax(e.message().trim().to_string()),
+    )
 }
 
 fn router(
     spec: &Spanned<RouterSpec>,
-    err: impl Fn(String) -> ScenarioError,
+    err: impl Fn(ScenarioFault) -> ScenarioError,
 ) -> Result<Router, ScenarioError> {
     let r = spec.get_ref();
     if r.asn == 0 {
-        return Err(err("as must not be 0".into()));
+        return Err(err(ScenarioFault::Zero("as")));
     }
     if r.port == 0 {
-        return Err(err("port must not be 0".into()));
+        return Err(err(ScenarioFault::Zero("port")));
     }
     if r.address.is_unspecified() || r.address.is_multicast() {
-        return Err(err(format!("{} cannot be a router's address", r.address)));
+        return Err(err(ScenarioFault::RouterAddress(r.address)));
     }
     Ok(Router {
         address: r.address,
@@ -352,40 +231,44 @@ fn group(
     spec: &GroupSpec,
     first: usize,
     dir: &Path,
-    err: impl Fn(String) -> ScenarioError,
+    err: impl Fn(ScenarioFault) -> ScenarioError,
 ) -> Result<Group, ScenarioError> {
     if spec.count == Some(0) {
-        return Err(err("count must be at least 1".into()));
+        return Err(err(ScenarioFault::NoPeers));
     }
     if spec.asn == 0 {
-        return Err(err("as must not be 0".into()));
+        return Err(err(ScenarioFault::Zero("as")));
     }
     let attributes = match &spec.attributes {
         Some(a) => a
             .parse::<AttributeSpec>()
-            .map_err(|e| err(format!("attributes: {e}")))?,
+            .map_err(|e| err(ScenarioFault::Attributes(Box::new(e))))?,
         None => AttributeSpec::default(),
     };
     let (routes, count) = match (&spec.routes, &spec.file, &spec.mrt) {
         (Some(r), None, None) => {
             let count = spec.count.unwrap_or(1);
-            let (base, len, per_peer) = routes(r).map_err(|e| err(e.to_string()))?;
+            let (base, len, per_peer) =
+                routes(r).map_err(|error| err(ScenarioFault::Value { field: "", error }))?;
             let room = 1u128
                 .checked_shl(u32::from(len - base.prefix_len()))
                 .unwrap_or(u128::MAX);
             let wanted = per_peer as u128 * u128::from(count);
             if wanted > room {
-                return Err(err(format!(
-                    "routes: {base} holds {room} /{len}s, {wanted} wanted ({per_peer} x {count} peers)"
-                )));
+                return Err(err(ScenarioFault::TooManyRoutes {
+                    base,
+                    room,
+                    len,
+                    wanted,
+                    per_peer,
+                    count,
+                }));
             }
             if let Some(nh) = attributes
                 .next_hop
                 .filter(|nh| nh.is_ipv4() != base.addr().is_ipv4())
             {
-                return Err(err(format!(
-                    "attributes: next-hop {nh} is not of the routes' address family"
-                )));
+                return Err(err(ScenarioFault::NextHopFamily(nh)));
             }
             let routes = Routes::Block {
                 base,
@@ -396,23 +279,29 @@ fn group(
         }
         (None, Some(f), None) => {
             let count = spec.count.unwrap_or(1);
-            let list =
-                route_file(&dir.join(f), count as usize).map_err(|e| err(format!("file: {e}")))?;
+            let list = route_file(&dir.join(f), count as usize).map_err(|error| {
+                err(ScenarioFault::Value {
+                    field: "file",
+                    error,
+                })
+            })?;
             (Routes::Listed(Arc::new(list)), count)
         }
         (None, None, Some(m)) => {
-            let list = mrt_file(&dir.join(m), spec.count).map_err(|e| err(format!("mrt: {e}")))?;
+            let list = mrt_file(&dir.join(m), spec.count).map_err(|error| {
+                err(ScenarioFault::Value {
+                    field: "mrt",
+                    error,
+                })
+            })?;
             let count = list.len() as u32;
             (Routes::Listed(Arc::new(list)), count)
         }
-        _ => return Err(err("a group of peers has one of routes, file or mrt".into())),
+        _ => return Err(err(ScenarioFault::RouteSource)),
     };
     let last_as = u64::from(spec.asn) + u64::from(spec.as_step) * u64::from(count - 1);
     if last_as > u64::from(u32::MAX) {
-        return Err(err(format!(
-            "as {} + as_step x count passes 4294967295",
-            spec.asn
-        )));
+        return Err(err(ScenarioFault::AsOverflow(spec.asn)));
     }
     Ok(Group {
         first,
@@ -536,33 +425,29 @@ fn check_addresses(
 ) -> Result<(), ScenarioError> {
     let mut seen: std::collections::HashMap<IpAddr, String> = Default::default();
     for (i, g) in groups.iter().enumerate() {
-        let span = file.peers[i].span();
+        let line = Some(line_of(text, file.peers[i].span().start));
         for k in 0..g.count {
             let key = format!("peers[{i}]");
             let Some(a) = g.local_of(k) else {
-                return Err(ScenarioError {
-                    line: Some(line_of(text, span.start)),
-                    key,
-                    message: format!("local: {} + {} runs out of addresses", g.local, g.count),
-                });
+                let (local, count) = (g.local, g.count);
+                let fault = ScenarioFault::AddressesRunOut { local, count };
+                return Err(ScenarioError::new(line, key, fault));
             };
             if let Some(other) = seen.insert(a, key.clone()) {
-                return Err(ScenarioError {
-                    line: Some(line_of(text, span.start)),
-                    key,
-                    message: format!("local address {a} is also {other}'s"),
-                });
+                let fault = ScenarioFault::SharedAddress { address: a, other };
+                return Err(ScenarioError::new(line, key, fault));
             }
         }
     }
     for (i, o) in observers.iter().enumerate() {
         let key = format!("observers[{i}]");
         if let Some(other) = seen.insert(o.local, key.clone()) {
-            return Err(ScenarioError {
-                line: Some(line_of(text, file.observers[i].span().start)),
-                key,
-                message: format!("local address {} is also {other}'s", o.local),
-            });
+            let line = Some(line_of(text, file.observers[i].span().start));
+            let fault = ScenarioFault::SharedAddress {
+                address: o.local,
+                other,
+            };
+            return Err(ScenarioError::new(line, key, fault));
         }
     }
     Ok(())
@@ -571,10 +456,9 @@ fn check_addresses(
 /// The prefixes of two groups must not overlap: each prefix is measured
 /// as one peer's.
 fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), ScenarioError> {
-    let err = |i: usize, key: &str, message: String| ScenarioError {
-        line: Some(line_of(text, file.peers[i].span().start)),
-        key: format!("peers[{i}]{key}"),
-        message,
+    let err = |i: usize, key: &str, fault: ScenarioFault| {
+        let line = Some(line_of(text, file.peers[i].span().start));
+        ScenarioError::new(line, format!("peers[{i}]{key}"), fault)
     };
     for (i, a) in groups.iter().enumerate() {
         for (j, b) in groups.iter().enumerate().take(i) {
@@ -582,8 +466,7 @@ fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), Scena
                 continue;
             };
             if ra.0 == rb.0 && ra.2 <= rb.3 && rb.2 <= ra.3 {
-                let message = format!("overlap the routes of peers[{j}]");
-                return Err(err(i, ".routes", message));
+                return Err(err(i, ".routes", ScenarioFault::Overlap(j)));
             }
         }
     }
@@ -599,7 +482,7 @@ fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), Scena
         if let Routes::Listed(peers) = &g.routes {
             for (p, _) in peers.iter().flatten() {
                 if blocks.id(p).is_some() {
-                    return Err(err(i, "", format!("{p} is also a route of another group")));
+                    return Err(err(i, "", ScenarioFault::RouteInBlock(*p)));
                 }
                 listed.push((*p, i));
             }
@@ -608,8 +491,7 @@ fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), Scena
     listed.sort_unstable();
     if let Some(w) = listed.windows(2).find(|w| w[0].0 == w[1].0) {
         let (p, i) = w[1];
-        let message = format!("{p} twice: each route is one peer's, to be measured");
-        return Err(err(i, "", message));
+        return Err(err(i, "", ScenarioFault::RouteTwice(p)));
     }
     Ok(())
 }
@@ -617,15 +499,14 @@ fn check_prefixes(groups: &[Group], file: &File, text: &str) -> Result<(), Scena
 fn step(
     s: &StepSpec,
     peers: usize,
-    err: impl Fn(String) -> ScenarioError,
+    err: impl Fn(ScenarioFault) -> ScenarioError,
 ) -> Result<Step, ScenarioError> {
     let actions = [&s.announce, &s.withdraw, &s.wait, &s.flap, &s.reset];
     if actions.iter().filter(|a| a.is_some()).count() != 1 {
-        return Err(err(
-            "a step has one of announce, withdraw, wait, flap or reset".into(),
-        ));
+        return Err(err(ScenarioFault::StepAction));
     }
-    let set = |v: &str, key: &str| indexes(v, peers).map_err(|e| err(format!("{key}: {e}")));
+    let value = |field, error| err(ScenarioFault::Value { field, error });
+    let set = |v: &str, field| indexes(v, peers).map_err(|e| value(field, e));
     let only = |allowed: &[&str]| -> Result<(), ScenarioError> {
         let given = [
             ("rate", s.rate.is_some()),
@@ -634,7 +515,7 @@ fn step(
             ("period", s.period.is_some()),
         ];
         match given.iter().find(|(k, g)| *g && !allowed.contains(k)) {
-            Some((k, _)) => Err(err(format!("{k} does not go with this step"))),
+            Some((k, _)) => Err(err(ScenarioFault::StepField(k))),
             None => Ok(()),
         }
     };
@@ -662,18 +543,18 @@ fn step(
         only(&[])?;
         let wait = match v.as_str() {
             "converged" => Wait::Converged,
-            d => Wait::For(duration(d).map_err(|e| err(format!("wait: {e}")))?),
+            d => Wait::For(duration(d).map_err(|e| value("wait", e))?),
         };
         return Ok(Step::Wait(wait));
     }
     let v = s.flap.as_deref().unwrap_or_default();
     only(&["count", "cycles", "period"])?;
     let period = match &s.period {
-        Some(p) => duration(p).map_err(|e| err(format!("period: {e}")))?,
+        Some(p) => duration(p).map_err(|e| value("period", e))?,
         None => Duration::from_secs(2),
     };
     if period.is_zero() {
-        return Err(err("period must be more than 0".into()));
+        return Err(err(ScenarioFault::ZeroPeriod));
     }
     Ok(Step::Flap {
         peers: set(v, "flap")?,
@@ -683,10 +564,13 @@ fn step(
     })
 }
 
-fn limits(l: &LimitsSpec, err: impl Fn(String) -> ScenarioError) -> Result<Limits, ScenarioError> {
-    let d = |v: &Option<String>, key: &str| -> Result<Option<Duration>, ScenarioError> {
+fn limits(
+    l: &LimitsSpec,
+    err: impl Fn(ScenarioFault) -> ScenarioError,
+) -> Result<Limits, ScenarioError> {
+    let d = |v: &Option<String>, field| -> Result<Option<Duration>, ScenarioError> {
         v.as_deref()
-            .map(|v| duration(v).map_err(|e| err(format!("{key}: {e}"))))
+            .map(|v| duration(v).map_err(|error| err(ScenarioFault::Value { field, error })))
             .transpose()
     };
     Ok(Limits {
@@ -793,34 +677,53 @@ mod tests {
         assert!(peers[0][1].1.is_none());
         // Fewer routes than peers; a route twice (in a block); no source.
         let many = text.replace("count = 2", "count = 6");
-        assert!(parse(&many, &dir)
-            .unwrap_err()
-            .message
-            .contains("5 routes for 6 peers"));
+        let e = parse(&many, &dir).unwrap_err();
+        assert!(
+            matches!(
+                &*e.fault,
+                ScenarioFault::Value {
+                    field: "file",
+                    error: ValueError::TooFewRoutes {
+                        routes: 5,
+                        peers: 6,
+                        ..
+                    }
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("5 routes for 6 peers"), "{e}");
         let twice = format!(
             "{text}[[peers]]\nlocal = \"127.0.2.1\"\nas = 65200\nroutes = \"10.0.0.0/16 /24 10\"\n"
         );
         let e = parse(&twice, &dir).unwrap_err();
-        assert!(
-            e.message
-                .contains("10.0.0.0/24 is also a route of another group"),
-            "{e}"
-        );
+        let net = "10.0.0.0/24".parse().unwrap();
+        assert_eq!(*e.fault, ScenarioFault::RouteInBlock(net), "{e}");
         assert_eq!(e.line, Some(2));
         let none = format!("{HEAD}[[peers]]\nlocal = \"127.0.1.1\"\nas = 65100\n");
-        assert!(parse(&none, &dir)
-            .unwrap_err()
-            .message
-            .contains("one of routes, file or mrt"));
+        assert_eq!(
+            *parse(&none, &dir).unwrap_err().fault,
+            ScenarioFault::RouteSource
+        );
         let both = format!("{text}routes = \"10.0.0.0/8 /24 1\"\n");
-        assert!(parse(&both, &dir)
-            .unwrap_err()
-            .message
-            .contains("one of routes, file or mrt"));
+        assert_eq!(
+            *parse(&both, &dir).unwrap_err().fault,
+            ScenarioFault::RouteSource
+        );
         let missing = text.replace("t.txt", "absent.txt");
         let e = parse(&missing, &dir).unwrap_err();
         assert_eq!(e.key, "peers[0]");
-        assert!(e.message.starts_with("file: "), "{e}");
+        assert!(
+            matches!(
+                &*e.fault,
+                ScenarioFault::Value {
+                    field: "file",
+                    error: ValueError::Read { .. }
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("peers[0]: file: "), "{e}");
         std::fs::remove_dir_all(dir).unwrap();
     }
 
@@ -880,7 +783,20 @@ mod tests {
         assert_eq!(parse(&one, &dir).unwrap().groups[0].count, 1);
         let three = text.replace("mrt =", "count = 3\nmrt =");
         let e = parse(&three, &dir).unwrap_err();
-        assert!(e.message.contains("the file records 2 peers"), "{e}");
+        assert!(
+            matches!(
+                &*e.fault,
+                ScenarioFault::Value {
+                    field: "mrt",
+                    error: ValueError::TooFewRecorded {
+                        count: 3,
+                        recorded: 2,
+                        ..
+                    }
+                }
+            ),
+            "{e}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

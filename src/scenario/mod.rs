@@ -7,6 +7,7 @@
 //! | file | what |
 //! |---|---|
 //! | `file.rs` | the TOML file, checked whole, line and key named |
+//! | `error.rs` | what is wrong with a file (`ScenarioError`, `ScenarioFault`, `ValueError`) |
 //! | `run.rs` | the sessions and the timeline |
 //! | `measure.rs` | per-prefix timing and convergence |
 //! | `report.rs` | the report: per-step figures, limits |
@@ -36,12 +37,14 @@
 //! # Ok(()) }
 //! ```
 
+mod error;
 mod file;
 mod measure;
 mod report;
 mod run;
 
-pub use file::{indexes, ScenarioError, ValueError};
+pub use error::{ScenarioError, ScenarioFault, ValueError};
+pub use file::indexes;
 pub use report::{Distribution, LimitCheck, Report, Stats, StepReport};
 pub use run::RunError;
 
@@ -310,10 +313,12 @@ impl Scenario {
     /// Reads a scenario file; route files it names are read relative to
     /// the directory it is in.
     pub fn from_path(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-            line: None,
-            key: "file".into(),
-            message: format!("{}: {e}", path.display()),
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let error = ValueError::Read {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            };
+            ScenarioError::new(None, "file", ScenarioFault::Value { field: "", error })
         })?;
         file::parse(&text, path.parent().unwrap_or(std::path::Path::new("")))
     }
