@@ -248,34 +248,7 @@ fn group(
     let (routes, count) = match (&spec.routes, &spec.file, &spec.mrt) {
         (Some(r), None, None) => {
             let count = spec.count.unwrap_or(1);
-            let (base, len, per_peer) =
-                routes(r).map_err(|error| err(ScenarioFault::Value { field: "", error }))?;
-            let room = 1u128
-                .checked_shl(u32::from(len - base.prefix_len()))
-                .unwrap_or(u128::MAX);
-            let wanted = per_peer as u128 * u128::from(count);
-            if wanted > room {
-                return Err(err(ScenarioFault::TooManyRoutes {
-                    base,
-                    room,
-                    len,
-                    wanted,
-                    per_peer,
-                    count,
-                }));
-            }
-            if let Some(nh) = attributes
-                .next_hop
-                .filter(|nh| nh.is_ipv4() != base.addr().is_ipv4())
-            {
-                return Err(err(ScenarioFault::NextHopFamily(nh)));
-            }
-            let routes = Routes::Block {
-                base,
-                len,
-                per_peer,
-            };
-            (routes, count)
+            (block(r, count, &attributes).map_err(&err)?, count)
         }
         (None, Some(f), None) => {
             let count = spec.count.unwrap_or(1);
@@ -311,6 +284,38 @@ fn group(
         as_step: spec.as_step,
         routes,
         attributes,
+    })
+}
+
+/// The routes of a peer group, in `BASE /LEN COUNT` form, for `count`
+/// peers of `attributes`.
+fn block(r: &str, count: u32, attributes: &AttributeSpec) -> Result<Routes, ScenarioFault> {
+    let (base, len, per_peer) =
+        routes(r).map_err(|error| ScenarioFault::Value { field: "", error })?;
+    let room = 1u128
+        .checked_shl(u32::from(len - base.prefix_len()))
+        .unwrap_or(u128::MAX);
+    let wanted = per_peer as u128 * u128::from(count);
+    if wanted > room {
+        return Err(ScenarioFault::TooManyRoutes {
+            base,
+            room,
+            len,
+            wanted,
+            per_peer,
+            count,
+        });
+    }
+    if let Some(nh) = attributes
+        .next_hop
+        .filter(|nh| nh.is_ipv4() != base.addr().is_ipv4())
+    {
+        return Err(ScenarioFault::NextHopFamily(nh));
+    }
+    Ok(Routes::Block {
+        base,
+        len,
+        per_peer,
     })
 }
 
