@@ -1,8 +1,8 @@
 //! Messages explained for `decode --json`: every field as JSON.
 
 use cue::bgp::wire::{
-    capability_name, family_name, hex, AsPath, Capability, Message, MpReach, MpUnreach,
-    Notification, Open, PathAttributes, RouteRefresh, Update,
+    attribute_name, capability_name, family_name, hex, AsPath, Capability, Message, MpReach,
+    MpUnreach, Notification, Open, PathAttributes, RouteRefresh, Update,
 };
 use ipnet::IpNet;
 use serde_json::{json, Map, Value};
@@ -153,7 +153,7 @@ fn attributes_json(a: &PathAttributes) -> Value {
         let other: Vec<Value> = a
             .other
             .iter()
-            .map(|r| json!({"type": r.type_code, "flags": r.flags, "value": hex(&r.value)}))
+            .map(|r| json!({"type": r.type_code, "name": attribute_name(r.type_code), "flags": r.flags, "value": hex(&r.value)}))
             .collect();
         m.insert("other".into(), Value::Array(other));
     }
@@ -223,5 +223,20 @@ mod tests {
             message_json(&n)["reason"],
             "Cease / Administrative Shutdown"
         );
+    }
+
+    #[test]
+    fn attributes_kept_as_they_came_carry_their_name() {
+        use cue::bgp::wire::RawAttribute;
+        let raw = |type_code| RawAttribute {
+            flags: 0x80,
+            type_code,
+            value: vec![1, 2, 3, 4],
+        };
+        let mut u = Update::default();
+        u.attributes.other = vec![raw(9), raw(26)];
+        let j = message_json(&Message::Update(u));
+        assert_eq!(j["attributes"]["other"][0]["name"], "ORIGINATOR_ID");
+        assert_eq!(j["attributes"]["other"][1]["name"], "attribute 26");
     }
 }

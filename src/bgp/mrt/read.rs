@@ -233,29 +233,31 @@ impl<'a> Bytes<'a> {
             left: self.0.remaining(),
         }
     }
+    /// A read's value, or the fault of one of `needed` octets that ran
+    /// short (made only then).
+    fn or_short<T>(
+        &self,
+        read: Option<T>,
+        what: &'static str,
+        needed: usize,
+    ) -> Result<T, MrtFault> {
+        read.ok_or_else(|| self.short(what, needed))
+    }
     fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], MrtFault> {
-        match self.0.take(n) {
-            Some(b) => Ok(b),
-            None => Err(self.short(what, n)),
-        }
+        let read = self.0.take(n);
+        self.or_short(read, what, n)
     }
     fn u8(&mut self, what: &'static str) -> Result<u8, MrtFault> {
-        match self.0.u8() {
-            Some(v) => Ok(v),
-            None => Err(self.short(what, 1)),
-        }
+        let read = self.0.u8();
+        self.or_short(read, what, 1)
     }
     fn u16(&mut self, what: &'static str) -> Result<u16, MrtFault> {
-        match self.0.u16() {
-            Some(v) => Ok(v),
-            None => Err(self.short(what, 2)),
-        }
+        let read = self.0.u16();
+        self.or_short(read, what, 2)
     }
     fn u32(&mut self, what: &'static str) -> Result<u32, MrtFault> {
-        match self.0.u32() {
-            Some(v) => Ok(v),
-            None => Err(self.short(what, 4)),
-        }
+        let read = self.0.u32();
+        self.or_short(read, what, 4)
     }
     fn ip(&mut self, ipv6: bool, what: &'static str) -> Result<IpAddr, MrtFault> {
         Ok(if ipv6 {
@@ -616,8 +618,8 @@ fn overrides_of(
     let mut ext_communities = Vec::new();
     let mut other = Vec::new();
     for raw in attrs.other {
-        match raw.type_code {
-            t if t == AttrType::ExtendedCommunities.code() => {
+        match AttrType::from_code(raw.type_code) {
+            Some(AttrType::ExtendedCommunities) => {
                 ext_communities.extend(
                     raw.value
                         .chunks_exact(8)

@@ -185,13 +185,13 @@ pub fn check_routes(
     for want in expect {
         // A path named by its id is compared with that path alone.
         let id = want.attributes.path_id;
-        let got: Vec<_> = by_prefix
+        let mut got = by_prefix
             .get(&want.prefix)
             .into_iter()
             .flatten()
             .filter(|(_, a)| id.is_none() || a.path_id == id)
-            .collect();
-        if got.is_empty() {
+            .peekable();
+        if got.peek().is_none() {
             report.missing.push(want.to_string());
             continue;
         }

@@ -7,16 +7,15 @@ use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-/// A prefix's paths by identifier (0 for a route without one): the
-/// attribute set held for it and its additional paths, or the session's
-/// attributes alone (an empty set) for a prefix held without its own.
-fn held_paths(
-    rib: &BTreeSet<IpNet>,
-    attributes: &BTreeMap<IpNet, Arc<AttributeOverrides>>,
-    prefix: &IpNet,
+/// A prefix's paths by identifier (0 for a route without one): its
+/// attribute set and the set's additional paths, or the session's
+/// attributes alone (an empty set) for a prefix `held` without a set.
+fn paths_of(
+    set: Option<&Arc<AttributeOverrides>>,
+    held: bool,
 ) -> BTreeMap<u32, Arc<AttributeOverrides>> {
     let mut paths = BTreeMap::new();
-    match attributes.get(prefix) {
+    match set {
         Some(a) => {
             let mut first = (**a).clone();
             let more = std::mem::take(&mut first.additional_paths);
@@ -24,7 +23,7 @@ fn held_paths(
                 paths.insert(p.path_id.unwrap_or(0), p);
             }
         }
-        None if rib.contains(prefix) => {
+        None if held => {
             paths.insert(0, Arc::new(AttributeOverrides::default()));
         }
         None => {}
@@ -87,9 +86,8 @@ pub fn add_routes(
     own: &BTreeMap<IpNet, Arc<AttributeOverrides>>,
 ) {
     for p in prefixes {
-        let mut paths = held_paths(rib, attributes, &p);
-        let new = BTreeSet::from([p]);
-        paths.extend(held_paths(&new, own, &p));
+        let mut paths = paths_of(attributes.get(&p), rib.contains(&p));
+        paths.extend(paths_of(own.get(&p), true));
         store(rib, attributes, p, paths);
     }
 }
@@ -104,7 +102,7 @@ pub fn remove_routes(
 ) {
     for (p, id) in routes {
         let p = p.trunc();
-        let mut paths = held_paths(rib, attributes, &p);
+        let mut paths = paths_of(attributes.get(&p), rib.contains(&p));
         match id {
             Some(id) => _ = paths.remove(id),
             None => paths.clear(),
