@@ -463,40 +463,33 @@ fn paths_both_ways_with_exabgp() {
     let port = free_port();
     let dir = Scratch::new("add-path-exabgp");
     let received = dir.path("received.json");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exabgp/log-updates.py");
-    let config = format!(
+    let config = exabgp_logging(
         r#"
-process log-updates {{
-    run {};
-    encoder json;
-}}
-neighbor 127.0.0.1 {{
+neighbor 127.0.0.1 {
     router-id 127.0.0.4;
     local-address 127.0.0.4;
     local-as 65002;
     peer-as 65001;
     passive true;
-    capability {{
+    capability {
         add-path send/receive;
-    }}
-    family {{
+    }
+    family {
         ipv4 unicast;
-    }}
-    api {{
+    }
+    api {
         processes [ log-updates ];
-        receive {{
+        receive {
             parsed;
             update;
-        }}
-    }}
-    static {{
+        }
+    }
+    static {
         route 10.48.0.0/24 next-hop 192.0.2.1 path-information 0.0.0.1;
         route 10.48.0.0/24 next-hop 192.0.2.2 path-information 0.0.0.2;
-    }}
-}}
+    }
+}
 "#,
-        script.display()
     );
     std::fs::write(dir.path("exabgp.conf"), config).unwrap();
     let mut exabgp = exabgp_listening(&dir, "127.0.0.4", port);

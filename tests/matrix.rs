@@ -815,34 +815,27 @@ fn exabgp_receives_from_the_speaker() {
     let port = free_port();
     let dir = Scratch::new("matrix-exabgp-rx");
     let received = dir.path("received.json");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exabgp/log-updates.py");
-    let config = format!(
+    let config = exabgp_logging(
         r#"
-process log-updates {{
-    run {};
-    encoder json;
-}}
-neighbor ::1 {{
+neighbor ::1 {
     router-id 127.0.0.4;
     local-address ::1;
     local-as 4200000002;
     peer-as 65001;
     passive true;
-    family {{
+    family {
         ipv4 unicast;
         ipv6 unicast;
-    }}
-    api {{
+    }
+    api {
         processes [ log-updates ];
-        receive {{
+        receive {
             parsed;
             update;
-        }}
-    }}
-}}
+        }
+    }
+}
 "#,
-        script.display()
     );
     std::fs::write(dir.path("exabgp.conf"), config).unwrap();
     let start = || exabgp_listening(&dir, "::1", port);

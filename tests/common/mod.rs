@@ -1037,3 +1037,15 @@ pub fn exabgp_listening(dir: &Scratch, bind: &str, port: u16) -> Child {
     });
     child
 }
+
+/// An ExaBGP configuration: `neighbors`, after the `log-updates` process
+/// (`examples/exabgp/log-updates.py`, JSON) that a neighbor's `api`
+/// names to have what it receives written to `received.json`
+/// ([`exabgp_listening`]).
+pub fn exabgp_logging(neighbors: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/exabgp/log-updates.py");
+    format!(
+        "process log-updates {{\n    run {};\n    encoder json;\n}}\n{neighbors}",
+        script.display()
+    )
+}
